@@ -1,0 +1,148 @@
+"""create_app(): the ASGI application — registry routes, health, lifespan and observability."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+import msgspec
+
+from dockyard.api.authn import BasicAuthenticator
+from dockyard.api.context import Context, UrlPolicy
+from dockyard.api.debug import DebugServer
+from dockyard.api.errors import internal_error, render_error
+from dockyard.api.http import ClientDisconnectedError, Receive, Request, Scope, Send, respond
+from dockyard.api.observability import Metrics, log_request
+from dockyard.api.v2.router import match
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.services.registry import Registry
+
+log = logging.getLogger("dockyard.api")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiOptions:
+    realm: str = "Registry Realm"
+    urls: UrlPolicy = UrlPolicy()
+    debug_addr: tuple[str, int] | None = None
+    metrics_path: str = "/metrics"
+
+
+class RegistryApp:
+    """The whole ASGI application."""
+
+    def __init__(self, registry: Registry, options: ApiOptions) -> None:
+        self.registry = registry
+        self.options = options
+        self.metrics = Metrics()
+        self.authenticator = BasicAuthenticator(registry.htpasswd, options.realm)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._debug: DebugServer | None = None
+        self.started_at = time.time()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if path.startswith("/v2"):
+            await self._registry_request(scope, receive, send)
+        elif path in ("/", ""):
+            await respond(send, 200, [(b"content-type", b"text/plain")], b"")
+        elif path == "/health":
+            body = self.health()
+            await respond(send, 200, [(b"content-type", b"application/json")], body)
+        else:
+            error = RegistryError(ErrorCode.UNSUPPORTED, "not found", status=404)
+            await render_error(send, error, head=scope["method"] == "HEAD", request_id="")
+
+    async def _registry_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request = Request(scope, receive)
+        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+        ctx = Context(request, send, self.registry, self.options.urls, request_id[:64])
+        try:
+            await self._dispatch(ctx)
+        except RegistryError as error:
+            await self._fail(ctx, error)
+        except ClientDisconnectedError:
+            ctx.status = 499
+        except Exception:
+            log.exception("unhandled error", extra={"fields": {"request_id": ctx.request_id}})
+            await self._fail(ctx, internal_error(ctx.request_id))
+        elapsed = time.perf_counter() - started
+        self.metrics.observe(ctx, elapsed)
+        log_request(ctx, elapsed)
+
+    async def _dispatch(self, ctx: Context) -> None:
+        found = match(ctx.request.path)
+        ctx.principal = await self.authenticator.authenticate(
+            ctx.request.headers.get("authorization")
+        )
+        if found is None:
+            raise RegistryError(ErrorCode.UNSUPPORTED, "no such endpoint", status=404)
+        route, params = found
+        ctx.route = route.name
+        handler = route.methods.get(ctx.request.method)
+        if handler is None:
+            raise RegistryError(
+                ErrorCode.UNSUPPORTED,
+                f"method {ctx.request.method} not allowed here",
+                status=405,
+                headers={"Allow": ", ".join(route.methods)},
+            )
+        await handler(ctx, params)
+
+    async def _fail(self, ctx: Context, error: RegistryError) -> None:
+        if ctx.status:
+            log.warning("error after response started: %s", error.message)
+            return
+        await render_error(
+            ctx.send, error, head=ctx.request.method == "HEAD", request_id=ctx.request_id
+        )
+
+    def health(self) -> bytes:
+        return msgspec.json.encode(
+            {"status": "ok", "uptime_seconds": round(time.time() - self.started_at, 1)}
+        )
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        self._tasks.append(asyncio.create_task(self.registry.purger.run_forever()))
+        if self.options.debug_addr is not None:
+            host, port = self.options.debug_addr
+            self._debug = DebugServer(
+                host, port, self.metrics.render, self.health, self.options.metrics_path
+            )
+            await self._debug.start()
+
+    async def shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._debug is not None:
+            await self._debug.stop()
+        self.registry.close()

@@ -1,0 +1,55 @@
+"""Per-request state: who is calling, the repository, and what was sent back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dockyard.api.errors import API_VERSION_HEADER
+from dockyard.api.http import Headers, Message, Request, Send
+from dockyard.auth.principal import ANONYMOUS, Principal
+from dockyard.services.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class UrlPolicy:
+    """How to build Location headers (``http.relativeurls``, ``http.host``)."""
+
+    relative: bool = False
+    host: str = ""
+
+
+@dataclass(slots=True)
+class Context:
+    request: Request
+    raw_send: Send
+    registry: Registry
+    urls: UrlPolicy
+    request_id: str
+    principal: Principal = ANONYMOUS
+    repository: str = ""
+    route: str = "unknown"
+    status: int = 0
+    bytes_sent: int = 0
+    extra_headers: Headers = field(default_factory=list)
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body":
+            self.bytes_sent += len(message.get("body", b""))
+        await self.raw_send(message)
+
+    def base_headers(self) -> Headers:
+        return [API_VERSION_HEADER, (b"x-request-id", self.request_id.encode())]
+
+    def location(self, path: str) -> bytes:
+        if self.urls.relative:
+            return path.encode()
+        if self.urls.host:
+            return (self.urls.host.rstrip("/") + path).encode()
+        headers = self.request.headers
+        host = headers.get("x-forwarded-host") or headers.get("host")
+        if not host:
+            return path.encode()
+        scheme = headers.get("x-forwarded-proto") or self.request.scope.get("scheme", "http")
+        return f"{scheme}://{host}{path}".encode()

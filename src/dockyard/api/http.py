@@ -1,0 +1,108 @@
+"""Minimal ASGI request and response primitives for the registry endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from dockyard.core.errors import ErrorCode, RegistryError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+
+class ClientDisconnectedError(Exception):
+    """The client went away before the request body was complete."""
+
+
+class Request:
+    __slots__ = ("_query", "bytes_received", "headers", "method", "path", "receive", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.headers: dict[str, str] = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+        }
+        self._query: dict[str, list[str]] | None = None
+        self.bytes_received = 0
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        if self._query is None:
+            raw = self.scope.get("query_string", b"")
+            self._query = parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
+        return self._query
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def params(self, name: str) -> list[str]:
+        return self.query.get(name, [])
+
+    def content_length(self) -> int | None:
+        value = self.headers.get("content-length")
+        if value is None:
+            return None
+        if not value.isdigit():
+            raise RegistryError(ErrorCode.SIZE_INVALID, "invalid Content-Length header")
+        return int(value)
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body, chunk by chunk; raises ClientDisconnectedError if the client leaves."""
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnectedError
+            chunk = message.get("body", b"")
+            if chunk:
+                self.bytes_received += len(chunk)
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    async def read_limited(self, limit: int) -> bytes:
+        """The whole body, refusing (413) anything over ``limit`` without reading it all."""
+        declared = self.content_length()
+        if declared is not None and declared > limit:
+            raise _too_large(limit)
+        parts: list[bytes] = []
+        total = 0
+        async for chunk in self.stream():
+            total += len(chunk)
+            if total > limit:
+                raise _too_large(limit)
+            parts.append(chunk)
+        return b"".join(parts)
+
+
+def _too_large(limit: int) -> RegistryError:
+    return RegistryError(
+        ErrorCode.MANIFEST_INVALID,
+        f"manifest exceeds the {limit} byte limit",
+        detail={"limit": limit},
+        status=413,
+        headers={"Connection": "close"},
+    )
+
+
+async def send_start(send: Send, status: int, headers: Headers) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+
+
+async def send_body(send: Send, body: bytes, *, more: bool = False) -> None:
+    await send({"type": "http.response.body", "body": body, "more_body": more})
+
+
+async def respond(send: Send, status: int, headers: Headers, body: bytes = b"") -> None:
+    """A complete response whose Content-Length is the body's."""
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send_start(send, status, headers)
+    await send_body(send, body)

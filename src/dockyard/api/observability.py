@@ -1,0 +1,90 @@
+"""Prometheus metrics and the one-line-per-request access log."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from dockyard.api.context import Context
+
+access_log = logging.getLogger("dockyard.access")
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """The registry's metrics, in a collector registry of their own (no process globals)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "registry_http_requests_total",
+            "HTTP requests by method, route and status code",
+            ["method", "route", "code"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "registry_http_request_duration_seconds",
+            "HTTP request duration by method and route",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.storage_actions = Counter(
+            "registry_storage_action_total",
+            "Storage actions by driver and action",
+            ["driver", "action"],
+            registry=self.registry,
+        )
+        self.bytes_pushed = Counter(
+            "registry_bytes_pushed_total", "Blob and manifest bytes received", registry=self.registry
+        )
+        self.bytes_pulled = Counter(
+            "registry_bytes_pulled_total", "Blob and manifest bytes sent", registry=self.registry
+        )
+        self.upload_rehash = Counter(
+            "registry_upload_rehash_total",
+            "Chunked uploads whose hash was rebuilt from stored bytes",
+            registry=self.registry,
+        )
+
+    def observe(self, ctx: Context, seconds: float) -> None:
+        method = ctx.request.method
+        self.requests.labels(method, ctx.route, str(ctx.status)).inc()
+        self.duration.labels(method, ctx.route).observe(seconds)
+        if ctx.request.bytes_received:
+            self.bytes_pushed.inc(ctx.request.bytes_received)
+        if method == "GET" and ctx.status in (200, 206) and ctx.route in ("blob", "manifest"):
+            self.bytes_pulled.inc(ctx.bytes_sent)
+            self.storage_actions.labels("registry", "read").inc()
+        elif ctx.route in ("upload", "upload_start") and ctx.status == 201:
+            self.storage_actions.labels("registry", "publish").inc()
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))
+
+
+def log_request(ctx: Context, seconds: float) -> None:
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    access_log.info(
+        "request",
+        extra={
+            "fields": {
+                "request_id": ctx.request_id,
+                "method": ctx.request.method,
+                "route": ctx.route,
+                "path": ctx.request.path,
+                "repository": ctx.repository,
+                "status": ctx.status,
+                "bytes_in": ctx.request.bytes_received,
+                "bytes_out": ctx.bytes_sent,
+                "duration_ms": round(seconds * 1000, 3),
+                "user": ctx.principal.name,
+                "remote": (ctx.request.scope.get("client") or ("", 0))[0],
+            }
+        },
+    )

@@ -1,0 +1,98 @@
+"""Blob GET/HEAD (with single Range) and DELETE."""
+
+from __future__ import annotations
+
+import re
+
+from dockyard.api.context import Context
+from dockyard.api.http import Headers, respond, send_body, send_start
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.mediatypes import BLOB_CONTENT_TYPE
+from dockyard.services.blobs import BlobHandle
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end inclusive) of a single satisfiable range; None to send everything.
+
+    Raises RANGE_INVALID (416) for a well-formed range that cannot be satisfied.
+    """
+    if not header:
+        return None
+    found = _RANGE.match(header.strip())
+    if found is None:
+        return None
+    first, last = found.groups()
+    if not first and not last:
+        return None
+    if not first:
+        length = int(last)
+        if length == 0:
+            raise _unsatisfiable(size)
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise _unsatisfiable(size)
+    return start, end
+
+
+def _unsatisfiable(size: int) -> RegistryError:
+    return RegistryError(
+        ErrorCode.RANGE_INVALID,
+        "requested range not satisfiable",
+        status=416,
+        headers={"Content-Range": f"bytes */{size}"},
+    )
+
+
+def _headers(ctx: Context, handle: BlobHandle) -> Headers:
+    headers = ctx.base_headers()
+    headers += [
+        (b"content-type", BLOB_CONTENT_TYPE.encode()),
+        (b"docker-content-digest", handle.digest.encode()),
+        (b"etag", f'"{handle.digest}"'.encode()),
+        (b"accept-ranges", b"bytes"),
+        (b"cache-control", b"max-age=31536000"),
+    ]
+    return headers
+
+
+async def get(ctx: Context, params: dict[str, str]) -> None:
+    ctx.repository = params["name"]
+    handle = await ctx.registry.blobs.stat(ctx.principal, params["name"], params["digest"])
+    headers = _headers(ctx, handle)
+    head = ctx.request.method == "HEAD"
+    span = None if head else parse_range(ctx.request.headers.get("range"), handle.size)
+    if span is None:
+        start, length, status = 0, handle.size, 200
+    else:
+        start, length, status = span[0], span[1] - span[0] + 1, 206
+        headers.append((b"content-range", f"bytes {span[0]}-{span[1]}/{handle.size}".encode()))
+    headers.append((b"content-length", str(length).encode()))
+    await send_start(ctx.send, status, headers)
+    if head:
+        await send_body(ctx.send, b"")
+    elif handle.inline is not None:
+        await send_body(ctx.send, handle.inline[start : start + length])
+    else:
+        await _send_stored(ctx, handle, start, length)
+
+
+async def _send_stored(ctx: Context, handle: BlobHandle, start: int, length: int) -> None:
+    local = ctx.registry.blobs.local_path(handle)
+    extensions = ctx.request.scope.get("extensions") or {}
+    if local and start == 0 and length == handle.size and "http.response.pathsend" in extensions:
+        await ctx.send({"type": "http.response.pathsend", "path": local})
+        ctx.bytes_sent += length
+        return
+    async for chunk in ctx.registry.blobs.read(handle, start, length):
+        await send_body(ctx.send, chunk, more=True)
+    await send_body(ctx.send, b"")
+
+
+async def delete(ctx: Context, params: dict[str, str]) -> None:
+    ctx.repository = params["name"]
+    await ctx.registry.blobs.delete(ctx.principal, params["name"], params["digest"])
+    await respond(ctx.send, 202, ctx.base_headers())

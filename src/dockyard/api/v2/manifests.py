@@ -1,0 +1,48 @@
+"""Manifest GET/HEAD/PUT/DELETE by tag or digest; bytes served exactly as pushed."""
+
+from __future__ import annotations
+
+from dockyard.api.context import Context
+from dockyard.api.http import respond, send_body, send_start
+
+
+async def get(ctx: Context, params: dict[str, str]) -> None:
+    ctx.repository = params["name"]
+    record = await ctx.registry.manifests.get(ctx.principal, params["name"], params["reference"])
+    headers = ctx.base_headers()
+    headers += [
+        (b"content-type", record.media_type.encode()),
+        (b"docker-content-digest", record.digest.encode()),
+        (b"etag", f'"{record.digest}"'.encode()),
+        (b"content-length", str(len(record.content)).encode()),
+    ]
+    await send_start(ctx.send, 200, headers)
+    await send_body(ctx.send, b"" if ctx.request.method == "HEAD" else record.content)
+
+
+async def put(ctx: Context, params: dict[str, str]) -> None:
+    name = ctx.repository = params["name"]
+    registry = ctx.registry
+    body = await ctx.request.read_limited(registry.options.manifest_max_bytes)
+    pushed = await registry.manifests.put(
+        ctx.principal,
+        name,
+        params["reference"],
+        ctx.request.headers.get("content-type", ""),
+        body,
+        ctx.request.params("tag"),
+    )
+    headers = ctx.base_headers()
+    headers += [
+        (b"location", ctx.location(f"/v2/{name}/manifests/{pushed.digest}")),
+        (b"docker-content-digest", pushed.digest.encode()),
+    ]
+    if pushed.subject:
+        headers.append((b"oci-subject", pushed.subject.encode()))
+    await respond(ctx.send, 201, headers)
+
+
+async def delete(ctx: Context, params: dict[str, str]) -> None:
+    ctx.repository = params["name"]
+    await ctx.registry.manifests.delete(ctx.principal, params["name"], params["reference"])
+    await respond(ctx.send, 202, ctx.base_headers())

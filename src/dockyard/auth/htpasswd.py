@@ -1,0 +1,72 @@
+"""Credentials from an Apache htpasswd file with bcrypt entries (``htpasswd -B``).
+
+The file is re-read when it changes. bcrypt is slow on purpose (tens of milliseconds), so it runs
+on a worker thread and successful checks are remembered for a short while, keyed by a SHA-256 of
+the password, never the password itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+
+import bcrypt
+
+CACHE_SECONDS = 60.0
+
+
+class HtpasswdFile:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._entries: dict[str, bytes] = {}
+        self._stamp: tuple[float, int] | None = None
+        self._verified: dict[tuple[str, bytes], float] = {}
+
+    def _reload(self) -> None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._entries, self._stamp = {}, None
+            return
+        stamp = (st.st_mtime, st.st_size)
+        if stamp == self._stamp:
+            return
+        self._entries = _parse(self.path)
+        self._stamp = stamp
+        self._verified.clear()
+
+    async def verify(self, username: str, password: str) -> bool:
+        self._reload()
+        hashed = self._entries.get(username)
+        if hashed is None:
+            return False
+        key = (username, hashlib.sha256(password.encode()).digest())
+        now = time.monotonic()
+        if self._verified.get(key, 0.0) > now:
+            return True
+        ok = await asyncio.to_thread(_check, password.encode(), hashed)
+        if ok:
+            self._verified[key] = now + CACHE_SECONDS
+        return ok
+
+
+def _check(password: bytes, hashed: bytes) -> bool:
+    try:
+        return bool(bcrypt.checkpw(password, hashed))
+    except ValueError:
+        return False
+
+
+def _parse(path: str) -> dict[str, bytes]:
+    entries: dict[str, bytes] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line or line.startswith("#") or ":" not in line:
+                continue
+            user, _, hashed = line.partition(":")
+            if hashed.startswith(("$2y$", "$2a$", "$2b$")):
+                entries[user] = hashed.replace("$2y$", "$2b$", 1).encode()
+    return entries

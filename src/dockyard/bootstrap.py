@@ -1,0 +1,104 @@
+"""Composition root: Settings -> storage driver, database, services, ASGI app.
+
+The only module that names concrete drivers and stores.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.api.app import ApiOptions, RegistryApp
+from dockyard.api.context import UrlPolicy
+from dockyard.auth.htpasswd import HtpasswdFile
+from dockyard.auth.policy import AccessPolicy
+from dockyard.config import Settings, parse_duration
+from dockyard.persistence.sqlite import SqliteDatabase, SqliteMetadata
+from dockyard.services.blobs import BlobService
+from dockyard.services.listing import ListingService
+from dockyard.services.maintenance import UploadPurger
+from dockyard.services.manifests import ManifestService
+from dockyard.services.registry import Registry, RegistryOptions
+from dockyard.services.uploads import UploadService
+from dockyard.storage.driver import StorageDriver
+from dockyard.storage.drivers.filesystem import FilesystemDriver
+from dockyard.storage.drivers.memory import MemoryDriver
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+def build_storage(settings: Settings) -> StorageDriver:
+    driver = settings.storage.driver_name
+    if driver == "filesystem":
+        return FilesystemDriver(settings.storage_root())
+    if driver == "inmemory":
+        return MemoryDriver()
+    raise SystemExit(f"config: storage.{driver}: driver not available yet in this build")
+
+
+def build_database(settings: Settings) -> SqliteDatabase:
+    url = settings.database_url()
+    if not url.startswith(SQLITE_PREFIX):
+        raise SystemExit(f"config: dockyard.database: unsupported database URL {url!r}")
+    return SqliteDatabase(url[len(SQLITE_PREFIX) :])
+
+
+def build_registry(settings: Settings) -> Registry:
+    storage = build_storage(settings)
+    database = build_database(settings)
+    metadata = SqliteMetadata(database)
+    maintenance = settings.storage.maintenance
+    options = RegistryOptions(
+        delete_enabled=settings.storage.delete.enabled,
+        read_only=maintenance.readonly.enabled,
+    )
+    htpasswd = None
+    if settings.auth.htpasswd is not None:
+        htpasswd = HtpasswdFile(os.path.abspath(settings.auth.htpasswd.path))
+    policy = AccessPolicy(authentication_required=htpasswd is not None)
+    purging = maintenance.uploadpurging
+    return Registry(
+        options=options,
+        policy=policy,
+        blobs=BlobService(storage, metadata, policy, options),
+        uploads=UploadService(storage, metadata, policy, options),
+        manifests=ManifestService(metadata, policy, options),
+        listing=ListingService(metadata, policy),
+        purger=UploadPurger(
+            storage,
+            metadata,
+            enabled=purging.enabled and not maintenance.readonly.enabled,
+            age_seconds=parse_duration(purging.age),
+            interval_seconds=parse_duration(purging.interval),
+            dry_run=purging.dryrun,
+        ),
+        htpasswd=htpasswd,
+        close=database.close,
+    )
+
+
+def api_options(settings: Settings) -> ApiOptions:
+    http = settings.http
+    debug = settings.debug_host_port()
+    realm = settings.auth.htpasswd.realm if settings.auth.htpasswd else "Registry Realm"
+    return ApiOptions(
+        realm=realm,
+        urls=UrlPolicy(relative=http.relativeurls, host=http.host),
+        debug_addr=debug,
+        metrics_path=http.debug.prometheus.path,
+    )
+
+
+def create_app(settings: Settings) -> RegistryApp:
+    """The ASGI application for ``settings``."""
+    return RegistryApp(build_registry(settings), api_options(settings))
+
+
+SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"
+
+
+def app_from_environment() -> RegistryApp:
+    """Factory for server worker processes: settings arrive resolved, as JSON, from the parent."""
+    raw = os.environ.get(SETTINGS_ENV)
+    if raw is None:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set; start the server with `dockyard serve`")
+    return create_app(Settings.from_json(raw.encode()))

@@ -1,0 +1,124 @@
+"""``dockyard serve``: load settings, then run the ASGI app under granian (or uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import msgspec
+
+from dockyard.bootstrap import SETTINGS_ENV, build_registry
+from dockyard.cli.logsetup import configure_logging
+from dockyard.config import ConfigError, Settings, load_settings
+
+DEFAULT_DATA_DIR = "dockyard-data"
+FACTORY = "dockyard.bootstrap:app_from_environment"
+log = logging.getLogger("dockyard.serve")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("serve", help="run the registry")
+    parser.add_argument("--config", metavar="FILE", help="registry:2 style config.yml")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=f"storage root (default: ./{DEFAULT_DATA_DIR} without a config file)",
+    )
+    parser.add_argument("--addr", metavar="HOST:PORT", help="listen address (http.addr)")
+    parser.add_argument("--server", choices=("granian", "uvicorn"), help="ASGI server")
+    parser.set_defaults(handler=run)
+
+
+def resolve_settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config, os.environ)
+    storage = settings.storage
+    data_dir = args.data_dir
+    no_root_given = (
+        args.config is None and "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY" not in os.environ
+    )
+    if data_dir is None and no_root_given and storage.driver_name == "filesystem":
+        data_dir = DEFAULT_DATA_DIR
+    if data_dir is not None and storage.filesystem is not None:
+        filesystem = msgspec.structs.replace(storage.filesystem, rootdirectory=os.path.abspath(data_dir))
+        settings = msgspec.structs.replace(
+            settings, storage=msgspec.structs.replace(storage, filesystem=filesystem)
+        )
+    overrides: dict[str, object] = {}
+    if args.addr:
+        overrides["addr"] = args.addr
+    if overrides:
+        settings = msgspec.structs.replace(settings, http=msgspec.structs.replace(settings.http, **overrides))
+    if args.server:
+        settings = msgspec.structs.replace(
+            settings, dockyard=msgspec.structs.replace(settings.dockyard, server=args.server)
+        )
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = resolve_settings(args)
+        host, port = settings.listen_host_port()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    configure_logging(
+        settings.log.level, settings.log.formatter, dict(settings.log.fields),
+        not settings.log.accesslog.disabled,
+    )
+    build_registry(settings).close()  # create the data directory and migrate before serving
+    os.environ[SETTINGS_ENV] = settings.to_json().decode()
+    where = settings.storage_root() if settings.storage.driver_name == "filesystem" else "memory"
+    log.info(
+        "dockyard listening",
+        extra={"fields": {"addr": f"{host}:{port}", "storage": where, "server": settings.dockyard.server}},
+    )
+    if settings.dockyard.server == "uvicorn":
+        return _run_uvicorn(settings, host, port)
+    return _run_granian(settings, host, port)
+
+
+def _run_uvicorn(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    tls = settings.http.tls
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        ssl_certfile=tls.certificate or None,
+        ssl_keyfile=tls.key or None,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+        workers=settings.dockyard.workers if settings.dockyard.workers > 1 else None,
+    )
+    return 0
+
+
+def _run_granian(settings: Settings, host: str, port: int) -> int:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+
+    tls = settings.http.tls
+    extra: dict[str, object] = {}
+    if tls.certificate:
+        extra.update(ssl_cert=tls.certificate, ssl_key=tls.key, ssl_protocol_min="tls1.2")
+    server = Granian(
+        FACTORY,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        factory=True,
+        workers=settings.dockyard.workers,
+        http=HTTPModes.http1 if settings.http.http2.disabled else HTTPModes.auto,
+        log_enabled=True,
+        log_level="warning",
+        log_access=False,
+        **extra,  # type: ignore[arg-type]
+    )
+    server.serve()
+    return 0

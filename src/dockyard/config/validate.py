@@ -1,0 +1,135 @@
+"""Checks beyond types: enums, durations, addresses, file pairs, one-of sections.
+
+Each check raises a one-line :class:`ConfigError` naming the key; the first failure wins.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
+
+from dockyard.config.address import parse_host_port
+from dockyard.config.duration import parse_duration
+from dockyard.config.errors import ConfigError
+from dockyard.config.model import (
+    AuthSettings,
+    DockyardSettings,
+    HttpSettings,
+    Settings,
+    StorageSettings,
+    TlsSettings,
+)
+
+LOG_LEVELS = ("error", "warn", "info", "debug")
+LOG_FORMATTERS = ("text", "json", "logstash")
+NETS = ("tcp", "tcp4", "tcp6", "unix")
+TLS_VERSIONS = ("tls1.0", "tls1.1", "tls1.2", "tls1.3")
+SERVERS = ("granian", "uvicorn")
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+MIN_FS_THREADS = 25  # registry:2's floor for storage.filesystem.maxthreads
+
+
+def validate(settings: Settings) -> None:
+    """Raise ConfigError for the first semantic problem in ``settings``."""
+    if settings.version != "0.1":
+        _fail("version", f'unsupported version "{settings.version}" (expected "0.1")')
+    _one_of("log.level", settings.log.level, LOG_LEVELS)
+    _one_of("log.formatter", settings.log.formatter, LOG_FORMATTERS)
+    _check_http(settings.http)
+    _check_auth(settings.auth)
+    _check_storage(settings.storage)
+    if settings.proxy.ttl:
+        duration("proxy.ttl", settings.proxy.ttl)
+    _check_dockyard(settings.dockyard, settings.storage)
+
+
+def duration(key: str, text: str, *, positive: bool = False) -> float:
+    """Parse a duration setting, naming ``key`` in any error."""
+    try:
+        seconds = parse_duration(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{key}: {exc.message}", key=key) from None
+    if seconds < 0 or (positive and seconds == 0):
+        _fail(key, f'duration must be {"above" if positive else "at least"} zero, got "{text}"')
+    return seconds
+
+
+def _fail(key: str, message: str) -> NoReturn:
+    raise ConfigError(f"{key}: {message}", key=key)
+
+
+def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        _fail(key, f'expected one of {", ".join(allowed)}, got "{value}"')
+
+
+def _check_http(http: HttpSettings) -> None:
+    _one_of("http.net", http.net, NETS)
+    if http.net == "unix":
+        if not http.addr:
+            _fail("http.addr", "a socket path is required when http.net is unix")
+    else:
+        parse_host_port(http.addr, "http.addr")
+    if http.debug.addr:
+        parse_host_port(http.debug.addr, "http.debug.addr")
+    if not http.debug.prometheus.path.startswith("/"):
+        _fail("http.debug.prometheus.path", "must start with /")
+    if http.draintimeout:
+        duration("http.draintimeout", http.draintimeout)
+    _check_tls(http.tls)
+
+
+def _check_tls(tls: TlsSettings) -> None:
+    if bool(tls.certificate) != bool(tls.key):
+        missing = "key" if tls.certificate else "certificate"
+        _fail(f"http.tls.{missing}", "http.tls.certificate and http.tls.key must be set together")
+    for key, path in (("certificate", tls.certificate), ("key", tls.key)):
+        if path and not os.path.isfile(path):
+            _fail(f"http.tls.{key}", f"file not found: {path}")
+    for index, path in enumerate(tls.clientcas):
+        if not os.path.isfile(path):
+            _fail(f"http.tls.clientcas[{index}]", f"file not found: {path}")
+    _one_of("http.tls.minimumtls", tls.minimumtls, TLS_VERSIONS)
+
+
+def _check_auth(auth: AuthSettings) -> None:
+    chosen = [name for name in auth.choices if getattr(auth, name) is not None]
+    if len(chosen) > 1:
+        _fail("auth", f"more than one auth method configured: {', '.join(chosen)}")
+    if auth.htpasswd is not None and not auth.htpasswd.path:
+        _fail("auth.htpasswd.path", "required when auth.htpasswd is configured")
+    if auth.token is not None:
+        for key in ("realm", "service", "issuer"):
+            if not getattr(auth.token, key):
+                _fail(f"auth.token.{key}", "required when auth.token is configured")
+        if not (auth.token.rootcertbundle or auth.token.jwks):
+            _fail("auth.token.rootcertbundle", "required when auth.token is configured")
+    if auth.silly is not None:
+        for key in ("realm", "service"):
+            if not getattr(auth.silly, key):
+                _fail(f"auth.silly.{key}", "required when auth.silly is configured")
+
+
+def _check_storage(storage: StorageSettings) -> None:
+    driver = storage.driver_name  # raises for more than one driver
+    fs = storage.filesystem
+    if driver == "filesystem" and fs is not None:
+        if not fs.rootdirectory:
+            _fail("storage.filesystem.rootdirectory", "must not be empty")
+        if fs.maxthreads < MIN_FS_THREADS:
+            _fail("storage.filesystem.maxthreads", f"must be at least {MIN_FS_THREADS}")
+    if driver == "s3" and storage.s3 is not None and not storage.s3.bucket:
+        _fail("storage.s3.bucket", "required when storage.s3 is configured")
+    purging = storage.maintenance.uploadpurging
+    duration("storage.maintenance.uploadpurging.age", purging.age)
+    duration("storage.maintenance.uploadpurging.interval", purging.interval, positive=True)
+
+
+def _check_dockyard(dockyard: DockyardSettings, storage: StorageSettings) -> None:
+    _one_of("dockyard.server", dockyard.server, SERVERS)
+    if dockyard.workers < 1:
+        _fail("dockyard.workers", f"must be at least 1, got {dockyard.workers}")
+    if dockyard.database and not dockyard.database.startswith(DATABASE_SCHEMES):
+        _fail("dockyard.database", "expected sqlite:///PATH or postgresql://...")
+    if not dockyard.database and storage.driver_name == "s3":
+        _fail("dockyard.database", "required with the s3 driver (no local root for SQLite)")

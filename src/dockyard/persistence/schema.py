@@ -1,0 +1,67 @@
+"""Schema migrations for the SQLite metadata database, applied in order by ``user_version``."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE repositories (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE blobs (
+        id INTEGER PRIMARY KEY,
+        digest TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        media_type TEXT,
+        committed_at REAL NOT NULL,
+        pinned_until REAL NOT NULL DEFAULT 0
+    );
+    CREATE TABLE repository_blobs (
+        repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+        blob_id INTEGER NOT NULL REFERENCES blobs(id),
+        created_at REAL NOT NULL,
+        PRIMARY KEY (repository_id, blob_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX repository_blobs_blob ON repository_blobs(blob_id);
+    CREATE TABLE manifests (
+        id INTEGER PRIMARY KEY,
+        repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+        digest TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        artifact_type TEXT,
+        content BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        subject_digest TEXT,
+        annotations BLOB,
+        created_at REAL NOT NULL,
+        UNIQUE (repository_id, digest)
+    );
+    CREATE INDEX manifests_subject ON manifests(repository_id, subject_digest)
+        WHERE subject_digest IS NOT NULL;
+    CREATE TABLE manifest_refs (
+        manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+        digest TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+        PRIMARY KEY (manifest_id, kind, digest)
+    ) WITHOUT ROWID;
+    CREATE INDEX manifest_refs_digest ON manifest_refs(digest);
+    CREATE TABLE tags (
+        repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (repository_id, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX tags_manifest ON tags(manifest_id);
+    CREATE TABLE uploads (
+        id TEXT PRIMARY KEY,
+        repository TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        committed_offset INTEGER NOT NULL DEFAULT 0,
+        started_at REAL NOT NULL,
+        last_activity REAL NOT NULL
+    );
+    CREATE INDEX uploads_activity ON uploads(last_activity);
+    """,
+)

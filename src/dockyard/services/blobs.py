@@ -1,0 +1,69 @@
+"""Reading and deleting blobs a repository can see."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from dockyard.auth.policy import AccessPolicy, Action
+from dockyard.auth.principal import Principal
+from dockyard.core.digest import parse_digest
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.reference import validate_name
+from dockyard.persistence.stores import MetadataStore
+from dockyard.services.guards import require_delete_enabled
+from dockyard.services.registry import RegistryOptions
+from dockyard.storage.driver import StorageDriver
+from dockyard.storage.layout import blob_path
+
+
+@dataclass(frozen=True, slots=True)
+class BlobHandle:
+    """A readable blob: its size and how to stream or send it."""
+
+    digest: str
+    size: int
+    inline: bytes | None = None
+    storage_path: str = ""
+
+
+class BlobService:
+    def __init__(
+        self,
+        storage: StorageDriver,
+        metadata: MetadataStore,
+        policy: AccessPolicy,
+        options: RegistryOptions,
+    ) -> None:
+        self.storage = storage
+        self.metadata = metadata
+        self.policy = policy
+        self.options = options
+
+    async def stat(self, principal: Principal, repository: str, digest: str) -> BlobHandle:
+        """The blob if ``repository`` may see it, else BLOB_UNKNOWN."""
+        validate_name(repository)
+        parsed = parse_digest(digest)
+        self.policy.require(principal, Action.PULL, repository)
+        record = await self.metadata.linked_blob(repository, digest)
+        if record is not None:
+            return BlobHandle(digest, record.size, storage_path=blob_path(parsed))
+        manifest = await self.metadata.manifest_by_digest(repository, digest)
+        if manifest is not None:
+            return BlobHandle(digest, len(manifest.content), inline=manifest.content)
+        raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": digest})
+
+    def read(self, handle: BlobHandle, offset: int, length: int) -> AsyncIterator[bytes]:
+        return self.storage.read(handle.storage_path, offset, length)
+
+    def local_path(self, handle: BlobHandle) -> str | None:
+        return self.storage.local_path(handle.storage_path) if handle.storage_path else None
+
+    async def delete(self, principal: Principal, repository: str, digest: str) -> None:
+        """Unlink the blob from ``repository``; bytes go when garbage collection runs."""
+        validate_name(repository)
+        parse_digest(digest)
+        require_delete_enabled(self.options)
+        self.policy.require(principal, Action.DELETE, repository)
+        if not await self.metadata.unlink_blob(repository, digest):
+            raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": digest})

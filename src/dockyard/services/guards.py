@@ -1,0 +1,23 @@
+"""Checks shared by the services: read-only mode and deletion switches."""
+
+from __future__ import annotations
+
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.services.registry import RegistryOptions
+
+
+def require_writable(options: RegistryOptions) -> None:
+    if options.read_only:
+        raise RegistryError(
+            ErrorCode.UNSUPPORTED, "the registry is in read-only mode", status=405
+        )
+
+
+def require_delete_enabled(options: RegistryOptions) -> None:
+    require_writable(options)
+    if not options.delete_enabled:
+        raise RegistryError(
+            ErrorCode.UNSUPPORTED,
+            "deletion is disabled (storage.delete.enabled)",
+            status=405,
+        )

@@ -1,0 +1,63 @@
+"""Upload purging: sessions idle longer than the configured age are removed with their bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from dockyard.persistence.stores import MetadataStore
+from dockyard.storage.driver import StorageDriver
+from dockyard.storage.layout import upload_dir
+
+log = logging.getLogger("dockyard.maintenance")
+
+
+class UploadPurger:
+    def __init__(
+        self,
+        storage: StorageDriver,
+        metadata: MetadataStore,
+        *,
+        enabled: bool,
+        age_seconds: float,
+        interval_seconds: float,
+        dry_run: bool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.storage = storage
+        self.metadata = metadata
+        self.enabled = enabled
+        self.age_seconds = age_seconds
+        self.interval_seconds = interval_seconds
+        self.dry_run = dry_run
+        self.clock = clock
+
+    async def purge_once(self) -> list[str]:
+        """Remove every session idle for longer than the age; return their ids."""
+        cutoff = self.clock() - self.age_seconds
+        purged: list[str] = []
+        while True:
+            stale = [r for r in await self.metadata.uploads.stale(cutoff) if r.id not in purged]
+            if not stale:
+                return purged
+            for record in stale:
+                purged.append(record.id)
+                if not self.dry_run:
+                    await self.storage.delete(upload_dir(record.id))
+                    await self.metadata.uploads.delete(record.id)
+            if self.dry_run:
+                return purged
+
+    async def run_forever(self) -> None:
+        if not self.enabled:
+            return
+        while True:
+            try:
+                purged = await self.purge_once()
+                if purged:
+                    log.info("purged %d stale uploads (dry run: %s)", len(purged), self.dry_run)
+            except Exception:
+                log.exception("upload purge failed")
+            await asyncio.sleep(self.interval_seconds)

@@ -1,0 +1,127 @@
+"""Pushing, pulling and deleting manifests; references are checked and recorded atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from dockyard.auth.policy import AccessPolicy, Action
+from dockyard.auth.principal import Principal
+from dockyard.core import mediatypes as mt
+from dockyard.core.digest import digest_of, is_valid_digest, parse_digest
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.manifest import ParsedManifest, parse_manifest
+from dockyard.core.reference import validate_name, validate_tag
+from dockyard.persistence.records import ManifestRecord, NewManifest
+from dockyard.persistence.stores import MetadataStore
+from dockyard.services.guards import require_delete_enabled, require_writable
+from dockyard.services.registry import RegistryOptions
+
+
+@dataclass(frozen=True, slots=True)
+class PushedManifest:
+    digest: str
+    subject: str | None
+
+
+def is_digest_reference(reference: str) -> bool:
+    return ":" in reference
+
+
+class ManifestService:
+    def __init__(
+        self, metadata: MetadataStore, policy: AccessPolicy, options: RegistryOptions
+    ) -> None:
+        self.metadata = metadata
+        self.policy = policy
+        self.options = options
+
+    async def get(self, principal: Principal, repository: str, reference: str) -> ManifestRecord:
+        validate_name(repository)
+        self.policy.require(principal, Action.PULL, repository)
+        if is_digest_reference(reference):
+            parse_digest(reference)
+            record = await self.metadata.manifest_by_digest(repository, reference)
+        else:
+            validate_tag(reference)
+            record = await self.metadata.manifest_by_tag(repository, reference)
+        if record is None:
+            raise RegistryError(
+                ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference}
+            )
+        return record
+
+    async def put(
+        self,
+        principal: Principal,
+        repository: str,
+        reference: str,
+        content_type: str,
+        body: bytes,
+        extra_tags: list[str],
+    ) -> PushedManifest:
+        validate_name(repository)
+        require_writable(self.options)
+        self.policy.require(principal, Action.PUSH, repository)
+        digest, tags = _digest_and_tags(reference, body, extra_tags)
+        parsed = parse_manifest(body, content_type)
+        new = _new_manifest(digest, body, parsed, tags)
+        missing = await self.metadata.put_manifest(repository, new)
+        if missing:
+            raise RegistryError(
+                ErrorCode.MANIFEST_BLOB_UNKNOWN,
+                f"manifest references {len(missing)} unknown blob(s) or manifest(s)",
+                detail={"digests": missing},
+            )
+        return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
+
+    async def delete(self, principal: Principal, repository: str, reference: str) -> None:
+        validate_name(repository)
+        require_delete_enabled(self.options)
+        self.policy.require(principal, Action.DELETE, repository)
+        if is_digest_reference(reference):
+            parse_digest(reference)
+            deleted = await self.metadata.delete_manifest(repository, reference)
+        else:
+            validate_tag(reference)
+            deleted = await self.metadata.delete_tag(repository, reference)
+        if not deleted:
+            raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference})
+
+
+def _digest_and_tags(reference: str, body: bytes, extra: list[str]) -> tuple[str, tuple[str, ...]]:
+    tags = [validate_tag(t) for t in extra]
+    if is_digest_reference(reference):
+        claimed = parse_digest(reference)
+        actual = digest_of(body, claimed.algorithm)
+        if actual != claimed:
+            raise RegistryError(
+                ErrorCode.DIGEST_INVALID,
+                "manifest digest does not match the reference",
+                detail={"expected": claimed.text, "actual": actual.text},
+            )
+        return claimed.text, tuple(dict.fromkeys(tags))
+    tags.insert(0, validate_tag(reference))
+    return digest_of(body).text, tuple(dict.fromkeys(tags))
+
+
+def _new_manifest(
+    digest: str, body: bytes, parsed: ParsedManifest, tags: tuple[str, ...]
+) -> NewManifest:
+    blobs = [
+        d.digest for d in parsed.blobs if not (d.mediaType in mt.FOREIGN_LAYERS and d.urls)
+    ]
+    children = [d.digest for d in parsed.children if is_valid_digest(d.digest)]
+    annotations = msgspec.json.encode(parsed.annotations) if parsed.annotations else None
+    return NewManifest(
+        digest=digest,
+        media_type=parsed.media_type,
+        content=body,
+        artifact_type=parsed.effective_artifact_type,
+        subject=parsed.subject.digest if parsed.subject else None,
+        annotations_json=annotations,
+        blob_digests=tuple(dict.fromkeys(blobs)),
+        child_digests=tuple(dict.fromkeys(children)),
+        tags=tags,
+    )

@@ -1,0 +1,38 @@
+"""The bundle of services that adapters (API, CLI, jobs) are handed by bootstrap."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dockyard.auth.htpasswd import HtpasswdFile
+    from dockyard.auth.policy import AccessPolicy
+    from dockyard.services.blobs import BlobService
+    from dockyard.services.listing import ListingService
+    from dockyard.services.manifests import ManifestService
+    from dockyard.services.maintenance import UploadPurger
+    from dockyard.services.uploads import UploadService
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryOptions:
+    """Behaviour switches taken from configuration."""
+
+    delete_enabled: bool = False
+    read_only: bool = False
+    manifest_max_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class Registry:
+    options: RegistryOptions
+    policy: AccessPolicy
+    blobs: BlobService
+    uploads: UploadService
+    manifests: ManifestService
+    listing: ListingService
+    purger: UploadPurger
+    htpasswd: HtpasswdFile | None = None
+    close: Callable[[], None] = field(default=lambda: None)

@@ -1,0 +1,271 @@
+"""Blob uploads: sessions, streamed and chunked appends, completion, mounts.
+
+Bytes are hashed inline as they are written to a private upload path. The live hash stays in
+the process that owns the session; when a chunk arrives where no live hash matches the stored
+bytes (another node, a restart), the hash is rebuilt from storage once and counted in
+``rehash_count``. Completion verifies the digest, then publishes by moving the bytes to the
+content-addressed path and recording the blob in one transaction; a mismatch publishes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.auth.policy import AccessPolicy, Action
+from dockyard.auth.principal import Principal
+from dockyard.core.digest import Digest, new_hasher, parse_digest
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.reference import NAME_MAX_LENGTH, validate_name
+from dockyard.persistence.records import BlobRecord, UploadRecord
+from dockyard.persistence.stores import MetadataStore
+from dockyard.services.guards import require_writable
+from dockyard.services.registry import RegistryOptions
+from dockyard.storage.driver import FileWriter, PathNotFoundError, StorageDriver
+from dockyard.storage.layout import blob_path, is_upload_id, upload_dir, upload_path
+
+
+@dataclass(slots=True)
+class _LiveHash:
+    hasher: Any
+    hashed: int
+
+
+class UploadService:
+    def __init__(
+        self,
+        storage: StorageDriver,
+        metadata: MetadataStore,
+        policy: AccessPolicy,
+        options: RegistryOptions,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.storage = storage
+        self.metadata = metadata
+        self.policy = policy
+        self.options = options
+        self.clock = clock
+        self.rehash_count = 0
+        self._live: dict[str, _LiveHash] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # sessions ------------------------------------------------------------------------------
+
+    async def start(self, principal: Principal, repository: str) -> UploadRecord:
+        self._check_push(principal, repository)
+        now = self.clock()
+        record = UploadRecord(secrets.token_urlsafe(24), repository, principal.name, 0, now, now)
+        writer = await self.storage.writer(upload_path(record.id), append=False)
+        await writer.close()
+        await self.metadata.uploads.create(record)
+        self._live[record.id] = _LiveHash(new_hasher("sha256"), 0)
+        return record
+
+    async def find(self, principal: Principal, repository: str, upload_id: str) -> UploadRecord:
+        """The session if it belongs to this repository and caller, else BLOB_UPLOAD_UNKNOWN."""
+        validate_name(repository)
+        record = await self.metadata.uploads.get(upload_id) if is_upload_id(upload_id) else None
+        if record is None or record.repository != repository or record.principal != principal.name:
+            raise RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id[:80]})
+        self.policy.require(principal, Action.PUSH, repository)
+        return record
+
+    async def offset(self, record: UploadRecord) -> int:
+        """Bytes stored for the session: the truth, whatever any client believes."""
+        try:
+            return (await self.storage.stat(upload_path(record.id))).size
+        except PathNotFoundError:
+            raise RegistryError(
+                ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": record.id}
+            ) from None
+
+    async def cancel(self, principal: Principal, repository: str, upload_id: str) -> None:
+        record = await self.find(principal, repository, upload_id)
+        await self._discard(record.id)
+
+    # appends -------------------------------------------------------------------------------
+
+    async def append(
+        self,
+        principal: Principal,
+        repository: str,
+        upload_id: str,
+        body: AsyncIterator[bytes],
+        start: int | None = None,
+    ) -> tuple[UploadRecord, int]:
+        """Append a chunk; ``start`` (from Content-Range) must equal the stored offset."""
+        record = await self.find(principal, repository, upload_id)
+        require_writable(self.options)
+        async with self._lock(record.id):
+            await self._write(record, body, start)
+            return record, await self.offset(record)
+
+    async def complete(
+        self,
+        principal: Principal,
+        repository: str,
+        upload_id: str,
+        digest: str,
+        body: AsyncIterator[bytes],
+    ) -> BlobRecord:
+        """Take the last chunk, verify ``digest`` and publish the blob."""
+        expected = parse_digest(digest)
+        record = await self.find(principal, repository, upload_id)
+        require_writable(self.options)
+        async with self._lock(record.id):
+            live, size = await self._write(record, body, None, durable=True)
+            actual = await self._final_digest(record.id, live, expected.algorithm, size)
+            if actual != expected.hex:
+                await self._discard(record.id)
+                raise _digest_mismatch(expected, actual)
+            blob = await self._publish(upload_path(record.id), repository, expected, size)
+            await self._discard(record.id)
+            return blob
+
+    async def monolithic(
+        self, principal: Principal, repository: str, digest: str, body: AsyncIterator[bytes]
+    ) -> BlobRecord:
+        """``POST ?digest=`` with the whole blob as the body."""
+        expected = parse_digest(digest)
+        self._check_push(principal, repository)
+        upload_id = secrets.token_urlsafe(24)
+        path = upload_path(upload_id)
+        try:
+            writer = await self.storage.writer(path, append=False)
+            hasher = new_hasher(expected.algorithm)
+            try:
+                await _pump(body, writer, _LiveHash(hasher, 0))
+                await writer.flush()
+            finally:
+                await writer.close()
+            if hasher.hexdigest() != expected.hex:
+                raise _digest_mismatch(expected, hasher.hexdigest())
+            return await self._publish(path, repository, expected, writer.size)
+        finally:
+            await self.storage.delete(upload_dir(upload_id))
+
+    async def mount(
+        self, principal: Principal, repository: str, digest: str, source: str | None
+    ) -> BlobRecord | None:
+        """Link an existing blob from ``source`` (or any readable repository when None)."""
+        parse_digest(digest)
+        self._check_push(principal, repository)
+        if source is not None:
+            candidates = [source] if _is_valid_name(source) else []
+        else:
+            candidates = await self.metadata.repositories_with_blob(digest)
+        for candidate in candidates:
+            if not self.policy.allows(principal, Action.PULL, candidate):
+                continue
+            if await self.metadata.linked_blob(candidate, digest) is not None:
+                return await self.metadata.link_blob(repository, digest)
+        return None
+
+    # internals -----------------------------------------------------------------------------
+
+    def _check_push(self, principal: Principal, repository: str) -> None:
+        validate_name(repository)
+        require_writable(self.options)
+        self.policy.require(principal, Action.PUSH, repository)
+
+    def _lock(self, upload_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(upload_id, asyncio.Lock())
+
+    async def _write(
+        self,
+        record: UploadRecord,
+        body: AsyncIterator[bytes],
+        start: int | None,
+        *,
+        durable: bool = False,
+    ) -> tuple[_LiveHash, int]:
+        writer = await self.storage.writer(upload_path(record.id), append=True)
+        live: _LiveHash | None = None
+        try:
+            if start is not None and start != writer.size:
+                raise _range_error(writer.size)
+            live = await self._live_hash(record.id, writer.size)
+            await _pump(body, writer, live)
+            if durable:
+                await writer.flush()
+        finally:
+            await writer.close()
+            if live is not None:
+                self._live[record.id] = live
+            await self.metadata.uploads.set_offset(record.id, writer.size, self.clock())
+        return live, writer.size
+
+    async def _live_hash(self, upload_id: str, size: int) -> _LiveHash:
+        live = self._live.get(upload_id)
+        if live is not None and live.hashed == size:
+            return live
+        self.rehash_count += 1
+        return _LiveHash(await self._hash_stored(upload_id, "sha256", size), size)
+
+    async def _hash_stored(self, upload_id: str, algorithm: str, size: int) -> Any:
+        hasher = new_hasher(algorithm)
+        async for chunk in self.storage.read(upload_path(upload_id), 0, size):
+            hasher.update(chunk)
+        return hasher
+
+    async def _final_digest(self, upload_id: str, live: _LiveHash, algorithm: str, size: int) -> str:
+        if algorithm == "sha256" and live.hashed == size:
+            return str(live.hasher.hexdigest())
+        return str((await self._hash_stored(upload_id, algorithm, size)).hexdigest())
+
+    async def _publish(self, source: str, repository: str, digest: Digest, size: int) -> BlobRecord:
+        destination = blob_path(digest)
+        if not await self._stored(destination, size):
+            await self.storage.move(source, destination)
+        return await self.metadata.commit_blob(repository, digest.text, size)
+
+    async def _stored(self, path: str, size: int) -> bool:
+        try:
+            return (await self.storage.stat(path)).size == size
+        except PathNotFoundError:
+            return False
+
+    async def _discard(self, upload_id: str) -> None:
+        await self.storage.delete(upload_dir(upload_id))
+        await self.metadata.uploads.delete(upload_id)
+        self._live.pop(upload_id, None)
+        self._locks.pop(upload_id, None)
+
+
+async def _pump(body: AsyncIterator[bytes], writer: FileWriter, live: _LiveHash) -> None:
+    """Write then hash each chunk, so the hash never covers bytes that were not stored."""
+    async for chunk in body:
+        await writer.write(chunk)
+        live.hasher.update(chunk)
+        live.hashed += len(chunk)
+
+
+def _range_error(offset: int) -> RegistryError:
+    return RegistryError(
+        ErrorCode.BLOB_UPLOAD_INVALID,
+        f"chunk must start at the stored offset {offset}",
+        detail={"offset": offset},
+        status=416,
+        headers={"Range": f"0-{max(offset - 1, 0)}"},
+    )
+
+
+def _digest_mismatch(expected: Digest, actual: str) -> RegistryError:
+    return RegistryError(
+        ErrorCode.DIGEST_INVALID,
+        detail={"expected": expected.text, "actual": f"{expected.algorithm}:{actual}"},
+    )
+
+
+def _is_valid_name(name: str) -> bool:
+    if len(name) > NAME_MAX_LENGTH:
+        return False
+    try:
+        validate_name(name)
+    except RegistryError:
+        return False
+    return True

@@ -1,0 +1,91 @@
+"""The StorageDriver protocol every backend implements, and its errors.
+
+Paths are ``/``-separated keys relative to the driver's root, built only by
+:mod:`dockyard.storage.layout` from validated digests and upload ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class StorageError(Exception):
+    """A backend failure (I/O error, unreachable service)."""
+
+
+class PathNotFoundError(StorageError):
+    """The path does not exist."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"path not found: {path}")
+        self.path = path
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    path: str
+    size: int
+    modified: float
+
+
+class FileWriter(Protocol):
+    """Append-only writer for one upload's bytes; nothing is visible elsewhere until moved."""
+
+    @property
+    def size(self) -> int:
+        """Bytes stored so far, including those present before this writer was opened."""
+        ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def flush(self) -> None:
+        """Make written bytes durable (fsync) so a restart sees them."""
+        ...
+
+    async def close(self) -> None:
+        """Release resources; bytes written stay in place for a later append."""
+        ...
+
+
+class StorageDriver(Protocol):
+    """The operations dockyard needs from a blob store."""
+
+    name: str
+
+    async def writer(self, path: str, *, append: bool) -> FileWriter:
+        """Open ``path`` for appending (creating it) or truncate and start afresh."""
+        ...
+
+    async def stat(self, path: str) -> FileInfo:
+        """Size and modification time, or raise PathNotFoundError."""
+        ...
+
+    def read(self, path: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """Stream ``length`` bytes (to the end when None) from ``offset`` in large chunks."""
+        ...
+
+    async def get_content(self, path: str) -> bytes:
+        """The whole content of a small file."""
+        ...
+
+    async def put_content(self, path: str, data: bytes) -> None:
+        """Write a small file atomically."""
+        ...
+
+    async def move(self, source: str, destination: str) -> None:
+        """Publish ``source`` at ``destination`` atomically and durably."""
+        ...
+
+    async def delete(self, path: str) -> None:
+        """Delete a file or a directory tree; a missing path is not an error."""
+        ...
+
+    async def truncate(self, path: str, size: int) -> None:
+        """Cut a file back to ``size`` bytes (drop bytes past a recorded offset)."""
+        ...
+
+    def local_path(self, path: str) -> str | None:
+        """A filesystem path for zero-copy sends, when the backend has one."""
+        ...
