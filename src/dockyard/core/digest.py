@@ -35,7 +35,7 @@ class Digest:
 
 def parse_digest(text: str) -> Digest:
     """Parse and validate a digest string; raise DIGEST_INVALID when it is not one we accept."""
-    if not _GRAMMAR.match(text):
+    if not _GRAMMAR.fullmatch(text):
         raise RegistryError(ErrorCode.DIGEST_INVALID, "invalid digest format", detail={"digest": text[:200]})
     algorithm, _, encoded = text.partition(":")
     expected = HEX_LENGTH.get(algorithm)
@@ -45,7 +45,7 @@ def parse_digest(text: str) -> Digest:
             f"unsupported digest algorithm {algorithm!r}",
             detail={"digest": text[:200], "supported": sorted(HEX_LENGTH)},
         )
-    if len(encoded) != expected or not _HEX.match(encoded):
+    if len(encoded) != expected or not _HEX.fullmatch(encoded):
         raise RegistryError(
             ErrorCode.DIGEST_INVALID,
             f"{algorithm} digest must be {expected} lower-case hex characters",

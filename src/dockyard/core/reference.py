@@ -20,7 +20,7 @@ def validate_name(name: str) -> str:
             f"repository name must not exceed {NAME_MAX_LENGTH} characters",
             detail={"length": len(name)},
         )
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise RegistryError(
             ErrorCode.NAME_INVALID,
             "repository name must be lower-case components separated by '/'",
@@ -30,12 +30,12 @@ def validate_name(name: str) -> str:
 
 
 def is_valid_tag(tag: str) -> bool:
-    return bool(_TAG.match(tag))
+    return bool(_TAG.fullmatch(tag))
 
 
 def validate_tag(tag: str) -> str:
     """Return ``tag`` if it is valid, else raise TAG_INVALID."""
-    if not _TAG.match(tag):
+    if not _TAG.fullmatch(tag):
         raise RegistryError(
             ErrorCode.TAG_INVALID,
             "tag must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",

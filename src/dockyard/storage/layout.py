@@ -31,7 +31,7 @@ def blob_path(digest: Digest) -> str:
 
 
 def is_upload_id(upload_id: str) -> bool:
-    return bool(_UPLOAD_ID.match(upload_id))
+    return bool(_UPLOAD_ID.fullmatch(upload_id))
 
 
 def upload_path(upload_id: str) -> str:
