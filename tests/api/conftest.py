@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from support.server import RunningServer, serving
 
 _counter = itertools.count()

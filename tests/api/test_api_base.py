@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from support.oci import assert_oci_error
 
 

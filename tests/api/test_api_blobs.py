@@ -6,6 +6,7 @@ import hashlib
 import os
 
 import httpx
+
 from support.oci import assert_oci_error, push_blob, sha256
 
 
@@ -130,7 +131,13 @@ def test_sha512_blob(client: httpx.Client, repo: str) -> None:
 
 
 def test_malformed_and_unsupported_digests(client: httpx.Client, repo: str) -> None:
-    for bad in ("sha256:xyz", "md5:" + "a" * 32, "sha256:" + "A" * 64, "nodigest", "sha256:" + "a" * 63):
+    for bad in (
+        "sha256:xyz",
+        "md5:" + "a" * 32,
+        "sha256:" + "A" * 64,
+        "nodigest",
+        "sha256:" + "a" * 63,
+    ):
         response = client.post(f"/v2/{repo}/blobs/uploads/", params={"digest": bad}, content=b"x")
         assert_oci_error(response, 400, "DIGEST_INVALID")
         assert_oci_error(client.get(f"/v2/{repo}/blobs/{bad}"), 400, "DIGEST_INVALID")
@@ -240,7 +247,9 @@ def test_upload_id_bound_to_its_repository(client: httpx.Client, repo: str) -> N
 
 def test_unknown_and_malformed_upload_ids(client: httpx.Client, repo: str) -> None:
     for upload_id in ("doesnotexist" * 3, "a.b", "a" * 300, "bad%20id"):
-        assert_oci_error(client.get(f"/v2/{repo}/blobs/uploads/{upload_id}"), 404, "BLOB_UPLOAD_UNKNOWN")
+        assert_oci_error(
+            client.get(f"/v2/{repo}/blobs/uploads/{upload_id}"), 404, "BLOB_UPLOAD_UNKNOWN"
+        )
 
 
 def test_delete_blob_unlinks_it(client: httpx.Client, repo: str) -> None:

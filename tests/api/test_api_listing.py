@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+
 from support.oci import assert_oci_error, make_image, push_image
 
 
@@ -61,8 +62,12 @@ def test_tags_of_unknown_repository(client: httpx.Client) -> None:
 
 def test_bad_n(client: httpx.Client, repo: str) -> None:
     for bad in ("-1", "abc", "1.5"):
-        assert_oci_error(client.get("/v2/_catalog", params={"n": bad}), 400, "PAGINATION_NUMBER_INVALID")
-        assert_oci_error(client.get(f"/v2/{repo}/tags/list", params={"n": bad}), 400, "PAGINATION_NUMBER_INVALID")
+        assert_oci_error(
+            client.get("/v2/_catalog", params={"n": bad}), 400, "PAGINATION_NUMBER_INVALID"
+        )
+        assert_oci_error(
+            client.get(f"/v2/{repo}/tags/list", params={"n": bad}), 400, "PAGINATION_NUMBER_INVALID"
+        )
 
 
 def test_catalog_lists_pushed_repositories_with_pagination(client: httpx.Client, repo: str) -> None:

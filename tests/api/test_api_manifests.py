@@ -6,6 +6,7 @@ import json
 
 import httpx
 import pytest
+
 from support.oci import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -39,7 +40,9 @@ def test_push_and_pull_image_manifest(client: httpx.Client, repo: str, media_typ
         assert head.headers["Docker-Content-Digest"] == image.digest
 
 
-@pytest.mark.parametrize("media_type,child_type", [(OCI_INDEX, OCI_MANIFEST), (DOCKER_LIST, DOCKER_MANIFEST)])
+@pytest.mark.parametrize(
+    "media_type,child_type", [(OCI_INDEX, OCI_MANIFEST), (DOCKER_LIST, DOCKER_MANIFEST)]
+)
 def test_push_index_and_manifest_list(
     client: httpx.Client, repo: str, media_type: str, child_type: str
 ) -> None:
@@ -47,7 +50,9 @@ def test_push_index_and_manifest_list(
     for image in images:
         push_image(client, repo, image)
     index = make_index(images, media_type)
-    response = client.put(f"/v2/{repo}/manifests/multi", content=index, headers={"Content-Type": media_type})
+    response = client.put(
+        f"/v2/{repo}/manifests/multi", content=index, headers={"Content-Type": media_type}
+    )
     assert response.status_code == 201, response.text
     got = client.get(f"/v2/{repo}/manifests/multi")
     assert got.content == index and got.headers["Content-Type"] == media_type
@@ -57,7 +62,9 @@ def test_index_with_missing_child_is_refused(client: httpx.Client, repo: str) ->
     images = [make_image(), make_image()]
     push_image(client, repo, images[0])
     index = make_index(images)
-    response = client.put(f"/v2/{repo}/manifests/idx", content=index, headers={"Content-Type": OCI_INDEX})
+    response = client.put(
+        f"/v2/{repo}/manifests/idx", content=index, headers={"Content-Type": OCI_INDEX}
+    )
     entry = assert_oci_error(response, 400, "MANIFEST_BLOB_UNKNOWN")
     assert images[1].digest in entry["detail"]["digests"]
     assert client.head(f"/v2/{repo}/manifests/idx").status_code == 404
@@ -76,7 +83,9 @@ def test_manifest_with_missing_blob_is_refused(client: httpx.Client, repo: str) 
     assert client.head(f"/v2/{repo}/manifests/{image.digest}").status_code == 404
 
 
-def test_blob_in_other_repository_does_not_satisfy_manifest(client: httpx.Client, repo: str) -> None:
+def test_blob_in_other_repository_does_not_satisfy_manifest(
+    client: httpx.Client, repo: str
+) -> None:
     image = make_image(layers=1)
     push_image(client, f"{repo}-owner", image)
     response = client.put(
@@ -93,7 +102,9 @@ def test_push_by_digest_and_mismatch(client: httpx.Client, repo: str) -> None:
     for blob in [other.config, *other.layers]:
         push_blob(client, repo, blob)
     response = client.put(
-        f"/v2/{repo}/manifests/{image.digest}", content=other.manifest, headers={"Content-Type": OCI_MANIFEST}
+        f"/v2/{repo}/manifests/{image.digest}",
+        content=other.manifest,
+        headers={"Content-Type": OCI_MANIFEST},
     )
     assert_oci_error(response, 400, "DIGEST_INVALID")
 
@@ -123,7 +134,10 @@ def test_tag_moves_to_new_manifest(client: httpx.Client, repo: str) -> None:
 
 
 def test_artifact_with_custom_types(client: httpx.Client, repo: str) -> None:
-    image = make_image(artifact_type="application/vnd.example.sbom", config_type="application/vnd.oci.empty.v1+json")
+    image = make_image(
+        artifact_type="application/vnd.example.sbom",
+        config_type="application/vnd.oci.empty.v1+json",
+    )
     push_image(client, repo, image, tag="sbom")
     assert client.get(f"/v2/{repo}/manifests/sbom").content == image.manifest
     custom = make_image(config_type="application/vnd.example.thing.config.v1+json")
@@ -148,17 +162,23 @@ def test_foreign_layers_need_not_be_pushed(client: httpx.Client, repo: str) -> N
             "layers": [foreign],
         }
     ).encode()
-    response = client.put(f"/v2/{repo}/manifests/win", content=manifest, headers={"Content-Type": DOCKER_MANIFEST})
+    response = client.put(
+        f"/v2/{repo}/manifests/win", content=manifest, headers={"Content-Type": DOCKER_MANIFEST}
+    )
     assert response.status_code == 201, response.text
 
 
 def test_schema1_is_refused_clearly(client: httpx.Client, repo: str) -> None:
-    body = json.dumps({"schemaVersion": 1, "name": repo, "tag": "old", "fsLayers": [], "history": []}).encode()
+    body = json.dumps(
+        {"schemaVersion": 1, "name": repo, "tag": "old", "fsLayers": [], "history": []}
+    ).encode()
     for content_type in (
         "application/vnd.docker.distribution.manifest.v1+prettyjws",
         "application/vnd.docker.distribution.manifest.v1+json",
     ):
-        response = client.put(f"/v2/{repo}/manifests/old", content=body, headers={"Content-Type": content_type})
+        response = client.put(
+            f"/v2/{repo}/manifests/old", content=body, headers={"Content-Type": content_type}
+        )
         entry = assert_oci_error(response, 400, "MANIFEST_INVALID")
         assert "schema 1" in entry["message"]
 
@@ -168,32 +188,50 @@ def test_schema1_is_refused_clearly(client: httpx.Client, repo: str) -> None:
     [
         (b"{not json", OCI_MANIFEST),
         (b"[]", OCI_MANIFEST),
-        (b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}', OCI_MANIFEST),
+        (
+            b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}',
+            OCI_MANIFEST,
+        ),
         (b'{"schemaVersion": "2", "config": {}, "layers": []}', OCI_MANIFEST),
-        (b'{"schemaVersion": 2, "config": {"mediaType": "x", "digest": "sha256:zz", "size": 1}}', OCI_MANIFEST),
+        (
+            b'{"schemaVersion": 2, "config": {"mediaType": "x", "digest": "sha256:zz", "size": 1}}',
+            OCI_MANIFEST,
+        ),
         (b'{"schemaVersion": 2, "manifests": []}', "application/vnd.example.unknown+json"),
         (b'{"schemaVersion": 3, "manifests": []}', OCI_INDEX),
-        (b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}', OCI_MANIFEST),
+        (
+            b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",'
+            b' "manifests": []}',
+            OCI_MANIFEST,
+        ),
     ],
 )
 def test_invalid_manifests(client: httpx.Client, repo: str, body: bytes, content_type: str) -> None:
-    response = client.put(f"/v2/{repo}/manifests/bad", content=body, headers={"Content-Type": content_type})
+    response = client.put(
+        f"/v2/{repo}/manifests/bad", content=body, headers={"Content-Type": content_type}
+    )
     assert_oci_error(response, 400, "MANIFEST_INVALID")
     assert client.head(f"/v2/{repo}/manifests/bad").status_code == 404
 
 
 def test_manifest_over_4_mib_is_413(client: httpx.Client, repo: str) -> None:
     body = b'{"schemaVersion": 2, "padding": "' + b"x" * (4 * 1024 * 1024) + b'"}'
-    response = client.put(f"/v2/{repo}/manifests/big", content=body, headers={"Content-Type": OCI_MANIFEST})
+    response = client.put(
+        f"/v2/{repo}/manifests/big", content=body, headers={"Content-Type": OCI_MANIFEST}
+    )
     assert_oci_error(response, 413, "MANIFEST_INVALID")
 
 
-def test_manifest_over_4_mib_streamed_without_length_is_413(client: httpx.Client, repo: str) -> None:
+def test_manifest_over_4_mib_streamed_without_length_is_413(
+    client: httpx.Client, repo: str
+) -> None:
     def body():  # type: ignore[no-untyped-def]
         for _ in range(80):
             yield b"x" * 65536
 
-    response = client.put(f"/v2/{repo}/manifests/big", content=body(), headers={"Content-Type": OCI_MANIFEST})
+    response = client.put(
+        f"/v2/{repo}/manifests/big", content=body(), headers={"Content-Type": OCI_MANIFEST}
+    )
     assert_oci_error(response, 413, "MANIFEST_INVALID")
 
 
@@ -202,7 +240,11 @@ def test_invalid_tags(client: httpx.Client, repo: str) -> None:
     for blob in [image.config, *image.layers]:
         push_blob(client, repo, blob)
     for tag in ("-lead", ".dot", "a" * 129, "sp%20ace", "t@g"):
-        response = client.put(f"/v2/{repo}/manifests/{tag}", content=image.manifest, headers={"Content-Type": OCI_MANIFEST})
+        response = client.put(
+            f"/v2/{repo}/manifests/{tag}",
+            content=image.manifest,
+            headers={"Content-Type": OCI_MANIFEST},
+        )
         assert_oci_error(response, 400, "TAG_INVALID")
     extra = client.put(
         f"/v2/{repo}/manifests/{image.digest}",

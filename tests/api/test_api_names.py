@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+
 from support.oci import assert_oci_error, sha256
 from support.server import RunningServer
 
@@ -53,7 +54,11 @@ def test_dot_dot_components_sent_raw_are_refused(registry: RunningServer) -> Non
     """httpx would normalise ``..`` away, so send the request line as written."""
     connection = http.client.HTTPConnection("127.0.0.1", registry.port, timeout=10)
     try:
-        for path in ("/v2/a/../b/blobs/uploads/", "/v2/../etc/manifests/latest", "/v2/a/./b/tags/list"):
+        for path in (
+            "/v2/a/../b/blobs/uploads/",
+            "/v2/../etc/manifests/latest",
+            "/v2/a/./b/tags/list",
+        ):
             connection.request("POST" if "uploads" in path else "GET", path)
             response = connection.getresponse()
             body = json.loads(response.read())

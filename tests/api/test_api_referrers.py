@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import httpx
-from support.oci import OCI_INDEX, assert_oci_error, descriptor, make_image, make_index, push_image, sha256
+
+from support.oci import (
+    OCI_INDEX,
+    assert_oci_error,
+    descriptor,
+    make_image,
+    make_index,
+    push_image,
+    sha256,
+)
 
 
 def test_referrers_listing_and_filter(client: httpx.Client, repo: str) -> None:
@@ -11,10 +20,15 @@ def test_referrers_listing_and_filter(client: httpx.Client, repo: str) -> None:
     push_image(client, repo, subject_image, tag="app")
     subject = descriptor(subject_image.manifest, subject_image.media_type)
     sbom = make_image(
-        layers=1, subject=subject, artifact_type="application/vnd.example.sbom",
-        config_type="application/vnd.oci.empty.v1+json", annotations={"org.example.kind": "sbom"},
+        layers=1,
+        subject=subject,
+        artifact_type="application/vnd.example.sbom",
+        config_type="application/vnd.oci.empty.v1+json",
+        annotations={"org.example.kind": "sbom"},
     )
-    signature = make_image(layers=1, subject=subject, config_type="application/vnd.example.sig.config")
+    signature = make_image(
+        layers=1, subject=subject, config_type="application/vnd.example.sig.config"
+    )
     for artifact in (sbom, signature):
         response = push_image(client, repo, artifact)
         assert response.headers["OCI-Subject"] == subject_image.digest
@@ -33,15 +47,22 @@ def test_referrers_listing_and_filter(client: httpx.Client, repo: str) -> None:
     assert by_digest[signature.digest]["artifactType"] == "application/vnd.example.sig.config"
 
     filtered = client.get(
-        f"/v2/{repo}/referrers/{subject_image.digest}", params={"artifactType": "application/vnd.example.sbom"}
+        f"/v2/{repo}/referrers/{subject_image.digest}",
+        params={"artifactType": "application/vnd.example.sbom"},
     )
     assert filtered.headers["OCI-Filters-Applied"] == "artifactType"
     assert [m["digest"] for m in filtered.json()["manifests"]] == [sbom.digest]
 
 
 def test_referrer_pushed_before_its_subject(client: httpx.Client, repo: str) -> None:
-    missing_subject = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha256(b"later"), "size": 5}
-    artifact = make_image(layers=1, subject=missing_subject, artifact_type="application/vnd.example.early")
+    missing_subject = {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": sha256(b"later"),
+        "size": 5,
+    }
+    artifact = make_image(
+        layers=1, subject=missing_subject, artifact_type="application/vnd.example.early"
+    )
     response = push_image(client, repo, artifact)
     assert response.headers["OCI-Subject"] == sha256(b"later")
     listing = client.get(f"/v2/{repo}/referrers/{sha256(b'later')}").json()
@@ -61,7 +82,9 @@ def test_referrers_bad_digest(client: httpx.Client, repo: str) -> None:
 def test_deleted_referrer_disappears(client: httpx.Client, repo: str) -> None:
     base = make_image()
     push_image(client, repo, base)
-    artifact = make_image(layers=1, subject=descriptor(base.manifest, base.media_type), artifact_type="a/b")
+    artifact = make_image(
+        layers=1, subject=descriptor(base.manifest, base.media_type), artifact_type="a/b"
+    )
     push_image(client, repo, artifact)
     assert client.delete(f"/v2/{repo}/manifests/{artifact.digest}").status_code == 202
     assert client.get(f"/v2/{repo}/referrers/{base.digest}").json()["manifests"] == []
@@ -70,11 +93,15 @@ def test_deleted_referrer_disappears(client: httpx.Client, repo: str) -> None:
 def test_tag_schema_fallback_for_older_clients(client: httpx.Client, repo: str) -> None:
     base = make_image()
     push_image(client, repo, base)
-    artifact = make_image(layers=1, subject=descriptor(base.manifest, base.media_type), artifact_type="a/sig")
+    artifact = make_image(
+        layers=1, subject=descriptor(base.manifest, base.media_type), artifact_type="a/sig"
+    )
     push_image(client, repo, artifact)
     fallback_tag = base.digest.replace(":", "-")
     index = make_index([artifact])
-    response = client.put(f"/v2/{repo}/manifests/{fallback_tag}", content=index, headers={"Content-Type": OCI_INDEX})
+    response = client.put(
+        f"/v2/{repo}/manifests/{fallback_tag}", content=index, headers={"Content-Type": OCI_INDEX}
+    )
     assert response.status_code == 201, response.text
     fetched = client.get(f"/v2/{repo}/manifests/{fallback_tag}")
     assert fetched.content == index

@@ -19,9 +19,12 @@ import subprocess
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from support.server import RunningServer
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -30,6 +33,7 @@ OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 REF_NAME = "org.opencontainers.image.ref.name"
+USER, PASSWORD = "alice", "wonderland-e2e"
 
 TOOL_PACKAGES = {
     "skopeo": "skopeo",
@@ -103,6 +107,7 @@ class Clients:
             path.mkdir(parents=True, exist_ok=True)
         runtime.chmod(0o700)
         self.authfile = base / "auth.json"
+        self.authfile.write_text('{"auths": {}}')  # podman refuses a REGISTRY_AUTH_FILE that is missing
         self.policy = config / "containers/policy.json"
         self.policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
         self.registries_conf = base / "registries.conf"
@@ -324,3 +329,19 @@ def make_tls(directory: Path) -> TlsFiles:
     cert_dir.mkdir(exist_ok=True)
     shutil.copy(ca, cert_dir / "ca.crt")
     return TlsFiles(ca, cert, key, cert_dir)
+
+
+def auth_env(htpasswd: Path) -> dict[str, str]:
+    return {
+        "REGISTRY_AUTH": "htpasswd",
+        "REGISTRY_AUTH_HTPASSWD_REALM": "dockyard-e2e",
+        "REGISTRY_AUTH_HTPASSWD_PATH": str(htpasswd),
+    }
+
+
+def tls_env(tls: TlsFiles) -> dict[str, str]:
+    return {"REGISTRY_HTTP_TLS_CERTIFICATE": str(tls.cert), "REGISTRY_HTTP_TLS_KEY": str(tls.key)}
+
+
+def host_of(server: RunningServer) -> str:
+    return f"127.0.0.1:{server.port}"

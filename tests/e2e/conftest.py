@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e.clientkit import Clients, TlsFiles, make_tls, require_tool, write_htpasswd
-from support.server import RunningServer, serving
 
-USER, PASSWORD = "alice", "wonderland-e2e"
+from e2e.clientkit import PASSWORD, USER, Clients, TlsFiles, make_tls, require_tool, write_htpasswd
+from support.server import RunningServer, serving
 
 
 @pytest.fixture(scope="session")
@@ -27,22 +26,6 @@ def htpasswd(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     return make_tls(tmp_path_factory.mktemp("tls"))
-
-
-def auth_env(htpasswd: Path) -> dict[str, str]:
-    return {
-        "REGISTRY_AUTH": "htpasswd",
-        "REGISTRY_AUTH_HTPASSWD_REALM": "dockyard-e2e",
-        "REGISTRY_AUTH_HTPASSWD_PATH": str(htpasswd),
-    }
-
-
-def tls_env(tls: TlsFiles) -> dict[str, str]:
-    return {"REGISTRY_HTTP_TLS_CERTIFICATE": str(tls.cert), "REGISTRY_HTTP_TLS_KEY": str(tls.key)}
-
-
-def host_of(server: RunningServer) -> str:
-    return f"127.0.0.1:{server.port}"
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,9 @@ def make_image(
     config_type: str = OCI_CONFIG,
     annotations: dict[str, str] | None = None,
 ) -> Image:
-    config = json.dumps({"architecture": "amd64", "os": "linux", "nonce": os.urandom(8).hex()}).encode()
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "nonce": os.urandom(8).hex()}
+    ).encode()
     blobs = [os.urandom(size) for _ in range(layers)]
     body: dict[str, Any] = {
         "schemaVersion": 2,
@@ -74,12 +76,16 @@ def make_index(images: list[Image], media_type: str = OCI_INDEX) -> bytes:
 
 
 def push_blob(client: httpx.Client, repo: str, data: bytes) -> httpx.Response:
-    response = client.post(f"/v2/{repo}/blobs/uploads/", params={"digest": sha256(data)}, content=data)
+    response = client.post(
+        f"/v2/{repo}/blobs/uploads/", params={"digest": sha256(data)}, content=data
+    )
     assert response.status_code == 201, response.text
     return response
 
 
-def push_image(client: httpx.Client, repo: str, image: Image, tag: str | None = None) -> httpx.Response:
+def push_image(
+    client: httpx.Client, repo: str, image: Image, tag: str | None = None
+) -> httpx.Response:
     for blob in [image.config, *image.layers]:
         push_blob(client, repo, blob)
     reference = tag or image.digest

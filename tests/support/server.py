@@ -62,7 +62,9 @@ def start_server(
     full_env.update(env or {})
     log_path = workdir / f"server-{port}.log"
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=workdir)
+        process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=workdir
+        )
     url = f"{scheme}://127.0.0.1:{port}"
     running = RunningServer(url, data_dir, process, log_path, port)
     _wait_ready(running, verify)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -27,7 +27,7 @@ log = logging.getLogger("dockyard.api")
 @dataclass(frozen=True, slots=True)
 class ApiOptions:
     realm: str = "Registry Realm"
-    urls: UrlPolicy = UrlPolicy()
+    urls: UrlPolicy = field(default_factory=UrlPolicy)
     debug_addr: tuple[str, int] | None = None
     metrics_path: str = "/metrics"
 

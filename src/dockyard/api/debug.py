@@ -47,8 +47,14 @@ class DebugServer:
             else:
                 status, content_type, body = b"200 OK", route[0], route[1]()
             writer.write(
-                b"HTTP/1.0 " + status + b"\r\nContent-Type: " + content_type
-                + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                b"HTTP/1.0 "
+                + status
+                + b"\r\nContent-Type: "
+                + content_type
+                + b"\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\n\r\n"
+                + body
             )
             await writer.drain()
         except (TimeoutError, ConnectionError):

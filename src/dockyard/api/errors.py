@@ -13,9 +13,7 @@ log = logging.getLogger("dockyard.api")
 API_VERSION_HEADER = (b"docker-distribution-api-version", b"registry/2.0")
 
 
-async def render_error(
-    send: Send, error: RegistryError, *, head: bool, request_id: str
-) -> None:
+async def render_error(send: Send, error: RegistryError, *, head: bool, request_id: str) -> None:
     body = msgspec.json.encode(error.envelope())
     headers: Headers = [
         (b"content-type", b"application/json; charset=utf-8"),

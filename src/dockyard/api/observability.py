@@ -40,7 +40,9 @@ class Metrics:
             registry=self.registry,
         )
         self.bytes_pushed = Counter(
-            "registry_bytes_pushed_total", "Blob and manifest bytes received", registry=self.registry
+            "registry_bytes_pushed_total",
+            "Blob and manifest bytes received",
+            registry=self.registry,
         )
         self.bytes_pulled = Counter(
             "registry_bytes_pulled_total", "Blob and manifest bytes sent", registry=self.registry

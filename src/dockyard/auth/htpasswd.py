@@ -62,8 +62,8 @@ def _check(password: bytes, hashed: bytes) -> bool:
 def _parse(path: str) -> dict[str, bytes]:
     entries: dict[str, bytes] = {}
     with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
+        for raw in handle:
+            line = raw.strip()
             if not line or line.startswith("#") or ":" not in line:
                 continue
             user, _, hashed = line.partition(":")

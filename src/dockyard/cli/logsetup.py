@@ -9,7 +9,12 @@ from typing import Any
 
 import msgspec
 
-LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG}
+LEVELS = {
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,7 +43,8 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        base = f"{_iso(record.created)} {record.levelname.lower():5} {record.name}: {record.getMessage()}"
+        level = record.levelname.lower()
+        base = f"{_iso(record.created)} {level:5} {record.name}: {record.getMessage()}"
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             base += " " + " ".join(f"{k}={v}" for k, v in fields.items())
@@ -48,7 +54,10 @@ class TextFormatter(logging.Formatter):
 
 
 def _iso(created: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z"
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+        + f".{int(created % 1 * 1000):03d}Z"
+    )
 
 
 def configure_logging(level: str, formatter: str, fields: dict[str, str], access_log: bool) -> None:

@@ -8,6 +8,10 @@ import os
 import sys
 
 import msgspec
+import uvicorn
+from granian import Granian
+from granian.constants import HTTPModes, Interfaces
+from granian.log import LogLevels
 
 from dockyard.bootstrap import SETTINGS_ENV, build_registry
 from dockyard.cli.logsetup import configure_logging
@@ -41,7 +45,9 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     if data_dir is None and no_root_given and storage.driver_name == "filesystem":
         data_dir = DEFAULT_DATA_DIR
     if data_dir is not None and storage.filesystem is not None:
-        filesystem = msgspec.structs.replace(storage.filesystem, rootdirectory=os.path.abspath(data_dir))
+        filesystem = msgspec.structs.replace(
+            storage.filesystem, rootdirectory=os.path.abspath(data_dir)
+        )
         settings = msgspec.structs.replace(
             settings, storage=msgspec.structs.replace(storage, filesystem=filesystem)
         )
@@ -49,7 +55,9 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     if args.addr:
         overrides["addr"] = args.addr
     if overrides:
-        settings = msgspec.structs.replace(settings, http=msgspec.structs.replace(settings.http, **overrides))
+        settings = msgspec.structs.replace(
+            settings, http=msgspec.structs.replace(settings.http, **overrides)
+        )
     if args.server:
         settings = msgspec.structs.replace(
             settings, dockyard=msgspec.structs.replace(settings.dockyard, server=args.server)
@@ -65,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 1
     configure_logging(
-        settings.log.level, settings.log.formatter, dict(settings.log.fields),
+        settings.log.level,
+        settings.log.formatter,
+        dict(settings.log.fields),
         not settings.log.accesslog.disabled,
     )
     build_registry(settings).close()  # create the data directory and migrate before serving
@@ -73,7 +83,13 @@ def run(args: argparse.Namespace) -> int:
     where = settings.storage_root() if settings.storage.driver_name == "filesystem" else "memory"
     log.info(
         "dockyard listening",
-        extra={"fields": {"addr": f"{host}:{port}", "storage": where, "server": settings.dockyard.server}},
+        extra={
+            "fields": {
+                "addr": f"{host}:{port}",
+                "storage": where,
+                "server": settings.dockyard.server,
+            }
+        },
     )
     if settings.dockyard.server == "uvicorn":
         return _run_uvicorn(settings, host, port)
@@ -81,8 +97,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_uvicorn(settings: Settings, host: str, port: int) -> int:
-    import uvicorn
-
     tls = settings.http.tls
     uvicorn.run(
         FACTORY,
@@ -100,9 +114,6 @@ def _run_uvicorn(settings: Settings, host: str, port: int) -> int:
 
 
 def _run_granian(settings: Settings, host: str, port: int) -> int:
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces
-
     tls = settings.http.tls
     extra: dict[str, object] = {}
     if tls.certificate:
@@ -116,7 +127,7 @@ def _run_granian(settings: Settings, host: str, port: int) -> int:
         workers=settings.dockyard.workers,
         http=HTTPModes.http1 if settings.http.http2.disabled else HTTPModes.auto,
         log_enabled=True,
-        log_level="warning",
+        log_level=LogLevels.warning,
         log_access=False,
         **extra,  # type: ignore[arg-type]
     )

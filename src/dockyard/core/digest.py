@@ -36,7 +36,9 @@ class Digest:
 def parse_digest(text: str) -> Digest:
     """Parse and validate a digest string; raise DIGEST_INVALID when it is not one we accept."""
     if not _GRAMMAR.fullmatch(text):
-        raise RegistryError(ErrorCode.DIGEST_INVALID, "invalid digest format", detail={"digest": text[:200]})
+        raise RegistryError(
+            ErrorCode.DIGEST_INVALID, "invalid digest format", detail={"digest": text[:200]}
+        )
     algorithm, _, encoded = text.partition(":")
     expected = HEX_LENGTH.get(algorithm)
     if expected is None:

@@ -8,9 +8,7 @@ from dockyard.services.registry import RegistryOptions
 
 def require_writable(options: RegistryOptions) -> None:
     if options.read_only:
-        raise RegistryError(
-            ErrorCode.UNSUPPORTED, "the registry is in read-only mode", status=405
-        )
+        raise RegistryError(ErrorCode.UNSUPPORTED, "the registry is in read-only mode", status=405)
 
 
 def require_delete_enabled(options: RegistryOptions) -> None:

@@ -47,9 +47,7 @@ class ManifestService:
             validate_tag(reference)
             record = await self.metadata.manifest_by_tag(repository, reference)
         if record is None:
-            raise RegistryError(
-                ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference}
-            )
+            raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference})
         return record
 
     async def put(
@@ -57,6 +55,7 @@ class ManifestService:
         principal: Principal,
         repository: str,
         reference: str,
+        *,
         content_type: str,
         body: bytes,
         extra_tags: list[str],
@@ -109,9 +108,7 @@ def _digest_and_tags(reference: str, body: bytes, extra: list[str]) -> tuple[str
 def _new_manifest(
     digest: str, body: bytes, parsed: ParsedManifest, tags: tuple[str, ...]
 ) -> NewManifest:
-    blobs = [
-        d.digest for d in parsed.blobs if not (d.mediaType in mt.FOREIGN_LAYERS and d.urls)
-    ]
+    blobs = [d.digest for d in parsed.blobs if not (d.mediaType in mt.FOREIGN_LAYERS and d.urls)]
     children = [d.digest for d in parsed.children if is_valid_digest(d.digest)]
     annotations = msgspec.json.encode(parsed.annotations) if parsed.annotations else None
     return NewManifest(

@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from dockyard.auth.policy import AccessPolicy
     from dockyard.services.blobs import BlobService
     from dockyard.services.listing import ListingService
-    from dockyard.services.manifests import ManifestService
     from dockyard.services.maintenance import UploadPurger
+    from dockyard.services.manifests import ManifestService
     from dockyard.services.uploads import UploadService
 
 

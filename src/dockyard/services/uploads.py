@@ -79,9 +79,7 @@ class UploadService:
         try:
             return (await self.storage.stat(upload_path(record.id))).size
         except PathNotFoundError:
-            raise RegistryError(
-                ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": record.id}
-            ) from None
+            raise RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": record.id}) from None
 
     async def cancel(self, principal: Principal, repository: str, upload_id: str) -> None:
         record = await self.find(principal, repository, upload_id)
@@ -212,7 +210,9 @@ class UploadService:
             hasher.update(chunk)
         return hasher
 
-    async def _final_digest(self, upload_id: str, live: _LiveHash, algorithm: str, size: int) -> str:
+    async def _final_digest(
+        self, upload_id: str, live: _LiveHash, algorithm: str, size: int
+    ) -> str:
         if algorithm == "sha256" and live.hashed == size:
             return str(live.hasher.hexdigest())
         return str((await self._hash_stored(upload_id, algorithm, size)).hexdigest())

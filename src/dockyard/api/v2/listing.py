@@ -40,7 +40,7 @@ def _link(ctx: Context, path: str, page: Page, n: int | None) -> Headers:
 async def catalog(ctx: Context, params: dict[str, str]) -> None:
     n = _page_size(ctx)
     page = await ctx.registry.listing.catalog(ctx.principal, n, ctx.request.param("last") or "")
-    headers = ctx.base_headers() + [JSON] + _link(ctx, "/v2/_catalog", page, n)
+    headers = [*ctx.base_headers(), JSON, *_link(ctx, "/v2/_catalog", page, n)]
     await respond(ctx.send, 200, headers, msgspec.json.encode({"repositories": page.items}))
 
 
@@ -48,7 +48,7 @@ async def tags(ctx: Context, params: dict[str, str]) -> None:
     name = ctx.repository = params["name"]
     n = _page_size(ctx)
     page = await ctx.registry.listing.tags(ctx.principal, name, n, ctx.request.param("last") or "")
-    headers = ctx.base_headers() + [JSON] + _link(ctx, f"/v2/{name}/tags/list", page, n)
+    headers = [*ctx.base_headers(), JSON, *_link(ctx, f"/v2/{name}/tags/list", page, n)]
     await respond(ctx.send, 200, headers, msgspec.json.encode({"name": name, "tags": page.items}))
 
 

@@ -28,9 +28,9 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
         ctx.principal,
         name,
         params["reference"],
-        ctx.request.headers.get("content-type", ""),
-        body,
-        ctx.request.params("tag"),
+        content_type=ctx.request.headers.get("content-type", ""),
+        body=body,
+        extra_tags=ctx.request.params("tag"),
     )
     headers = ctx.base_headers()
     headers += [

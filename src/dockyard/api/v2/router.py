@@ -38,7 +38,9 @@ ROUTES: tuple[Route, ...] = (
             "DELETE": manifests.delete,
         },
     ),
-    Route("upload_start", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?$"), {"POST": uploads.start}),
+    Route(
+        "upload_start", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?$"), {"POST": uploads.start}
+    ),
     Route(
         "upload",
         re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)$"),

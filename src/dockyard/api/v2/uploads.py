@@ -7,7 +7,6 @@ import re
 from dockyard.api.context import Context
 from dockyard.api.http import Headers, respond
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.persistence.records import BlobRecord
 
 _CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
 CHUNK_MIN_LENGTH = b"1"
@@ -23,11 +22,11 @@ def _upload_headers(ctx: Context, name: str, upload_id: str, offset: int) -> Hea
     return headers
 
 
-async def _created(ctx: Context, name: str, blob: BlobRecord) -> None:
+async def _created(ctx: Context, name: str, digest: str) -> None:
     headers = ctx.base_headers()
     headers += [
-        (b"location", ctx.location(f"/v2/{name}/blobs/{blob.digest}")),
-        (b"docker-content-digest", blob.digest.encode()),
+        (b"location", ctx.location(f"/v2/{name}/blobs/{digest}")),
+        (b"docker-content-digest", digest.encode()),
     ]
     await respond(ctx.send, 201, headers)
 
@@ -40,12 +39,12 @@ async def start(ctx: Context, params: dict[str, str]) -> None:
     if mount is not None:
         blob = await service.mount(ctx.principal, name, mount, request.param("from"))
         if blob is not None:
-            await _created(ctx, name, blob)
+            await _created(ctx, name, blob.digest)
             return
     digest = request.param("digest")
     if digest is not None:
         blob = await service.monolithic(ctx.principal, name, digest, request.stream())
-        await _created(ctx, name, blob)
+        await _created(ctx, name, blob.digest)
         return
     record = await service.start(ctx.principal, name)
     headers = _upload_headers(ctx, name, record.id, 0)
@@ -106,7 +105,7 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
     blob = await ctx.registry.uploads.complete(
         ctx.principal, name, upload_id, digest, ctx.request.stream()
     )
-    await _created(ctx, name, blob)
+    await _created(ctx, name, blob.digest)
 
 
 async def status(ctx: Context, params: dict[str, str]) -> None:

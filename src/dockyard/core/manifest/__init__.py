@@ -7,6 +7,7 @@ pushed ``Content-Type`` and the body's own ``mediaType``.
 
 from __future__ import annotations
 
-from dockyard.core.manifest.parse import ParsedManifest, parse_manifest
+from dockyard.core.manifest.model import ParsedManifest
+from dockyard.core.manifest.parse import parse_manifest
 
 __all__ = ["ParsedManifest", "parse_manifest"]

@@ -20,7 +20,9 @@ def decode(body: bytes, kind: type[T]) -> T:
     except msgspec.ValidationError as exc:
         raise RegistryError(ErrorCode.MANIFEST_INVALID, f"manifest invalid: {exc}") from None
     except msgspec.DecodeError as exc:
-        raise RegistryError(ErrorCode.MANIFEST_INVALID, f"manifest is not valid JSON: {exc}") from None
+        raise RegistryError(
+            ErrorCode.MANIFEST_INVALID, f"manifest is not valid JSON: {exc}"
+        ) from None
 
 
 def check_descriptor(descriptor: Descriptor, where: str) -> Descriptor:
@@ -40,6 +42,4 @@ def check_descriptor(descriptor: Descriptor, where: str) -> Descriptor:
 
 def check_schema_version(version: int) -> None:
     if version != 2:
-        raise RegistryError(
-            ErrorCode.MANIFEST_INVALID, f"schemaVersion must be 2, got {version}"
-        )
+        raise RegistryError(ErrorCode.MANIFEST_INVALID, f"schemaVersion must be 2, got {version}")

@@ -22,7 +22,9 @@ def _read_envelope(body: bytes) -> _Envelope:
     try:
         return msgspec.json.decode(body, type=_Envelope)
     except msgspec.DecodeError as exc:
-        raise RegistryError(ErrorCode.MANIFEST_INVALID, f"manifest is not valid JSON: {exc}") from None
+        raise RegistryError(
+            ErrorCode.MANIFEST_INVALID, f"manifest is not valid JSON: {exc}"
+        ) from None
 
 
 def _choose_media_type(content_type: str, envelope: _Envelope) -> str:
@@ -34,7 +36,9 @@ def _choose_media_type(content_type: str, envelope: _Envelope) -> str:
         )
     media_type = declared or content_type
     if not media_type or media_type not in mt.SUPPORTED_MANIFESTS | mt.SCHEMA1:
-        media_type = _guess(envelope) if not media_type or media_type == "application/json" else media_type
+        media_type = (
+            _guess(envelope) if not media_type or media_type == "application/json" else media_type
+        )
     return media_type
 
 

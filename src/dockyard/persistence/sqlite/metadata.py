@@ -62,7 +62,9 @@ class SqliteMetadata:
             "INSERT INTO repositories(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
             (name, time.time()),
         )
-        return int(conn.execute("SELECT id FROM repositories WHERE name = ?", (name,)).fetchone()[0])
+        return int(
+            conn.execute("SELECT id FROM repositories WHERE name = ?", (name,)).fetchone()[0]
+        )
 
     async def repository_exists(self, name: str) -> bool:
         return self._repository_id(name) is not None

@@ -28,7 +28,8 @@ class SqliteUploadStore:
 
     async def get(self, upload_id: str) -> UploadRecord | None:
         row = self.db.connection.execute(
-            f"SELECT {_COLUMNS} FROM uploads WHERE id = ?", (upload_id,)  # noqa: S608
+            f"SELECT {_COLUMNS} FROM uploads WHERE id = ?",  # noqa: S608 - constant columns
+            (upload_id,),
         ).fetchone()
         return UploadRecord(*row) if row else None
 

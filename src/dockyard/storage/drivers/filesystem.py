@@ -12,10 +12,20 @@ from collections.abc import AsyncIterator
 from dockyard.storage.driver import FileInfo, PathNotFoundError, StorageError
 
 READ_CHUNK = 1 << 20
+# A component of the path is missing, or is a file: either way the path does not exist.
+_MISSING = (FileNotFoundError, NotADirectoryError)
 
 
 def _fsync_dir(directory: str) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -78,7 +88,7 @@ class FilesystemDriver:
     async def stat(self, path: str) -> FileInfo:
         try:
             st = os.stat(self._full(path))
-        except FileNotFoundError:
+        except _MISSING:
             raise PathNotFoundError(path) from None
         return FileInfo(path, st.st_size, st.st_mtime)
 
@@ -87,7 +97,7 @@ class FilesystemDriver:
     ) -> AsyncIterator[bytes]:
         try:
             fd = os.open(self._full(path), os.O_RDONLY)
-        except FileNotFoundError:
+        except _MISSING:
             raise PathNotFoundError(path) from None
         try:
             remaining = length if length is not None else os.fstat(fd).st_size - offset
@@ -105,7 +115,7 @@ class FilesystemDriver:
         try:
             with open(self._full(path), "rb") as handle:
                 return handle.read()
-        except FileNotFoundError:
+        except _MISSING:
             raise PathNotFoundError(path) from None
 
     async def put_content(self, path: str, data: bytes) -> None:
@@ -127,6 +137,7 @@ class FilesystemDriver:
 
     @staticmethod
     def _publish(src: str, dst: str) -> None:
+        _fsync_file(src)  # durable on its own: a no-op cost when the writer already flushed
         directory = os.path.dirname(dst)
         os.makedirs(directory, exist_ok=True)
         os.replace(src, dst)
@@ -137,13 +148,13 @@ class FilesystemDriver:
         if os.path.isdir(full):
             await asyncio.to_thread(shutil.rmtree, full, True)
         else:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(*_MISSING):
                 os.unlink(full)
 
     async def truncate(self, path: str, size: int) -> None:
         try:
             os.truncate(self._full(path), size)
-        except FileNotFoundError:
+        except _MISSING:
             raise PathNotFoundError(path) from None
 
     def local_path(self, path: str) -> str | None:

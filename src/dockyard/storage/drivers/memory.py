@@ -68,7 +68,9 @@ class MemoryDriver:
         self._mtimes[path] = time.time()
 
     async def move(self, source: str, destination: str) -> None:
-        self._files[destination] = self._files.pop(source) if source in self._files else self._get(source)
+        self._files[destination] = (
+            self._files.pop(source) if source in self._files else self._get(source)
+        )
         self._mtimes[destination] = time.time()
 
     async def delete(self, path: str) -> None:
