@@ -67,8 +67,7 @@ def _login(clients: Clients, host: str, password: str, check: bool = True) -> st
 def test_wrong_password_is_rejected(clients: Clients, registry: RunningServer) -> None:
     host = host_of(registry)
     output = _login(clients, host, "not-the-password", check=False)
-    print(output)
-    assert "invalid username/password" in output.lower() or "unauthorized" in output.lower(), output
+    assert "invalid username/password" in output, output
     assert not _logged_in(clients, host)
     with httpx.Client(base_url=registry.url, auth=(USER, "not-the-password")) as http:
         response = http.get("/v2/")
