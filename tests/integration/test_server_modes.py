@@ -288,3 +288,90 @@ def test_basic_auth_header_parsing_is_strict(tmp_path: Path) -> None:
         assert client.get("/v2/", headers={"Authorization": f"Basic {no_colon}"}).status_code == 401
         bearer = client.get("/v2/", headers={"Authorization": "Bearer abc"})
         assert bearer.status_code == 401
+
+
+def test_stale_uploads_are_purged(tmp_path: Path) -> None:
+    env = {
+        "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_ENABLED": "true",
+        "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE": "1s",
+        "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_INTERVAL": "1s",
+    }
+    with serving(tmp_path, env=env) as server, server.client() as client:
+        location = client.post("/v2/stale/blobs/uploads/").headers["Location"]
+        client.patch(location, content=b"abandoned")
+        upload_id = location.rsplit("/", 1)[1]
+        upload_dir = server.data_dir / "dockyard" / "uploads" / upload_id
+        assert upload_dir.exists()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and client.get(location).status_code == 204:
+            time.sleep(0.2)
+        assert_oci_error(client.get(location), 404, "BLOB_UPLOAD_UNKNOWN")
+        assert not upload_dir.exists()
+
+
+def test_rehash_after_restart_is_counted(tmp_path: Path) -> None:
+    data = os.urandom(4000)
+    data_dir = tmp_path / "data"
+    first = start_server(tmp_path, data_dir=data_dir)
+    try:
+        with first.client() as client:
+            path = httpx.URL(client.post("/v2/re/hash/blobs/uploads/").headers["Location"]).path
+            client.patch(path, content=data[:1000])
+    finally:
+        stop_server(first)
+    debug_port = free_port()
+    env = {"REGISTRY_HTTP_DEBUG_ADDR": f"127.0.0.1:{debug_port}"}
+    with serving(tmp_path, data_dir=data_dir, env=env) as server, server.client() as client:
+        client.patch(path, content=data[1000:])
+        assert client.put(path, params={"digest": sha256(data)}).status_code == 201
+        metrics = httpx.get(f"http://127.0.0.1:{debug_port}/metrics").text
+        assert "registry_upload_rehash_total 1.0" in metrics
+
+
+REGISTRY2_CONFIG = """\
+version: 0.1
+log:
+  level: info
+  formatter: json
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: true
+      age: 168h
+      interval: 24h
+      dryrun: false
+http:
+  addr: :5000
+  secret: asecretforlocaldevelopment
+  headers:
+    X-Content-Type-Options: [nosniff]
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+    threshold: 3
+"""
+
+
+def test_serves_with_a_registry2_config_file(tmp_path: Path) -> None:
+    root = tmp_path / "registry-root"
+    config = REGISTRY2_CONFIG.format(root=root)
+    with (
+        serving(tmp_path, config=config, data_dir=root, data_dir_flag=False) as server,
+        server.client() as client,
+    ):
+        image = make_image()
+        push_image(client, "from/config", image, tag="v1")
+        assert client.delete("/v2/from/config/manifests/v1").status_code == 202
+    assert (root / "docker" / "registry" / "v2" / "blobs" / "sha256").is_dir()
+    assert (root / "dockyard" / "metadata.db").is_file()
+    lines = [json.loads(x) for x in server.log().splitlines() if x.startswith("{")]
+    assert any(x.get("service") == "registry" for x in lines), "log.fields must be added"

@@ -49,10 +49,13 @@ def start_server(
     scheme: str = "http",
     port: int | None = None,
     verify: str | bool = False,
+    data_dir_flag: bool = True,
 ) -> RunningServer:
     port = port or free_port()
     data_dir = data_dir or workdir / "data"
-    args = [DOCKYARD, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", str(data_dir)]
+    args = [DOCKYARD, "serve", "--addr", f"127.0.0.1:{port}"]
+    if data_dir_flag:
+        args += ["--data-dir", str(data_dir)]
     args += ["--server", server]
     if config is not None:
         config_path = workdir / "config.yml"

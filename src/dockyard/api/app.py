@@ -109,6 +109,10 @@ class RegistryApp:
             ctx.send, error, head=ctx.request.method == "HEAD", request_id=ctx.request_id
         )
 
+    def render_metrics(self) -> bytes:
+        self.metrics.sync_rehash_count(self.registry.uploads.rehash_count)
+        return self.metrics.render()
+
     def health(self) -> bytes:
         return msgspec.json.encode(
             {"status": "ok", "uptime_seconds": round(time.time() - self.started_at, 1)}
@@ -134,7 +138,7 @@ class RegistryApp:
         if self.options.debug_addr is not None:
             host, port = self.options.debug_addr
             self._debug = DebugServer(
-                host, port, self.metrics.render, self.health, self.options.metrics_path
+                host, port, self.render_metrics, self.health, self.options.metrics_path
             )
             await self._debug.start()
 

@@ -47,6 +47,7 @@ class Metrics:
         self.bytes_pulled = Counter(
             "registry_bytes_pulled_total", "Blob and manifest bytes sent", registry=self.registry
         )
+        self._rehash_seen = 0
         self.upload_rehash = Counter(
             "registry_upload_rehash_total",
             "Chunked uploads whose hash was rebuilt from stored bytes",
@@ -64,6 +65,12 @@ class Metrics:
             self.storage_actions.labels("registry", "read").inc()
         elif ctx.route in ("upload", "upload_start") and ctx.status == 201:
             self.storage_actions.labels("registry", "publish").inc()
+
+    def sync_rehash_count(self, total: int) -> None:
+        """Bring the rehash counter up to the upload service's running total."""
+        if total > self._rehash_seen:
+            self.upload_rehash.inc(total - self._rehash_seen)
+            self._rehash_seen = total
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
