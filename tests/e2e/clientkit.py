@@ -56,6 +56,12 @@ def require_tool(name: str) -> str:
     return path
 
 
+def auth_refused(result: subprocess.CompletedProcess[str]) -> bool:
+    """A client exited non-zero because the registry answered 401."""
+    text = result.stderr.lower()
+    return result.returncode != 0 and ("unauthorized" in text or "authentication required" in text)
+
+
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -107,11 +113,14 @@ class Clients:
             path.mkdir(parents=True, exist_ok=True)
         runtime.chmod(0o700)
         self.authfile = base / "auth.json"
-        self.authfile.write_text('{"auths": {}}')  # podman refuses a REGISTRY_AUTH_FILE that is missing
+        # podman refuses a REGISTRY_AUTH_FILE that does not exist
+        self.authfile.write_text('{"auths": {}}')
         self.policy = config / "containers/policy.json"
         self.policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
         self.registries_conf = base / "registries.conf"
-        self.registries_conf.write_text('unqualified-search-registries = []\nshort-name-mode = "disabled"\n')
+        self.registries_conf.write_text(
+            'unqualified-search-registries = []\nshort-name-mode = "disabled"\n'
+        )
         self.storage_conf = base / "storage.conf"
         self.storage_conf.write_text(
             f'[storage]\ndriver = "vfs"\ngraphroot = "{self.root}"\nrunroot = "{self.runroot}"\n'
@@ -140,7 +149,8 @@ class Clients:
         return ["--root", str(self.root), "--runroot", str(self.runroot), "--storage-driver", "vfs"]
 
     def skopeo(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        return run([require_tool("skopeo"), "--policy", str(self.policy), *args], env=self.env, **kwargs)
+        skopeo = require_tool("skopeo")
+        return run([skopeo, "--policy", str(self.policy), *args], env=self.env, **kwargs)
 
     def podman(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         flags = [*self._storage_flags(), "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
@@ -324,7 +334,8 @@ def make_tls(directory: Path) -> TlsFiles:
         "authorityKeyIdentifier = keyid, issuer\n"
     )
     run([openssl, "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-         "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(extensions)])  # fmt: skip
+         "-CAcreateserial", "-out", str(cert), "-days", "2",
+         "-extfile", str(extensions)])  # fmt: skip
     cert_dir = directory / "certs.d"
     cert_dir.mkdir(exist_ok=True)
     shutil.copy(ca, cert_dir / "ca.crt")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from e2e.clientkit import (
     DOCKER_MANIFEST,
     OCI_MANIFEST,
@@ -45,7 +46,11 @@ def pull_back(clients: Clients, ref: str, out: Path) -> tuple[dict, dict, dict[s
     return manifest, config, files
 
 
-@pytest.mark.parametrize(("fmt", "media_type"), [("oci", OCI_MANIFEST), ("docker", DOCKER_MANIFEST)])
+@pytest.mark.parametrize(
+    ("fmt", "media_type"),
+    [("oci", OCI_MANIFEST), ("docker", DOCKER_MANIFEST)],
+    ids=["oci", "docker"],
+)
 def test_build_from_containerfile_and_push(
     clients: Clients, plain_registry: RunningServer, tmp_path: Path, fmt: str, media_type: str
 ) -> None:
@@ -65,7 +70,9 @@ def test_build_from_containerfile_and_push(
 
     manifest, config, files = pull_back(clients, ref, tmp_path / "pulled")
     assert manifest["mediaType"] == media_type
-    assert sha256((tmp_path / "pulled/manifest.json").read_bytes()) == digest_file.read_text().strip()
+    assert (
+        sha256((tmp_path / "pulled/manifest.json").read_bytes()) == digest_file.read_text().strip()
+    )
     assert files["srv/hello.txt"] == b"hello from buildah\n"
     assert files["srv/data/numbers.txt"] == "\n".join(str(n) for n in range(1000)).encode()
     assert config["config"]["Labels"]["org.example.purpose"] == "dockyard e2e"
@@ -91,5 +98,7 @@ def test_from_scratch_copy_commit_straight_to_registry(
     assert files == {"payload.txt": b"committed by buildah\n" * 100}
     assert config["architecture"] == "arm64"
     assert config["config"]["Entrypoint"] == ["/payload.txt"]
-    tags = json.loads(clients.skopeo("list-tags", NO_TLS, f"docker://{ref.rsplit(':', 1)[0]}").stdout)
+    tags = json.loads(
+        clients.skopeo("list-tags", NO_TLS, f"docker://{ref.rsplit(':', 1)[0]}").stdout
+    )
     assert tags["Tags"] == ["v1"]

@@ -39,7 +39,10 @@ def image() -> LayoutImage:
 
 @pytest.fixture(scope="module")
 def pushed(
-    clients: Clients, plain_registry: RunningServer, image: LayoutImage, tmp_path_factory: pytest.TempPathFactory
+    clients: Clients,
+    plain_registry: RunningServer,
+    image: LayoutImage,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> str:
     """``skopeo copy oci:... docker://...`` once per module; returns the registry reference."""
     layout = OciLayout(tmp_path_factory.mktemp("src-layout"))
@@ -105,7 +108,9 @@ def test_inspect_raw_manifest_config_and_summary(
     assert "v1" in summary["RepoTags"]
 
 
-def test_list_tags(clients: Clients, plain_registry: RunningServer, image: LayoutImage, tmp_path: Path) -> None:
+def test_list_tags(
+    clients: Clients, plain_registry: RunningServer, image: LayoutImage, tmp_path: Path
+) -> None:
     layout = OciLayout(tmp_path / "layout")
     layout.add_image(image, "src")
     repo = f"{host_of(plain_registry)}/e2e/tags"
@@ -134,7 +139,13 @@ def test_convert_to_docker_v2s2(
 ) -> None:
     target = f"{host_of(plain_registry)}/e2e/docker-format:v1"
     clients.skopeo(
-        "copy", NO_TLS_SRC, NO_TLS_DEST, "--format", "v2s2", f"docker://{pushed}", f"docker://{target}"
+        "copy",
+        NO_TLS_SRC,
+        NO_TLS_DEST,
+        "--format",
+        "v2s2",
+        f"docker://{pushed}",
+        f"docker://{target}",
     )
     manifest = json.loads(clients.skopeo("inspect", NO_TLS, "--raw", f"docker://{target}").stdout)
     assert manifest["mediaType"] == DOCKER_MANIFEST
@@ -149,9 +160,7 @@ def test_convert_to_docker_v2s2(
 def test_multi_arch_index_with_all(
     clients: Clients, plain_registry: RunningServer, tmp_path: Path
 ) -> None:
-    images = [
-        make_image([{"arch.txt": arch.encode()}], arch=arch) for arch in ("amd64", "arm64")
-    ]
+    images = [make_image([{"arch.txt": arch.encode()}], arch=arch) for arch in ("amd64", "arm64")]
     layout = OciLayout(tmp_path / "multi")
     index = layout.add_index(images, "multi")
     ref = f"{host_of(plain_registry)}/e2e/multi:v1"
@@ -161,7 +170,9 @@ def test_multi_arch_index_with_all(
     assert raw == index
     with plain_registry.client() as http:
         for child in images:
-            got = http.get(f"/v2/e2e/multi/manifests/{child.digest}", headers={"Accept": OCI_MANIFEST})
+            got = http.get(
+                f"/v2/e2e/multi/manifests/{child.digest}", headers={"Accept": OCI_MANIFEST}
+            )
             assert got.status_code == 200
             assert got.content == child.manifest
 
@@ -205,9 +216,7 @@ def test_delete_then_manifest_is_gone(
     assert "manifest unknown" in failed.stderr.lower(), failed.stderr
 
 
-def test_delete_refused_when_disabled(
-    clients: Clients, image: LayoutImage, tmp_path: Path
-) -> None:
+def test_delete_refused_when_disabled(clients: Clients, image: LayoutImage, tmp_path: Path) -> None:
     from support.server import serving
 
     layout = OciLayout(tmp_path / "layout")

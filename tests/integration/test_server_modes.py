@@ -375,3 +375,23 @@ def test_serves_with_a_registry2_config_file(tmp_path: Path) -> None:
     assert (root / "dockyard" / "metadata.db").is_file()
     lines = [json.loads(x) for x in server.log().splitlines() if x.startswith("{")]
     assert any(x.get("service") == "registry" for x in lines), "log.fields must be added"
+
+
+def test_internal_failure_is_500_envelope_without_traceback(tmp_path: Path) -> None:
+    with serving(tmp_path) as server, server.client() as client:
+        uploads = server.data_dir / "dockyard" / "uploads"
+        if uploads.exists():
+            for child in uploads.iterdir():
+                child.rmdir()
+            uploads.rmdir()
+        uploads.write_text("a file where a directory belongs")
+        response = client.post("/v2/broken/blobs/uploads/")
+        entry = assert_oci_error(response, 500, "UNKNOWN")
+        request_id = response.headers["X-Request-Id"]
+        assert entry["detail"] == {"request_id": request_id}
+        assert "Traceback" not in response.text and "Error" not in entry["message"]
+        time.sleep(0.2)
+        logged = [json.loads(x) for x in server.log().splitlines() if x.startswith("{")]
+        failures = [x for x in logged if x.get("request_id") == request_id and "error" in x]
+        assert failures and "Traceback" in failures[0]["error"]
+        assert client.get("/v2/").status_code == 200

@@ -11,7 +11,6 @@ import pytest
 from dockyard.persistence.sqlite import SqliteMetadata
 
 
-
 def blob_digest(name: str) -> str:
     return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
 

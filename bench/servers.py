@@ -1,0 +1,210 @@
+"""Start and stop the two registries with equivalent settings, and measure their memory.
+
+Both read the same registry:2 ``config.yml`` shape: filesystem storage in a private directory,
+no auth, delete enabled, log level warn, access log disabled, ``blobdescriptor: inmemory``
+cache (as the ``registry:2`` image ships it), and a loopback address of their own. Each server
+runs in its own session so the whole process tree (granian's workers too) can be stopped.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+READY_TIMEOUT = 120.0
+STOP_TIMEOUT = 15.0
+
+CONFIG = """\
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+http:
+  addr: {host}:{port}
+"""
+
+REFERENCE = "reference"
+DOCKYARD = "dockyard"
+NAMES = (REFERENCE, DOCKYARD)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def dockyard_command() -> str:
+    return str(Path(sys.executable).with_name("dockyard"))
+
+
+@dataclass
+class Server:
+    """One registry: its command line, its storage root, and the running process if any."""
+
+    name: str
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return HOST
+
+    @property
+    def root(self) -> Path:
+        return self.workdir / "storage"
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "server.log"
+
+    def command(self, config: Path) -> list[str]:
+        if self.name == DOCKYARD:
+            return [dockyard_command(), "serve", "--config", str(config)]
+        return ["docker-registry", "serve", str(config)]
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+        env.update(REGISTRY_LOG_LEVEL="warn", REGISTRY_STORAGE_DELETE_ENABLED="true")
+        return env
+
+    def start(self) -> float:
+        """Launch; seconds from launch to the first 200 on ``/v2/``."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "config.yml"
+        config.write_text(CONFIG.format(root=self.root, host=HOST, port=self.port))
+        with open(self.log_path, "ab") as log:
+            started = time.perf_counter()
+            self.process = subprocess.Popen(
+                self.command(config),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.environment(),
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+        self._wait_ready()
+        return time.perf_counter() - started
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
+            if _answers(self.port):
+                return
+            time.sleep(0.002)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer /v2/ in {READY_TIMEOUT}s")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait(5)
+        _signal_group(process.pid, signal.SIGKILL)  # stray workers of the same session
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def pids(self) -> list[int]:
+        assert self.process is not None
+        return process_tree(self.process.pid)
+
+    def memory_kib(self) -> tuple[int, int]:
+        """(sum of VmRSS, sum of VmHWM) over the server's process tree, in KiB."""
+        rss = hwm = 0
+        for pid in self.pids():
+            status = _proc_status(pid)
+            rss += status.get("VmRSS", 0)
+            hwm += status.get("VmHWM", 0)
+        return rss, hwm
+
+
+def _answers(port: int) -> bool:
+    conn = http.client.HTTPConnection(HOST, port, timeout=2)
+    try:
+        conn.request("GET", "/v2/")
+        response = conn.getresponse()
+        response.read()
+        return response.status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)  # the session this harness created for that server, by its id
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants, from /proc/*/stat parent links."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, []))
+    return tree
+
+
+def _proc_status(pid: int) -> dict[str, int]:
+    values: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    key, value = line.split(":", 1)
+                    values[key] = int(value.split()[0])
+    except OSError:
+        pass
+    return values
+
+
+def make_pair(workdir: Path, label: str) -> dict[str, Server]:
+    """A fresh (not yet started) reference + dockyard pair under ``workdir/label``."""
+    return {name: Server(name, workdir / label / name) for name in NAMES}

@@ -1,0 +1,253 @@
+"""Manifests, tags and referrers: references checked and recorded in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+
+from dockyard.persistence.records import NewManifest
+from dockyard.persistence.sqlite import SqliteMetadata
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+SIGNATURE = "application/vnd.example.signature.v1"
+SBOM = "application/vnd.example.sbom.v1"
+
+
+def digest(name: str) -> str:
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
+CONFIG, LAYER = digest("config"), digest("layer")
+
+
+def manifest(
+    name: str,
+    *,
+    blobs: tuple[str, ...] = (CONFIG, LAYER),
+    children: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
+    subject: str | None = None,
+    artifact_type: str | None = None,
+    media_type: str = OCI_MANIFEST,
+) -> NewManifest:
+    content = f'{{"name": "{name}"}}'.encode()
+    return NewManifest(
+        digest=digest(name),
+        media_type=media_type,
+        content=content,
+        artifact_type=artifact_type,
+        subject=subject,
+        annotations_json=b'{"k": "v"}' if artifact_type else None,
+        blob_digests=blobs,
+        child_digests=children,
+        tags=tags,
+    )
+
+
+def counts(metadata: SqliteMetadata) -> dict[str, int]:
+    conn = metadata.db.connection
+    tables = ("repositories", "blobs", "repository_blobs", "manifests", "manifest_refs", "tags")
+    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608
+
+
+async def push_blobs(metadata: SqliteMetadata, repository: str) -> None:
+    await metadata.commit_blob(repository, CONFIG, 10)
+    await metadata.commit_blob(repository, LAYER, 20)
+
+
+def test_missing_references_write_nothing_in_a_new_repository(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        missing = await metadata.put_manifest("fresh/repo", manifest("m", tags=("latest",)))
+        assert missing == [CONFIG, LAYER]
+        assert not await metadata.repository_exists("fresh/repo")
+        assert await metadata.list_repositories("", 100) == []
+        assert await metadata.manifest_by_digest("fresh/repo", digest("m")) is None
+        assert await metadata.list_tags("fresh/repo", "", 100) is None
+
+    asyncio.run(main())
+    assert set(counts(metadata).values()) == {0}, "no repository row leaks from a refused PUT"
+    assert not metadata.db.connection.in_transaction
+
+
+def test_missing_references_write_nothing_in_an_existing_repository(
+    metadata: SqliteMetadata,
+) -> None:
+    async def main() -> None:
+        await metadata.commit_blob("repo", CONFIG, 10)
+        before = counts(metadata)
+        missing = await metadata.put_manifest("repo", manifest("m", tags=("latest",)))
+        assert missing == [LAYER]
+        assert counts(metadata) == before
+        assert await metadata.manifest_by_tag("repo", "latest") is None
+
+    asyncio.run(main())
+
+
+def test_blob_linked_elsewhere_does_not_count(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        await push_blobs(metadata, "other")
+        assert await metadata.put_manifest("repo", manifest("m")) == [CONFIG, LAYER]
+        assert await metadata.manifest_by_digest("repo", digest("m")) is None
+
+    asyncio.run(main())
+
+
+def test_put_manifest_with_present_references_records_tags(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        await push_blobs(metadata, "repo")
+        new = manifest("m", tags=("latest", "v1"))
+        assert await metadata.put_manifest("repo", new) == []
+        by_digest = await metadata.manifest_by_digest("repo", new.digest)
+        assert by_digest is not None
+        assert by_digest.content == new.content, "bytes are stored verbatim"
+        assert by_digest.media_type == OCI_MANIFEST
+        for tag in ("latest", "v1"):
+            by_tag = await metadata.manifest_by_tag("repo", tag)
+            assert by_tag == by_digest
+        assert await metadata.list_tags("repo", "", 10) == ["latest", "v1"]
+        assert await metadata.manifest_by_digest("other", new.digest) is None
+
+    asyncio.run(main())
+    refs = metadata.db.connection.execute(
+        "SELECT digest, kind FROM manifest_refs ORDER BY digest"
+    ).fetchall()
+    assert sorted(refs) == sorted([(CONFIG, "blob"), (LAYER, "blob")])
+
+
+def test_index_requires_children_in_same_repository(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        await push_blobs(metadata, "repo")
+        await metadata.put_manifest("repo", manifest("amd64"))
+        idx = manifest(
+            "idx", blobs=(), children=(digest("amd64"), digest("arm64")), media_type=OCI_INDEX
+        )
+        assert await metadata.put_manifest("repo", idx) == [digest("arm64")]
+        await metadata.put_manifest("repo", manifest("arm64"))
+        assert await metadata.put_manifest("repo", idx) == []
+        assert await metadata.manifest_by_digest("repo", idx.digest) is not None
+
+    asyncio.run(main())
+
+
+def test_repush_same_manifest_is_idempotent(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        await push_blobs(metadata, "repo")
+        assert await metadata.put_manifest("repo", manifest("m", tags=("a",))) == []
+        before = counts(metadata)
+        assert await metadata.put_manifest("repo", manifest("m", tags=("a",))) == []
+        assert counts(metadata) == before
+        assert await metadata.put_manifest("repo", manifest("m", tags=("b",))) == []
+        assert await metadata.list_tags("repo", "", 10) == ["a", "b"]
+
+    asyncio.run(main())
+
+
+def test_tag_move(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        await push_blobs(metadata, "repo")
+        await metadata.put_manifest("repo", manifest("old", tags=("latest", "stable")))
+        await metadata.put_manifest("repo", manifest("new", tags=("latest",)))
+        latest = await metadata.manifest_by_tag("repo", "latest")
+        stable = await metadata.manifest_by_tag("repo", "stable")
+        assert latest is not None and latest.digest == digest("new")
+        assert stable is not None and stable.digest == digest("old")
+        assert await metadata.list_tags("repo", "", 10) == ["latest", "stable"]
+        assert await metadata.manifest_by_digest("repo", digest("old")) is not None
+
+    asyncio.run(main())
+
+
+def test_delete_manifest_cascades_tags_and_refs(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        await push_blobs(metadata, "repo")
+        await metadata.put_manifest("repo", manifest("m", tags=("latest", "v1")))
+        await metadata.put_manifest("repo", manifest("keep", tags=("keep",)))
+        assert await metadata.delete_manifest("repo", digest("m")) is True
+        assert await metadata.manifest_by_digest("repo", digest("m")) is None
+        assert await metadata.manifest_by_tag("repo", "latest") is None
+        assert await metadata.list_tags("repo", "", 10) == ["keep"]
+        assert await metadata.delete_manifest("repo", digest("m")) is False
+        assert await metadata.delete_manifest("nowhere", digest("keep")) is False
+        assert await metadata.linked_blob("repo", CONFIG) is not None, "blob links stay"
+
+    asyncio.run(main())
+    conn = metadata.db.connection
+    ids = conn.execute("SELECT id FROM manifests").fetchall()
+    orphans = conn.execute(
+        "SELECT count(*) FROM manifest_refs WHERE manifest_id NOT IN (SELECT id FROM manifests)"
+    ).fetchone()[0]
+    assert len(ids) == 1 and orphans == 0
+
+
+def test_delete_tag(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        await push_blobs(metadata, "repo")
+        await metadata.put_manifest("repo", manifest("m", tags=("a", "b")))
+        assert await metadata.delete_tag("repo", "a") is True
+        assert await metadata.delete_tag("repo", "a") is False
+        assert await metadata.delete_tag("nowhere", "b") is False
+        assert await metadata.list_tags("repo", "", 10) == ["b"]
+        assert await metadata.manifest_by_digest("repo", digest("m")) is not None
+
+    asyncio.run(main())
+
+
+def test_referrers_with_and_without_filter(metadata: SqliteMetadata) -> None:
+    target = digest("target")
+
+    async def main() -> None:
+        await push_blobs(metadata, "repo")
+        await push_blobs(metadata, "other")
+        await metadata.put_manifest("repo", manifest("target"))
+        for name, kind in (("sig", SIGNATURE), ("sbom", SBOM)):
+            await metadata.put_manifest("repo", manifest(name, subject=target, artifact_type=kind))
+        await metadata.put_manifest("repo", manifest("plain", subject=target))
+        await metadata.put_manifest("repo", manifest("unrelated", artifact_type=SIGNATURE))
+        await metadata.put_manifest(
+            "other", manifest("elsewhere", subject=target, artifact_type=SIGNATURE)
+        )
+
+        everything = await metadata.referrers("repo", target, None)
+        assert [r.digest for r in everything] == [digest("sig"), digest("sbom"), digest("plain")]
+        sig = everything[0]
+        assert sig.media_type == OCI_MANIFEST
+        assert sig.artifact_type == SIGNATURE
+        assert sig.size == len(b'{"name": "sig"}')
+        assert sig.annotations_json == b'{"k": "v"}'
+        assert everything[2].artifact_type is None
+
+        only_sigs = await metadata.referrers("repo", target, SIGNATURE)
+        assert [r.digest for r in only_sigs] == [digest("sig")]
+        assert await metadata.referrers("repo", target, "application/none") == []
+        assert await metadata.referrers("repo", digest("nothing"), None) == []
+        assert await metadata.referrers("missing", target, None) == []
+
+        await metadata.delete_manifest("repo", digest("sig"))
+        assert [r.digest for r in await metadata.referrers("repo", target, None)] == [
+            digest("sbom"),
+            digest("plain"),
+        ]
+
+    asyncio.run(main())
+
+
+def test_referrer_may_arrive_before_its_subject(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        await push_blobs(metadata, "repo")
+        sig = manifest("sig", subject=digest("later"), artifact_type=SIGNATURE)
+        assert await metadata.put_manifest("repo", sig) == []
+        assert len(await metadata.referrers("repo", digest("later"), None)) == 1
+
+    asyncio.run(main())
+
+
+def test_foreign_keys_enforced(metadata: SqliteMetadata) -> None:
+    conn = metadata.db.connection
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    try:
+        conn.execute("INSERT INTO tags VALUES (999, 't', 999, 0)")
+    except sqlite3.IntegrityError:
+        return
+    raise AssertionError("a tag pointing at nothing was accepted")

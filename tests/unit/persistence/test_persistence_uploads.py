@@ -1,0 +1,90 @@
+"""Upload sessions: created, read back, advanced, deleted and found when stale."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from dockyard.persistence.records import UploadRecord
+from dockyard.persistence.sqlite import SqliteDatabase, SqliteMetadata
+
+
+def record(upload_id: str, activity: float = 100.0, repository: str = "team/app") -> UploadRecord:
+    return UploadRecord(
+        id=upload_id,
+        repository=repository,
+        principal="alice",
+        offset=0,
+        started_at=activity,
+        last_activity=activity,
+    )
+
+
+def test_create_and_get(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        new = record("u" * 32)
+        await metadata.uploads.create(new)
+        assert await metadata.uploads.get("u" * 32) == new
+        assert await metadata.get_upload("u" * 32) == new
+        assert await metadata.uploads.get("missing") is None
+
+    asyncio.run(main())
+
+
+def test_duplicate_id_refused(metadata: SqliteMetadata) -> None:
+    asyncio.run(metadata.uploads.create(record("dup")))
+    with pytest.raises(sqlite3.IntegrityError):
+        asyncio.run(metadata.uploads.create(record("dup")))
+    assert not metadata.db.connection.in_transaction
+
+
+def test_set_offset(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        await metadata.uploads.create(record("u1", activity=100.0))
+        await metadata.uploads.set_offset("u1", 4096, 250.0)
+        got = await metadata.uploads.get("u1")
+        assert got is not None
+        assert (got.offset, got.last_activity, got.started_at) == (4096, 250.0, 100.0)
+        await metadata.uploads.set_offset("missing", 1, 1.0)  # no error, no row
+        assert await metadata.uploads.get("missing") is None
+
+    asyncio.run(main())
+
+
+def test_delete(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        await metadata.uploads.create(record("u1"))
+        assert await metadata.uploads.delete("u1") is True
+        assert await metadata.uploads.get("u1") is None
+        assert await metadata.uploads.delete("u1") is False
+
+    asyncio.run(main())
+
+
+def test_stale(metadata: SqliteMetadata) -> None:
+    async def main() -> None:
+        for i, activity in enumerate([50.0, 10.0, 300.0, 30.0, 200.0]):
+            await metadata.uploads.create(record(f"u{i}", activity))
+        await metadata.uploads.set_offset("u1", 10, 400.0)  # activity refreshes it
+        stale = await metadata.uploads.stale(before=250.0)
+        assert [r.id for r in stale] == ["u3", "u0", "u4"], "oldest first"
+        assert [r.id for r in await metadata.uploads.stale(250.0, limit=2)] == ["u3", "u0"]
+        assert await metadata.uploads.stale(before=0.0) == []
+
+    asyncio.run(main())
+
+
+def test_uploads_survive_reopening(db_path: str) -> None:
+    first = SqliteDatabase(db_path)
+    metadata = SqliteMetadata(first)
+    asyncio.run(metadata.uploads.create(record("u1")))
+    asyncio.run(metadata.uploads.set_offset("u1", 77, 101.0))
+    first.close()
+    second = SqliteDatabase(db_path)
+    try:
+        got = asyncio.run(SqliteMetadata(second).uploads.get("u1"))
+        assert got is not None and got.offset == 77
+    finally:
+        second.close()
