@@ -163,3 +163,22 @@ def test_manifest_list_push_all(
             assert json.loads(config.content)["architecture"] == arch
             for layer in manifest["layers"]:
                 assert http.head(f"/v2/e2e/podman-multi/blobs/{layer['digest']}").status_code == 200
+
+
+def test_search_uses_catalog_and_tags(
+    clients: Clients, registry: RunningServer, tmp_path: Path
+) -> None:
+    host = host_of(registry)
+    layout = OciLayout(tmp_path / "layout")
+    layout.add_image(make_image([{"f": b"searchable"}]), "v1")
+    for tag in ("1.0", "2.0"):
+        target = f"docker://{host}/e2e/searchable:{tag}"
+        clients.skopeo("copy", NO_TLS_DEST, CREDS_DEST, f"oci:{layout.path}:v1", target)
+    found = clients.podman("search", NO_TLS, CREDS, "--format", "{{.Name}}", f"{host}/").stdout
+    assert f"{host}/e2e/searchable" in found.split()
+    tags = clients.podman(
+        "search", NO_TLS, CREDS, "--list-tags", "--format", "{{.Tag}}", f"{host}/e2e/searchable"
+    ).stdout
+    assert sorted(tags.split()) == ["1.0", "2.0"]
+    anonymous = clients.podman("search", NO_TLS, f"{host}/", check=False)
+    assert f"{host}/e2e/searchable" not in anonymous.stdout

@@ -26,6 +26,8 @@ from support.server import RunningServer
 pytestmark = pytest.mark.clients
 
 NO_TLS = "--tls-verify=false"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 NO_TLS_SRC, NO_TLS_DEST = "--src-tls-verify=false", "--dest-tls-verify=false"
 
 
@@ -155,6 +157,24 @@ def test_convert_to_docker_v2s2(
             "/v2/e2e/docker-format/manifests/v1", headers={"Accept": DOCKER_MANIFEST}
         )
         assert response.headers["content-type"] == DOCKER_MANIFEST
+
+
+def test_zstd_layers(
+    clients: Clients, pushed: str, plain_registry: RunningServer, tmp_path: Path
+) -> None:
+    target = f"{host_of(plain_registry)}/e2e/zstd:v1"
+    clients.skopeo(
+        "copy", NO_TLS_SRC, NO_TLS_DEST, "--dest-compress-format", "zstd",
+        f"docker://{pushed}", f"docker://{target}",
+    )  # fmt: skip
+    manifest = json.loads(clients.skopeo("inspect", NO_TLS, "--raw", f"docker://{target}").stdout)
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {OCI_LAYER_ZSTD}
+    out = tmp_path / "out"
+    clients.skopeo("copy", NO_TLS_SRC, f"docker://{target}", f"dir:{out}")
+    for layer in manifest["layers"]:
+        data = (out / layer["digest"].removeprefix("sha256:")).read_bytes()
+        assert data[:4] == ZSTD_MAGIC
+        assert sha256(data) == layer["digest"]
 
 
 def test_multi_arch_index_with_all(

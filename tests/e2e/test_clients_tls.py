@@ -209,3 +209,19 @@ def test_buildah_push_over_tls(
     assert manifest["mediaType"] == OCI_MANIFEST
     layer = (out / manifest["layers"][0]["digest"].removeprefix("sha256:")).read_bytes()
     assert layer_files(layer) == {"note.txt": b"pushed by buildah over TLS\n"}
+
+
+def test_uvicorn_serves_tls_too(
+    clients: Clients, tls: TlsFiles, source: tuple[Path, LayoutImage], tmp_path: Path
+) -> None:
+    """The development server (uvicorn) with the same certificate: HTTP/1.1, verified."""
+    layout, image = source
+    env = tls_env(tls)
+    with serving(
+        tmp_path, env=env, server="uvicorn", scheme="https", verify=tls.ssl_context()
+    ) as srv:
+        ref = f"{host_of(srv)}/e2e/uvicorn-tls:v1"
+        cert_dir = str(tls.cert_dir)
+        clients.skopeo("copy", "--dest-cert-dir", cert_dir, f"oci:{layout}:v1", f"docker://{ref}")
+        raw = clients.skopeo("inspect", "--cert-dir", cert_dir, "--raw", f"docker://{ref}").stdout
+        assert raw.encode() == image.manifest

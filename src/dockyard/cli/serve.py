@@ -6,11 +6,12 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 import msgspec
 import uvicorn
 from granian import Granian
-from granian.constants import HTTPModes, Interfaces
+from granian.constants import HTTPModes, Interfaces, SSLProtocols
 from granian.log import LogLevels
 
 from dockyard.bootstrap import SETTINGS_ENV, build_registry
@@ -117,7 +118,11 @@ def _run_granian(settings: Settings, host: str, port: int) -> int:
     tls = settings.http.tls
     extra: dict[str, object] = {}
     if tls.certificate:
-        extra.update(ssl_cert=tls.certificate, ssl_key=tls.key, ssl_protocol_min="tls1.2")
+        extra.update(
+            ssl_cert=Path(tls.certificate),
+            ssl_key=Path(tls.key),
+            ssl_protocol_min=SSLProtocols.tls12,
+        )
     server = Granian(
         FACTORY,
         address=host,
