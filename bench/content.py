@@ -92,9 +92,16 @@ def small_image(layers: int, layer_size: int) -> Image:
     return Image(config, blobs, json.dumps(manifest, indent=2).encode())
 
 
-def empty_index() -> bytes:
-    """The tiniest manifest that makes a repository: an image index listing nothing."""
-    return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}).encode()
+def tiny_image() -> Image:
+    """The smallest image a repository can hold: a config blob and no layers."""
+    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor(config, OCI_CONFIG),
+        "layers": [],
+    }
+    return Image(config, (), json.dumps(manifest).encode())
 
 
 # OCI layout for skopeo -------------------------------------------------------------------------

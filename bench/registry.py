@@ -7,7 +7,7 @@ import asyncio
 import http.client
 from collections.abc import Iterable
 
-from bench.content import OCI_INDEX, OCI_MANIFEST, BlobFile, Image, sha256
+from bench.content import OCI_MANIFEST, BlobFile, Image, sha256
 from bench.http import (
     AsyncConnection,
     Job,
@@ -112,11 +112,20 @@ def tag_jobs(repo: str, manifest: bytes, tags: Iterable[str]) -> Iterable[Job]:
         yield job
 
 
-def repository_jobs(names: Iterable[str], manifest: bytes) -> Iterable[Job]:
-    """One tiny manifest (an empty image index) per repository name, tagged ``v1``."""
+def repository_jobs(names: Iterable[str], source: str, config: bytes, manifest: bytes) -> Iterable[Job]:
+    """Per repository: mount ``config`` from ``source``, then PUT ``manifest`` as ``v1``."""
+    digest = sha256(config)
     for name in names:
 
         async def job(conn: AsyncConnection, name: str = name) -> None:
-            await put_manifest(conn, name, "v1", manifest, OCI_INDEX)
+            await mount_blob(conn, name, digest, source)
+            await put_manifest(conn, name, "v1", manifest)
 
         yield job
+
+
+async def mount_blob(conn: AsyncConnection, repo: str, digest: str, source: str) -> None:
+    response = await conn.request(
+        "POST", f"/v2/{repo}/blobs/uploads/?mount={digest}&from={source}"
+    )
+    response.expect(201, what=f"mount into {repo}")

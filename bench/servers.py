@@ -143,12 +143,16 @@ class Server:
 
     def memory_kib(self) -> tuple[int, int]:
         """(sum of VmRSS, sum of VmHWM) over the server's process tree, in KiB."""
-        rss = hwm = 0
-        for pid in self.pids():
-            status = _proc_status(pid)
-            rss += status.get("VmRSS", 0)
-            hwm += status.get("VmHWM", 0)
-        return rss, hwm
+        return tree_memory_kib(self.pids())
+
+
+def tree_memory_kib(pids: list[int]) -> tuple[int, int]:
+    rss = hwm = 0
+    for pid in pids:
+        status = _proc_status(pid)
+        rss += status.get("VmRSS", 0)
+        hwm += status.get("VmHWM", 0)
+    return rss, hwm
 
 
 def _answers(port: int) -> bool:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from bench.profiles import Profile
 from bench.results import Figure, Workload
 from bench.servers import NAMES, Server
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -36,18 +39,30 @@ def order(repeat: int) -> tuple[str, ...]:
     return NAMES if repeat % 2 == 0 else NAMES[::-1]
 
 
-def measure(bench: Bench, figure: Figure, server: str, sample: Callable[[], float]) -> float | None:
-    """Take one sample; on failure record the error (the figure stays without it)."""
+def measure(bench: Bench, figure: Figure, server: str, sample: Callable[[], float]) -> None:
+    """Take one sample of one figure on one registry; on failure keep the error instead."""
+    measure_each(bench, server, sample, [(figure, float)])
+
+
+def measure_each(
+    bench: Bench,
+    server: str,
+    run: Callable[[], T],
+    figures: Sequence[tuple[Figure, Callable[[T], float]]],
+) -> None:
+    """Run once and take a sample of several figures from the one result."""
     try:
-        value = sample()
+        result = run()
     except Exception as exc:  # a failed sample is reported, never fatal to the run
-        figure.errors[server].append(f"{type(exc).__name__}: {exc}"[:500])
-        bench.log(f"  {figure.key} {server}: FAILED {exc}")
+        for figure, _ in figures:
+            figure.errors[server].append(f"{type(exc).__name__}: {exc}"[:500])
+        bench.log(f"  {figures[0][0].key} {server}: FAILED {exc}")
         traceback.print_exc(file=sys.stderr)
-        return None
-    figure.samples[server].append(value)
-    bench.log(f"  {figure.key} {server}: {value:.4g} {figure.unit}")
-    return value
+        return
+    for figure, pick in figures:
+        value = pick(result)
+        figure.samples[server].append(value)
+        bench.log(f"  {figure.key} {server}: {value:.4g} {figure.unit}")
 
 
 def each_repeat(

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import time
+from collections.abc import Callable
 
 from bench import loadgen
 from bench.content import MANIFEST_ACCEPT, small_image
-from bench.http import AsyncConnection
+from bench.http import AsyncConnection, Response, target_of
 from bench.registry import push_image_sync, run_many, tag_jobs
 from bench.results import HIGHER, LOWER, Workload
 from bench.servers import Server
-from bench.workloads import Bench, each_repeat, measure
+from bench.workloads import Bench, each_repeat, measure, measure_each
 
 MANIFEST_REPO = "bench/manifest"
 TAGS_REPO = "bench/tags"
 ACCEPT = {"Accept": MANIFEST_ACCEPT}
+WHOLE_PAGE = 1000
+LINK = re.compile(r"\s*<([^>]+)>")
 
 
 def run_manifests(bench: Bench, servers: dict[str, Server]) -> None:
@@ -49,22 +54,20 @@ def _measure_load(
     rps = workload.figure(key, label, "req/s", HIGHER)
     p99 = workload.figure(f"{key}_p99", f"{label}, p99 latency", "ms", LOWER)
     seconds = bench.profile.load_seconds
-    if method == "HEAD":
-        result = measure(bench, rps, server.name, lambda: _remember(loadgen.ab_head(
-            url, seconds=seconds, connections=connections, headers=ACCEPT)))
-    else:
-        result = measure(bench, rps, server.name, lambda: _remember(loadgen.wrk(
-            url, seconds=seconds, connections=connections, headers=ACCEPT)))
-    if result is not None:
-        measure(bench, p99, server.name, lambda: _LAST[0].p99_ms)
+    tool = loadgen.ab_head if method == "HEAD" else loadgen.wrk
+
+    def run() -> loadgen.LoadResult:
+        return tool(url, seconds=seconds, connections=connections, headers=ACCEPT)
+
+    measure_each(bench, server.name, run, [(rps, _rps), (p99, _p99)])
 
 
-_LAST: list[loadgen.LoadResult] = []
-
-
-def _remember(result: loadgen.LoadResult) -> float:
-    _LAST[:] = [result]
+def _rps(result: loadgen.LoadResult) -> float:
     return result.rps
+
+
+def _p99(result: loadgen.LoadResult) -> float:
+    return result.p99_ms
 
 
 def run_tags(bench: Bench, servers: dict[str, Server]) -> None:
@@ -91,14 +94,49 @@ def run_tags(bench: Bench, servers: dict[str, Server]) -> None:
         for _, label, query in pages:
             workload.notes.append(f"{server.name} {label}: {_describe_page(server, query)}")
 
+    workload.notes.append(
+        f"whole list: GET ?n={WHOLE_PAGE} and follow the Link headers to the end, 1 connection "
+        "(equal work for both: Distribution 2.8 ignores n and last and always sends every tag)")
+
     def body(repeat: int, server: Server) -> None:
         for key, label, query in pages:
             url = f"http://{server.address}/v2/{TAGS_REPO}/tags/list{query}"
             figure = workload.figure(key, label, "req/s", HIGHER)
-            measure(bench, figure, server.name, lambda u=url: loadgen.wrk(  # type: ignore[misc]
-                u, seconds=profile.load_seconds, connections=profile.tags_concurrency).rps)
+            measure(bench, figure, server.name, _wrk_rps(url, profile.load_seconds,
+                                                         profile.tags_concurrency))
+        whole = workload.figure("whole_list", "whole list, following Link", "lists/s", HIGHER)
+        measure(bench, whole, server.name, lambda: _whole_lists(server, profile.load_seconds))
 
     each_repeat(bench, servers, body)
+
+
+def _wrk_rps(url: str, seconds: int, connections: int) -> Callable[[], float]:
+    return lambda: loadgen.wrk(url, seconds=seconds, connections=connections).rps
+
+
+def _whole_lists(server: Server, seconds: float) -> float:
+    """Whole tag lists per second, one connection, each list fetched page by page."""
+
+    async def loop() -> float:
+        conn = AsyncConnection(server.host, server.port)
+        lists, started = 0, time.perf_counter()
+        try:
+            while time.perf_counter() - started < seconds:
+                target: str | None = f"/v2/{TAGS_REPO}/tags/list?n={WHOLE_PAGE}"
+                while target is not None:
+                    response = await conn.request("GET", target)
+                    target = _next_page(response.expect(200, what="tags/list"))
+                lists += 1
+        finally:
+            await conn.close()
+        return lists / (time.perf_counter() - started)
+
+    return asyncio.run(loop())
+
+
+def _next_page(response: Response) -> str | None:
+    found = LINK.match(response.headers.get("link", ""))
+    return target_of(found.group(1)) if found else None
 
 
 def _describe_page(server: Server, query: str) -> str:

@@ -42,7 +42,20 @@ def build_database(settings: Settings) -> SqliteDatabase:
     return SqliteDatabase(url[len(SQLITE_PREFIX) :])
 
 
+def _refuse_unsupported(settings: Settings) -> None:
+    """Never start with weaker security than the configuration asked for."""
+    kind = settings.auth.kind
+    if kind in ("token", "silly"):
+        raise SystemExit(
+            f"config: auth.{kind}: not supported yet; use auth.htpasswd (refusing to start "
+            "without the authentication the configuration asks for)"
+        )
+    if settings.http.prefix not in ("", "/"):
+        raise SystemExit("config: http.prefix: serving under a path prefix is not supported yet")
+
+
 def build_registry(settings: Settings) -> Registry:
+    _refuse_unsupported(settings)
     storage = build_storage(settings)
     database = build_database(settings)
     metadata = SqliteMetadata(database)
@@ -80,8 +93,14 @@ def api_options(settings: Settings) -> ApiOptions:
     http = settings.http
     debug = settings.debug_host_port()
     realm = settings.auth.htpasswd.realm if settings.auth.htpasswd else "Registry Realm"
+    extra_headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, values in http.headers.items()
+        for value in values
+    ]
     return ApiOptions(
         realm=realm,
+        extra_headers=tuple(extra_headers),
         urls=UrlPolicy(relative=http.relativeurls, host=http.host),
         debug_addr=debug,
         metrics_path=http.debug.prometheus.path,

@@ -2,12 +2,15 @@
 
 Everything runs offline and on loopback: source images are OCI layout directories written by
 hand, TLS material comes from ``openssl``, htpasswd files from ``htpasswd -B``. Each test session
-gets a private HOME, containers storage (vfs), auth file, registries.conf and policy.json, so the
-real machine's configuration is never read or written.
+gets a private HOME, containers storage (vfs), auth file, registries.conf, storage.conf,
+containers.conf and policy.json, so the machine's container configuration is neither read nor
+changed. One exception: skopeo running as root keeps its blob-location cache in
+/var/lib/containers/cache (skopeo 1.9 has no option to move it); it is only a hint cache.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -350,8 +353,28 @@ def auth_env(htpasswd: Path) -> dict[str, str]:
     }
 
 
+def write_authfile(path: Path, host: str, user: str, password: str) -> Path:
+    """A containers-auth.json (the format ``podman login`` writes) holding one credential."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    path.write_text(json.dumps({"auths": {host: {"auth": token}}}))
+    return path
+
+
 def tls_env(tls: TlsFiles) -> dict[str, str]:
     return {"REGISTRY_HTTP_TLS_CERTIFICATE": str(tls.cert), "REGISTRY_HTTP_TLS_KEY": str(tls.key)}
+
+
+def access_log(server: RunningServer) -> list[dict[str, Any]]:
+    """dockyard's JSON access-log records (one per request) from the server's log file."""
+    records = []
+    for line in server.log().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("logger") == "dockyard.access":
+            records.append(record)
+    return records
 
 
 def host_of(server: RunningServer) -> str:

@@ -22,6 +22,7 @@ from e2e.clientkit import (
     auth_refused,
     host_of,
     make_image,
+    write_authfile,
 )
 from support.server import RunningServer, serving
 
@@ -174,11 +175,13 @@ def test_search_uses_catalog_and_tags(
     for tag in ("1.0", "2.0"):
         target = f"docker://{host}/e2e/searchable:{tag}"
         clients.skopeo("copy", NO_TLS_DEST, CREDS_DEST, f"oci:{layout.path}:v1", target)
-    found = clients.podman("search", NO_TLS, CREDS, "--format", "{{.Name}}", f"{host}/").stdout
+    # podman 4.3 search has no --creds: give it an auth file of its own.
+    authfile = write_authfile(tmp_path / "auth.json", host, USER, PASSWORD)
+    auth = f"--authfile={authfile}"
+    found = clients.podman("search", NO_TLS, auth, "--format", "{{.Name}}", f"{host}/").stdout
     assert f"{host}/e2e/searchable" in found.split()
-    tags = clients.podman(
-        "search", NO_TLS, CREDS, "--list-tags", "--format", "{{.Tag}}", f"{host}/e2e/searchable"
-    ).stdout
-    assert sorted(tags.split()) == ["1.0", "2.0"]
+    listed = clients.podman("search", NO_TLS, auth, "--list-tags", f"{host}/e2e/searchable")
+    rows = [line.split() for line in listed.stdout.splitlines()[1:]]  # NAME TAG table
+    assert sorted(rows) == [[f"{host}/e2e/searchable", "1.0"], [f"{host}/e2e/searchable", "2.0"]]
     anonymous = clients.podman("search", NO_TLS, f"{host}/", check=False)
     assert f"{host}/e2e/searchable" not in anonymous.stdout

@@ -15,6 +15,7 @@ from e2e.clientkit import (
     Clients,
     LayoutImage,
     OciLayout,
+    access_log,
     host_of,
     layer_files,
     make_image,
@@ -134,6 +135,10 @@ def test_registry_to_registry_copy_mounts_blobs(
     with plain_registry.client() as http:
         for blob in image.blobs:
             assert http.head(f"/v2/e2e/copied/blobs/{sha256(blob)}").status_code == 200
+    # skopeo mounts the layers from e2e/skopeo: POST ...?mount=&from= answered 201, no PATCH.
+    copied = [r for r in access_log(plain_registry) if r.get("repository") == "e2e/copied"]
+    mounts = [r for r in copied if r.get("route") == "upload_start" and r.get("status") == 201]
+    assert len(mounts) >= len(image.layers), copied
 
 
 def test_convert_to_docker_v2s2(
@@ -159,13 +164,14 @@ def test_convert_to_docker_v2s2(
         assert response.headers["content-type"] == DOCKER_MANIFEST
 
 
-def test_zstd_layers(
-    clients: Clients, pushed: str, plain_registry: RunningServer, tmp_path: Path
-) -> None:
+def test_zstd_layers(clients: Clients, plain_registry: RunningServer, tmp_path: Path) -> None:
+    # A fresh image: skopeo reuses gzip blobs it already knows at this registry.
+    layout = OciLayout(tmp_path / "layout")
+    layout.add_image(make_image([{"z.txt": os.urandom(2048).hex().encode()}]), "src")
     target = f"{host_of(plain_registry)}/e2e/zstd:v1"
     clients.skopeo(
-        "copy", NO_TLS_SRC, NO_TLS_DEST, "--dest-compress-format", "zstd",
-        f"docker://{pushed}", f"docker://{target}",
+        "copy", NO_TLS_DEST, "--dest-compress-format", "zstd",
+        f"oci:{layout.path}:src", f"docker://{target}",
     )  # fmt: skip
     manifest = json.loads(clients.skopeo("inspect", NO_TLS, "--raw", f"docker://{target}").stdout)
     assert {layer["mediaType"] for layer in manifest["layers"]} == {OCI_LAYER_ZSTD}

@@ -395,3 +395,38 @@ def test_internal_failure_is_500_envelope_without_traceback(tmp_path: Path) -> N
         failures = [x for x in logged if x.get("request_id") == request_id and "error" in x]
         assert failures and "Traceback" in failures[0]["error"]
         assert client.get("/v2/").status_code == 200
+
+
+def test_configured_headers_are_added_to_responses(tmp_path: Path) -> None:
+    config = "version: 0.1\nhttp:\n  headers:\n    X-Content-Type-Options: [nosniff]\n"
+    with serving(tmp_path, config=config) as server, server.client() as client:
+        assert client.get("/v2/").headers["X-Content-Type-Options"] == "nosniff"
+        missing = client.get("/v2/none/manifests/x")
+        assert missing.status_code == 404
+        assert missing.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_unsupported_auth_refuses_to_start(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text("")
+    config = (
+        "version: 0.1\nauth:\n  token:\n    realm: https://auth.invalid/token\n"
+        f"    service: registry\n    issuer: me\n    rootcertbundle: {bundle}\n"
+    )
+    (tmp_path / "config.yml").write_text(config)
+    result = subprocess.run(
+        [
+            DOCKYARD,
+            "serve",
+            "--config",
+            str(tmp_path / "config.yml"),
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "auth.token" in result.stderr and "Traceback" not in result.stderr

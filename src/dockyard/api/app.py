@@ -15,7 +15,15 @@ from dockyard.api.authn import BasicAuthenticator
 from dockyard.api.context import Context, UrlPolicy
 from dockyard.api.debug import DebugServer
 from dockyard.api.errors import internal_error, render_error
-from dockyard.api.http import ClientDisconnectedError, Receive, Request, Scope, Send, respond
+from dockyard.api.http import (
+    ClientDisconnectedError,
+    Message,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    respond,
+)
 from dockyard.api.observability import Metrics, log_request
 from dockyard.api.v2.router import match
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -30,6 +38,7 @@ class ApiOptions:
     urls: UrlPolicy = field(default_factory=UrlPolicy)
     debug_addr: tuple[str, int] | None = None
     metrics_path: str = "/metrics"
+    extra_headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 class RegistryApp:
@@ -52,6 +61,8 @@ class RegistryApp:
             await self._lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.options.extra_headers:
+            send = self._with_extra_headers(send)
         path: str = scope["path"]
         if path.startswith("/v2"):
             await self._registry_request(scope, receive, send)
@@ -63,6 +74,17 @@ class RegistryApp:
         else:
             error = RegistryError(ErrorCode.UNSUPPORTED, "not found", status=404)
             await render_error(send, error, head=scope["method"] == "HEAD", request_id="")
+
+    def _with_extra_headers(self, send: Send) -> Send:
+        """Add ``http.headers`` from the configuration to every response."""
+        extra = list(self.options.extra_headers)
+
+        async def sender(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], *extra]
+            await send(message)
+
+        return sender
 
     async def _registry_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()

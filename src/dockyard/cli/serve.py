@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import ssl
 import sys
 from pathlib import Path
 
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_uvicorn(settings: Settings, host: str, port: int) -> int:
     tls = settings.http.tls
+    bundle = client_ca_bundle(settings) if tls.certificate else None
     uvicorn.run(
         FACTORY,
         factory=True,
@@ -106,6 +108,8 @@ def _run_uvicorn(settings: Settings, host: str, port: int) -> int:
         port=port,
         ssl_certfile=tls.certificate or None,
         ssl_keyfile=tls.key or None,
+        ssl_ca_certs=str(bundle) if bundle else None,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if bundle else ssl.CERT_NONE,
         access_log=False,
         log_level="warning",
         lifespan="on",
@@ -114,15 +118,37 @@ def _run_uvicorn(settings: Settings, host: str, port: int) -> int:
     return 0
 
 
-def _run_granian(settings: Settings, host: str, port: int) -> int:
+def client_ca_bundle(settings: Settings) -> Path | None:
+    """``http.tls.clientcas`` joined into one PEM file (servers take a single CA file)."""
+    cas = settings.http.tls.clientcas
+    if not cas:
+        return None
+    bundle = Path(settings.storage_root()) / "dockyard" / "clientcas.pem"
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    bundle.write_text("".join(Path(ca).read_text() for ca in cas))
+    return bundle
+
+
+def _granian_tls(settings: Settings) -> dict[str, object]:
     tls = settings.http.tls
-    extra: dict[str, object] = {}
-    if tls.certificate:
-        extra.update(
-            ssl_cert=Path(tls.certificate),
-            ssl_key=Path(tls.key),
-            ssl_protocol_min=SSLProtocols.tls12,
-        )
+    if not tls.certificate:
+        return {}
+    if tls.minimumtls in ("tls1.0", "tls1.1"):
+        log.warning("http.tls.minimumtls %s is not offered; TLS 1.2 is the minimum", tls.minimumtls)
+    minimum = SSLProtocols.tls13 if tls.minimumtls == "tls1.3" else SSLProtocols.tls12
+    options: dict[str, object] = {
+        "ssl_cert": Path(tls.certificate),
+        "ssl_key": Path(tls.key),
+        "ssl_protocol_min": minimum,
+    }
+    bundle = client_ca_bundle(settings)
+    if bundle is not None:
+        options.update(ssl_ca=bundle, ssl_client_verify=True)
+    return options
+
+
+def _run_granian(settings: Settings, host: str, port: int) -> int:
+    extra = _granian_tls(settings)
     server = Granian(
         FACTORY,
         address=host,

@@ -1,0 +1,300 @@
+"""``python -m bench.run [--quick]``: run every workload against both registries and write
+``bench/results/<mode>-<time>.{json,md}`` (and ``latest-<mode>.{json,md}``).
+
+Exit status: 0 when every figure was measured on both registries, 1 when some failed (the
+files are written all the same), 2 when the machine is not ready (tools, disk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.content import BlobFile
+from bench.profiles import PROFILES, Profile
+from bench.results import (
+    Target,
+    Workload,
+    dockyard_at_most,
+    dockyard_growth,
+    evaluate,
+    ratio_at_least,
+)
+from bench.servers import DOCKYARD, Server, dockyard_command, make_pair
+from bench.workloads import Bench, blobs, catalog, clients, memory, metadata as meta
+
+TOOLS = ("docker-registry", "wrk", "ab", "skopeo")
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+MEMORY_LIMIT_MIB = 150.0
+MEMORY_GROWTH_MIB = 50.0
+PHASES = ("blobs", "manifests", "tags", "pushes", "skopeo", "memory", "catalog")
+MAIN_PAIR_PHASES = ("blobs", "manifests", "tags", "pushes", "skopeo")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, under 3 minutes")
+    parser.add_argument("--repeats", type=int, help="samples per figure (default 3)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results directory")
+    parser.add_argument("--only", help=f"comma-separated phases of {','.join(PHASES)}")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    return parser.parse_args(argv)
+
+
+def preflight(profile: Profile, tmp: str) -> str | None:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        return f"missing tools: {', '.join(missing)} (scripts/bench installs them)"
+    if not Path(dockyard_command()).exists():
+        return f"dockyard is not installed next to {sys.executable}"
+    free = shutil.disk_usage(tmp).free
+    if free < profile.disk_needed:
+        return (f"{tmp} has {free / 2**30:.1f} GiB free; the {profile.name} run needs "
+                f"{profile.disk_needed / 2**30:.0f} GiB")
+    return None
+
+
+# what ran where --------------------------------------------------------------------------------
+
+
+def _output(*argv: str) -> str:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except OSError:
+        return "?"
+    return (result.stdout or result.stderr).strip().splitlines()[0] if (
+        result.stdout or result.stderr) else "?"
+
+
+def _package(name: str) -> str:
+    return _output("dpkg-query", "-W", "-f=${Version}", name)
+
+
+def versions() -> dict[str, str]:
+    repo = Path(__file__).resolve().parent.parent
+    commit = _output("git", "-C", str(repo), "rev-parse", "--short", "HEAD")
+    return {
+        "dockyard": f"{_output(dockyard_command(), '--version').split()[-1]} ({commit})",
+        "docker-registry": _output("docker-registry", "--version").split()[-1],
+        "python": platform.python_version(),
+        "granian": metadata.version("granian"),
+        "wrk": _package("wrk"),
+        "ab": _package("apache2-utils"),
+        "skopeo": _package("skopeo"),
+    }
+
+
+def machine(tmp: str) -> dict[str, Any]:
+    cpu = "?"
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as handle:
+        total_kib = int(handle.readline().split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": total_kib / 2**20,
+        "kernel": platform.release(),
+        "tmp_filesystem": _output("findmnt", "-n", "-o", "FSTYPE", "-T", tmp),
+    }
+
+
+# phases --------------------------------------------------------------------------------------
+
+
+def phase(bench: Bench, errors: dict[str, str], name: str, action: Callable[[], None]) -> None:
+    """Run one phase; a failure is recorded and the run goes on with the next phase."""
+    bench.log(f"== {name}")
+    try:
+        action()
+    except Exception as exc:  # the other phases still run; the error lands in the report
+        errors[name] = f"{type(exc).__name__}: {exc}"[:800]
+        bench.log(f"phase {name} FAILED: {exc}")
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+
+
+def run_main_pair(bench: Bench, errors: dict[str, str], selected: set[str]) -> None:
+    """Workloads 1-5, 7, 8 against one long-lived pair of registries."""
+    servers = make_pair(bench.workdir, "main")
+    try:
+        for server in servers.values():
+            server.start()
+        if "blobs" in selected:
+            phase(bench, errors, "blobs", lambda: _blobs(bench, servers))
+        if "manifests" in selected:
+            phase(bench, errors, "manifests", lambda: meta.run_manifests(bench, servers))
+        if "tags" in selected:
+            phase(bench, errors, "tags", lambda: meta.run_tags(bench, servers))
+        if "pushes" in selected:
+            phase(bench, errors, "pushes", lambda: clients.run_concurrent_pushes(bench, servers))
+        if "skopeo" in selected:
+            phase(bench, errors, "skopeo", lambda: clients.run_skopeo(bench, servers))
+    finally:
+        _stop_and_remove(servers)
+
+
+def _stop_and_remove(servers: dict[str, Server]) -> None:
+    for server in servers.values():
+        server.stop()
+        shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+def _blobs(bench: Bench, servers: dict[str, Server]) -> None:
+    bench.log(f"  writing a {bench.profile.blob_size >> 20} MiB random blob")
+    blob = BlobFile.create(bench.workdir / "blob.bin", bench.profile.blob_size)
+    try:
+        blobs.run_pushes(bench, servers, blob)
+        blobs.run_gets(bench, servers, blob)
+    finally:
+        blob.path.unlink()
+
+
+def _memory(bench: Bench) -> None:
+    bench.log(f"  writing a {bench.profile.memory_size >> 20} MiB random blob")
+    blob = BlobFile.create(bench.workdir / "memory.bin", bench.profile.memory_size)
+    try:
+        memory.run_memory(bench, blob)
+    finally:
+        blob.path.unlink()
+
+
+def run_all(bench: Bench, selected: set[str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if selected & set(MAIN_PAIR_PHASES):
+        phase(bench, errors, "main registries", lambda: run_main_pair(bench, errors, selected))
+    if "memory" in selected:
+        phase(bench, errors, "memory", lambda: _memory(bench))
+    if "catalog" in selected:
+        phase(bench, errors, "catalog", lambda: catalog.run_catalog_and_cold_start(
+            bench, bench.workdir))
+    return errors
+
+
+# targets and output ----------------------------------------------------------------------------
+
+
+def targets(profile: Profile) -> list[Target]:
+    small, big = profile.catalog_counts
+    return [
+        Target("monolithic push", ">= 2.5x", ratio_at_least(["push_monolithic.throughput"], 2.5)),
+        Target("chunked push", ">= 2.5x", ratio_at_least(["push_chunked.throughput"], 2.5)),
+        Target("full blob GET", ">= 1.0x", ratio_at_least(["blob_get.full_get"], 1.0)),
+        Target("manifest GET/HEAD (tag, digest, HEAD tag, HEAD digest)", ">= 10x", ratio_at_least(
+            ["manifest.get_tag", "manifest.get_digest", "manifest.head_tag",
+             "manifest.head_digest"], 10.0)),
+        Target("tags/list (first, deep page)", ">= 10x",
+               ratio_at_least(["tags_list.first_page", "tags_list.deep_page"], 10.0)),
+        Target(f"_catalog page time flat, {small:,} -> {big:,} repositories (first, deep page)",
+               "dockyard within 2x", dockyard_growth(
+                   [(f"catalog.first_{small}", f"catalog.first_{big}"),
+                    (f"catalog.deep_{small}", f"catalog.deep_{big}")], 2.0, "big / small")),
+        Target("server memory during big upload, download", f"< {MEMORY_LIMIT_MIB:.0f} MiB",
+               dockyard_at_most(["memory.upload_peak", "memory.download_peak"],
+                                MEMORY_LIMIT_MIB, "MiB")),
+        Target("server memory flat (peak minus idle, upload and download)",
+               f"<= {MEMORY_GROWTH_MIB:.0f} MiB", _memory_growth),
+        Target(f"cold start with {small:,} and {big:,} repositories", "< 2 s", dockyard_at_most(
+            [f"cold_start.seconds_{small}", f"cold_start.seconds_{big}"], 2.0, "s")),
+    ]
+
+
+def _memory_growth(workloads: dict[str, Workload]) -> tuple[str, bool | None]:
+    figures = workloads.get("memory")
+    if figures is None:
+        return "not measured", None
+    idle = figures.figures["idle"].median(DOCKYARD)
+    peaks = [figures.figures[k].median(DOCKYARD) for k in ("upload_peak", "download_peak")]
+    if idle is None or any(p is None for p in peaks):
+        return "not measured", None
+    growth = [p - idle for p in peaks if p is not None]
+    text = ", ".join(f"+{g:.1f} MiB" for g in growth)
+    return text, all(g <= MEMORY_GROWTH_MIB for g in growth)
+
+
+def document(bench: Bench, errors: dict[str, str], started: datetime, tmp: str) -> dict[str, Any]:
+    return {
+        "mode": bench.profile.name,
+        "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "duration_seconds": time.monotonic() - bench.started,
+        "repeats": bench.profile.repeats,
+        "machine": machine(tmp),
+        "versions": versions(),
+        "profile": {k: v for k, v in vars_of(bench.profile).items()},
+        "workloads": {k: w.to_json() for k, w in bench.workloads.items()},
+        "targets": evaluate(targets(bench.profile), bench.workloads),
+        "phase_errors": errors,
+    }
+
+
+def vars_of(profile: Profile) -> dict[str, Any]:
+    return {name: getattr(profile, name) for name in profile.__dataclass_fields__}
+
+
+def complete(doc: dict[str, Any]) -> bool:
+    figures = [f for w in doc["workloads"].values() for f in w["figures"].values()]
+    measured = all(f[s]["median"] is not None for f in figures for s in ("reference", "dockyard"))
+    return measured and len(doc["workloads"]) == 10 and not doc["phase_errors"]
+
+
+def write(doc: dict[str, Any], out: Path, started: datetime) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{doc['mode']}-{started.strftime('%Y%m%d-%H%M%S')}"
+    text = json.dumps(doc, indent=2) + "\n"
+    markdown = report.render(doc)
+    for name in (stem, f"latest-{doc['mode']}"):
+        (out / f"{name}.json").write_text(text)
+        (out / f"{name}.md").write_text(markdown)
+    return out / f"{stem}.md"
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the servers
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    profile = PROFILES["quick" if args.quick else "full"].with_repeats(args.repeats)
+    selected = set(args.only.split(",")) if args.only else set(PHASES)
+    tmp = tempfile.gettempdir()
+    problem = preflight(profile, tmp)
+    if problem:
+        print(f"bench: {problem}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _terminate)
+    started = datetime.now(timezone.utc)
+    workdir = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir=tmp))
+    bench = Bench(profile, workdir)
+    bench.log(f"{profile.name} run in {workdir}")
+    try:
+        errors = run_all(bench, selected)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    doc = document(bench, errors, started, tmp)
+    path = write(doc, args.out, started)
+    print(report.render(doc))
+    bench.log(f"wrote {path} and {path.with_suffix('.json')}")
+    return 0 if complete(doc) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
