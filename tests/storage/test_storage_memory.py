@@ -10,7 +10,6 @@ from dockyard.storage.testing import StorageDriverSuite
 
 
 class TestMemoryDriver(StorageDriverSuite):
-    validates_paths = False
 
     def make_driver(self, tmp_path: Path) -> StorageDriver:
         return MemoryDriver()

@@ -23,6 +23,14 @@ class PathNotFoundError(StorageError):
         self.path = path
 
 
+def check_path(path: str) -> list[str]:
+    """Split a storage path into components, refusing empty, ``.`` and ``..`` ones."""
+    parts = path.split("/")
+    if not path or any(p in ("", ".", "..") for p in parts):
+        raise StorageError(f"invalid storage path {path!r}")
+    return parts
+
+
 @dataclass(frozen=True, slots=True)
 class FileInfo:
     path: str

@@ -9,7 +9,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 
-from dockyard.storage.driver import FileInfo, PathNotFoundError, StorageError
+from dockyard.storage.driver import FileInfo, PathNotFoundError, StorageError, check_path
 
 READ_CHUNK = 1 << 20
 # A component of the path is missing, or is a file: either way the path does not exist.
@@ -73,10 +73,7 @@ class FilesystemDriver:
         os.makedirs(self.root, exist_ok=True)
 
     def _full(self, path: str) -> str:
-        parts = path.split("/")
-        if not path or any(p in ("", ".", "..") for p in parts):
-            raise StorageError(f"invalid storage path {path!r}")
-        return os.path.join(self.root, *parts)
+        return os.path.join(self.root, *check_path(path))
 
     async def writer(self, path: str, *, append: bool) -> FilesystemWriter:
         full = self._full(path)

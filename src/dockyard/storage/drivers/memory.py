@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-from dockyard.storage.driver import FileInfo, PathNotFoundError
+from dockyard.storage.driver import FileInfo, PathNotFoundError, check_path
 
 READ_CHUNK = 1 << 20
 
@@ -38,6 +38,7 @@ class MemoryDriver:
         self._mtimes: dict[str, float] = {}
 
     async def writer(self, path: str, *, append: bool) -> MemoryWriter:
+        check_path(path)
         if not append or path not in self._files:
             self._files[path] = bytearray()
         self._mtimes[path] = time.time()
@@ -50,36 +51,44 @@ class MemoryDriver:
             raise PathNotFoundError(path) from None
 
     async def stat(self, path: str) -> FileInfo:
+        check_path(path)
         return FileInfo(path, len(self._get(path)), self._mtimes.get(path, 0.0))
 
     async def read(
         self, path: str, offset: int = 0, length: int | None = None
     ) -> AsyncIterator[bytes]:
+        check_path(path)
         data = self._get(path)
         end = len(data) if length is None else offset + length
         for start in range(offset, end, READ_CHUNK):
             yield bytes(data[start : min(start + READ_CHUNK, end)])
 
     async def get_content(self, path: str) -> bytes:
+        check_path(path)
         return bytes(self._get(path))
 
     async def put_content(self, path: str, data: bytes) -> None:
+        check_path(path)
         self._files[path] = bytearray(data)
         self._mtimes[path] = time.time()
 
     async def move(self, source: str, destination: str) -> None:
+        check_path(source)
+        check_path(destination)
         self._files[destination] = (
             self._files.pop(source) if source in self._files else self._get(source)
         )
         self._mtimes[destination] = time.time()
 
     async def delete(self, path: str) -> None:
+        check_path(path)
         prefix = path.rstrip("/") + "/"
         for key in [k for k in self._files if k == path or k.startswith(prefix)]:
             del self._files[key]
             self._mtimes.pop(key, None)
 
     async def truncate(self, path: str, size: int) -> None:
+        check_path(path)
         del self._get(path)[size:]
 
     def local_path(self, path: str) -> str | None:
