@@ -92,4 +92,5 @@ class MemoryDriver:
         del self._get(path)[size:]
 
     def local_path(self, path: str) -> str | None:
+        check_path(path)
         return None
