@@ -9,6 +9,7 @@ import os
 
 from dockyard.api.app import ApiOptions, RegistryApp
 from dockyard.api.context import UrlPolicy
+from dockyard.api.observability import Metrics
 from dockyard.auth.htpasswd import HtpasswdFile
 from dockyard.auth.policy import AccessPolicy
 from dockyard.config import Settings, parse_duration
@@ -22,6 +23,7 @@ from dockyard.services.uploads import UploadService
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.drivers.filesystem import FilesystemDriver
 from dockyard.storage.drivers.memory import MemoryDriver
+from dockyard.storage.instrumented import InstrumentedDriver
 
 SQLITE_PREFIX = "sqlite:///"
 
@@ -54,9 +56,11 @@ def _refuse_unsupported(settings: Settings) -> None:
         raise SystemExit("config: http.prefix: serving under a path prefix is not supported yet")
 
 
-def build_registry(settings: Settings) -> Registry:
+def build_registry(settings: Settings, metrics: Metrics | None = None) -> Registry:
     _refuse_unsupported(settings)
     storage = build_storage(settings)
+    if metrics is not None:
+        storage = InstrumentedDriver(storage, metrics.storage_action)
     database = build_database(settings)
     metadata = SqliteMetadata(database)
     maintenance = settings.storage.maintenance
@@ -109,7 +113,8 @@ def api_options(settings: Settings) -> ApiOptions:
 
 def create_app(settings: Settings) -> RegistryApp:
     """The ASGI application for ``settings``."""
-    return RegistryApp(build_registry(settings), api_options(settings))
+    metrics = Metrics()
+    return RegistryApp(build_registry(settings, metrics), api_options(settings), metrics)
 
 
 SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"

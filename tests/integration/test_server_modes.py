@@ -187,7 +187,8 @@ def test_metrics_and_health_on_debug_address(tmp_path: Path) -> None:
             'registry_http_requests_total{code="201",method="POST",route="upload_start"}' in metrics
         )
         assert "registry_http_request_duration_seconds_bucket" in metrics
-        assert "registry_storage_action_total" in metrics
+        assert 'registry_storage_action_total{action="move",driver="filesystem"} 1.0' in metrics
+        assert 'registry_storage_action_total{action="writer",driver="filesystem"}' in metrics
         assert "registry_bytes_pushed_total 1000.0" in metrics
         health = httpx.get(f"http://127.0.0.1:{debug_port}/debug/health")
         assert health.status_code == 200 and health.json()["status"] == "ok"

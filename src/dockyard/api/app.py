@@ -44,10 +44,12 @@ class ApiOptions:
 class RegistryApp:
     """The whole ASGI application."""
 
-    def __init__(self, registry: Registry, options: ApiOptions) -> None:
+    def __init__(
+        self, registry: Registry, options: ApiOptions, metrics: Metrics | None = None
+    ) -> None:
         self.registry = registry
         self.options = options
-        self.metrics = Metrics()
+        self.metrics = metrics or Metrics()
         self.authenticator = BasicAuthenticator(registry.htpasswd, options.realm)
         self._tasks: list[asyncio.Task[None]] = []
         self._debug: DebugServer | None = None

@@ -62,9 +62,9 @@ class Metrics:
             self.bytes_pushed.inc(ctx.request.bytes_received)
         if method == "GET" and ctx.status in (200, 206) and ctx.route in ("blob", "manifest"):
             self.bytes_pulled.inc(ctx.bytes_sent)
-            self.storage_actions.labels("registry", "read").inc()
-        elif ctx.route in ("upload", "upload_start") and ctx.status == 201:
-            self.storage_actions.labels("registry", "publish").inc()
+
+    def storage_action(self, driver: str, action: str) -> None:
+        self.storage_actions.labels(driver, action).inc()
 
     def sync_rehash_count(self, total: int) -> None:
         """Bring the rehash counter up to the upload service's running total."""
