@@ -10,15 +10,21 @@ from pathlib import Path
 import httpx
 import pytest
 
+from support.backends import BACKENDS
 from support.server import RunningServer, serving
 
 _counter = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    workdir: Path = tmp_path_factory.mktemp("registry")
-    with serving(workdir, env={"REGISTRY_STORAGE_DELETE_ENABLED": "true"}) as running:
+@pytest.fixture(scope="session", params=sorted(BACKENDS))
+def registry(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """The server under test, once per backend combination in ``support.backends``."""
+    backend_env = BACKENDS[request.param](tmp_path_factory)
+    workdir: Path = tmp_path_factory.mktemp(f"registry-{request.param}")
+    env = {"REGISTRY_STORAGE_DELETE_ENABLED": "true", **backend_env}
+    with serving(workdir, env=env) as running:
         yield running
 
 
