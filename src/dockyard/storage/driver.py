@@ -90,6 +90,13 @@ class StorageDriver(Protocol):
         """Delete a file or a directory tree; a missing path is not an error."""
         ...
 
+    async def list(self, path: str) -> list[str]:
+        """Sorted names of the direct children (files and directories) of directory ``path``.
+
+        Raises PathNotFoundError when nothing exists below ``path``.
+        """
+        ...
+
     async def truncate(self, path: str, size: int) -> None:
         """Cut a file back to ``size`` bytes (drop bytes past a recorded offset)."""
         ...

@@ -45,6 +45,10 @@ class InstrumentedDriver:
         self._record(self.name, "delete")
         await self.inner.delete(path)
 
+    async def list(self, path: str) -> list[str]:
+        self._record(self.name, "list")
+        return await self.inner.list(path)
+
     async def truncate(self, path: str, size: int) -> None:
         self._record(self.name, "truncate")
         await self.inner.truncate(path, size)

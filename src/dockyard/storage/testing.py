@@ -448,6 +448,22 @@ class StorageDriverSuite(abc.ABC):
         with open(local, "rb") as handle:
             assert handle.read() == data
 
+    # listing --------------------------------------------------------------------------------
+
+    @scenario
+    async def test_list_direct_children(self, driver: StorageDriver) -> None:
+        for path in ("tree/b/file", "tree/a", "tree/c/deep/er", "other/x"):
+            await driver.put_content(path, b"x")
+        assert await driver.list("tree") == ["a", "b", "c"]
+        assert await driver.list("tree/c") == ["deep"]
+        await driver.delete("tree/c")
+        assert await driver.list("tree") == ["a", "b"]
+
+    @scenario
+    async def test_list_missing_directory(self, driver: StorageDriver) -> None:
+        with pytest.raises(PathNotFoundError):
+            await driver.list("no/such/dir")
+
     # invalid paths --------------------------------------------------------------------------
 
     @scenario

@@ -148,6 +148,12 @@ class FilesystemDriver:
             with contextlib.suppress(*_MISSING):
                 os.unlink(full)
 
+    async def list(self, path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self._full(path)))
+        except _MISSING:
+            raise PathNotFoundError(path) from None
+
     async def truncate(self, path: str, size: int) -> None:
         try:
             os.truncate(self._full(path), size)

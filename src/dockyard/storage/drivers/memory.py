@@ -87,6 +87,14 @@ class MemoryDriver:
             del self._files[key]
             self._mtimes.pop(key, None)
 
+    async def list(self, path: str) -> list[str]:
+        check_path(path)
+        prefix = path + "/"
+        names = {k[len(prefix) :].split("/", 1)[0] for k in self._files if k.startswith(prefix)}
+        if not names:
+            raise PathNotFoundError(path)
+        return sorted(names)
+
     async def truncate(self, path: str, size: int) -> None:
         check_path(path)
         del self._get(path)[size:]
