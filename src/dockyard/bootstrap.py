@@ -15,6 +15,7 @@ from dockyard.auth.policy import AccessPolicy
 from dockyard.config import Settings, parse_duration
 from dockyard.persistence.sqlite import SqliteDatabase, SqliteMetadata
 from dockyard.services.blobs import BlobService
+from dockyard.services.importer import DistributionImporter
 from dockyard.services.listing import ListingService
 from dockyard.services.maintenance import UploadPurger
 from dockyard.services.manifests import ManifestService
@@ -88,6 +89,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
             interval_seconds=parse_duration(purging.interval),
             dry_run=purging.dryrun,
         ),
+        importer=DistributionImporter(storage, metadata),
         htpasswd=htpasswd,
         close=database.close,
     )

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from dockyard import __version__
-from dockyard.cli import config_cmd, serve
+from dockyard.cli import config_cmd, import_cmd, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve.register(commands)
     config_cmd.register(commands)
+    import_cmd.register(commands)
     return parser
 
 

@@ -37,12 +37,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def resolve_settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(args.config, os.environ)
+def settings_for(config: str | None, data_dir: str | None) -> Settings:
+    """Settings from ``config`` and the environment, with the data directory rules applied.
+
+    ``data_dir`` overrides the filesystem root; with neither a config file nor
+    ``REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY`` the root is ``./dockyard-data``.
+    """
+    settings = load_settings(config, os.environ)
     storage = settings.storage
-    data_dir = args.data_dir
     no_root_given = (
-        args.config is None and "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY" not in os.environ
+        config is None and "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY" not in os.environ
     )
     if data_dir is None and no_root_given and storage.driver_name == "filesystem":
         data_dir = DEFAULT_DATA_DIR
@@ -53,6 +57,11 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         settings = msgspec.structs.replace(
             settings, storage=msgspec.structs.replace(storage, filesystem=filesystem)
         )
+    return settings
+
+
+def resolve_settings(args: argparse.Namespace) -> Settings:
+    settings = settings_for(args.config, args.data_dir)
     overrides: dict[str, object] = {}
     if args.addr:
         overrides["addr"] = args.addr

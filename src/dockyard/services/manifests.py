@@ -65,7 +65,7 @@ class ManifestService:
         self.policy.require(principal, Action.PUSH, repository)
         digest, tags = _digest_and_tags(reference, body, extra_tags)
         parsed = parse_manifest(body, content_type)
-        new = _new_manifest(digest, body, parsed, tags)
+        new = new_manifest(digest, body, parsed, tags)
         missing = await self.metadata.put_manifest(repository, new)
         if missing:
             raise RegistryError(
@@ -105,7 +105,7 @@ def _digest_and_tags(reference: str, body: bytes, extra: list[str]) -> tuple[str
     return digest_of(body).text, tuple(dict.fromkeys(tags))
 
 
-def _new_manifest(
+def new_manifest(
     digest: str, body: bytes, parsed: ParsedManifest, tags: tuple[str, ...]
 ) -> NewManifest:
     blobs = [d.digest for d in parsed.blobs if not (d.mediaType in mt.FOREIGN_LAYERS and d.urls)]

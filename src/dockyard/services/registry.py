@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from dockyard.auth.htpasswd import HtpasswdFile
     from dockyard.auth.policy import AccessPolicy
     from dockyard.services.blobs import BlobService
+    from dockyard.services.importer import DistributionImporter
     from dockyard.services.listing import ListingService
     from dockyard.services.maintenance import UploadPurger
     from dockyard.services.manifests import ManifestService
@@ -34,5 +35,6 @@ class Registry:
     manifests: ManifestService
     listing: ListingService
     purger: UploadPurger
+    importer: DistributionImporter
     htpasswd: HtpasswdFile | None = None
     close: Callable[[], None] = field(default=lambda: None)
