@@ -5,6 +5,7 @@ The only module that names concrete drivers and stores.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from dockyard.api.app import ApiOptions, RegistryApp
@@ -12,9 +13,13 @@ from dockyard.api.context import UrlPolicy
 from dockyard.api.observability import Metrics
 from dockyard.auth.htpasswd import HtpasswdFile
 from dockyard.auth.policy import AccessPolicy
+from dockyard.cache.base import KeyValueCache, LocalLocks, LockManager, MemoryCache, NullCache
+from dockyard.cache.redis import RedisCache, RedisLocks, RedisOptions
+from dockyard.cache.redis import connect as connect_redis
 from dockyard.config import Settings, parse_duration
 from dockyard.persistence.sqlite import SqliteDatabase, SqliteMetadata
 from dockyard.services.blobs import BlobService
+from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.importer import DistributionImporter
 from dockyard.services.listing import ListingService
 from dockyard.services.maintenance import UploadPurger
@@ -27,6 +32,7 @@ from dockyard.storage.drivers.memory import MemoryDriver
 from dockyard.storage.instrumented import InstrumentedDriver
 
 SQLITE_PREFIX = "sqlite:///"
+log = logging.getLogger("dockyard.bootstrap")
 
 
 def build_storage(settings: Settings) -> StorageDriver:
@@ -57,6 +63,28 @@ def _refuse_unsupported(settings: Settings) -> None:
         raise SystemExit("config: http.prefix: serving under a path prefix is not supported yet")
 
 
+def redis_options(settings: Settings) -> RedisOptions:
+    """``redis.addr`` (registry:2 2.x) or the first of ``redis.addrs`` (3.x), password, db."""
+    raw = settings.redis
+    addrs = raw.get("addrs") or [raw.get("addr") or "127.0.0.1:6379"]
+    return RedisOptions(
+        addr=str(addrs[0]), password=str(raw.get("password") or ""), db=int(raw.get("db") or 0)
+    )
+
+
+def build_shared_state(settings: Settings) -> tuple[KeyValueCache, LockManager]:
+    """The blob descriptor cache and the lock manager (``storage.cache``, ``redis``)."""
+    kind = str(settings.storage.cache.get("blobdescriptor") or "")
+    if kind == "redis":
+        client = connect_redis(redis_options(settings))
+        return RedisCache(client), RedisLocks(client)
+    if kind == "inmemory" and settings.dockyard.workers == 1:
+        return MemoryCache(), LocalLocks()
+    if kind == "inmemory":
+        log.warning("storage.cache.blobdescriptor: inmemory is per process; off with workers > 1")
+    return NullCache(), LocalLocks()
+
+
 def build_registry(settings: Settings, metrics: Metrics | None = None) -> Registry:
     _refuse_unsupported(settings)
     storage = build_storage(settings)
@@ -74,11 +102,12 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         htpasswd = HtpasswdFile(os.path.abspath(settings.auth.htpasswd.path))
     policy = AccessPolicy(authentication_required=htpasswd is not None)
     purging = maintenance.uploadpurging
+    cache, locks = build_shared_state(settings)
     return Registry(
         options=options,
         policy=policy,
-        blobs=BlobService(storage, metadata, policy, options),
-        uploads=UploadService(storage, metadata, policy, options),
+        blobs=BlobService(storage, metadata, policy, options, BlobDescriptorCache(cache)),
+        uploads=UploadService(storage, metadata, policy, options, locks=locks),
         manifests=ManifestService(metadata, policy, options),
         listing=ListingService(metadata, policy),
         purger=UploadPurger(

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.principal import Principal
+from dockyard.cache.base import NullCache
 from dockyard.core.digest import parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.reference import validate_name
 from dockyard.persistence.stores import MetadataStore
+from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.guards import require_delete_enabled
 from dockyard.services.registry import RegistryOptions
 from dockyard.storage.driver import StorageDriver
@@ -34,18 +36,24 @@ class BlobService:
         metadata: MetadataStore,
         policy: AccessPolicy,
         options: RegistryOptions,
+        descriptors: BlobDescriptorCache | None = None,
     ) -> None:
         self.storage = storage
         self.metadata = metadata
         self.policy = policy
         self.options = options
+        self.descriptors = descriptors or BlobDescriptorCache(NullCache())
 
     async def stat(self, principal: Principal, repository: str, digest: str) -> BlobHandle:
         """The blob if ``repository`` may see it, else BLOB_UNKNOWN."""
         validate_name(repository)
         parsed = parse_digest(digest)
         self.policy.require(principal, Action.PULL, repository)
-        record = await self.metadata.linked_blob(repository, digest)
+        record = await self.descriptors.get(repository, digest)
+        if record is None:
+            record = await self.metadata.linked_blob(repository, digest)
+            if record is not None:
+                await self.descriptors.remember(repository, record)
         if record is not None:
             return BlobHandle(digest, record.size, storage_path=blob_path(parsed))
         manifest = await self.metadata.manifest_by_digest(repository, digest)
@@ -65,5 +73,7 @@ class BlobService:
         parse_digest(digest)
         require_delete_enabled(self.options)
         self.policy.require(principal, Action.DELETE, repository)
+        await self.descriptors.forget(repository, digest)
         if not await self.metadata.unlink_blob(repository, digest):
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": digest})
+        await self.descriptors.forget_quietly(repository, digest)

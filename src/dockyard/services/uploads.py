@@ -9,15 +9,16 @@ content-addressed path and recording the blob in one transaction; a mismatch pub
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.principal import Principal
+from dockyard.cache.base import LocalLocks, LockManager
 from dockyard.core.digest import Digest, new_hasher, parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.reference import NAME_MAX_LENGTH, validate_name
@@ -27,6 +28,8 @@ from dockyard.services.guards import require_writable
 from dockyard.services.registry import RegistryOptions
 from dockyard.storage.driver import FileWriter, PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, is_upload_id, upload_dir, upload_path
+
+UPLOAD_LOCK_SECONDS = 900.0
 
 
 @dataclass(slots=True)
@@ -42,7 +45,9 @@ class UploadService:
         metadata: MetadataStore,
         policy: AccessPolicy,
         options: RegistryOptions,
+        *,
         clock: Callable[[], float] = time.time,
+        locks: LockManager | None = None,
     ) -> None:
         self.storage = storage
         self.metadata = metadata
@@ -51,7 +56,7 @@ class UploadService:
         self.clock = clock
         self.rehash_count = 0
         self._live: dict[str, _LiveHash] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.locks: LockManager = locks or LocalLocks()
 
     # sessions ------------------------------------------------------------------------------
 
@@ -170,8 +175,9 @@ class UploadService:
         require_writable(self.options)
         self.policy.require(principal, Action.PUSH, repository)
 
-    def _lock(self, upload_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(upload_id, asyncio.Lock())
+    def _lock(self, upload_id: str) -> AbstractAsyncContextManager[None]:
+        """One writer per session, across every node that shares the lock manager."""
+        return self.locks.hold(f"upload:{upload_id}", UPLOAD_LOCK_SECONDS)
 
     async def _write(
         self,
@@ -233,7 +239,6 @@ class UploadService:
         await self.storage.delete(upload_dir(upload_id))
         await self.metadata.uploads.delete(upload_id)
         self._live.pop(upload_id, None)
-        self._locks.pop(upload_id, None)
 
 
 async def _pump(body: AsyncIterator[bytes], writer: FileWriter, live: _LiveHash) -> None:
