@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from support.oci import assert_oci_error, make_image, push_blob, push_image, sha256
 from support.redis_server import RedisServer, start_redis
 from support.server import RunningServer, serving
