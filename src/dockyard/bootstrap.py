@@ -5,21 +5,28 @@ The only module that names concrete drivers and stores.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
 from dockyard.api.app import ApiOptions, RegistryApp
 from dockyard.api.context import UrlPolicy
 from dockyard.api.observability import Metrics
+from dockyard.api.token import consumer_token_api, issuer_token_api
+from dockyard.api.token_auth import TokenApi
 from dockyard.auth.htpasswd import HtpasswdFile
-from dockyard.auth.policy import AccessPolicy
+from dockyard.auth.policy import AccessPolicy, Action
+from dockyard.auth.token_keys import KeyRing
+from dockyard.auth.token_trust import TrustError, TrustStore
 from dockyard.cache.base import KeyValueCache, LocalLocks, LockManager, MemoryCache, NullCache
 from dockyard.cache.redis import RedisCache, RedisLocks, RedisOptions
 from dockyard.cache.redis import connect as connect_redis
 from dockyard.config import Settings, parse_duration
-from dockyard.persistence.sqlite import SqliteDatabase, SqliteMetadata
+from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata
+from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.blobs import BlobService
 from dockyard.services.descriptors import BlobDescriptorCache
+from dockyard.services.gc import GarbageCollector
 from dockyard.services.importer import DistributionImporter
 from dockyard.services.listing import ListingService
 from dockyard.services.maintenance import UploadPurger
@@ -32,6 +39,7 @@ from dockyard.storage.drivers.memory import MemoryDriver
 from dockyard.storage.instrumented import InstrumentedDriver
 
 SQLITE_PREFIX = "sqlite:///"
+POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 log = logging.getLogger("dockyard.bootstrap")
 
 
@@ -41,20 +49,46 @@ def build_storage(settings: Settings) -> StorageDriver:
         return FilesystemDriver(settings.storage_root())
     if driver == "inmemory":
         return MemoryDriver()
+    if driver == "s3" and settings.storage.s3 is not None:
+        from dockyard.storage.drivers.s3 import S3Driver  # noqa: PLC0415 - botocore loads slowly
+
+        redirect = not settings.storage.redirect.disable
+        return S3Driver.from_settings(settings.storage.s3, redirect=redirect)
     raise SystemExit(f"config: storage.{driver}: driver not available yet in this build")
 
 
-def build_database(settings: Settings) -> SqliteDatabase:
+def build_database(settings: Settings) -> Database:
+    """SQLite (opened and migrated now) or PostgreSQL (connects later, in the worker)."""
     url = settings.database_url()
-    if not url.startswith(SQLITE_PREFIX):
-        raise SystemExit(f"config: dockyard.database: unsupported database URL {url!r}")
-    return SqliteDatabase(url[len(SQLITE_PREFIX) :])
+    if url.startswith(SQLITE_PREFIX):
+        return SqliteDatabase(url[len(SQLITE_PREFIX) :])
+    if not url.startswith(POSTGRES_PREFIXES):
+        raise SystemExit("config: dockyard.database: unsupported database URL")
+    from dockyard.persistence.postgres.database import PostgresDatabase  # noqa: PLC0415 - slow
+
+    try:
+        return PostgresDatabase(url)
+    except ValueError as exc:
+        raise SystemExit(f"config: {exc}") from None
+
+
+def migrate_database(settings: Settings) -> int:
+    """Apply pending schema migrations (``dockyard migrate``); return the schema version."""
+    database = build_database(settings)
+
+    async def migrate() -> int:
+        try:
+            return await database.migrate()
+        finally:
+            await database.aclose()
+
+    return asyncio.run(migrate())
 
 
 def _refuse_unsupported(settings: Settings) -> None:
     """Never start with weaker security than the configuration asked for."""
     kind = settings.auth.kind
-    if kind in ("token", "silly"):
+    if kind == "silly":
         raise SystemExit(
             f"config: auth.{kind}: not supported yet; use auth.htpasswd (refusing to start "
             "without the authentication the configuration asks for)"
@@ -91,7 +125,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     if metrics is not None:
         storage = InstrumentedDriver(storage, metrics.storage_action)
     database = build_database(settings)
-    metadata = SqliteMetadata(database)
+    metadata = SqlMetadata(database)
     maintenance = settings.storage.maintenance
     options = RegistryOptions(
         delete_enabled=settings.storage.delete.enabled,
@@ -100,7 +134,15 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     htpasswd = None
     if settings.auth.htpasswd is not None:
         htpasswd = HtpasswdFile(os.path.abspath(settings.auth.htpasswd.path))
-    policy = AccessPolicy(authentication_required=htpasswd is not None)
+    own_tokens = settings.dockyard.token
+    policy = AccessPolicy(
+        authentication_required=htpasswd is not None,
+        token_only=settings.auth.token is not None,
+        anonymous_actions=frozenset({Action.PULL})
+        if own_tokens.enabled and own_tokens.anonymouspull
+        else frozenset(),
+    )
+    build_token_api(settings, policy, htpasswd)  # fail before serving; makes the first key
     purging = maintenance.uploadpurging
     cache, locks = build_shared_state(settings)
     return Registry(
@@ -119,8 +161,11 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
             dry_run=purging.dryrun,
         ),
         importer=DistributionImporter(storage, metadata),
+        gc=GarbageCollector(storage, SqlGarbageStore(database), BlobDescriptorCache(cache)),
         htpasswd=htpasswd,
         close=database.close,
+        startup=database.open,
+        shutdown=database.aclose,
     )
 
 
@@ -142,10 +187,36 @@ def api_options(settings: Settings) -> ApiOptions:
     )
 
 
+def build_token_api(
+    settings: Settings, policy: AccessPolicy, htpasswd: HtpasswdFile | None
+) -> TokenApi | None:
+    """Bearer tokens from an external issuer (``auth.token``) or issued by dockyard itself
+    (``dockyard.token``); None keeps HTTP Basic (or no authentication)."""
+    external, own = settings.auth.token, settings.dockyard.token
+    try:
+        if external is not None:
+            trust = TrustStore.load(
+                external.rootcertbundle, external.jwks, external.signingalgorithms
+            )
+            return consumer_token_api(external, trust, policy)
+        if own.enabled:
+            ring = KeyRing(settings.token_key_dir(), own.algorithm)
+            ring.ensure()
+            realm = settings.auth.htpasswd.realm if settings.auth.htpasswd else "Registry Realm"
+            return issuer_token_api(
+                own, ring, policy, htpasswd, basic_realm=realm, public_host=settings.http.host
+            )
+    except (TrustError, OSError, ValueError) as exc:
+        raise SystemExit(f"config: {exc}") from None
+    return None
+
+
 def create_app(settings: Settings) -> RegistryApp:
     """The ASGI application for ``settings``."""
     metrics = Metrics()
-    return RegistryApp(build_registry(settings, metrics), api_options(settings), metrics)
+    registry = build_registry(settings, metrics)
+    tokens = build_token_api(settings, registry.policy, registry.htpasswd)
+    return RegistryApp(registry, api_options(settings), metrics, tokens)
 
 
 SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"

@@ -47,11 +47,12 @@ def make_image(
     artifact_type: str | None = None,
     config_type: str = OCI_CONFIG,
     annotations: dict[str, str] | None = None,
+    layer_data: list[bytes] | None = None,
 ) -> Image:
     config = json.dumps(
         {"architecture": "amd64", "os": "linux", "nonce": os.urandom(8).hex()}
     ).encode()
-    blobs = [os.urandom(size) for _ in range(layers)]
+    blobs = layer_data if layer_data is not None else [os.urandom(size) for _ in range(layers)]
     body: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": media_type,

@@ -14,7 +14,7 @@ import msgspec
 from dockyard.api.authn import BasicAuthenticator
 from dockyard.api.context import Context, UrlPolicy
 from dockyard.api.debug import DebugServer
-from dockyard.api.errors import internal_error, render_error
+from dockyard.api.errors import internal_error, render_error, unavailable_error
 from dockyard.api.http import (
     ClientDisconnectedError,
     Message,
@@ -25,9 +25,11 @@ from dockyard.api.http import (
     respond,
 )
 from dockyard.api.observability import Metrics, log_request
+from dockyard.api.token_auth import TokenApi
 from dockyard.api.v2.router import match
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.registry import Registry
+from dockyard.storage.driver import StorageUnavailableError
 
 log = logging.getLogger("dockyard.api")
 
@@ -45,12 +47,17 @@ class RegistryApp:
     """The whole ASGI application."""
 
     def __init__(
-        self, registry: Registry, options: ApiOptions, metrics: Metrics | None = None
+        self,
+        registry: Registry,
+        options: ApiOptions,
+        metrics: Metrics | None = None,
+        tokens: TokenApi | None = None,
     ) -> None:
         self.registry = registry
         self.options = options
         self.metrics = metrics or Metrics()
         self.authenticator = BasicAuthenticator(registry.htpasswd, options.realm)
+        self.tokens = tokens  # bearer tokens (dockyard.token or auth.token) replace Basic
         self._tasks: list[asyncio.Task[None]] = []
         self._debug: DebugServer | None = None
         self.started_at = time.time()
@@ -66,7 +73,7 @@ class RegistryApp:
         if self.options.extra_headers:
             send = self._with_extra_headers(send)
         path: str = scope["path"]
-        if path.startswith("/v2"):
+        if path.startswith("/v2") or (self.tokens is not None and self.tokens.serves(path)):
             await self._registry_request(scope, receive, send)
         elif path in ("/", ""):
             await respond(send, 200, [(b"content-type", b"text/plain")], b"")
@@ -99,6 +106,10 @@ class RegistryApp:
             await self._fail(ctx, error)
         except ClientDisconnectedError:
             ctx.status = 499
+        except StorageUnavailableError as exc:
+            fields = {"request_id": ctx.request_id}
+            log.warning("storage unavailable: %s", exc, extra={"fields": fields})
+            await self._fail(ctx, unavailable_error(ctx.request_id))
         except Exception:
             log.exception("unhandled error", extra={"fields": {"request_id": ctx.request_id}})
             await self._fail(ctx, internal_error(ctx.request_id))
@@ -107,10 +118,15 @@ class RegistryApp:
         log_request(ctx, elapsed)
 
     async def _dispatch(self, ctx: Context) -> None:
+        if self.tokens is not None and self.tokens.serves(ctx.request.path):
+            await self.tokens.handle(ctx)
+            return
         found = match(ctx.request.path)
-        ctx.principal = await self.authenticator.authenticate(
-            ctx.request.headers.get("authorization")
-        )
+        if self.tokens is not None:
+            ctx.principal = await self.tokens.bearer.authenticate(ctx.request, found)
+        else:
+            authorization = ctx.request.headers.get("authorization")
+            ctx.principal = await self.authenticator.authenticate(authorization)
         if found is None:
             raise RegistryError(ErrorCode.UNSUPPORTED, "no such endpoint", status=404)
         route, params = found
@@ -158,6 +174,7 @@ class RegistryApp:
                 return
 
     async def startup(self) -> None:
+        await self.registry.startup()
         self._tasks.append(asyncio.create_task(self.registry.purger.run_forever()))
         if self.options.debug_addr is not None:
             host, port = self.options.debug_addr
@@ -173,4 +190,4 @@ class RegistryApp:
                 await task
         if self._debug is not None:
             await self._debug.stop()
-        self.registry.close()
+        await self.registry.shutdown()

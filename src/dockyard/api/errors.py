@@ -36,3 +36,12 @@ def internal_error(request_id: str) -> RegistryError:
         "internal server error; the request id identifies it in the server log",
         detail={"request_id": request_id},
     )
+
+
+def unavailable_error(request_id: str) -> RegistryError:
+    """What a client sees while the storage backend cannot be reached: retry later."""
+    return RegistryError(
+        ErrorCode.UNAVAILABLE,
+        "storage backend unavailable; retry later",
+        detail={"request_id": request_id},
+    )

@@ -1,5 +1,6 @@
-"""Who is calling and what they may do: principals, credential backends and the policy.
+"""Who is calling and what they may do: principals, credential backends, tokens and the policy.
 
-``policy`` is pure; backends (htpasswd today) verify credentials. May import ``core`` and
-config types only.
+``policy`` is pure; backends (htpasswd today) verify credentials; ``tokens`` and its
+``token_*`` modules issue and verify Docker registry tokens (JWT) with dockyard's own keys or
+an external issuer's. May import ``core`` and config types only.
 """

@@ -51,6 +51,12 @@ class HtpasswdFile:
             self._verified[key] = now + CACHE_SECONDS
         return ok
 
+    def stamp(self, username: str) -> str | None:
+        """A fingerprint of the user's entry (None once removed); a new password changes it."""
+        self._reload()
+        hashed = self._entries.get(username)
+        return None if hashed is None else hashlib.sha256(hashed).hexdigest()[:32]
+
 
 def _check(password: bytes, hashed: bytes) -> bool:
     try:

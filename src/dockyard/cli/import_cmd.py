@@ -43,12 +43,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"import: {root} does not look like a registry:2 storage root", file=sys.stderr)
         return 1
     registry = build_registry(settings)
-    try:
-        report = asyncio.run(
-            registry.importer.run(dry_run=args.dry_run, verify_blobs=args.verify_blobs)
-        )
-    finally:
-        registry.close()
+
+    async def run_import() -> ImportReport:
+        await registry.startup()
+        try:
+            return await registry.importer.run(
+                dry_run=args.dry_run, verify_blobs=args.verify_blobs
+            )
+        finally:
+            await registry.shutdown()
+
+    report = asyncio.run(run_import())
     _print_report(report, dry_run=args.dry_run)
     return 1 if report.problems else 0
 

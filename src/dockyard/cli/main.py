@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from dockyard import __version__
-from dockyard.cli import config_cmd, import_cmd, serve
+from dockyard.cli import config_cmd, gc_cmd, import_cmd, migrate, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(commands)
     config_cmd.register(commands)
     import_cmd.register(commands)
+    migrate.register(commands)
+    gc_cmd.register(commands)
     return parser
 
 

@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     )
     build_registry(settings).close()  # create the data directory and migrate before serving
     os.environ[SETTINGS_ENV] = settings.to_json().decode()
-    where = settings.storage_root() if settings.storage.driver_name == "filesystem" else "memory"
+    driver = settings.storage.driver_name
+    where = settings.storage_root() if driver == "filesystem" else driver
     log.info(
         "dockyard listening",
         extra={

@@ -260,10 +260,25 @@ class CatalogSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=
 # --- dockyard's own keys ---------------------------------------------------------------
 
 
+class DockyardTokenSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """dockyard as the Docker token issuer (``/token``); see docs/authentication.md."""
+
+    enabled: bool = False
+    issuer: str = "dockyard"  # the ``iss`` claim
+    service: str = "dockyard"  # the ``aud`` claim and the challenge's ``service``
+    realm: str = ""  # token endpoint URL in challenges; empty: this server's /token
+    expiry: str = "5m"
+    refreshexpiry: str = "720h"  # offline (refresh) tokens
+    algorithm: str = "ES256"  # for new keys: ES256 or RS256
+    keydir: str = ""  # empty: <storage root>/dockyard/token-keys
+    anonymouspull: bool = False  # callers without credentials get pull tokens
+
+
 class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     database: str = ""
     server: str = "granian"
     workers: int = 1
+    token: DockyardTokenSettings = msgspec.field(default_factory=DockyardTokenSettings)
 
 
 # --- the root --------------------------------------------------------------------------
@@ -310,6 +325,15 @@ class Settings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
                 key="storage",
             )
         return fs.rootdirectory
+
+    def token_key_dir(self) -> str | None:
+        """Where issued-token signing keys live: ``dockyard.token.keydir``, else
+        ``<root>/dockyard/token-keys``; None (memory only) with the ``inmemory`` driver."""
+        if self.dockyard.token.keydir:
+            return self.dockyard.token.keydir
+        if self.storage.driver_name == "inmemory":
+            return None
+        return posixpath.join(self.storage_root(), "dockyard", "token-keys")
 
     def database_url(self) -> str:
         """``dockyard.database``, or the SQLite default under the storage root when empty.

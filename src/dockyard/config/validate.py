@@ -14,6 +14,7 @@ from dockyard.config.errors import ConfigError
 from dockyard.config.model import (
     AuthSettings,
     DockyardSettings,
+    DockyardTokenSettings,
     HttpSettings,
     Settings,
     StorageSettings,
@@ -41,6 +42,7 @@ def validate(settings: Settings) -> None:
     if settings.proxy.ttl:
         duration("proxy.ttl", settings.proxy.ttl)
     _check_dockyard(settings.dockyard, settings.storage)
+    _check_token_issuer(settings)
 
 
 def duration(key: str, text: str, *, positive: bool = False) -> float:
@@ -133,3 +135,24 @@ def _check_dockyard(dockyard: DockyardSettings, storage: StorageSettings) -> Non
         _fail("dockyard.database", "expected sqlite:///PATH or postgresql://...")
     if not dockyard.database and storage.driver_name == "s3":
         _fail("dockyard.database", "required with the s3 driver (no local root for SQLite)")
+
+
+TOKEN_ALGORITHMS = ("ES256", "RS256")
+MIN_TOKEN_SECONDS = 60  # token.md: never hand out a token with less than 60 s to live
+
+
+def _check_token_issuer(settings: Settings) -> None:
+    token: DockyardTokenSettings = settings.dockyard.token
+    if not token.enabled:
+        return
+    if settings.auth.kind in ("token", "silly"):
+        _fail("dockyard.token.enabled", f"cannot be combined with auth.{settings.auth.kind}")
+    if duration("dockyard.token.expiry", token.expiry) < MIN_TOKEN_SECONDS:
+        _fail("dockyard.token.expiry", "must be at least 60s")
+    duration("dockyard.token.refreshexpiry", token.refreshexpiry, positive=True)
+    _one_of("dockyard.token.algorithm", token.algorithm, TOKEN_ALGORITHMS)
+    for key in ("issuer", "service"):
+        if not getattr(token, key):
+            _fail(f"dockyard.token.{key}", "must not be empty")
+    if not token.keydir and settings.storage.driver_name not in ("filesystem", "inmemory"):
+        _fail("dockyard.token.keydir", "required when storage has no local root directory")

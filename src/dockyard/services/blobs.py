@@ -44,11 +44,20 @@ class BlobService:
         self.options = options
         self.descriptors = descriptors or BlobDescriptorCache(NullCache())
 
-    async def stat(self, principal: Principal, repository: str, digest: str) -> BlobHandle:
-        """The blob if ``repository`` may see it, else BLOB_UNKNOWN."""
+    async def stat(
+        self, principal: Principal, repository: str, digest: str, *, pin: bool = False
+    ) -> BlobHandle:
+        """The blob if ``repository`` may see it, else BLOB_UNKNOWN.
+
+        With ``pin`` (a HEAD: a push is about to rely on the blob instead of uploading it) the
+        blob is first pinned against garbage collection; one that a sweep is deleting is
+        reported unknown, so the client uploads it again.
+        """
         validate_name(repository)
         parsed = parse_digest(digest)
         self.policy.require(principal, Action.PULL, repository)
+        if pin and not await self.metadata.pin_blob(digest):
+            return await self._manifest_as_blob(repository, digest)
         record = await self.descriptors.get(repository, digest)
         if record is None:
             record = await self.metadata.linked_blob(repository, digest)
@@ -56,6 +65,9 @@ class BlobService:
                 await self.descriptors.remember(repository, record)
         if record is not None:
             return BlobHandle(digest, record.size, storage_path=blob_path(parsed))
+        return await self._manifest_as_blob(repository, digest)
+
+    async def _manifest_as_blob(self, repository: str, digest: str) -> BlobHandle:
         manifest = await self.metadata.manifest_by_digest(repository, digest)
         if manifest is not None:
             return BlobHandle(digest, len(manifest.content), inline=manifest.content)
@@ -66,6 +78,12 @@ class BlobService:
 
     def local_path(self, handle: BlobHandle) -> str | None:
         return self.storage.local_path(handle.storage_path) if handle.storage_path else None
+
+    async def redirect_url(self, handle: BlobHandle) -> str | None:
+        """Where the client may fetch the bytes itself (a presigned URL), if storage offers it."""
+        if not handle.storage_path:
+            return None
+        return await self.storage.redirect_url(handle.storage_path)
 
     async def delete(self, principal: Principal, repository: str, digest: str) -> None:
         """Unlink the blob from ``repository``; bytes go when garbage collection runs."""

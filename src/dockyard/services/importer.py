@@ -131,8 +131,9 @@ class DistributionImporter:
         if verify and not await self._hash_matches(digest):
             report.problem(f"{name}: blob {digest} does not match its digest; not imported")
             return False
-        if not dry_run:
-            await self.metadata.commit_blob(name, digest.text, size)
+        if not dry_run and await self.metadata.commit_blob(name, digest.text, size) is None:
+            report.problem(f"{name}: blob {digest} is being garbage collected; not imported")
+            return False
         return True
 
     async def _hash_matches(self, digest: Digest) -> bool:

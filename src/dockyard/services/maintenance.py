@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from dockyard.core.errors import RegistryError
 from dockyard.persistence.stores import MetadataStore
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.layout import upload_dir
@@ -58,6 +59,8 @@ class UploadPurger:
                 purged = await self.purge_once()
                 if purged:
                     log.info("purged %d stale uploads (dry run: %s)", len(purged), self.dry_run)
+            except RegistryError as error:
+                log.warning("upload purge skipped: %s", error.message)
             except Exception:
                 log.exception("upload purge failed")
             await asyncio.sleep(self.interval_seconds)

@@ -9,6 +9,7 @@ content-addressed path and recording the blob in one transaction; a mismatch pub
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -30,6 +31,7 @@ from dockyard.storage.driver import FileWriter, PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, is_upload_id, upload_dir, upload_path
 
 UPLOAD_LOCK_SECONDS = 900.0
+_PUBLISH_RETRY_DELAYS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 @dataclass(slots=True)
@@ -224,10 +226,24 @@ class UploadService:
         return str((await self._hash_stored(upload_id, algorithm, size)).hexdigest())
 
     async def _publish(self, source: str, repository: str, digest: Digest, size: int) -> BlobRecord:
+        """Claim (pins against GC), put the bytes in place if needed, then mark ready + link.
+
+        While garbage collection is deleting an older copy of the same content the claim
+        waits for it to finish, so fresh bytes are never removed by a sweep that began earlier.
+        """
         destination = blob_path(digest)
-        if not await self._stored(destination, size):
-            await self.storage.move(source, destination)
-        return await self.metadata.commit_blob(repository, digest.text, size)
+        for delay in _PUBLISH_RETRY_DELAYS:
+            if await self.metadata.claim_blob(digest.text, size) == "deleting":
+                await asyncio.sleep(delay)
+                continue
+            if not await self._stored(destination, size):
+                await self.storage.move(source, destination)
+            blob = await self.metadata.commit_blob(repository, digest.text, size)
+            if blob is not None:
+                return blob
+        raise RegistryError(
+            ErrorCode.UNAVAILABLE, "garbage collection is busy with this blob; retry shortly"
+        )
 
     async def _stored(self, path: str, size: int) -> bool:
         try:

@@ -23,6 +23,10 @@ class PathNotFoundError(StorageError):
         self.path = path
 
 
+class StorageUnavailableError(StorageError):
+    """The backend cannot be reached or keeps failing (network, 5xx): worth retrying later."""
+
+
 def check_path(path: str) -> list[str]:
     """Split a storage path into components, refusing empty, ``.`` and ``..`` ones."""
     parts = path.split("/")
@@ -103,4 +107,12 @@ class StorageDriver(Protocol):
 
     def local_path(self, path: str) -> str | None:
         """A filesystem path for zero-copy sends, when the backend has one."""
+        ...
+
+    async def redirect_url(self, path: str) -> str | None:
+        """A short-lived URL a client may GET the bytes from directly (presigned), or None.
+
+        None when the backend has no such URL or redirects are disabled. Only asked for
+        published files (blobs); the caller knows the file exists.
+        """
         ...

@@ -56,3 +56,7 @@ class InstrumentedDriver:
     def local_path(self, path: str) -> str | None:
         self._record(self.name, "local_path")
         return self.inner.local_path(path)
+
+    async def redirect_url(self, path: str) -> str | None:
+        self._record(self.name, "redirect_url")
+        return await self.inner.redirect_url(path)

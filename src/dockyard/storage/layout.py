@@ -30,6 +30,11 @@ def blob_path(digest: Digest) -> str:
     return f"{BLOBS_PREFIX}/{digest.algorithm}/{digest.hex[:2]}/{digest.hex}/data"
 
 
+def blob_dir(digest: Digest) -> str:
+    """The directory holding a published blob (deleted whole by garbage collection)."""
+    return blob_path(digest).rsplit("/", 1)[0]
+
+
 def is_upload_id(upload_id: str) -> bool:
     return bool(_UPLOAD_ID.fullmatch(upload_id))
 

@@ -11,28 +11,48 @@ empty driver for each test::
 Each test runs its scenario in its own event loop (``asyncio.run``), so the suite needs no
 pytest plugin. Drivers that validate path syntax themselves (the filesystem driver must, since
 a path becomes a file name) keep ``validates_paths = True``; the invalid-path tests are skipped
-for the others.
+for the others. The scenarios about sizes, appends across writers, composition and concurrency
+live in :mod:`dockyard.storage.testing_scale` and are part of this suite; a driver that writes
+in parts sets ``part_size`` so that they cross its part boundaries.
 """
 
 from __future__ import annotations
 
 import abc
-import asyncio
-import functools
 import hashlib
 import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import ClassVar, Concatenate, ParamSpec, TypeVar
+from typing import ClassVar
 
 import pytest
 
 from dockyard.storage.driver import PathNotFoundError, StorageDriver, StorageError
+from dockyard.storage.testing_scale import ScaleScenarios
+from dockyard.storage.testing_tools import (
+    LARGE_SIZE,
+    MIB,
+    exists,
+    noise,
+    pattern,
+    read_all,
+    scenario,
+    write_file,
+)
 
-MIB = 1 << 20
-#: More than three read chunks (1 MiB) and not a multiple of one.
-LARGE_SIZE = 3 * MIB + 12_345
+__all__ = [
+    "LARGE_SIZE",
+    "MIB",
+    "ScaleScenarios",
+    "StorageDriverSuite",
+    "exists",
+    "noise",
+    "pattern",
+    "read_all",
+    "scenario",
+    "write_file",
+]
 
 INVALID_PATHS: tuple[str, ...] = (
     "",
@@ -47,67 +67,8 @@ INVALID_PATHS: tuple[str, ...] = (
     "/",
 )
 
-S = TypeVar("S", bound="StorageDriverSuite")
-P = ParamSpec("P")
 
-
-def scenario(
-    fn: Callable[Concatenate[S, P], Awaitable[None]],
-) -> Callable[Concatenate[S, P], None]:
-    """Turn ``async def test_x(self, driver, ...)`` into a plain test run in a fresh loop.
-
-    ``functools.wraps`` keeps the signature visible to pytest, so fixtures and parameters
-    are injected as usual.
-    """
-
-    @functools.wraps(fn)
-    def run(self: S, /, *args: P.args, **kwargs: P.kwargs) -> None:
-        async def main() -> None:
-            await fn(self, *args, **kwargs)
-
-        asyncio.run(main())
-
-    return run
-
-
-def pattern(size: int, seed: int = 0) -> bytes:
-    """Deterministic, non-repeating-looking bytes: a chunk boundary bug cannot hide in them."""
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
-        counter += 1
-    return bytes(out[:size])
-
-
-async def read_all(
-    driver: StorageDriver, path: str, offset: int = 0, length: int | None = None
-) -> bytes:
-    """Concatenate what ``driver.read`` streams."""
-    return b"".join([chunk async for chunk in driver.read(path, offset, length)])
-
-
-async def write_file(driver: StorageDriver, path: str, *parts: bytes, append: bool = False) -> int:
-    """Write ``parts`` through a writer, flush and close it; return the writer's final size."""
-    writer = await driver.writer(path, append=append)
-    try:
-        for part in parts:
-            await writer.write(part)
-        await writer.flush()
-    finally:
-        await writer.close()
-    return writer.size
-
-
-async def exists(driver: StorageDriver, path: str) -> bool:
-    try:
-        await driver.stat(path)
-    except PathNotFoundError:
-        return False
-    return True
-
-
-class StorageDriverSuite(abc.ABC):
+class StorageDriverSuite(ScaleScenarios, abc.ABC):
     """Behaviour every storage driver shares. Subclasses provide :meth:`make_driver`."""
 
     #: Whether the driver itself rejects malformed paths with StorageError.
@@ -490,6 +451,7 @@ async def _check_rejected(driver: StorageDriver, path: str) -> None:
         "move(destination)": lambda: driver.move("valid/file", path),
         "delete": lambda: driver.delete(path),
         "truncate": lambda: driver.truncate(path, 0),
+        "redirect_url": lambda: driver.redirect_url(path),
     }
     for name, operation in operations.items():
         with pytest.raises(StorageError) as info:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
-from dockyard.persistence.sqlite import SqliteMetadata
+from dockyard.persistence.sql import SqlMetadata
+
+Run = Callable[[Awaitable[Any]], Any]
+Rows = Callable[..., list[tuple[Any, ...]]]
 
 
 def blob_digest(name: str) -> str:
@@ -19,7 +23,7 @@ A = blob_digest("a")
 B = blob_digest("b")
 
 
-def test_commit_links_into_repository_only(metadata: SqliteMetadata) -> None:
+def test_commit_links_into_repository_only(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         record = await metadata.commit_blob("team/app", A, 42)
         assert record.digest == A and record.size == 42
@@ -32,10 +36,12 @@ def test_commit_links_into_repository_only(metadata: SqliteMetadata) -> None:
         assert await metadata.repository_exists("team/app")
         assert not await metadata.repository_exists("other/app")
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_commit_same_digest_twice_keeps_one_row(metadata: SqliteMetadata) -> None:
+def test_commit_same_digest_twice_keeps_one_row(
+    run: Run, metadata: SqlMetadata, rows: Rows
+) -> None:
     async def main() -> None:
         await metadata.commit_blob("one", A, 5)
         await metadata.commit_blob("two", A, 5)
@@ -43,13 +49,13 @@ def test_commit_same_digest_twice_keeps_one_row(metadata: SqliteMetadata) -> Non
         assert sorted(await metadata.repositories_with_blob(A)) == ["one", "two"]
         assert await metadata.repositories_with_blob(A, limit=1) in (["one"], ["two"])
 
-    asyncio.run(main())
-    count = metadata.db.connection.execute("SELECT count(*) FROM blobs").fetchone()[0]
-    links = metadata.db.connection.execute("SELECT count(*) FROM repository_blobs").fetchone()[0]
+    run(main())
+    count = rows("SELECT count(*) FROM blobs")[0][0]
+    links = rows("SELECT count(*) FROM repository_blobs")[0][0]
     assert (count, links) == (1, 2)
 
 
-def test_link_existing_blob_is_a_mount(metadata: SqliteMetadata) -> None:
+def test_link_existing_blob_is_a_mount(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await metadata.commit_blob("source", A, 7)
         mounted = await metadata.link_blob("target", A)
@@ -57,19 +63,21 @@ def test_link_existing_blob_is_a_mount(metadata: SqliteMetadata) -> None:
         assert await metadata.linked_blob("target", A) is not None
         assert await metadata.link_blob("target", A) is not None, "linking twice is fine"
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_link_unknown_blob_returns_none_and_creates_nothing(metadata: SqliteMetadata) -> None:
+def test_link_unknown_blob_returns_none_and_creates_nothing(
+    run: Run, metadata: SqlMetadata
+) -> None:
     async def main() -> None:
         assert await metadata.link_blob("target", B) is None
         assert not await metadata.repository_exists("target")
         assert await metadata.list_repositories("", 10) == []
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_unlink_hides_blob_from_that_repository_only(metadata: SqliteMetadata) -> None:
+def test_unlink_hides_blob_from_that_repository_only(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await metadata.commit_blob("one", A, 1)
         await metadata.link_blob("two", A)
@@ -82,34 +90,32 @@ def test_unlink_hides_blob_from_that_repository_only(metadata: SqliteMetadata) -
         assert await metadata.unlink_blob("two", B) is False
         assert await metadata.repositories_with_blob(A) == ["two"]
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_commit_and_link_pin_the_blob(metadata: SqliteMetadata) -> None:
+def test_commit_and_link_pin_the_blob(run: Run, metadata: SqlMetadata, rows: Rows) -> None:
     def pinned_until() -> float:
-        row = metadata.db.connection.execute(
-            "SELECT pinned_until FROM blobs WHERE digest = ?", (A,)
-        ).fetchone()
-        return float(row[0])
+        return float(rows("SELECT pinned_until FROM blobs WHERE digest = ?", A)[0][0])
 
     before = time.time()
-    asyncio.run(metadata.commit_blob("one", A, 1))
+    run(metadata.commit_blob("one", A, 1))
     assert pinned_until() >= before + 3600 - 1
-    metadata.db.connection.execute("UPDATE blobs SET pinned_until = 0")
-    asyncio.run(metadata.link_blob("two", A))
+    run(metadata.db.execute("UPDATE blobs SET pinned_until = 0"))
+    run(metadata.link_blob("two", A))
     assert pinned_until() >= before + 3600 - 1
 
 
 def test_commit_is_one_transaction(
-    metadata: SqliteMetadata, monkeypatch: pytest.MonkeyPatch
+    run: Run, metadata: SqlMetadata, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure while linking leaves no blob row behind."""
 
-    def broken(*args: object) -> None:
+    async def broken(*args: object) -> None:
         raise RuntimeError("link failed")
 
     monkeypatch.setattr(metadata, "_link", broken)
     with pytest.raises(RuntimeError):
-        asyncio.run(metadata.commit_blob("one", A, 1))
-    assert asyncio.run(metadata.any_blob(A)) is None
-    assert not metadata.db.connection.in_transaction
+        run(metadata.commit_blob("one", A, 1))
+    assert run(metadata.any_blob(A)) is None
+    monkeypatch.undo()
+    assert run(metadata.commit_blob("two", A, 1)).digest == A, "the database is usable after"

@@ -1,102 +1,144 @@
-"""The SQLite database: migrations, pragmas and transactions."""
+"""The databases: migrations, transactions; SQLite's pragmas and files."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
-from dockyard.persistence.schema import MIGRATIONS
-from dockyard.persistence.sqlite import SqliteDatabase, SqliteMetadata
+from dockyard.persistence.postgres import schema as postgres_schema
+from dockyard.persistence.sql import Database, Session, SqlMetadata
+from dockyard.persistence.sqlite import SqliteDatabase
+from dockyard.persistence.sqlite.schema import MIGRATIONS
 
+Run = Callable[[Awaitable[Any]], Any]
 BLOB = "sha256:" + hashlib.sha256(b"x").hexdigest()
+TABLES = ("repositories", "blobs", "repository_blobs", "manifests", "manifest_refs", "tags")
+
+
+def test_both_backends_have_the_same_migrations() -> None:
+    assert len(MIGRATIONS) == len(postgres_schema.MIGRATIONS)
+
+
+def test_fresh_database_is_fully_migrated(run: Run, database: Database) -> None:
+    assert run(database.migrate()) == len(MIGRATIONS)
+    for table in (*TABLES, "uploads"):
+        assert run(database.fetchone(f"SELECT count(*) FROM {table}")) == (0,)  # noqa: S608
+
+
+def test_migrate_is_idempotent(run: Run, database: Database) -> None:
+    assert run(database.migrate()) == len(MIGRATIONS)
+    assert run(database.migrate()) == len(MIGRATIONS)
+
+
+def test_failed_transaction_leaves_nothing(run: Run, database: Database) -> None:
+    async def work(session: Session) -> None:
+        await session.execute("INSERT INTO repositories(name, created_at) VALUES ('ghost', 0)")
+        await session.execute(
+            "INSERT INTO blobs(digest, size, committed_at) VALUES (?, 1, 0)", (BLOB,)
+        )
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        run(database.transaction(work))
+    assert run(database.fetchone("SELECT count(*) FROM repositories")) == (0,)
+    assert run(database.fetchone("SELECT count(*) FROM blobs")) == (0,)
+
+    async def again(session: Session) -> int:
+        sql = "INSERT INTO repositories(name, created_at) VALUES ('real', 0)"
+        return await session.execute(sql)
+
+    assert run(database.transaction(again)) == 1, "the database is usable afterwards"
+    assert run(database.fetchall("SELECT name FROM repositories")) == [("real",)]
+
+
+def test_failed_statement_rolls_back_earlier_ones(run: Run, database: Database) -> None:
+    async def work(session: Session) -> None:
+        await session.execute("INSERT INTO repositories(name, created_at) VALUES ('one', 0)")
+        await session.execute("INSERT INTO repositories(name, created_at) VALUES ('one', 0)")
+
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
+        run(database.transaction(work))
+    assert run(database.fetchone("SELECT count(*) FROM repositories")) == (0,)
+
+
+def test_transaction_returns_the_work_result(run: Run, database: Database) -> None:
+    async def work(session: Session) -> list[tuple[Any, ...]]:
+        await session.executemany(
+            "INSERT INTO repositories(name, created_at) VALUES (?, ?)", [("b", 1.5), ("a", 2.5)]
+        )
+        return await session.fetchall("SELECT name, created_at FROM repositories ORDER BY name")
+
+    assert run(database.transaction(work)) == [("a", 2.5), ("b", 1.5)]
+
+
+def test_reopening_keeps_data(
+    run: Run, database: Database, open_again: Callable[[], Database]
+) -> None:
+    run(SqlMetadata(database).commit_blob("repo", BLOB, 1))
+    run(database.aclose())
+    second = open_again()
+    assert run(second.migrate()) == len(MIGRATIONS)
+    assert run(SqlMetadata(second).linked_blob("repo", BLOB)) is not None
+
+
+def test_two_handles_on_one_database(
+    run: Run, database: Database, open_again: Callable[[], Database]
+) -> None:
+    """Two processes (or nodes) on the same database see each other's writes."""
+    second = open_again()
+    run(SqlMetadata(database).commit_blob("repo", BLOB, 1))
+    assert run(SqlMetadata(second).any_blob(BLOB)) is not None
+
+
+# SQLite only --------------------------------------------------------------------------------
 
 
 def user_version(database: SqliteDatabase) -> int:
     return int(database.connection.execute("PRAGMA user_version").fetchone()[0])
 
 
-def test_fresh_database_is_fully_migrated(database: SqliteDatabase) -> None:
-    assert user_version(database) == len(MIGRATIONS)
-    tables = {
-        row[0]
-        for row in database.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-    }
-    expected = {"repositories", "blobs", "repository_blobs", "manifests", "manifest_refs", "tags"}
-    assert expected | {"uploads"} <= tables
-
-
-def test_pragmas(database: SqliteDatabase) -> None:
-    conn = database.connection
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-
-
-def test_migrate_is_idempotent(database: SqliteDatabase) -> None:
-    assert database.migrate() == len(MIGRATIONS)
-    assert database.migrate() == len(MIGRATIONS)
-    assert user_version(database) == len(MIGRATIONS)
-
-
-def test_reopening_keeps_version_and_data(db_path: str) -> None:
-    first = SqliteDatabase(db_path)
-    asyncio.run(SqliteMetadata(first).commit_blob("repo", BLOB, 1))
-    first.close()
-    second = SqliteDatabase(db_path)
+def test_sqlite_version_and_pragmas(db_path: str) -> None:
+    database = SqliteDatabase(db_path)
     try:
-        assert user_version(second) == len(MIGRATIONS)
-        assert asyncio.run(SqliteMetadata(second).linked_blob("repo", BLOB)) is not None
+        conn = database.connection
+        assert user_version(database) == len(MIGRATIONS)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     finally:
-        second.close()
+        database.close()
 
 
-def test_two_connections_on_one_file(db_path: str) -> None:
-    first = SqliteDatabase(db_path)
-    second = SqliteDatabase(db_path)
-    try:
-        asyncio.run(SqliteMetadata(first).commit_blob("repo", BLOB, 1))
-        assert asyncio.run(SqliteMetadata(second).any_blob(BLOB)) is not None
-        assert user_version(second) == len(MIGRATIONS)
-    finally:
-        first.close()
-        second.close()
-
-
-def test_creates_parent_directory(tmp_path: Path) -> None:
+def test_sqlite_creates_parent_directory(tmp_path: Path) -> None:
     database = SqliteDatabase(str(tmp_path / "a" / "b" / "metadata.db"))
     database.close()
     assert (tmp_path / "a" / "b" / "metadata.db").is_file()
 
 
-def test_failed_transaction_leaves_nothing(database: SqliteDatabase) -> None:
-    with pytest.raises(RuntimeError), database.transaction() as conn:
-        conn.execute("INSERT INTO repositories(name, created_at) VALUES ('ghost', 0)")
-        conn.execute(
-            "INSERT INTO blobs(digest, size, committed_at) VALUES (?, 1, 0)", (BLOB,)
-        )
-        raise RuntimeError("boom")
-    conn = database.connection
-    assert not conn.in_transaction
-    assert conn.execute("SELECT count(*) FROM repositories").fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 0
-    with database.transaction() as again:  # the connection is usable afterwards
-        again.execute("INSERT INTO repositories(name, created_at) VALUES ('real', 0)")
-    assert conn.execute("SELECT name FROM repositories").fetchall() == [("real",)]
-
-
-def test_failed_statement_rolls_back_earlier_ones(database: SqliteDatabase) -> None:
-    with pytest.raises(sqlite3.IntegrityError), database.transaction() as conn:
-        conn.execute("INSERT INTO repositories(name, created_at) VALUES ('one', 0)")
-        conn.execute("INSERT INTO repositories(name, created_at) VALUES ('one', 0)")
-    assert database.connection.execute("SELECT count(*) FROM repositories").fetchone()[0] == 0
-
-
-def test_memory_database() -> None:
+def test_sqlite_memory_database() -> None:
     database = SqliteDatabase(":memory:")
     try:
         assert user_version(database) == len(MIGRATIONS)
+    finally:
+        database.close()
+
+
+def test_sqlite_failed_commit_is_rolled_back(db_path: str, run: Run) -> None:
+    """A COMMIT that fails (a deferred constraint here) leaves no transaction open."""
+    database = SqliteDatabase(db_path)
+    database.connection.execute("PRAGMA defer_foreign_keys=ON")
+
+    async def work(session: Session) -> None:
+        await session.execute("INSERT INTO tags VALUES (999, 't', 999, 0)")
+
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            run(database.transaction(work))
+        assert not database.connection.in_transaction
     finally:
         database.close()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import random
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from dockyard.persistence.records import NewManifest
-from dockyard.persistence.sqlite import SqliteMetadata
+from dockyard.persistence.sql import Session, SqlMetadata
+
+Run = Callable[[Awaitable[Any]], Any]
 
 COUNT = 2500
 BLOB = "sha256:" + hashlib.sha256(b"blob").hexdigest()
@@ -37,20 +39,23 @@ def repository_names() -> list[str]:
 
 
 @pytest.mark.parametrize("limit", [1000, 333, 100])
-def test_list_repositories_pages(metadata: SqliteMetadata, limit: int) -> None:
+def test_list_repositories_pages(run: Run, metadata: SqlMetadata, limit: int) -> None:
     names = repository_names()
 
+    async def seed(session: Session) -> None:  # one transaction: fast on both backends
+        sql = "INSERT INTO repositories(name, created_at) VALUES (?, 0)"
+        await session.executemany(sql, [(name,) for name in names])
+
     async def main() -> list[str]:
-        for name in names:
-            await metadata.commit_blob(name, BLOB, 4)
+        await metadata.db.transaction(seed)
         return await collect(metadata.list_repositories, limit)
 
-    seen = asyncio.run(main())
+    seen = run(main())
     assert len(seen) == COUNT
     assert seen == sorted(names), "each name once, in byte order"
 
 
-def test_list_repositories_after_last(metadata: SqliteMetadata) -> None:
+def test_list_repositories_after_last(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         for name in ("b", "a", "c/d", "c"):
             await metadata.commit_blob(name, BLOB, 4)
@@ -60,7 +65,7 @@ def test_list_repositories_after_last(metadata: SqliteMetadata) -> None:
         assert await metadata.list_repositories("c/d", 10) == []
         assert await metadata.list_repositories("", 0) == []
 
-    asyncio.run(main())
+    run(main())
 
 
 def tag_names() -> list[str]:
@@ -71,7 +76,7 @@ def tag_names() -> list[str]:
 
 
 @pytest.mark.parametrize("limit", [1000, 7, 256])
-def test_list_tags_pages(metadata: SqliteMetadata, limit: int) -> None:
+def test_list_tags_pages(run: Run, metadata: SqlMetadata, limit: int) -> None:
     tags = tag_names()
 
     async def main() -> list[str]:
@@ -95,16 +100,28 @@ def test_list_tags_pages(metadata: SqliteMetadata, limit: int) -> None:
 
         return await collect(fetch, limit)
 
-    seen = asyncio.run(main())
+    seen = run(main())
     assert len(seen) == COUNT
     assert len(set(seen)) == COUNT
     assert seen == sorted(tags)
 
 
-def test_list_tags_unknown_and_empty_repository(metadata: SqliteMetadata) -> None:
+def test_list_tags_unknown_and_empty_repository(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         assert await metadata.list_tags("unknown", "", 10) is None
         await metadata.commit_blob("blobs-only", BLOB, 4)
         assert await metadata.list_tags("blobs-only", "", 10) == []
 
-    asyncio.run(main())
+    run(main())
+
+
+def test_repository_names_sort_bytewise(run: Run, metadata: SqlMetadata) -> None:
+    """PostgreSQL's "C" collation keeps keyset pages in SQLite's (byte) order."""
+    names = ["a", "B", "a-b", "a/b", "_x", "é", "z"]
+
+    async def main() -> list[str]:
+        for name in names:
+            await metadata.commit_blob(name, BLOB, 1)
+        return await metadata.list_repositories("", 100)
+
+    assert run(main()) == sorted(names, key=str.encode)

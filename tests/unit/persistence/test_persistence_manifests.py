@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
 
 from dockyard.persistence.records import NewManifest
-from dockyard.persistence.sqlite import SqliteMetadata
+from dockyard.persistence.sql import SqlMetadata
+
+Run = Callable[[Awaitable[Any]], Any]
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -46,18 +50,24 @@ def manifest(
     )
 
 
-def counts(metadata: SqliteMetadata) -> dict[str, int]:
-    conn = metadata.db.connection
+async def counts(metadata: SqlMetadata) -> dict[str, int]:
     tables = ("repositories", "blobs", "repository_blobs", "manifests", "manifest_refs", "tags")
-    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608
+    found = {}
+    for table in tables:
+        row = await metadata.db.fetchone(f"SELECT count(*) FROM {table}")  # noqa: S608
+        assert row is not None
+        found[table] = int(row[0])
+    return found
 
 
-async def push_blobs(metadata: SqliteMetadata, repository: str) -> None:
+async def push_blobs(metadata: SqlMetadata, repository: str) -> None:
     await metadata.commit_blob(repository, CONFIG, 10)
     await metadata.commit_blob(repository, LAYER, 20)
 
 
-def test_missing_references_write_nothing_in_a_new_repository(metadata: SqliteMetadata) -> None:
+def test_missing_references_write_nothing_in_a_new_repository(
+    run: Run, metadata: SqlMetadata
+) -> None:
     async def main() -> None:
         missing = await metadata.put_manifest("fresh/repo", manifest("m", tags=("latest",)))
         assert missing == [CONFIG, LAYER]
@@ -66,35 +76,35 @@ def test_missing_references_write_nothing_in_a_new_repository(metadata: SqliteMe
         assert await metadata.manifest_by_digest("fresh/repo", digest("m")) is None
         assert await metadata.list_tags("fresh/repo", "", 100) is None
 
-    asyncio.run(main())
-    assert set(counts(metadata).values()) == {0}, "no repository row leaks from a refused PUT"
-    assert not metadata.db.connection.in_transaction
+    run(main())
+    assert set(run(counts(metadata)).values()) == {0}, "no repository row leaks from a refused PUT"
 
 
 def test_missing_references_write_nothing_in_an_existing_repository(
-    metadata: SqliteMetadata,
+    run: Run,
+    metadata: SqlMetadata,
 ) -> None:
     async def main() -> None:
         await metadata.commit_blob("repo", CONFIG, 10)
-        before = counts(metadata)
+        before = await counts(metadata)
         missing = await metadata.put_manifest("repo", manifest("m", tags=("latest",)))
         assert missing == [LAYER]
-        assert counts(metadata) == before
+        assert await counts(metadata) == before
         assert await metadata.manifest_by_tag("repo", "latest") is None
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_blob_linked_elsewhere_does_not_count(metadata: SqliteMetadata) -> None:
+def test_blob_linked_elsewhere_does_not_count(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await push_blobs(metadata, "other")
         assert await metadata.put_manifest("repo", manifest("m")) == [CONFIG, LAYER]
         assert await metadata.manifest_by_digest("repo", digest("m")) is None
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_put_manifest_with_present_references_records_tags(metadata: SqliteMetadata) -> None:
+def test_put_manifest_with_present_references_records_tags(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await push_blobs(metadata, "repo")
         new = manifest("m", tags=("latest", "v1"))
@@ -109,14 +119,12 @@ def test_put_manifest_with_present_references_records_tags(metadata: SqliteMetad
         assert await metadata.list_tags("repo", "", 10) == ["latest", "v1"]
         assert await metadata.manifest_by_digest("other", new.digest) is None
 
-    asyncio.run(main())
-    refs = metadata.db.connection.execute(
-        "SELECT digest, kind FROM manifest_refs ORDER BY digest"
-    ).fetchall()
+    run(main())
+    refs = run(metadata.db.fetchall("SELECT digest, kind FROM manifest_refs ORDER BY digest"))
     assert sorted(refs) == sorted([(CONFIG, "blob"), (LAYER, "blob")])
 
 
-def test_index_requires_children_in_same_repository(metadata: SqliteMetadata) -> None:
+def test_index_requires_children_in_same_repository(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await push_blobs(metadata, "repo")
         await metadata.put_manifest("repo", manifest("amd64"))
@@ -128,23 +136,23 @@ def test_index_requires_children_in_same_repository(metadata: SqliteMetadata) ->
         assert await metadata.put_manifest("repo", idx) == []
         assert await metadata.manifest_by_digest("repo", idx.digest) is not None
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_repush_same_manifest_is_idempotent(metadata: SqliteMetadata) -> None:
+def test_repush_same_manifest_is_idempotent(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await push_blobs(metadata, "repo")
         assert await metadata.put_manifest("repo", manifest("m", tags=("a",))) == []
-        before = counts(metadata)
+        before = await counts(metadata)
         assert await metadata.put_manifest("repo", manifest("m", tags=("a",))) == []
-        assert counts(metadata) == before
+        assert await counts(metadata) == before
         assert await metadata.put_manifest("repo", manifest("m", tags=("b",))) == []
         assert await metadata.list_tags("repo", "", 10) == ["a", "b"]
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_tag_move(metadata: SqliteMetadata) -> None:
+def test_tag_move(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await push_blobs(metadata, "repo")
         await metadata.put_manifest("repo", manifest("old", tags=("latest", "stable")))
@@ -156,10 +164,10 @@ def test_tag_move(metadata: SqliteMetadata) -> None:
         assert await metadata.list_tags("repo", "", 10) == ["latest", "stable"]
         assert await metadata.manifest_by_digest("repo", digest("old")) is not None
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_delete_manifest_cascades_tags_and_refs(metadata: SqliteMetadata) -> None:
+def test_delete_manifest_cascades_tags_and_refs(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await push_blobs(metadata, "repo")
         await metadata.put_manifest("repo", manifest("m", tags=("latest", "v1")))
@@ -172,16 +180,17 @@ def test_delete_manifest_cascades_tags_and_refs(metadata: SqliteMetadata) -> Non
         assert await metadata.delete_manifest("nowhere", digest("keep")) is False
         assert await metadata.linked_blob("repo", CONFIG) is not None, "blob links stay"
 
-    asyncio.run(main())
-    conn = metadata.db.connection
-    ids = conn.execute("SELECT id FROM manifests").fetchall()
-    orphans = conn.execute(
-        "SELECT count(*) FROM manifest_refs WHERE manifest_id NOT IN (SELECT id FROM manifests)"
-    ).fetchone()[0]
+    run(main())
+    ids = run(metadata.db.fetchall("SELECT id FROM manifests"))
+    orphans = run(
+        metadata.db.fetchone(
+            "SELECT count(*) FROM manifest_refs WHERE manifest_id NOT IN (SELECT id FROM manifests)"
+        )
+    )[0]
     assert len(ids) == 1 and orphans == 0
 
 
-def test_delete_tag(metadata: SqliteMetadata) -> None:
+def test_delete_tag(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await push_blobs(metadata, "repo")
         await metadata.put_manifest("repo", manifest("m", tags=("a", "b")))
@@ -191,10 +200,10 @@ def test_delete_tag(metadata: SqliteMetadata) -> None:
         assert await metadata.list_tags("repo", "", 10) == ["b"]
         assert await metadata.manifest_by_digest("repo", digest("m")) is not None
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_referrers_with_and_without_filter(metadata: SqliteMetadata) -> None:
+def test_referrers_with_and_without_filter(run: Run, metadata: SqlMetadata) -> None:
     target = digest("target")
 
     async def main() -> None:
@@ -230,24 +239,20 @@ def test_referrers_with_and_without_filter(metadata: SqliteMetadata) -> None:
             digest("plain"),
         ]
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_referrer_may_arrive_before_its_subject(metadata: SqliteMetadata) -> None:
+def test_referrer_may_arrive_before_its_subject(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await push_blobs(metadata, "repo")
         sig = manifest("sig", subject=digest("later"), artifact_type=SIGNATURE)
         assert await metadata.put_manifest("repo", sig) == []
         assert len(await metadata.referrers("repo", digest("later"), None)) == 1
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_foreign_keys_enforced(metadata: SqliteMetadata) -> None:
-    conn = metadata.db.connection
-    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    try:
-        conn.execute("INSERT INTO tags VALUES (999, 't', 999, 0)")
-    except sqlite3.IntegrityError:
-        return
-    raise AssertionError("a tag pointing at nothing was accepted")
+def test_foreign_keys_enforced(run: Run, metadata: SqlMetadata) -> None:
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
+        run(metadata.db.execute("INSERT INTO tags VALUES (999, 't', 999, 0)"))
+    assert run(metadata.list_tags("repo", "", 10)) is None

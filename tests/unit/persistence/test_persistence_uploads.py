@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+import psycopg
 import pytest
 
 from dockyard.persistence.records import UploadRecord
-from dockyard.persistence.sqlite import SqliteDatabase, SqliteMetadata
+from dockyard.persistence.sql import Database, SqlMetadata
+
+Run = Callable[[Awaitable[Any]], Any]
 
 
 def record(upload_id: str, activity: float = 100.0, repository: str = "team/app") -> UploadRecord:
@@ -22,7 +26,7 @@ def record(upload_id: str, activity: float = 100.0, repository: str = "team/app"
     )
 
 
-def test_create_and_get(metadata: SqliteMetadata) -> None:
+def test_create_and_get(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         new = record("u" * 32)
         await metadata.uploads.create(new)
@@ -30,17 +34,17 @@ def test_create_and_get(metadata: SqliteMetadata) -> None:
         assert await metadata.get_upload("u" * 32) == new
         assert await metadata.uploads.get("missing") is None
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_duplicate_id_refused(metadata: SqliteMetadata) -> None:
-    asyncio.run(metadata.uploads.create(record("dup")))
-    with pytest.raises(sqlite3.IntegrityError):
-        asyncio.run(metadata.uploads.create(record("dup")))
-    assert not metadata.db.connection.in_transaction
+def test_duplicate_id_refused(run: Run, metadata: SqlMetadata) -> None:
+    run(metadata.uploads.create(record("dup")))
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
+        run(metadata.uploads.create(record("dup")))
+    assert run(metadata.uploads.delete("dup")) is True, "the database is usable after"
 
 
-def test_set_offset(metadata: SqliteMetadata) -> None:
+def test_set_offset(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await metadata.uploads.create(record("u1", activity=100.0))
         await metadata.uploads.set_offset("u1", 4096, 250.0)
@@ -50,20 +54,20 @@ def test_set_offset(metadata: SqliteMetadata) -> None:
         await metadata.uploads.set_offset("missing", 1, 1.0)  # no error, no row
         assert await metadata.uploads.get("missing") is None
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_delete(metadata: SqliteMetadata) -> None:
+def test_delete(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         await metadata.uploads.create(record("u1"))
         assert await metadata.uploads.delete("u1") is True
         assert await metadata.uploads.get("u1") is None
         assert await metadata.uploads.delete("u1") is False
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_stale(metadata: SqliteMetadata) -> None:
+def test_stale(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> None:
         for i, activity in enumerate([50.0, 10.0, 300.0, 30.0, 200.0]):
             await metadata.uploads.create(record(f"u{i}", activity))
@@ -73,18 +77,14 @@ def test_stale(metadata: SqliteMetadata) -> None:
         assert [r.id for r in await metadata.uploads.stale(250.0, limit=2)] == ["u3", "u0"]
         assert await metadata.uploads.stale(before=0.0) == []
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_uploads_survive_reopening(db_path: str) -> None:
-    first = SqliteDatabase(db_path)
-    metadata = SqliteMetadata(first)
-    asyncio.run(metadata.uploads.create(record("u1")))
-    asyncio.run(metadata.uploads.set_offset("u1", 77, 101.0))
-    first.close()
-    second = SqliteDatabase(db_path)
-    try:
-        got = asyncio.run(SqliteMetadata(second).uploads.get("u1"))
-        assert got is not None and got.offset == 77
-    finally:
-        second.close()
+def test_uploads_survive_reopening(
+    run: Run, metadata: SqlMetadata, open_again: Callable[[], Database]
+) -> None:
+    run(metadata.uploads.create(record("u1")))
+    run(metadata.uploads.set_offset("u1", 77, 101.0))
+    run(metadata.db.aclose())
+    got = run(SqlMetadata(open_again()).uploads.get("u1"))
+    assert got is not None and got.offset == 77

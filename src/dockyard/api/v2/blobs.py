@@ -61,9 +61,13 @@ def _headers(ctx: Context, handle: BlobHandle) -> Headers:
 
 async def get(ctx: Context, params: dict[str, str]) -> None:
     ctx.repository = params["name"]
-    handle = await ctx.registry.blobs.stat(ctx.principal, params["name"], params["digest"])
-    headers = _headers(ctx, handle)
     head = ctx.request.method == "HEAD"
+    handle = await ctx.registry.blobs.stat(
+        ctx.principal, params["name"], params["digest"], pin=head
+    )
+    if not head and await _redirected(ctx, handle):
+        return
+    headers = _headers(ctx, handle)
     span = None if head else parse_range(ctx.request.headers.get("range"), handle.size)
     if span is None:
         start, length, status = 0, handle.size, 200
@@ -71,23 +75,46 @@ async def get(ctx: Context, params: dict[str, str]) -> None:
         start, length, status = span[0], span[1] - span[0] + 1, 206
         headers.append((b"content-range", f"bytes {span[0]}-{span[1]}/{handle.size}".encode()))
     headers.append((b"content-length", str(length).encode()))
-    await send_start(ctx.send, status, headers)
-    if head:
-        await send_body(ctx.send, b"")
-    elif handle.inline is not None:
-        await send_body(ctx.send, handle.inline[start : start + length])
+    if head or handle.inline is not None:
+        await send_start(ctx.send, status, headers)
+        await send_body(ctx.send, b"" if head else (handle.inline or b"")[start : start + length])
     else:
-        await _send_stored(ctx, handle, start, length)
+        await _send_stored(ctx, handle, (start, length), status, headers)
 
 
-async def _send_stored(ctx: Context, handle: BlobHandle, start: int, length: int) -> None:
+async def _redirected(ctx: Context, handle: BlobHandle) -> bool:
+    """Answer 307 to a presigned storage URL when the storage offers one (S3)."""
+    if handle.inline is not None:
+        return False
+    location = await ctx.registry.blobs.redirect_url(handle)
+    if location is None:
+        return False
+    headers = ctx.base_headers()
+    headers += [
+        (b"location", location.encode()),
+        (b"docker-content-digest", handle.digest.encode()),
+    ]
+    await respond(ctx.send, 307, headers)
+    return True
+
+
+async def _send_stored(
+    ctx: Context, handle: BlobHandle, span: tuple[int, int], status: int, headers: Headers
+) -> None:
+    start, length = span
     local = ctx.registry.blobs.local_path(handle)
     extensions = ctx.request.scope.get("extensions") or {}
     if local and start == 0 and length == handle.size and "http.response.pathsend" in extensions:
+        await send_start(ctx.send, status, headers)
         await ctx.send({"type": "http.response.pathsend", "path": local})
         ctx.bytes_sent += length
         return
-    async for chunk in ctx.registry.blobs.read(handle, start, length):
+    chunks = ctx.registry.blobs.read(handle, start, length)
+    first = await anext(chunks, b"")  # a storage failure is still a clean error response here
+    await send_start(ctx.send, status, headers)
+    if first:
+        await send_body(ctx.send, first, more=True)
+    async for chunk in chunks:
         await send_body(ctx.send, chunk, more=True)
     await send_body(ctx.send, b"")
 

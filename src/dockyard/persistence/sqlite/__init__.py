@@ -1,6 +1,5 @@
-"""The embedded SQLite implementation of the metadata stores (stdlib ``sqlite3``, inline)."""
+"""The embedded SQLite backend (stdlib ``sqlite3``, called inline on the event loop)."""
 
 from dockyard.persistence.sqlite.database import SqliteDatabase
-from dockyard.persistence.sqlite.metadata import SqliteMetadata
 
-__all__ = ["SqliteDatabase", "SqliteMetadata"]
+__all__ = ["SqliteDatabase"]

@@ -1,21 +1,23 @@
 """One SQLite connection in WAL mode, called inline on the event loop thread.
 
 Lookups take microseconds, less than a hop to a thread pool would cost, so queries run
-directly. Writes use ``BEGIN IMMEDIATE`` so a check-then-write is one transaction.
+directly: the ``async`` methods never suspend. That is also what makes a transaction safe on
+the one shared connection: ``BEGIN IMMEDIATE`` ... ``COMMIT`` runs without yielding to the
+event loop, so no other request's statements can land inside it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Sequence
 
-from dockyard.persistence.schema import MIGRATIONS
+from dockyard.persistence.sql.session import Params, Row, Session, T
+from dockyard.persistence.sqlite.schema import MIGRATIONS
 
 
 class SqliteDatabase:
-    """Owns the connection and the schema version."""
+    """Owns the connection and the schema version (``PRAGMA user_version``)."""
 
     def __init__(self, path: str) -> None:
         if path != ":memory:":
@@ -25,7 +27,7 @@ class SqliteDatabase:
             path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
         self._configure()
-        self.migrate()
+        self.migrate_now()
 
     def _configure(self) -> None:
         for pragma in (
@@ -38,32 +40,73 @@ class SqliteDatabase:
         ):
             self.connection.execute(pragma)
 
-    def migrate(self) -> int:
-        """Apply pending migrations; return the schema version."""
-        version = int(self.connection.execute("PRAGMA user_version").fetchone()[0])
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction():
-                for statement in _statements(script):
-                    self.connection.execute(statement)
-                self.connection.execute(f"PRAGMA user_version={number}")
-            version = number
-        return version
+    # schema and lifecycle -----------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""
+    def schema_version(self) -> int:
+        return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate_now(self) -> int:
+        """Apply pending migrations, each in its own transaction; return the schema version."""
         conn = self.connection
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        version = self.schema_version()
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self.schema_version() < number:  # another process may have got here first
+                    for statement in _statements(script):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version={number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        return self.schema_version()
+
+    async def migrate(self) -> int:
+        return self.migrate_now()
+
+    async def open(self) -> None:
+        """Nothing to do: the connection opened and migrated when it was built."""
+
+    async def aclose(self) -> None:
+        self.close()
 
     def close(self) -> None:
         self.connection.close()
+
+    # statements -------------------------------------------------------------------------
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        cursor = self.connection.execute(sql, params)
+        row: Row | None = cursor.fetchone()
+        cursor.close()
+        return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return self.connection.execute(sql, params).fetchall()
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        return self.connection.execute(sql, params).rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        self.connection.executemany(sql, rows)
+
+    async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception (COMMIT's too)."""
+        conn = self.connection
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = await work(self)
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        return result
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _statements(script: str) -> list[str]:

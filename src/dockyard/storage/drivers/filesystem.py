@@ -162,3 +162,7 @@ class FilesystemDriver:
 
     def local_path(self, path: str) -> str | None:
         return self._full(path)
+
+    async def redirect_url(self, path: str) -> str | None:
+        check_path(path)
+        return None

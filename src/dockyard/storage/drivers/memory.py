@@ -102,3 +102,7 @@ class MemoryDriver:
     def local_path(self, path: str) -> str | None:
         check_path(path)
         return None
+
+    async def redirect_url(self, path: str) -> str | None:
+        check_path(path)
+        return None

@@ -1,4 +1,7 @@
-"""Schema migrations for the SQLite metadata database, applied in order by ``user_version``."""
+"""Schema migrations for the SQLite metadata database, applied in order by ``user_version``.
+
+Keep in step with ``postgres/schema.py``: migration N means the same change in both.
+"""
 
 from __future__ import annotations
 
@@ -63,5 +66,12 @@ MIGRATIONS: tuple[str, ...] = (
         last_activity REAL NOT NULL
     );
     CREATE INDEX uploads_activity ON uploads(last_activity);
+    """,
+    # 2: blob life cycle for online garbage collection (publishing -> ready -> deleting)
+    """
+    ALTER TABLE blobs ADD COLUMN state TEXT NOT NULL DEFAULT 'ready';
+    CREATE INDEX blobs_collectable ON blobs(pinned_until) WHERE state <> 'deleting';
+    CREATE INDEX blobs_deleting ON blobs(state) WHERE state = 'deleting';
+    CREATE INDEX manifests_created ON manifests(created_at);
     """,
 )

@@ -1,0 +1,166 @@
+"""Bearer-token authentication for ``/v2`` (issuer mode and ``auth.token`` consumer mode).
+
+Every request needs a valid token. Which access it needs follows distribution's
+``appendAccessRecords``: GET/HEAD need ``pull``, writes need ``pull,push``, DELETE needs
+``delete`` (an upload session, whatever the method, needs ``pull,push``), ``_catalog`` needs
+``registry:catalog:*`` and ``/v2/`` only a valid token. The check is ``auth.policy`` itself,
+asked early so the challenge can name the missing scope; the services ask it again.
+
+No token or a bad one: 401 ``UNAUTHORIZED`` with ``WWW-Authenticate: Bearer realm=...,
+service=...,scope=...`` (``error="invalid_token"`` for a bad one); a good token without the
+scope: the same with ``error="insufficient_scope"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dockyard.api.http import Request
+from dockyard.auth.policy import AccessPolicy, Action
+from dockyard.auth.principal import Principal
+from dockyard.auth.scopes import ResourceActions, resource_for, scope_string
+from dockyard.auth.tokens import TokenError, TokenVerifier
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.reference import validate_name
+
+if TYPE_CHECKING:
+    from dockyard.api.context import Context
+    from dockyard.api.token import TokenEndpoint
+    from dockyard.api.v2.router import Route
+
+log = logging.getLogger("dockyard.auth")
+Need = tuple[Action, str | None]
+_SAFE_HOST = re.compile(r"^[A-Za-z0-9.\-_:\[\]]{1,255}$")
+_SAFE_PROTO = ("http", "https")
+_READS = ("GET", "HEAD")
+
+
+def needed_access(found: tuple[Route, dict[str, str]] | None, method: str) -> list[Need]:
+    """What a request needs, in the order a challenge lists it."""
+    if found is None:
+        return []
+    route, params = found
+    if route.name == "catalog":
+        return [(Action.CATALOG, None)]
+    name = params.get("name")
+    if name is None or not _valid_name(name):
+        return []
+    if route.name in ("upload_start", "upload") or method not in (*_READS, "DELETE"):
+        return [(Action.PULL, name), (Action.PUSH, name)]
+    if method == "DELETE":
+        return [(Action.DELETE, name)]
+    return [(Action.PULL, name)]
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        validate_name(name)
+    except RegistryError:
+        return False
+    return True
+
+
+def _scopes(needs: Sequence[Need]) -> list[ResourceActions]:
+    merged: dict[tuple[str, str], list[str]] = {}
+    for action, repository in needs:
+        kind, name, verb = resource_for(action.value, repository)
+        merged.setdefault((kind, name), []).append(verb)
+    return [ResourceActions(kind, name, tuple(verbs)) for (kind, name), verbs in merged.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """How to tell a client where to get a token.
+
+    ``realm`` is the token endpoint URL; when empty it is derived per request: this server's
+    ``/token`` (issuer mode), or ``https://<Host><redirect_path>`` (``auth.token.autoredirect``).
+    """
+
+    service: str
+    realm: str = ""
+    redirect_path: str = "/token"
+
+    def realm_for(self, request: Request) -> str:
+        if self.realm:
+            return self.realm
+        headers = request.headers
+        host = headers.get("x-forwarded-host") or headers.get("host") or ""
+        proto = headers.get("x-forwarded-proto") or request.scope.get("scheme", "http")
+        if not _SAFE_HOST.match(host) or proto not in _SAFE_PROTO:
+            return self.redirect_path
+        return f"{proto}://{host}{self.redirect_path}"
+
+    def error(self, request: Request, needs: Sequence[Need], problem: str | None) -> RegistryError:
+        scopes = _scopes(needs)
+        value = f'Bearer realm="{self.realm_for(request)}",service="{self.service}"'
+        if scopes:
+            value += f',scope="{scope_string(scopes)}"'
+        if problem:
+            value += f',error="{problem}"'
+        detail = [
+            {"Type": scope.type, "Name": scope.name, "Action": action}
+            for scope in scopes
+            for action in scope.actions
+        ]
+        message = "access to the requested resource is not authorized"
+        if problem == "invalid_token":
+            message = "the bearer token is invalid or expired"
+        return RegistryError(
+            ErrorCode.UNAUTHORIZED,
+            message,
+            detail=detail,
+            headers={"WWW-Authenticate": value},
+        )
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None
+
+
+class BearerAuthenticator:
+    def __init__(self, verifier: TokenVerifier, policy: AccessPolicy, challenge: Challenge) -> None:
+        self.verifier = verifier
+        self.policy = policy
+        self.challenge = challenge
+
+    async def authenticate(
+        self, request: Request, found: tuple[Route, dict[str, str]] | None
+    ) -> Principal:
+        needs = needed_access(found, request.method)
+        raw = bearer_token(request.headers.get("authorization"))
+        if raw is None:
+            raise self.challenge.error(request, needs, None)
+        try:
+            verified = self.verifier.verify(raw)
+        except TokenError as exc:
+            log.info("bearer token refused: %s", exc)
+            raise self.challenge.error(request, needs, "invalid_token") from None
+        principal = Principal(
+            verified.subject, authenticated=bool(verified.subject), access=verified.access
+        )
+        if not all(self.policy.allows(principal, action, repo) for action, repo in needs):
+            raise self.challenge.error(request, needs, "insufficient_scope")
+        return principal
+
+
+@dataclass(frozen=True, slots=True)
+class TokenApi:
+    """Token wiring handed to the app: bearer checks, and the token endpoint in issuer mode."""
+
+    bearer: BearerAuthenticator
+    endpoint: TokenEndpoint | None = None
+
+    def serves(self, path: str) -> bool:
+        return self.endpoint is not None and self.endpoint.handles(path)
+
+    async def handle(self, ctx: Context) -> None:
+        assert self.endpoint is not None
+        await self.endpoint.handle(ctx)

@@ -1,0 +1,63 @@
+"""What the shared stores need from a database: statements, transactions and a lifecycle.
+
+Queries are written once, with ``?`` placeholders, in the SQL both SQLite and PostgreSQL
+accept; each backend runs them (PostgreSQL rewrites ``?`` to ``%s``). A backend is a
+:class:`Database`: single statements run on their own (autocommit), and ``transaction(work)``
+runs ``work`` in one transaction, committing when it returns and rolling back when it raises.
+``work`` may be run more than once (PostgreSQL retries serialization failures), so it must only
+touch the database through the session it is given and compute nothing it cannot recompute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
+
+Params = Sequence[Any]
+Row = tuple[Any, ...]
+T = TypeVar("T")
+
+# SQLite's limit on bound variables is 32766; PostgreSQL's is 65535. Stay far below both.
+IN_LIST_CHUNK = 500
+
+
+class Session(Protocol):
+    """Runs statements; inside ``Database.transaction`` all of them belong to one transaction."""
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return the number of rows it changed."""
+        ...
+
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+
+
+class Database(Session, Protocol):
+    """A metadata database: statements on their own, transactions, schema and lifecycle."""
+
+    async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T: ...
+
+    async def migrate(self) -> int:
+        """Apply pending schema migrations; return the schema version."""
+        ...
+
+    async def open(self) -> None:
+        """Connect (a pool, for a server) and migrate; called in the worker that serves."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+    def close(self) -> None:
+        """Release what can be released without an event loop (nothing is open after)."""
+        ...
+
+
+def placeholders(count: int) -> str:
+    """``?, ?, ?`` for an ``IN (...)`` list of ``count`` values."""
+    return ", ".join("?" * count)
+
+
+def chunks(values: Sequence[str], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -1,0 +1,141 @@
+"""Online garbage collection: reclaim blobs no manifest references, while serving.
+
+Each blob is handled on its own: its cached descriptors are invalidated, a transaction
+re-checks that it is still unreferenced and unpinned and takes it to ``deleting`` (removing
+its repository links), the cache is invalidated again, the bytes are deleted, and only then
+is the row dropped. A crash at any point leaves either a live blob or a ``deleting`` row that
+the next run finishes. ``--delete-untagged`` first removes manifests that have no tag, are not
+part of an index and do not refer to a live subject.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dockyard.core.digest import parse_digest
+from dockyard.core.errors import RegistryError
+from dockyard.persistence.stores import GarbageStore
+from dockyard.services.descriptors import BlobDescriptorCache
+from dockyard.storage.driver import StorageDriver
+from dockyard.storage.layout import blob_dir
+
+log = logging.getLogger("dockyard.gc")
+BATCH = 200
+DRY_RUN_LIMIT = 100_000
+
+
+@dataclass
+class GcReport:
+    dry_run: bool = False
+    manifests_deleted: int = 0
+    blobs_deleted: int = 0
+    bytes_freed: int = 0
+    blobs_kept_busy: int = 0
+    stopped_early: str = ""
+
+    def summary(self) -> str:
+        verb = "would delete" if self.dry_run else "deleted"
+        text = (
+            f"{verb} {self.manifests_deleted} untagged manifests and {self.blobs_deleted} blobs "
+            f"({self.bytes_freed} bytes)"
+        )
+        return text + (f"; stopped early: {self.stopped_early}" if self.stopped_early else "")
+
+
+class GarbageCollector:
+    def __init__(
+        self,
+        storage: StorageDriver,
+        garbage: GarbageStore,
+        descriptors: BlobDescriptorCache,
+        *,
+        grace_seconds: float = 3600.0,
+        pin_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pin_seconds = pin_seconds
+        self.storage = storage
+        self.garbage = garbage
+        self.descriptors = descriptors
+        self.grace_seconds = grace_seconds
+        self.clock = clock
+
+    async def run(self, *, dry_run: bool = False, delete_untagged: bool = False) -> GcReport:
+        report = GcReport(dry_run=dry_run)
+        if delete_untagged:
+            await self._untagged(report)
+        if not dry_run:
+            await self._finish_interrupted(report)
+        try:
+            await self._sweep(report)
+        except RegistryError as error:
+            report.stopped_early = error.message
+        log.info("gc: %s", report.summary())
+        return report
+
+    async def _untagged(self, report: GcReport) -> None:
+        seen: set[tuple[str, str]] = set()
+        while True:
+            now = self.clock()
+            limit = DRY_RUN_LIMIT if report.dry_run else BATCH
+            batch = await self.garbage.untagged_manifests(now, self.grace_seconds, limit)
+            batch = [item for item in batch if item not in seen]
+            if not batch:
+                return
+            for repository, digest in batch:
+                seen.add((repository, digest))
+                if report.dry_run or await self.garbage.delete_untagged(
+                    repository, digest, now, self.grace_seconds
+                ):
+                    report.manifests_deleted += 1
+            if report.dry_run:
+                return
+
+    async def _finish_interrupted(self, report: GcReport) -> None:
+        for digest, size in await self.garbage.deleting_blobs(10_000):
+            await self._remove_bytes(digest)
+            if await self.garbage.forget_blob(digest):
+                report.blobs_deleted += 1
+                report.bytes_freed += size
+
+    async def _sweep(self, report: GcReport) -> None:
+        seen: set[str] = set()
+        while True:
+            limit = DRY_RUN_LIMIT if report.dry_run else BATCH
+            batch = await self.garbage.collectable_blobs(*self._cutoffs(), limit)
+            batch = [item for item in batch if item[0] not in seen]
+            if not batch:
+                return
+            for digest, size in batch:
+                seen.add(digest)
+                if report.dry_run or await self._collect(digest):
+                    report.blobs_deleted += 1
+                    report.bytes_freed += size
+                else:
+                    report.blobs_kept_busy += 1
+            if report.dry_run:
+                return
+
+    async def _collect(self, digest: str) -> bool:
+        for repository in await self.garbage.repositories_linking(digest):
+            await self.descriptors.forget(repository, digest)
+        unlinked = await self.garbage.mark_deleting(digest, *self._cutoffs())
+        if unlinked is None:
+            return False
+        for repository in unlinked:
+            await self.descriptors.forget_quietly(repository, digest)
+        await self._remove_bytes(digest)
+        await self.garbage.forget_blob(digest)
+        return True
+
+    def _cutoffs(self) -> tuple[float, float]:
+        """(pinned_before, committed_before): a pin holds for ``pin_seconds`` from when it
+        was taken, so a pin counts as expired once it is older than the grace period."""
+        now = self.clock()
+        return now - self.grace_seconds + self.pin_seconds, now - self.grace_seconds
+
+    async def _remove_bytes(self, digest: str) -> None:
+        await self.storage.delete(blob_dir(parse_digest(digest)))

@@ -1,0 +1,144 @@
+"""The S3 FileWriter: each writer (each PATCH) adds one segment object after the stored ones.
+
+Bytes collect in a buffer of one part. A segment that ends before the buffer fills is a single
+PUT; a longer one becomes a streaming multipart upload (parts of ``part_size``, two in flight),
+so memory stays within about four parts per open writer however large the blob. ``flush`` and
+``close`` complete the segment: only then does it exist. After a failure ``size`` falls back to
+the bytes that are stored for sure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+
+from dockyard.storage.driver import StorageError
+from dockyard.storage.drivers.s3_layout import segment_key
+from dockyard.storage.drivers.s3_objects import ObjectIO
+
+
+class _AbortUploadError(Exception):
+    """Raised inside the part stream so that obstore aborts the multipart upload."""
+
+
+_END = object()
+_ABORT = object()
+
+
+class _PartStream:
+    """Feeds whole parts to one ``put_stream`` call running as a task."""
+
+    def __init__(self, objects: ObjectIO, key: str) -> None:
+        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
+        self._task = asyncio.ensure_future(objects.put_stream(key, self._parts()))
+
+    async def _parts(self) -> AsyncIterator[bytearray]:
+        while True:
+            item = await self._queue.get()
+            self._queue.task_done()
+            if item is _END:
+                return
+            if item is _ABORT:
+                raise _AbortUploadError
+            assert isinstance(item, bytearray)
+            yield item
+
+    async def send(self, part: bytearray) -> None:
+        """Hand ``part`` over and wait until obstore took it: at most one part waits here."""
+        await self._hand_over(self._queue.put(part))
+        await self._hand_over(self._queue.join())
+
+    async def finish(self) -> None:
+        await self._hand_over(self._queue.put(_END))
+        await self._task
+
+    async def abort(self) -> None:
+        if not self._task.done():
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(_ABORT)
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=30)
+
+    async def _hand_over(self, put: Awaitable[None]) -> None:
+        """Queue an item, unless the upload fails first (then raise its error)."""
+        putting = asyncio.ensure_future(put)
+        done, _ = await asyncio.wait({putting, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if putting in done:
+            return
+        putting.cancel()
+        await self._task  # raises the upload's StorageError
+        raise StorageError("S3 upload stream ended early")
+
+
+class S3Writer:
+    """Appends one segment per writer session (a new one after each ``flush``)."""
+
+    def __init__(self, objects: ObjectIO, key: str, size: int, *, create: bool) -> None:
+        self._objects = objects
+        self._key = key
+        self._start = size  # where the current segment starts
+        self._size = size
+        self._buffer = bytearray()
+        self._stream: _PartStream | None = None
+        self._create = create  # write an empty segment on close so that the file exists
+        self._failed = False
+        self._closed = False
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    async def write(self, data: bytes) -> None:
+        if self._closed or self._failed:
+            raise StorageError("write to a closed or failed S3 writer")
+        if not data:
+            return
+        self._buffer += data
+        self._size += len(data)
+        if len(self._buffer) >= self._objects.part_size:
+            await self._guard(self._ship())
+
+    async def flush(self) -> None:
+        if not self._closed and not self._failed:
+            await self._guard(self._complete())
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._failed:
+            return
+        await self._guard(self._complete())
+
+    async def _ship(self) -> None:
+        if self._stream is None:
+            self._stream = _PartStream(self._objects, segment_key(self._key, self._start))
+        part, self._buffer = self._buffer, bytearray()
+        await self._stream.send(part)
+
+    async def _complete(self) -> None:
+        """Store the current segment (if it has bytes, or the file must come into being)."""
+        if self._stream is not None:
+            if self._buffer:
+                await self._ship()
+            stream, self._stream = self._stream, None
+            await stream.finish()
+        elif self._buffer or self._create:
+            part, self._buffer = self._buffer, bytearray()
+            await self._objects.put(segment_key(self._key, self._start), bytes(part))
+        self._create = False
+        self._start = self._size
+
+    async def _guard(self, step: Awaitable[None]) -> None:
+        """Run ``step``; on any failure abort the open upload and count only stored bytes."""
+        try:
+            await step
+        except BaseException:
+            self._failed = True
+            self._size = self._start
+            self._buffer = bytearray()
+            if self._stream is not None:
+                stream, self._stream = self._stream, None
+                await stream.abort()
+            raise
