@@ -266,3 +266,15 @@ def test_empty_blob(client: httpx.Client, repo: str) -> None:
     assert response.headers["Docker-Content-Digest"] == sha256(b"")
     fetched = client.get(f"/v2/{repo}/blobs/{sha256(b'')}")
     assert fetched.status_code == 200 and fetched.content == b""
+
+
+def test_errors_before_reading_a_body_are_delivered_not_reset(client: httpx.Client, repo: str) -> None:
+    """An error answered before the body was read must reach the client as the error."""
+    body = os.urandom(2 * 1024 * 1024)
+    unknown = f"/v2/{repo}/blobs/uploads/{'x' * 32}"
+    for _ in range(10):
+        assert_oci_error(client.patch(unknown, content=body), 404, "BLOB_UPLOAD_UNKNOWN")
+    location = _start(client, repo)
+    for _ in range(10):
+        response = client.patch(location, content=body, headers={"Content-Range": "5-2097156"})
+        assert_oci_error(response, 416, "BLOB_UPLOAD_INVALID")

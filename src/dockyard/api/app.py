@@ -145,6 +145,8 @@ class RegistryApp:
         if ctx.status:
             log.warning("error after response started: %s", error.message)
             return
+        if not await _drain_quietly(ctx):
+            error.headers["Connection"] = "close"
         await render_error(
             ctx.send, error, head=ctx.request.method == "HEAD", request_id=ctx.request_id
         )
@@ -191,3 +193,14 @@ class RegistryApp:
         if self._debug is not None:
             await self._debug.stop()
         await self.registry.shutdown()
+
+
+DRAIN_LIMIT = 8 * 1024 * 1024
+
+
+async def _drain_quietly(ctx: Context) -> bool:
+    """Consume a small unread request body before an error answer (see Request.drain)."""
+    try:
+        return await ctx.request.drain(DRAIN_LIMIT)
+    except RegistryError:
+        return False
