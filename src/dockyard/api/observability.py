@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -48,6 +48,7 @@ class Metrics:
             "registry_bytes_pulled_total", "Blob and manifest bytes sent", registry=self.registry
         )
         self._rehash_seen = 0
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.upload_rehash = Counter(
             "registry_upload_rehash_total",
             "Chunked uploads whose hash was rebuilt from stored bytes",
@@ -56,8 +57,16 @@ class Metrics:
 
     def observe(self, ctx: Context, seconds: float) -> None:
         method = ctx.request.method
-        self.requests.labels(method, ctx.route, str(ctx.status)).inc()
-        self.duration.labels(method, ctx.route).observe(seconds)
+        key = (method, ctx.route, ctx.status)
+        children = self._children.get(key)
+        if children is None:  # labels() costs more than the increment; resolve it once
+            children = (
+                self.requests.labels(method, ctx.route, str(ctx.status)),
+                self.duration.labels(method, ctx.route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
         if ctx.request.bytes_received:
             self.bytes_pushed.inc(ctx.request.bytes_received)
         if method == "GET" and ctx.status in (200, 206) and ctx.route in ("blob", "manifest"):

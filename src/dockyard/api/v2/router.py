@@ -20,14 +20,9 @@ class Route:
     methods: dict[str, Handler]
 
 
+# Most frequent first. "upload_start" and "upload" must stay ahead of "blob"; the others
+# cannot match the same path.
 ROUTES: tuple[Route, ...] = (
-    Route("base", re.compile(r"^/v2/?$"), {"GET": listing.base, "HEAD": listing.base}),
-    Route("catalog", re.compile(r"^/v2/_catalog$"), {"GET": listing.catalog}),
-    Route(
-        "tags",
-        re.compile(r"^/v2/(?P<name>.+)/tags/list$"),
-        {"GET": listing.tags},
-    ),
     Route(
         "manifest",
         re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$"),
@@ -61,6 +56,13 @@ ROUTES: tuple[Route, ...] = (
         re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$"),
         {"GET": listing.referrers},
     ),
+    Route(
+        "tags",
+        re.compile(r"^/v2/(?P<name>.+)/tags/list$"),
+        {"GET": listing.tags},
+    ),
+    Route("base", re.compile(r"^/v2/?$"), {"GET": listing.base, "HEAD": listing.base}),
+    Route("catalog", re.compile(r"^/v2/_catalog$"), {"GET": listing.catalog}),
 )
 
 
