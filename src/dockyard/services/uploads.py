@@ -13,6 +13,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from dockyard.storage.driver import FileWriter, PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, is_upload_id, upload_dir, upload_path
 
 UPLOAD_LOCK_SECONDS = 900.0
+PARALLEL_HASH_MIN = 256 * 1024
 _PUBLISH_RETRY_DELAYS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
@@ -59,6 +61,7 @@ class UploadService:
         self.rehash_count = 0
         self._live: dict[str, _LiveHash] = {}
         self.locks: LockManager = locks or LocalLocks()
+        self.hashing = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dockyard-hash")
 
     # sessions ------------------------------------------------------------------------------
 
@@ -143,7 +146,7 @@ class UploadService:
             writer = await self.storage.writer(path, append=False)
             hasher = new_hasher(expected.algorithm)
             try:
-                await _pump(body, writer, _LiveHash(hasher, 0))
+                await _pump(body, writer, _LiveHash(hasher, 0), self.hashing)
                 await writer.flush()
             finally:
                 await writer.close()
@@ -195,7 +198,7 @@ class UploadService:
             if start is not None and start != writer.size:
                 raise _range_error(writer.size)
             live = await self._live_hash(record.id, writer.size)
-            await _pump(body, writer, live)
+            await _pump(body, writer, live, self.hashing)
             if durable:
                 await writer.flush()
         finally:
@@ -257,11 +260,31 @@ class UploadService:
         self._live.pop(upload_id, None)
 
 
-async def _pump(body: AsyncIterator[bytes], writer: FileWriter, live: _LiveHash) -> None:
-    """Write then hash each chunk, so the hash never covers bytes that were not stored."""
+async def _pump(
+    body: AsyncIterator[bytes], writer: FileWriter, live: _LiveHash, hashing: Executor
+) -> None:
+    """Store and hash each chunk as it arrives.
+
+    A large chunk is hashed on a worker thread while the event loop thread writes it (both
+    release the GIL), so a push costs about max(write, hash) rather than their sum. If a
+    write fails, the live hash is marked stale so it is rebuilt from the stored bytes: it
+    never counts bytes that were not stored.
+    """
+    loop = asyncio.get_running_loop()
     async for chunk in body:
-        await writer.write(chunk)
-        live.hasher.update(chunk)
+        if len(chunk) < PARALLEL_HASH_MIN:
+            await writer.write(chunk)
+            live.hasher.update(chunk)
+            live.hashed += len(chunk)
+            continue
+        hashed = loop.run_in_executor(hashing, live.hasher.update, chunk)
+        try:
+            await writer.write(chunk)
+        except BaseException:
+            await asyncio.shield(hashed)
+            live.hashed = -1
+            raise
+        await hashed
         live.hashed += len(chunk)
 
 
