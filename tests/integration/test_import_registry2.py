@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from e2e.clientkit import OciLayout
 from e2e.clientkit import make_image as make_layout_image
 from support.oci import DOCKER_MANIFEST, OCI_INDEX, Image, make_image, make_index, sha256
-from support.server import DOCKYARD, free_port, serving
+from support.server import DOCKYARD, free_port, serving, wait_for_http
 
 REFERENCE = "docker-registry"
 
@@ -36,13 +35,7 @@ def reference_registry(root: Path, workdir: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url + "/v2/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        wait_for_http(url + "/v2/")
         yield url
     finally:
         process.terminate()

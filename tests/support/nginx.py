@@ -5,14 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
-from support.server import free_port
+from support.server import free_port, wait_for_http
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cluster" / "nginx.conf"
 
@@ -48,13 +45,7 @@ def nginx_in_front(workdir: Path, node_ports: list[int]) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url + "/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        wait_for_http(url + "/health", 10)
         yield url
     finally:
         process.terminate()

@@ -88,6 +88,18 @@ def _wait_ready(running: RunningServer, verify: str | bool) -> None:
     raise RuntimeError(f"dockyard did not start:\n{running.log()}")
 
 
+def wait_for_http(url: str, seconds: float = 20) -> None:
+    """Poll ``url`` until something answers HTTP (any status), or fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing answered at {url}")
+
+
 def stop_server(running: RunningServer) -> None:
     if running.process.poll() is None:
         running.process.send_signal(signal.SIGINT)
