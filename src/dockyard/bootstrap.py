@@ -15,9 +15,12 @@ from dockyard.api.observability import Metrics
 from dockyard.api.token import consumer_token_api, issuer_token_api
 from dockyard.api.token_auth import TokenApi
 from dockyard.auth.htpasswd import HtpasswdFile
+from dockyard.auth.identity import IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.token_keys import KeyRing
 from dockyard.auth.token_trust import TrustError, TrustStore
+from dockyard.bootstrap_identity import build_identity_services
+from dockyard.bootstrap_lifecycle import background_loops, build_lifecycle
 from dockyard.cache.base import KeyValueCache, LocalLocks, LockManager, MemoryCache, NullCache
 from dockyard.cache.redis import RedisCache, RedisLocks, RedisOptions
 from dockyard.cache.redis import connect as connect_redis
@@ -32,6 +35,7 @@ from dockyard.services.listing import ListingService
 from dockyard.services.maintenance import UploadPurger
 from dockyard.services.manifests import ManifestService
 from dockyard.services.registry import Registry, RegistryOptions
+from dockyard.services.telemetry import NO_TELEMETRY
 from dockyard.services.uploads import UploadService
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.drivers.filesystem import FilesystemDriver
@@ -127,16 +131,21 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     database = build_database(settings)
     metadata = SqlMetadata(database)
     maintenance = settings.storage.maintenance
+    cache, locks = build_shared_state(settings)
+    lifecycle = build_lifecycle(settings, database, storage, BlobDescriptorCache(cache), metrics)
     options = RegistryOptions(
         delete_enabled=settings.storage.delete.enabled,
         read_only=maintenance.readonly.enabled,
+        runtime=lifecycle.gate,
     )
     htpasswd = None
     if settings.auth.htpasswd is not None:
         htpasswd = HtpasswdFile(os.path.abspath(settings.auth.htpasswd.path))
     own_tokens = settings.dockyard.token
+    identity_on = settings.dockyard.identity.enabled
     policy = AccessPolicy(
-        authentication_required=htpasswd is not None,
+        authentication_required=htpasswd is not None or identity_on,
+        identity=identity_on,
         token_only=settings.auth.token is not None,
         anonymous_actions=frozenset({Action.PULL})
         if own_tokens.enabled and own_tokens.anonymouspull
@@ -144,13 +153,16 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     )
     build_token_api(settings, policy, htpasswd)  # fail before serving; makes the first key
     purging = maintenance.uploadpurging
-    cache, locks = build_shared_state(settings)
-    return Registry(
+    registry = Registry(
         options=options,
         policy=policy,
         blobs=BlobService(storage, metadata, policy, options, BlobDescriptorCache(cache)),
-        uploads=UploadService(storage, metadata, policy, options, locks=locks),
-        manifests=ManifestService(metadata, policy, options),
+        uploads=UploadService(
+            storage, metadata, policy, options, locks=locks, quotas=lifecycle.quotas
+        ),
+        manifests=ManifestService(
+            metadata, policy, options, immutability=lifecycle.immutability
+        ),
         listing=ListingService(metadata, policy),
         purger=UploadPurger(
             storage,
@@ -161,12 +173,22 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
             dry_run=purging.dryrun,
         ),
         importer=DistributionImporter(storage, metadata),
-        gc=GarbageCollector(storage, SqlGarbageStore(database), BlobDescriptorCache(cache)),
+        gc=GarbageCollector(
+            storage,
+            SqlGarbageStore(database),
+            BlobDescriptorCache(cache),
+            grace_seconds=settings.dockyard.gc.grace_seconds,
+            telemetry=metrics or NO_TELEMETRY,
+        ),
+        lifecycle=lifecycle,
         htpasswd=htpasswd,
+        identity=build_identity_services(settings, database, policy, htpasswd),
         close=database.close,
         startup=database.open,
         shutdown=database.aclose,
     )
+    registry.background = background_loops(settings, registry)
+    return registry
 
 
 def api_options(settings: Settings) -> ApiOptions:
@@ -188,7 +210,10 @@ def api_options(settings: Settings) -> ApiOptions:
 
 
 def build_token_api(
-    settings: Settings, policy: AccessPolicy, htpasswd: HtpasswdFile | None
+    settings: Settings,
+    policy: AccessPolicy,
+    htpasswd: HtpasswdFile | None,
+    identity: IdentityProvider | None = None,
 ) -> TokenApi | None:
     """Bearer tokens from an external issuer (``auth.token``) or issued by dockyard itself
     (``dockyard.token``); None keeps HTTP Basic (or no authentication)."""
@@ -204,7 +229,13 @@ def build_token_api(
             ring.ensure()
             realm = settings.auth.htpasswd.realm if settings.auth.htpasswd else "Registry Realm"
             return issuer_token_api(
-                own, ring, policy, htpasswd, basic_realm=realm, public_host=settings.http.host
+                own,
+                ring,
+                policy,
+                htpasswd,
+                basic_realm=realm,
+                public_host=settings.http.host,
+                identity=identity,
             )
     except (TrustError, OSError, ValueError) as exc:
         raise SystemExit(f"config: {exc}") from None
@@ -215,7 +246,8 @@ def create_app(settings: Settings) -> RegistryApp:
     """The ASGI application for ``settings``."""
     metrics = Metrics()
     registry = build_registry(settings, metrics)
-    tokens = build_token_api(settings, registry.policy, registry.htpasswd)
+    identity = registry.identity.login if registry.identity and registry.identity.enabled else None
+    tokens = build_token_api(settings, registry.policy, registry.htpasswd, identity)
     return RegistryApp(registry, api_options(settings), metrics, tokens)
 
 

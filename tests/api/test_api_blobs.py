@@ -268,7 +268,9 @@ def test_empty_blob(client: httpx.Client, repo: str) -> None:
     assert fetched.status_code == 200 and fetched.content == b""
 
 
-def test_errors_before_reading_a_body_are_delivered_not_reset(client: httpx.Client, repo: str) -> None:
+def test_errors_before_reading_a_body_are_delivered_not_reset(
+    client: httpx.Client, repo: str
+) -> None:
     """An error answered before the body was read must reach the client as the error."""
     body = os.urandom(2 * 1024 * 1024)
     unknown = f"/v2/{repo}/blobs/uploads/{'x' * 32}"

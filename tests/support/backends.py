@@ -43,6 +43,20 @@ def sqlite_s3(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
+def postgres_s3(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """PostgreSQL + S3, the scaled-out combination: the session's PostgreSQL (a database per
+    call) and the session's SeaweedFS (a fresh root directory per call)."""
+    if not postgres.available():
+        pytest.skip("PostgreSQL is not installed (scripts/bootstrap --test)")
+    weed = seaweed.session_seaweed(tmp_path_factory)
+    return {
+        **weed.env(seaweed.unique_root("api-pg")),
+        "REGISTRY_DOCKYARD_DATABASE": postgres.shared_server().create_database("api_s3"),
+        "REGISTRY_STORAGE_REDIRECT_DISABLE": "true",
+    }
+
+
 BACKENDS: dict[str, BackendFactory] = {"embedded": embedded}
 BACKENDS["s3"] = sqlite_s3
 BACKENDS["postgres"] = postgres_filesystem
+BACKENDS["postgres-s3"] = postgres_s3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import secrets
 import time
@@ -24,6 +25,7 @@ from dockyard.api.http import (
     Send,
     respond,
 )
+from dockyard.api.identity_mount import MGMT_PREFIX, mount_identity
 from dockyard.api.observability import Metrics, log_request
 from dockyard.api.token_auth import TokenApi
 from dockyard.api.v2.router import match
@@ -58,6 +60,7 @@ class RegistryApp:
         self.metrics = metrics or Metrics()
         self.authenticator = BasicAuthenticator(registry.htpasswd, options.realm)
         self.tokens = tokens  # bearer tokens (dockyard.token or auth.token) replace Basic
+        self.identity_authn, self.mgmt = mount_identity(registry, options.realm)
         self._tasks: list[asyncio.Task[None]] = []
         self._debug: DebugServer | None = None
         self.started_at = time.time()
@@ -77,12 +80,23 @@ class RegistryApp:
             await self._registry_request(scope, receive, send)
         elif path in ("/", ""):
             await respond(send, 200, [(b"content-type", b"text/plain")], b"")
+        elif path == MGMT_PREFIX or path.startswith(MGMT_PREFIX + "/"):
+            await self._management(scope, receive, send)
         elif path == "/health":
             body = self.health()
             await respond(send, 200, [(b"content-type", b"application/json")], body)
         else:
             error = RegistryError(ErrorCode.UNSUPPORTED, "not found", status=404)
             await render_error(send, error, head=scope["method"] == "HEAD", request_id="")
+
+    async def _management(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.mgmt is None:
+            error = RegistryError(
+                ErrorCode.NOT_FOUND, "identity management is off (dockyard.identity.enabled)"
+            )
+            await render_error(send, error, head=scope["method"] == "HEAD", request_id="")
+            return
+        await self.mgmt(scope, receive, send)
 
     def _with_extra_headers(self, send: Send) -> Send:
         """Add ``http.headers`` from the configuration to every response."""
@@ -124,6 +138,8 @@ class RegistryApp:
         found = match(ctx.request.path)
         if self.tokens is not None:
             ctx.principal = await self.tokens.bearer.authenticate(ctx.request, found)
+        elif self.identity_authn is not None:
+            ctx.principal = await self.identity_authn.authenticate(ctx.request, found)
         else:
             authorization = ctx.request.headers.get("authorization")
             ctx.principal = await self.authenticator.authenticate(authorization)
@@ -178,12 +194,20 @@ class RegistryApp:
     async def startup(self) -> None:
         await self.registry.startup()
         self._tasks.append(asyncio.create_task(self.registry.purger.run_forever()))
+        for loop in self.registry.background:  # scheduled jobs (gc, retention, ...)
+            self._tasks.append(asyncio.create_task(loop()))
         if self.options.debug_addr is not None:
             host, port = self.options.debug_addr
-            self._debug = DebugServer(
+            debug = DebugServer(
                 host, port, self.render_metrics, self.health, self.options.metrics_path
             )
-            await self._debug.start()
+            try:
+                await debug.start()
+                self._debug = debug
+            except OSError as exc:  # dockyard.workers > 1: the first worker has the port
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                log.warning("http.debug.addr %s:%s in use: no metrics from this worker", host, port)
 
     async def shutdown(self) -> None:
         for task in self._tasks:

@@ -122,6 +122,12 @@ def _may_have_body(headers: dict[str, str]) -> bool:
     return "transfer-encoding" in headers
 
 
+def client_address(request: Request) -> str:
+    """The peer's address as the server reports it (behind a proxy: what the server trusts)."""
+    client = request.scope.get("client")
+    return str(client[0]) if client else ""
+
+
 def _too_large(limit: int) -> RegistryError:
     return RegistryError(
         ErrorCode.MANIFEST_INVALID,

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from dockyard.api.lifecycle_metrics import LifecycleMetrics
+
 if TYPE_CHECKING:
     from dockyard.api.context import Context
 
@@ -54,6 +56,10 @@ class Metrics:
             "Chunked uploads whose hash was rebuilt from stored bytes",
             registry=self.registry,
         )
+        self.lifecycle = LifecycleMetrics(self.registry)
+        # services.telemetry.Telemetry: garbage collection, jobs, quotas, retention
+        self.count = self.lifecycle.count
+        self.gauge = self.lifecycle.gauge
 
     def observe(self, ctx: Context, seconds: float) -> None:
         method = ctx.request.method

@@ -16,10 +16,11 @@ from urllib.parse import parse_qs
 import msgspec
 
 from dockyard.api.context import Context
-from dockyard.api.http import ClientDisconnectedError, Request, respond
+from dockyard.api.http import Request, client_address, respond
 from dockyard.api.token_auth import BearerAuthenticator, Challenge, TokenApi
+from dockyard.auth.identity import IdentityProvider
 from dockyard.auth.policy import AccessPolicy
-from dockyard.auth.principal import ANONYMOUS, Principal
+from dockyard.auth.principal import Principal
 from dockyard.auth.token_keys import KeyRing
 from dockyard.auth.token_service import (
     CredentialStore,
@@ -63,17 +64,11 @@ async def read_form(request: Request) -> dict[str, list[str]]:
         raise _bad_request("expected an application/x-www-form-urlencoded body")
     parts: list[bytes] = []
     size = 0
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnectedError
-        chunk = message.get("body", b"")
+    async for chunk in request.stream():  # keeps the request's byte count (see Request.drain)
         size += len(chunk)
         if size > FORM_LIMIT:
             raise RegistryError(ErrorCode.UNSUPPORTED, "form too large", status=413)
         parts.append(chunk)
-        if not message.get("more_body", False):
-            break
     try:
         text = b"".join(parts).decode("utf-8")
     except UnicodeDecodeError:
@@ -137,9 +132,9 @@ class TokenEndpoint:
             ErrorCode.UNAUTHORIZED, message, headers={"WWW-Authenticate": self.basic_challenge}
         )
 
-    async def _login(self, username: str, password: str) -> Principal:
+    async def _login(self, ctx: Context, username: str, password: str) -> Principal:
         try:
-            return await self.service.login(username, password)
+            return await self.service.authenticate(username, password, client_address(ctx.request))
         except InvalidCredentialsError as exc:
             raise self._unauthorized(str(exc)) from None
 
@@ -151,11 +146,13 @@ class TokenEndpoint:
             credentials = basic_credentials(header)
             if credentials is None:
                 raise self._unauthorized("expected HTTP Basic credentials")
-            ctx.principal = await self._login(*credentials)
+            ctx.principal = await self._login(ctx, *credentials)
         else:
-            ctx.principal = ANONYMOUS
+            ctx.principal = await self.service.anonymous(client_address(request))
         offline = (request.param("offline_token") or "").lower() == "true"
-        return self.service.grant(ctx.principal, request.params("scope"), offline=offline)
+        scopes = request.params("scope")
+        ctx.principal = await self.service.prepare(ctx.principal, scopes)
+        return self.service.grant(ctx.principal, scopes, offline=offline)
 
     async def _post(self, ctx: Context) -> TokenGrant:
         form = await read_form(ctx.request)
@@ -163,13 +160,16 @@ class TokenEndpoint:
         grant_type = _first(form, "grant_type")
         scopes = form.get("scope", [])
         if grant_type == "password":
-            ctx.principal = await self._login(_first(form, "username"), _first(form, "password"))
+            username, password = _first(form, "username"), _first(form, "password")
+            ctx.principal = await self._login(ctx, username, password)
             offline = _first(form, "access_type") == "offline"
+            ctx.principal = await self.service.prepare(ctx.principal, scopes)
             return self.service.grant(ctx.principal, scopes, offline=offline)
         if grant_type == "refresh_token":
             refresh_token = _first(form, "refresh_token")
             try:
-                ctx.principal = self.service.redeem(refresh_token)
+                client = client_address(ctx.request)
+                ctx.principal = await self.service.redeem_refresh(refresh_token, client)
             except InvalidCredentialsError as exc:
                 raise self._unauthorized(str(exc)) from None
             return self.service.grant(ctx.principal, scopes, refresh_token=refresh_token)
@@ -187,6 +187,7 @@ def issuer_token_api(
     *,
     basic_realm: str,
     public_host: str = "",
+    identity: IdentityProvider | None = None,
 ) -> TokenApi:
     """dockyard issues tokens (``dockyard.token``) and its ``/v2`` accepts them."""
     issuer = IssuerSettings(
@@ -195,12 +196,13 @@ def issuer_token_api(
         lifetime=int(parse_duration(settings.expiry)),
         refresh_lifetime=int(parse_duration(settings.refreshexpiry)),
     )
-    service = TokenService(ring, issuer, policy, credentials)
+    service = TokenService(ring, issuer, policy, credentials, identity)
     verifier = TokenVerifier(OwnKeys(ring), issuer=settings.issuer, audience=settings.service)
     realm = settings.realm or (public_host.rstrip("/") + TOKEN_PATH if public_host else "")
     challenge = Challenge(service=settings.service, realm=realm, redirect_path=TOKEN_PATH)
     endpoint = TokenEndpoint(service, ring, basic_realm=basic_realm)
-    return TokenApi(BearerAuthenticator(verifier, policy, challenge), endpoint)
+    bearer = BearerAuthenticator(verifier, policy, challenge, identity)
+    return TokenApi(bearer, endpoint)
 
 
 def consumer_token_api(

@@ -16,14 +16,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from dockyard.api.http import Request
+from dockyard.api.http import Request, client_address
+from dockyard.auth.identity import VIA_CLAIM, IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.principal import Principal
 from dockyard.auth.scopes import ResourceActions, resource_for, scope_string
-from dockyard.auth.tokens import TokenError, TokenVerifier
+from dockyard.auth.tokens import TokenError, TokenVerifier, VerifiedToken
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.reference import validate_name
 
@@ -52,7 +53,8 @@ def needed_access(found: tuple[Route, dict[str, str]] | None, method: str) -> li
     if route.name in ("upload_start", "upload") or method not in (*_READS, "DELETE"):
         return [(Action.PULL, name), (Action.PUSH, name)]
     if method == "DELETE":
-        return [(Action.DELETE, name)]
+        tag = route.name == "manifest" and ":" not in params.get("reference", ":")
+        return [(Action.DELETE_TAG if tag else Action.DELETE, name)]
     return [(Action.PULL, name)]
 
 
@@ -67,7 +69,7 @@ def _valid_name(name: str) -> bool:
 def _scopes(needs: Sequence[Need]) -> list[ResourceActions]:
     merged: dict[tuple[str, str], list[str]] = {}
     for action, repository in needs:
-        kind, name, verb = resource_for(action.value, repository)
+        kind, name, verb = resource_for(action.token_action, repository)
         merged.setdefault((kind, name), []).append(verb)
     return [ResourceActions(kind, name, tuple(verbs)) for (kind, name), verbs in merged.items()]
 
@@ -126,10 +128,17 @@ def bearer_token(header: str | None) -> str | None:
 
 
 class BearerAuthenticator:
-    def __init__(self, verifier: TokenVerifier, policy: AccessPolicy, challenge: Challenge) -> None:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        policy: AccessPolicy,
+        challenge: Challenge,
+        identity: IdentityProvider | None = None,
+    ) -> None:
         self.verifier = verifier
         self.policy = policy
         self.challenge = challenge
+        self.identity = identity  # re-checks the subject on every request (revocation)
 
     async def authenticate(
         self, request: Request, found: tuple[Route, dict[str, str]] | None
@@ -146,9 +155,28 @@ class BearerAuthenticator:
         principal = Principal(
             verified.subject, authenticated=bool(verified.subject), access=verified.access
         )
+        if self.identity is not None:
+            principal = await self._current(request, needs, verified)
         if not all(self.policy.allows(principal, action, repo) for action, repo in needs):
             raise self.challenge.error(request, needs, "insufficient_scope")
         return principal
+
+
+    async def _current(
+        self, request: Request, needs: Sequence[Need], verified: VerifiedToken
+    ) -> Principal:
+        """The token's subject as the identity database knows it now, bounded by the token."""
+        assert self.identity is not None
+        client = client_address(request)
+        if not verified.subject:
+            current: Principal | None = await self.identity.anonymous(client)
+        else:
+            via = str(verified.claims.get(VIA_CLAIM) or "")
+            current = await self.identity.resolve(verified.subject, via, client)
+        if current is None:
+            log.info("bearer token refused: its subject is gone or revoked")
+            raise self.challenge.error(request, needs, "invalid_token")
+        return replace(current, access=verified.access)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from dockyard.auth.identity import VIA_CLAIM, IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.principal import ANONYMOUS, Principal
 from dockyard.auth.scopes import (
@@ -92,10 +93,12 @@ def _expand(entry: ResourceActions) -> tuple[str, ...]:
     return entry.actions
 
 
-def _policy_action(entry: ResourceActions, action: str) -> Action:
+def _policy_actions(entry: ResourceActions, action: str) -> tuple[Action, ...]:
     if entry.type == REGISTRY and entry.name == CATALOG:
-        return Action.CATALOG
-    return Action(action)
+        return (Action.CATALOG,)
+    if action == "delete":  # a token's delete covers deleting content and untagging
+        return (Action.DELETE, Action.DELETE_TAG)
+    return (Action(action),)
 
 
 class TokenService:
@@ -105,10 +108,12 @@ class TokenService:
         settings: IssuerSettings,
         policy: AccessPolicy,
         credentials: CredentialStore | None,
+        identity: IdentityProvider | None = None,
     ) -> None:
         self.settings = settings
         self.policy = policy
         self.credentials = credentials
+        self.identity = identity  # identity management: logins, grants and revocation
         refresh_audience = f"{settings.service}/refresh"
         self.access = TokenIssuer(
             ring, issuer=settings.issuer, audience=settings.service, lifetime=settings.lifetime
@@ -135,6 +140,45 @@ class TokenService:
             raise InvalidCredentialsError("invalid username or password")
         return Principal(username)
 
+    async def authenticate(self, username: str, password: str, client: str = "") -> Principal:
+        """:meth:`login`, or the identity service's login (throttled, audited)."""
+        if self.identity is not None:
+            return await self.identity.login(username, password, client)
+        return await self.login(username, password)
+
+    async def anonymous(self, client: str = "") -> Principal:
+        if self.identity is not None:
+            return await self.identity.anonymous(client)
+        return ANONYMOUS
+
+    async def prepare(self, principal: Principal, scopes: Iterable[str]) -> Principal:
+        """Before granting: let the identity service create projects pushed to (if allowed)."""
+        if self.identity is None or not principal.authenticated:
+            return principal
+        pushes = [
+            entry.name
+            for entry in parse_scopes(scopes)
+            if entry.type == REPOSITORY and {"push", WILDCARD} & set(entry.actions)
+        ]
+        return await self.identity.prepare_push(principal, pushes) if pushes else principal
+
+    async def redeem_refresh(self, refresh_token: str, client: str = "") -> Principal:
+        """:meth:`redeem`, checking the credential's current stamp with the identity service."""
+        if self.identity is None:
+            return self.redeem(refresh_token)
+        try:
+            verified = self.refresh_verifier.verify(refresh_token)
+        except TokenError:
+            raise InvalidCredentialsError("invalid refresh token") from None
+        via = str(verified.claims.get(VIA_CLAIM) or "")
+        principal = await self.identity.resolve(verified.subject, via, client)
+        stamp = verified.claims.get(STAMP_CLAIM)
+        if principal is None or principal.identity is None or not verified.subject:
+            raise InvalidCredentialsError("refresh token revoked")
+        if not stamp or principal.identity.stamp != stamp:
+            raise InvalidCredentialsError("refresh token revoked")
+        return principal
+
     def redeem(self, refresh_token: str) -> Principal:
         """The user a refresh token was issued to, if it is still good."""
         try:
@@ -157,7 +201,10 @@ class TokenService:
             allowed = tuple(
                 action
                 for action in _expand(entry)
-                if self.policy.allows(principal, _policy_action(entry, action), entry.name)
+                if any(
+                    self.policy.allows(principal, policy_action, entry.name)
+                    for policy_action in _policy_actions(entry, action)
+                )
             )
             if allowed:
                 result.append(ResourceActions(entry.type, entry.name, allowed))
@@ -174,7 +221,7 @@ class TokenService:
         """An access token for the granted part of ``scopes`` (plus a refresh token when
         ``offline`` is asked by a named user, or the one being redeemed)."""
         access = self.granted(principal, parse_scopes(scopes))
-        issued = self.access.issue(principal.name, access)
+        issued = self.access.issue(principal.name, access, extra=_via_claims(principal))
         if refresh_token is None and offline:
             refresh_token = self._refresh_token(principal)
         return TokenGrant(
@@ -182,9 +229,21 @@ class TokenService:
         )
 
     def _refresh_token(self, principal: Principal) -> str | None:
+        if principal.identity is not None:
+            if not principal.identity.stamp or principal.identity.kind == "anonymous":
+                return None
+            extra = {STAMP_CLAIM: principal.identity.stamp, **_via_claims(principal)}
+            return self.refresh.issue(principal.name, extra=extra).token
         if self.credentials is None or not principal.authenticated:
             return None
         stamp = self.credentials.stamp(principal.name)
         if stamp is None:
             return None
         return self.refresh.issue(principal.name, extra={STAMP_CLAIM: stamp}).token
+
+
+def _via_claims(principal: Principal) -> dict[str, str]:
+    """The credential behind an identity principal, so revoking it revokes its tokens."""
+    if principal.identity is None or not principal.identity.via:
+        return {}
+    return {VIA_CLAIM: principal.identity.via}

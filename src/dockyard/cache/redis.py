@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -20,6 +21,10 @@ from dockyard.cache.base import CacheUnavailableError, LocalLocks
 log = logging.getLogger("dockyard.cache")
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
 """
 _WARN_EVERY = 30.0
@@ -108,26 +113,47 @@ class RedisCache:
 class RedisLocks:
     """Locks shared by all nodes: ``SET NX PX`` with a random token, released by a script.
 
+    The key lives for a short lease that the holder renews while it holds the lock, so a node
+    that dies (SIGKILL, power loss) frees its locks within ``lease_seconds`` instead of after
+    the whole ``ttl_seconds``; ``ttl_seconds`` only bounds how long a waiter waits.
     When Redis is unreachable the node's own lock is used instead, so work goes on.
     """
 
-    def __init__(self, client: aioredis.Redis, prefix: str = "dockyard:lock:") -> None:
+    def __init__(
+        self, client: aioredis.Redis, prefix: str = "dockyard:lock:", lease_seconds: float = 10.0
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.lease_seconds = lease_seconds
         self.local = LocalLocks()
         self.health = _Health()
 
     @asynccontextmanager
     async def hold(self, name: str, ttl_seconds: float = 60.0) -> AsyncIterator[None]:
         async with self.local.hold(name, ttl_seconds):
-            token = await self._acquire(self.prefix + name, ttl_seconds)
+            key, lease = self.prefix + name, min(ttl_seconds, self.lease_seconds)
+            token = await self._acquire(key, ttl_seconds, lease)
+            renewal = asyncio.create_task(self._renew(key, token, lease)) if token else None
             try:
                 yield
             finally:
+                if renewal is not None:
+                    renewal.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await renewal
                 if token is not None:
-                    await self._release(self.prefix + name, token)
+                    await self._release(key, token)
 
-    async def _acquire(self, key: str, ttl_seconds: float) -> str | None:
+    async def _renew(self, key: str, token: str, lease: float) -> None:
+        """Extend the lease every third of it while the lock is held by this token."""
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                await self.client.eval(_RENEW, 1, key, token, int(lease * 1000))
+            except (RedisError, OSError) as error:
+                self.health.failed("lock renewal", error)
+
+    async def _acquire(self, key: str, ttl_seconds: float, lease: float) -> str | None:
         if not self.health.available:
             return None
         token = secrets.token_hex(16)
@@ -135,7 +161,7 @@ class RedisLocks:
         delay = 0.005
         while True:
             try:
-                if await self.client.set(key, token, nx=True, px=int(ttl_seconds * 1000)):
+                if await self.client.set(key, token, nx=True, px=int(lease * 1000)):
                     return token
             except (RedisError, OSError) as error:
                 self.health.failed("lock", error)

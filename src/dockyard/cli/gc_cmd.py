@@ -7,9 +7,12 @@ import asyncio
 import sys
 
 from dockyard.bootstrap import build_registry
+from dockyard.cli.logsetup import configure_logging
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError, parse_duration
+from dockyard.jobs.scheduler import JobResult, ScheduledJob, Scheduler
 from dockyard.services.gc import GcReport
+from dockyard.services.registry import Registry
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-m", "--delete-untagged", action="store_true", help="also delete untagged manifests"
     )
     parser.add_argument(
-        "--grace", default="1h", metavar="DURATION", help="keep blobs younger than this (1h)"
+        "--grace",
+        metavar="DURATION",
+        help="keep blobs younger than this (default: dockyard.gc.grace, 1h)",
     )
     parser.set_defaults(handler=run)
 
@@ -32,20 +37,50 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_for(args.config or args.config_file, data_dir=args.data_dir)
-        grace = parse_duration(args.grace)
+        grace = parse_duration(args.grace) if args.grace is not None else None
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    configure_logging(settings.log.level, "text", {}, access_log=False)  # progress on stderr
     registry = build_registry(settings)
-    registry.gc.grace_seconds = grace
+    if grace is not None:
+        registry.gc.grace_seconds = grace
 
-    async def collect() -> GcReport:
+    async def collect() -> GcReport | str:
         await registry.startup()
         try:
-            return await registry.gc.run(dry_run=args.dry_run, delete_untagged=args.delete_untagged)
+            return await _collect(registry, args.dry_run, args.delete_untagged)
         finally:
             await registry.shutdown()
 
     report = asyncio.run(collect())
+    if isinstance(report, str):
+        print(report, file=sys.stderr)
+        return 1
     print(report.summary())
     return 1 if report.stopped_early else 0
+
+
+async def _collect(registry: Registry, dry_run: bool, delete_untagged: bool) -> GcReport | str:
+    """A real run holds the ``gc`` job's lease, as scheduled runs do, so it is recorded and
+    postpones the next scheduled run; when another run holds it (or a killed one still does),
+    this one goes ahead anyway: collection is safe while another runs. A dry run just reports.
+
+    Returns the report, or why there is none.
+    """
+    if dry_run:
+        return await registry.gc.run(dry_run=True, delete_untagged=delete_untagged)
+    reports: list[GcReport] = []
+
+    async def collect() -> JobResult:
+        report = await registry.gc.run(delete_untagged=delete_untagged)
+        reports.append(report)
+        return JobResult(not report.stopped_early, report.summary())
+
+    scheduler = Scheduler(registry.lifecycle.leases)
+    result = await scheduler.run_now(ScheduledJob("gc", 0.0, collect))
+    if result is None:
+        print("note: another gc holds the lease (running, or killed less than 2 minutes ago); "
+              "collecting anyway", file=sys.stderr)  # fmt: skip
+        return await registry.gc.run(delete_untagged=delete_untagged)
+    return reports[0] if reports else f"gc {result.summary}"

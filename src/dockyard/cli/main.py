@@ -7,7 +7,18 @@ import sys
 from collections.abc import Sequence
 
 from dockyard import __version__
-from dockyard.cli import config_cmd, gc_cmd, import_cmd, migrate, serve
+from dockyard.cli import (
+    admin_audit,
+    admin_projects,
+    admin_robots,
+    admin_users,
+    config_cmd,
+    gc_cmd,
+    import_cmd,
+    lifecycle_cmds,
+    migrate,
+    serve,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     import_cmd.register(commands)
     migrate.register(commands)
     gc_cmd.register(commands)
+    admin_users.register(commands)
+    admin_projects.register(commands)
+    admin_robots.register(commands)
+    admin_audit.register(commands)
+    lifecycle_cmds.register(commands)
     return parser
 
 

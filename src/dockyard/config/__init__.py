@@ -5,7 +5,8 @@ variables the way CNCF Distribution does, dockyard's own keys under ``dockyard:`
 validation, the JSON Schema of the file format, and the JSON hand-off of resolved settings to
 worker processes.
 
-Imports nothing else from dockyard (only msgspec, PyYAML and the standard library), and reads
+Imports nothing else from dockyard but the pure ``core.patterns`` (to check rule patterns;
+only msgspec, PyYAML and the standard library otherwise), and reads
 no file and no environment at import time: callers pass both to :func:`load_settings`.
 """
 
@@ -18,6 +19,7 @@ from dockyard.config.model import (
     CatalogSettings,
     DebugSettings,
     DeleteSettings,
+    DockyardIdentitySettings,
     DockyardSettings,
     DockyardTokenSettings,
     FilesystemSettings,
@@ -49,6 +51,7 @@ __all__ = [
     "ConfigError",
     "DebugSettings",
     "DeleteSettings",
+    "DockyardIdentitySettings",
     "DockyardSettings",
     "DockyardTokenSettings",
     "FilesystemSettings",

@@ -16,6 +16,12 @@ import msgspec
 from dockyard.config.address import parse_host_port
 from dockyard.config.duration import parse_duration
 from dockyard.config.errors import ConfigError
+from dockyard.config.lifecycle import (
+    GcSettings,
+    ImmutabilitySettings,
+    QuotaSettings,
+    RetentionSettings,
+)
 
 
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -274,11 +280,27 @@ class DockyardTokenSettings(Section, frozen=True, forbid_unknown_fields=True, kw
     anonymouspull: bool = False  # callers without credentials get pull tokens
 
 
+class DockyardIdentitySettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Users, projects, roles and robots in the database (docs/management.md)."""
+
+    enabled: bool = False  # off: registry:2 rules (every authenticated user may do everything)
+    createonpush: bool = False  # users (not only admins) may create a project by pushing to it
+    passwordcost: int = 12  # bcrypt cost for new password hashes
+    loginattempts: int = 10  # failed logins per user name within loginwindow, then 429
+    clientattempts: int = 50  # failed logins per client address within loginwindow, then 429
+    loginwindow: str = "5m"
+
+
 class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     database: str = ""
     server: str = "granian"
     workers: int = 1
     token: DockyardTokenSettings = msgspec.field(default_factory=DockyardTokenSettings)
+    identity: DockyardIdentitySettings = msgspec.field(default_factory=DockyardIdentitySettings)
+    gc: GcSettings = msgspec.field(default_factory=GcSettings)
+    immutability: ImmutabilitySettings = msgspec.field(default_factory=ImmutabilitySettings)
+    quotas: QuotaSettings = msgspec.field(default_factory=QuotaSettings)
+    retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
 
 
 # --- the root --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import NoReturn
 from dockyard.config.address import parse_host_port
 from dockyard.config.duration import parse_duration
 from dockyard.config.errors import ConfigError
+from dockyard.config.lifecycle_checks import check_lifecycle
 from dockyard.config.model import (
     AuthSettings,
     DockyardSettings,
@@ -43,6 +44,8 @@ def validate(settings: Settings) -> None:
         duration("proxy.ttl", settings.proxy.ttl)
     _check_dockyard(settings.dockyard, settings.storage)
     _check_token_issuer(settings)
+    _check_identity(settings)
+    check_lifecycle(settings)
 
 
 def duration(key: str, text: str, *, positive: bool = False) -> float:
@@ -156,3 +159,17 @@ def _check_token_issuer(settings: Settings) -> None:
             _fail(f"dockyard.token.{key}", "must not be empty")
     if not token.keydir and settings.storage.driver_name not in ("filesystem", "inmemory"):
         _fail("dockyard.token.keydir", "required when storage has no local root directory")
+
+
+def _check_identity(settings: Settings) -> None:
+    identity = settings.dockyard.identity
+    if not identity.enabled:
+        return
+    if settings.auth.kind in ("token", "silly"):
+        _fail("dockyard.identity.enabled", f"cannot be combined with auth.{settings.auth.kind}")
+    if not 4 <= identity.passwordcost <= 16:
+        _fail("dockyard.identity.passwordcost", "must be between 4 and 16")
+    for key in ("loginattempts", "clientattempts"):
+        if getattr(identity, key) < 1:
+            _fail(f"dockyard.identity.{key}", "must be at least 1")
+    duration("dockyard.identity.loginwindow", identity.loginwindow, positive=True)

@@ -41,6 +41,10 @@ class ErrorCode(Enum):
     RANGE_INVALID = ("RANGE_INVALID", 416, "invalid content range")
     UNAVAILABLE = ("UNAVAILABLE", 503, "service unavailable")
     UNKNOWN = ("UNKNOWN", 500, "unknown error")
+    # the management API (/api/v1)
+    BAD_REQUEST = ("BAD_REQUEST", 400, "invalid request")
+    NOT_FOUND = ("NOT_FOUND", 404, "not found")
+    CONFLICT = ("CONFLICT", 409, "conflict with the current state")
 
     @property
     def value_name(self) -> str:

@@ -34,6 +34,7 @@ class NewManifest:
     blob_digests: tuple[str, ...] = ()
     child_digests: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    frozen_tags: tuple[str, ...] = ()  # of ``tags``: immutable, may be created but not moved
 
 
 @dataclass(frozen=True, slots=True)

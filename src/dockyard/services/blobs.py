@@ -13,7 +13,7 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.reference import validate_name
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.descriptors import BlobDescriptorCache
-from dockyard.services.guards import require_delete_enabled
+from dockyard.services.guards import ensure_delete_enabled
 from dockyard.services.registry import RegistryOptions
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.layout import blob_path
@@ -89,7 +89,7 @@ class BlobService:
         """Unlink the blob from ``repository``; bytes go when garbage collection runs."""
         validate_name(repository)
         parse_digest(digest)
-        require_delete_enabled(self.options)
+        await ensure_delete_enabled(self.options)
         self.policy.require(principal, Action.DELETE, repository)
         await self.descriptors.forget(repository, digest)
         if not await self.metadata.unlink_blob(repository, digest):

@@ -19,6 +19,7 @@ from dockyard.core.digest import parse_digest
 from dockyard.core.errors import RegistryError
 from dockyard.persistence.stores import GarbageStore
 from dockyard.services.descriptors import BlobDescriptorCache
+from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.layout import blob_dir
 
@@ -55,8 +56,10 @@ class GarbageCollector:
         grace_seconds: float = 3600.0,
         pin_seconds: float = 3600.0,
         clock: Callable[[], float] = time.time,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.pin_seconds = pin_seconds
+        self.telemetry = telemetry
         self.storage = storage
         self.garbage = garbage
         self.descriptors = descriptors
@@ -65,16 +68,26 @@ class GarbageCollector:
 
     async def run(self, *, dry_run: bool = False, delete_untagged: bool = False) -> GcReport:
         report = GcReport(dry_run=dry_run)
+        log.info("gc: started (dry run: %s, delete untagged: %s)", dry_run, delete_untagged)
+        try:
+            await self._run(report, delete_untagged)
+        except Exception:
+            self.telemetry.count("gc_runs", result="failed")
+            raise
+        result = "dry-run" if dry_run else "stopped" if report.stopped_early else "ok"
+        self.telemetry.count("gc_runs", result=result)
+        log.info("gc: %s", report.summary())
+        return report
+
+    async def _run(self, report: GcReport, delete_untagged: bool) -> None:
         if delete_untagged:
             await self._untagged(report)
-        if not dry_run:
+        if not report.dry_run:
             await self._finish_interrupted(report)
         try:
             await self._sweep(report)
         except RegistryError as error:
             report.stopped_early = error.message
-        log.info("gc: %s", report.summary())
-        return report
 
     async def _untagged(self, report: GcReport) -> None:
         seen: set[tuple[str, str]] = set()
@@ -91,15 +104,16 @@ class GarbageCollector:
                     repository, digest, now, self.grace_seconds
                 ):
                     report.manifests_deleted += 1
+                    self._count(report, "gc_manifests_deleted", 1)
             if report.dry_run:
                 return
+            log.info("gc: %d untagged manifests deleted so far", report.manifests_deleted)
 
     async def _finish_interrupted(self, report: GcReport) -> None:
         for digest, size in await self.garbage.deleting_blobs(10_000):
             await self._remove_bytes(digest)
             if await self.garbage.forget_blob(digest):
-                report.blobs_deleted += 1
-                report.bytes_freed += size
+                self._freed(report, size)
 
     async def _sweep(self, report: GcReport) -> None:
         seen: set[str] = set()
@@ -111,25 +125,42 @@ class GarbageCollector:
                 return
             for digest, size in batch:
                 seen.add(digest)
-                if report.dry_run or await self._collect(digest):
+                if report.dry_run:
                     report.blobs_deleted += 1
                     report.bytes_freed += size
-                else:
+                elif not await self._collect(report, digest, size):
                     report.blobs_kept_busy += 1
             if report.dry_run:
                 return
+            log.info(
+                "gc: %d blobs (%d bytes) freed so far, %d kept (in use again)",
+                report.blobs_deleted, report.bytes_freed, report.blobs_kept_busy,
+            )  # fmt: skip
 
-    async def _collect(self, digest: str) -> bool:
+    async def _collect(self, report: GcReport, digest: str, size: int) -> bool:
         for repository in await self.garbage.repositories_linking(digest):
             await self.descriptors.forget(repository, digest)
         unlinked = await self.garbage.mark_deleting(digest, *self._cutoffs())
         if unlinked is None:
             return False
+        self._count(report, "gc_blobs_marked", 1)
+        self._count(report, "gc_bytes_marked", size)
         for repository in unlinked:
             await self.descriptors.forget_quietly(repository, digest)
         await self._remove_bytes(digest)
         await self.garbage.forget_blob(digest)
+        self._freed(report, size)
         return True
+
+    def _freed(self, report: GcReport, size: int) -> None:
+        report.blobs_deleted += 1
+        report.bytes_freed += size
+        self._count(report, "gc_blobs_freed", 1)
+        self._count(report, "gc_bytes_freed", size)
+
+    def _count(self, report: GcReport, name: str, amount: int) -> None:
+        if not report.dry_run:
+            self.telemetry.count(name, amount)
 
     def _cutoffs(self) -> tuple[float, float]:
         """(pinned_before, committed_before): a pin holds for ``pin_seconds`` from when it

@@ -1,4 +1,8 @@
-"""Checks shared by the services: read-only mode and deletion switches."""
+"""Checks shared by the services: read-only mode and deletion switches.
+
+``ensure_writable`` / ``ensure_delete_enabled`` also honour the read-only mode switched at run
+time (``RegistryOptions.runtime``); every write path awaits them.
+"""
 
 from __future__ import annotations
 
@@ -19,3 +23,14 @@ def require_delete_enabled(options: RegistryOptions) -> None:
             "deletion is disabled (storage.delete.enabled)",
             status=405,
         )
+
+
+async def ensure_writable(options: RegistryOptions) -> None:
+    require_writable(options)
+    if options.runtime is not None:
+        await options.runtime.require_writable()
+
+
+async def ensure_delete_enabled(options: RegistryOptions) -> None:
+    await ensure_writable(options)
+    require_delete_enabled(options)

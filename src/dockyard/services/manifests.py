@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import msgspec
 
@@ -13,9 +13,11 @@ from dockyard.core.digest import digest_of, is_valid_digest, parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import ParsedManifest, parse_manifest
 from dockyard.core.reference import validate_name, validate_tag
+from dockyard.persistence.lifecycle_records import ImmutableTagError
 from dockyard.persistence.records import ManifestRecord, NewManifest
 from dockyard.persistence.stores import MetadataStore
-from dockyard.services.guards import require_delete_enabled, require_writable
+from dockyard.services.guards import ensure_delete_enabled, ensure_writable
+from dockyard.services.immutability import ImmutabilityService
 from dockyard.services.registry import RegistryOptions
 
 
@@ -31,11 +33,17 @@ def is_digest_reference(reference: str) -> bool:
 
 class ManifestService:
     def __init__(
-        self, metadata: MetadataStore, policy: AccessPolicy, options: RegistryOptions
+        self,
+        metadata: MetadataStore,
+        policy: AccessPolicy,
+        options: RegistryOptions,
+        *,
+        immutability: ImmutabilityService | None = None,
     ) -> None:
         self.metadata = metadata
         self.policy = policy
         self.options = options
+        self.immutability = immutability
 
     async def get(self, principal: Principal, repository: str, reference: str) -> ManifestRecord:
         validate_name(repository)
@@ -61,12 +69,12 @@ class ManifestService:
         extra_tags: list[str],
     ) -> PushedManifest:
         validate_name(repository)
-        require_writable(self.options)
+        await ensure_writable(self.options)
         self.policy.require(principal, Action.PUSH, repository)
         digest, tags = _digest_and_tags(reference, body, extra_tags)
         parsed = parse_manifest(body, content_type)
         new = new_manifest(digest, body, parsed, tags)
-        missing = await self.metadata.put_manifest(repository, new)
+        missing = await self._record(repository, new)
         if missing:
             raise RegistryError(
                 ErrorCode.MANIFEST_BLOB_UNKNOWN,
@@ -75,18 +83,38 @@ class ManifestService:
             )
         return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
 
+    async def _record(self, repository: str, new: NewManifest) -> list[str]:
+        """Record the manifest; refused (DENIED) when it would move an immutable tag."""
+        if self.immutability is None or not new.tags:
+            return await self.metadata.put_manifest(repository, new)
+        frozen = await self.immutability.frozen(repository, new.tags)
+        try:
+            return await self.metadata.put_manifest(repository, replace(new, frozen_tags=frozen))
+        except ImmutableTagError as error:
+            raise await self.immutability.refused_push(
+                repository, error.tag, error.current
+            ) from None
+
     async def delete(self, principal: Principal, repository: str, reference: str) -> None:
         validate_name(repository)
-        require_delete_enabled(self.options)
-        self.policy.require(principal, Action.DELETE, repository)
+        await ensure_delete_enabled(self.options)
         if is_digest_reference(reference):
+            self.policy.require(principal, Action.DELETE, repository)
             parse_digest(reference)
-            deleted = await self.metadata.delete_manifest(repository, reference)
+            deleted = await self._delete_manifest(repository, reference)
         else:
+            self.policy.require(principal, Action.DELETE_TAG, repository)
             validate_tag(reference)
+            if self.immutability is not None:
+                await self.immutability.require_tag_deletable(repository, reference)
             deleted = await self.metadata.delete_tag(repository, reference)
         if not deleted:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference})
+
+    async def _delete_manifest(self, repository: str, digest: str) -> bool:
+        if self.immutability is None:
+            return await self.metadata.delete_manifest(repository, digest)
+        return await self.immutability.delete_manifest(repository, digest)
 
 
 def _digest_and_tags(reference: str, body: bytes, extra: list[str]) -> tuple[str, tuple[str, ...]]:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dockyard.auth.htpasswd import HtpasswdFile
     from dockyard.auth.policy import AccessPolicy
     from dockyard.services.blobs import BlobService
     from dockyard.services.gc import GarbageCollector
+    from dockyard.services.identity.wiring import IdentityServices
     from dockyard.services.importer import DistributionImporter
+    from dockyard.services.lifecycle import Lifecycle
     from dockyard.services.listing import ListingService
     from dockyard.services.maintenance import UploadPurger
     from dockyard.services.manifests import ManifestService
+    from dockyard.services.readonly import WriteGate
     from dockyard.services.uploads import UploadService
 
 
@@ -25,6 +28,7 @@ class RegistryOptions:
     delete_enabled: bool = False
     read_only: bool = False
     manifest_max_bytes: int = 4 * 1024 * 1024
+    runtime: WriteGate | None = None  # read-only mode switched while serving (lifecycle.md)
 
 
 async def _nothing() -> None:
@@ -42,9 +46,13 @@ class Registry:
     purger: UploadPurger
     importer: DistributionImporter
     gc: GarbageCollector
+    lifecycle: Lifecycle
     htpasswd: HtpasswdFile | None = None
+    identity: IdentityServices | None = None  # users, projects, robots, audit (dockyard.identity)
     close: Callable[[], None] = field(default=lambda: None)
     # Async lifecycle of what needs an event loop (a database pool): the ASGI lifespan
     # awaits startup() in the worker that serves and shutdown() instead of close().
     startup: Callable[[], Awaitable[None]] = field(default=_nothing)
     shutdown: Callable[[], Awaitable[None]] = field(default=_nothing)
+    # Loops the server runs for its lifetime (scheduled jobs); started by the ASGI lifespan.
+    background: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = ()

@@ -26,7 +26,8 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.reference import NAME_MAX_LENGTH, validate_name
 from dockyard.persistence.records import BlobRecord, UploadRecord
 from dockyard.persistence.stores import MetadataStore
-from dockyard.services.guards import require_writable
+from dockyard.services.guards import ensure_writable
+from dockyard.services.quotas import QuotaExceededError, QuotaService
 from dockyard.services.registry import RegistryOptions
 from dockyard.storage.driver import FileWriter, PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, is_upload_id, upload_dir, upload_path
@@ -52,7 +53,9 @@ class UploadService:
         *,
         clock: Callable[[], float] = time.time,
         locks: LockManager | None = None,
+        quotas: QuotaService | None = None,
     ) -> None:
+        self.quotas = quotas  # per-project limits, checked before bytes land
         self.storage = storage
         self.metadata = metadata
         self.policy = policy
@@ -66,7 +69,9 @@ class UploadService:
     # sessions ------------------------------------------------------------------------------
 
     async def start(self, principal: Principal, repository: str) -> UploadRecord:
-        self._check_push(principal, repository)
+        await self._check_push(principal, repository)
+        if self.quotas is not None:
+            await self.quotas.room(repository)  # refuses a session in a full project
         now = self.clock()
         record = UploadRecord(secrets.token_urlsafe(24), repository, principal.name, 0, now, now)
         writer = await self.storage.writer(upload_path(record.id), append=False)
@@ -104,12 +109,14 @@ class UploadService:
         upload_id: str,
         body: AsyncIterator[bytes],
         start: int | None = None,
+        *,
+        length: int | None = None,
     ) -> tuple[UploadRecord, int]:
         """Append a chunk; ``start`` (from Content-Range) must equal the stored offset."""
         record = await self.find(principal, repository, upload_id)
-        require_writable(self.options)
+        await ensure_writable(self.options)
         async with self._lock(record.id):
-            await self._write(record, body, start)
+            await self._write_within_quota(record, body, start, length)
             return record, await self.offset(record)
 
     async def complete(
@@ -119,13 +126,15 @@ class UploadService:
         upload_id: str,
         digest: str,
         body: AsyncIterator[bytes],
+        *,
+        length: int | None = None,
     ) -> BlobRecord:
         """Take the last chunk, verify ``digest`` and publish the blob."""
         expected = parse_digest(digest)
         record = await self.find(principal, repository, upload_id)
-        require_writable(self.options)
+        await ensure_writable(self.options)
         async with self._lock(record.id):
-            live, size = await self._write(record, body, None, durable=True)
+            live, size = await self._write_within_quota(record, body, None, length, durable=True)
             actual = await self._final_digest(record.id, live, expected.algorithm, size)
             if actual != expected.hex:
                 await self._discard(record.id)
@@ -135,11 +144,19 @@ class UploadService:
             return blob
 
     async def monolithic(
-        self, principal: Principal, repository: str, digest: str, body: AsyncIterator[bytes]
+        self,
+        principal: Principal,
+        repository: str,
+        digest: str,
+        body: AsyncIterator[bytes],
+        *,
+        length: int | None = None,
     ) -> BlobRecord:
         """``POST ?digest=`` with the whole blob as the body."""
         expected = parse_digest(digest)
-        self._check_push(principal, repository)
+        await self._check_push(principal, repository)
+        if self.quotas is not None:
+            body = await self.quotas.admit(repository, body, length)
         upload_id = secrets.token_urlsafe(24)
         path = upload_path(upload_id)
         try:
@@ -161,7 +178,7 @@ class UploadService:
     ) -> BlobRecord | None:
         """Link an existing blob from ``source`` (or any readable repository when None)."""
         parse_digest(digest)
-        self._check_push(principal, repository)
+        await self._check_push(principal, repository)
         if source is not None:
             candidates = [source] if _is_valid_name(source) else []
         else:
@@ -169,15 +186,21 @@ class UploadService:
         for candidate in candidates:
             if not self.policy.allows(principal, Action.PULL, candidate):
                 continue
-            if await self.metadata.linked_blob(candidate, digest) is not None:
-                return await self.metadata.link_blob(repository, digest)
+            found = await self.metadata.linked_blob(candidate, digest)
+            if found is None:
+                continue
+            if self.quotas is not None and not await self.quotas.may_add(
+                repository, digest, found.size
+            ):
+                return None  # no room: the client uploads instead, and hears why
+            return await self.metadata.link_blob(repository, digest)
         return None
 
     # internals -----------------------------------------------------------------------------
 
-    def _check_push(self, principal: Principal, repository: str) -> None:
+    async def _check_push(self, principal: Principal, repository: str) -> None:
         validate_name(repository)
-        require_writable(self.options)
+        await ensure_writable(self.options)
         self.policy.require(principal, Action.PUSH, repository)
 
     def _lock(self, upload_id: str) -> AbstractAsyncContextManager[None]:
@@ -207,6 +230,27 @@ class UploadService:
                 self._live[record.id] = live
             await self.metadata.uploads.set_offset(record.id, writer.size, self.clock())
         return live, writer.size
+
+    async def _write_within_quota(
+        self,
+        record: UploadRecord,
+        body: AsyncIterator[bytes],
+        start: int | None,
+        length: int | None,
+        *,
+        durable: bool = False,
+    ) -> tuple[_LiveHash, int]:
+        """``_write``, refused or cut off where the project's quota ends (the partial upload
+        is then deleted: the session is gone, the client starts over)."""
+        try:
+            if self.quotas is not None:
+                body = await self.quotas.admit(
+                    record.repository, body, length, upload_id=record.id, stored=record.offset
+                )
+            return await self._write(record, body, start, durable=durable)
+        except QuotaExceededError:
+            await self._discard(record.id)
+            raise
 
     async def _live_hash(self, upload_id: str, size: int) -> _LiveHash:
         live = self._live.get(upload_id)
@@ -243,6 +287,8 @@ class UploadService:
                 await self.storage.move(source, destination)
             blob = await self.metadata.commit_blob(repository, digest.text, size)
             if blob is not None:
+                if self.quotas is not None:
+                    self.quotas.added(repository, size)
                 return blob
         raise RegistryError(
             ErrorCode.UNAVAILABLE, "garbage collection is busy with this blob; retry shortly"

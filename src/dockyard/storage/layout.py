@@ -8,6 +8,7 @@
           <algorithm>/<first two hex>/<hex>/data     published blob bytes (read by registry:2 too)
       dockyard/
         uploads/<upload id>/data                     bytes of an upload in progress (private)
+        quarantine/<algorithm>/<hex>/<time>/<name>   bytes set aside by ``dockyard fsck``
         metadata.db                                  the embedded SQLite database (not storage's)
 
 Blobs keep Distribution's paths so ``dockyard import`` can adopt an existing storage root
@@ -22,6 +23,7 @@ from dockyard.core.digest import Digest
 
 BLOBS_PREFIX = "docker/registry/v2/blobs"
 UPLOADS_PREFIX = "dockyard/uploads"
+QUARANTINE_PREFIX = "dockyard/quarantine"
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -48,3 +50,10 @@ def upload_path(upload_id: str) -> str:
 
 def upload_dir(upload_id: str) -> str:
     return upload_path(upload_id).rsplit("/", 1)[0]
+
+
+def quarantine_path(digest: Digest, stamp: int, name: str = "data") -> str:
+    """Where ``dockyard fsck --quarantine`` moves the broken bytes recorded under ``digest``."""
+    if name not in ("data", "manifest"):
+        raise ValueError(f"invalid quarantine file name {name!r}")
+    return f"{QUARANTINE_PREFIX}/{digest.algorithm}/{digest.hex}/{stamp}/{name}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dockyard.api.context import Context
 from dockyard.api.http import respond, send_body, send_start
+from dockyard.api.v2.quota import quota_warning
 
 
 async def get(ctx: Context, params: dict[str, str]) -> None:
@@ -39,6 +40,7 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
     ]
     if pushed.subject:
         headers.append((b"oci-subject", pushed.subject.encode()))
+    headers += await quota_warning(ctx, name)
     await respond(ctx.send, 201, headers)
 
 

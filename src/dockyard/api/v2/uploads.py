@@ -6,6 +6,7 @@ import re
 
 from dockyard.api.context import Context
 from dockyard.api.http import Headers, respond
+from dockyard.api.v2.quota import quota_warning
 from dockyard.core.errors import ErrorCode, RegistryError
 
 _CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
@@ -28,6 +29,7 @@ async def _created(ctx: Context, name: str, digest: str) -> None:
         (b"location", ctx.location(f"/v2/{name}/blobs/{digest}")),
         (b"docker-content-digest", digest.encode()),
     ]
+    headers += await quota_warning(ctx, name)
     await respond(ctx.send, 201, headers)
 
 
@@ -43,12 +45,15 @@ async def start(ctx: Context, params: dict[str, str]) -> None:
             return
     digest = request.param("digest")
     if digest is not None:
-        blob = await service.monolithic(ctx.principal, name, digest, request.stream())
+        blob = await service.monolithic(
+            ctx.principal, name, digest, request.stream(), length=request.content_length()
+        )
         await _created(ctx, name, blob.digest)
         return
     record = await service.start(ctx.principal, name)
     headers = _upload_headers(ctx, name, record.id, 0)
     headers.append((b"oci-chunk-min-length", CHUNK_MIN_LENGTH))
+    headers += await quota_warning(ctx, name)
     await respond(ctx.send, 202, headers)
 
 
@@ -89,11 +94,18 @@ async def patch(ctx: Context, params: dict[str, str]) -> None:
     try:
         start_at = _content_range(ctx)
         _, offset = await service.append(
-            ctx.principal, name, upload_id, ctx.request.stream(), start_at
+            ctx.principal,
+            name,
+            upload_id,
+            ctx.request.stream(),
+            start_at,
+            length=ctx.request.content_length(),
         )
     except RegistryError as error:
         raise _with_location(ctx, name, upload_id, error) from None
-    await respond(ctx.send, 202, _upload_headers(ctx, name, upload_id, offset))
+    headers = _upload_headers(ctx, name, upload_id, offset)
+    headers += await quota_warning(ctx, name)
+    await respond(ctx.send, 202, headers)
 
 
 async def put(ctx: Context, params: dict[str, str]) -> None:
@@ -103,8 +115,9 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
     if not digest:
         raise RegistryError(ErrorCode.DIGEST_INVALID, "the digest query parameter is required")
     blob = await ctx.registry.uploads.complete(
-        ctx.principal, name, upload_id, digest, ctx.request.stream()
-    )
+        ctx.principal, name, upload_id, digest, ctx.request.stream(),
+        length=ctx.request.content_length(),
+    )  # fmt: skip
     await _created(ctx, name, blob.digest)
 
 

@@ -14,6 +14,9 @@ import logging
 
 import psycopg
 
+from dockyard.persistence.sql.identity_schema import identity_migration
+from dockyard.persistence.sql.lifecycle_schema import lifecycle_migration
+
 log = logging.getLogger("dockyard.persistence")
 
 LOCK_KEY = int.from_bytes(b"dockyard")  # pg_advisory_xact_lock key, shared by all nodes
@@ -88,6 +91,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX blobs_deleting ON blobs(state) WHERE state = 'deleting';
     CREATE INDEX manifests_created ON manifests(created_at);
     """,
+    # 3: identity and access (projects, users, groups, roles, members, robots, tokens, audit)
+    identity_migration("postgres"),
+    # 4: lifecycle (scheduled jobs, runtime settings, quotas, immutable tags, deletions)
+    lifecycle_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from dockyard.persistence.lifecycle_records import ImmutableTagError
 from dockyard.persistence.records import (
     BlobRecord,
     ManifestRecord,
@@ -228,6 +229,7 @@ class SqlMetadata:
             missing = await self._missing_references(session, repository_id, manifest)
             if missing:
                 raise _MissingReferencesError(missing)
+            await self._check_frozen_tags(session, repository_id, manifest)
             manifest_id = await self._upsert_manifest(session, repository_id, manifest, now)
             await self._record_references(session, manifest_id, manifest, now)
             for tag in manifest.tags:
@@ -238,6 +240,21 @@ class SqlMetadata:
         except _MissingReferencesError as missing:
             return missing.digests
         return []
+
+    @staticmethod
+    async def _check_frozen_tags(
+        session: Session, repository_id: int, manifest: NewManifest
+    ) -> None:
+        """Immutable tags may be created, or pushed again unchanged, but never moved: checked
+        inside the push's transaction, so two racing first pushes cannot both win."""
+        for tag in manifest.frozen_tags:
+            row = await session.fetchone(
+                "SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id "
+                "WHERE t.repository_id = ? AND t.name = ?",
+                (repository_id, tag),
+            )
+            if row is not None and row[0] != manifest.digest:
+                raise ImmutableTagError(tag, str(row[0]))
 
     async def _missing_references(
         self, session: Session, repository_id: int, manifest: NewManifest

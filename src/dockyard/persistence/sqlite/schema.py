@@ -5,6 +5,9 @@ Keep in step with ``postgres/schema.py``: migration N means the same change in b
 
 from __future__ import annotations
 
+from dockyard.persistence.sql.identity_schema import identity_migration
+from dockyard.persistence.sql.lifecycle_schema import lifecycle_migration
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE repositories (
@@ -74,4 +77,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX blobs_deleting ON blobs(state) WHERE state = 'deleting';
     CREATE INDEX manifests_created ON manifests(created_at);
     """,
+    # 3: identity and access (projects, users, groups, roles, members, robots, tokens, audit)
+    identity_migration("sqlite"),
+    # 4: lifecycle (scheduled jobs, runtime settings, quotas, immutable tags, deletions)
+    lifecycle_migration("sqlite"),
 )

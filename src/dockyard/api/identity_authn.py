@@ -1,0 +1,64 @@
+"""HTTP Basic for ``/v2`` when identity management is on (without the token service).
+
+Credentials are a user's password, a personal access token (with the user's name) or a robot's
+name and secret. A request without credentials proceeds as anonymous when anonymous callers
+may do what it needs (pulls from public projects); otherwise it gets the Basic challenge, as
+does ``/v2/`` itself (clients probe it to learn that they should log in). Wrong credentials:
+401 with one message whatever was wrong; too many failures: 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dockyard.api.http import Request, client_address
+from dockyard.api.token import basic_credentials
+from dockyard.api.token_auth import needed_access
+from dockyard.auth.identity import IdentityProvider
+from dockyard.auth.policy import AccessPolicy, Action
+from dockyard.auth.principal import Principal
+from dockyard.auth.token_service import InvalidCredentialsError
+from dockyard.core.errors import ErrorCode, RegistryError
+
+if TYPE_CHECKING:
+    from dockyard.api.v2.router import Route
+
+
+class IdentityAuthenticator:
+    def __init__(self, identity: IdentityProvider, policy: AccessPolicy, realm: str) -> None:
+        self.identity = identity
+        self.policy = policy
+        self.challenge = f'Basic realm="{realm}"'
+
+    def unauthorized(self, message: str) -> RegistryError:
+        return RegistryError(
+            ErrorCode.UNAUTHORIZED, message, headers={"WWW-Authenticate": self.challenge}
+        )
+
+    async def login(self, header: str | None, client: str) -> Principal | None:
+        """The principal a Basic header proves; None without a header."""
+        if not header:
+            return None
+        credentials = basic_credentials(header)
+        if credentials is None:
+            raise self.unauthorized("expected HTTP Basic credentials")
+        try:
+            return await self.identity.login(*credentials, client)
+        except InvalidCredentialsError as exc:
+            raise self.unauthorized(str(exc)) from None
+
+    async def authenticate(
+        self, request: Request, found: tuple[Route, dict[str, str]] | None
+    ) -> Principal:
+        client = client_address(request)
+        needs = needed_access(found, request.method)
+        principal = await self.login(request.headers.get("authorization"), client)
+        if principal is None:
+            principal = await self.identity.anonymous(client)
+            if not needs or not all(self.policy.allows(principal, *need) for need in needs):
+                raise self.unauthorized("authentication required")
+            return principal
+        pushes = [repo for action, repo in needs if action is Action.PUSH and repo]
+        if pushes:
+            principal = await self.identity.prepare_push(principal, pushes)
+        return principal

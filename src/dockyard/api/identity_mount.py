@@ -1,0 +1,21 @@
+"""Identity management in the ASGI app: Basic logins for ``/v2`` and the ``/api/v1`` API."""
+
+from __future__ import annotations
+
+from dockyard.api.identity_authn import IdentityAuthenticator
+from dockyard.api.mgmt.app import ManagementApi
+from dockyard.api.mgmt.router import PREFIX as MGMT_PREFIX
+from dockyard.services.registry import Registry
+
+__all__ = ["MGMT_PREFIX", "mount_identity"]
+
+
+def mount_identity(
+    registry: Registry, realm: str
+) -> tuple[IdentityAuthenticator | None, ManagementApi | None]:
+    """Both when ``dockyard.identity.enabled``; neither otherwise."""
+    services = registry.identity
+    if services is None or not services.enabled:
+        return None, None
+    authenticator = IdentityAuthenticator(services.login, registry.policy, realm)
+    return authenticator, ManagementApi(services, authenticator)

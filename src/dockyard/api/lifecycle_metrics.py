@@ -1,0 +1,52 @@
+"""The lifecycle metrics (garbage collection, scheduled jobs, quotas, retention).
+
+Services report through the :class:`~dockyard.services.telemetry.Telemetry` protocol by short
+names; this table turns each into a Prometheus counter (``registry_<name>_total``) or gauge
+(``registry_<name>``). A name missing here is a programming error and raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "gc_runs": ("Garbage collection runs by result (ok, stopped, failed, dry-run)", ("result",)),
+    "gc_manifests_deleted": ("Untagged manifests deleted by garbage collection", ()),
+    "gc_blobs_marked": ("Unreferenced blobs garbage collection marked for deletion", ()),
+    "gc_bytes_marked": ("Bytes of the blobs garbage collection marked for deletion", ()),
+    "gc_blobs_freed": ("Blobs whose bytes garbage collection deleted", ()),
+    "gc_bytes_freed": ("Bytes garbage collection freed", ()),
+    "job_runs": ("Scheduled job runs by job and result", ("job", "result")),
+    "quota_denied": ("Uploads refused because the project quota was exceeded", ("project",)),
+    "retention_manifests_deleted": ("Manifests deleted by retention, by policy", ("policy",)),
+}
+GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "job_last_success_timestamp_seconds": (
+        "When a scheduled job last finished successfully on this node",
+        ("job",),
+    ),
+    "quota_used_bytes": ("Bytes stored by a project, counted once per blob", ("project",)),
+    "quota_limit_bytes": ("A project's quota (absent: unlimited)", ("project",)),
+}
+
+
+class LifecycleMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.counters: dict[str, Any] = {
+            name: Counter(f"registry_{name}_total", text, list(labels), registry=registry)
+            for name, (text, labels) in COUNTERS.items()
+        }
+        self.gauges: dict[str, Any] = {
+            name: Gauge(f"registry_{name}", text, list(labels), registry=registry)
+            for name, (text, labels) in GAUGES.items()
+        }
+
+    def count(self, name: str, amount: float = 1.0, **labels: str) -> None:
+        counter = self.counters[name]
+        (counter.labels(**labels) if labels else counter).inc(amount)
+
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        gauge = self.gauges[name]
+        (gauge.labels(**labels) if labels else gauge).set(value)

@@ -1,0 +1,143 @@
+"""The management API as an ASGI callable mounted by ``api/app.py`` under ``/api/v1``.
+
+Authentication: HTTP Basic (password, robot secret, personal access token), or
+``Authorization: Bearer dyp_...`` (a personal access token). Without credentials the caller
+is anonymous and sees public projects; when an anonymous call is refused the answer is 401
+with the Basic challenge. Bodies are JSON (at most 64 KiB); every error is the OCI envelope.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+import time
+
+import msgspec
+
+from dockyard import __version__
+from dockyard.api.errors import internal_error, render_error
+from dockyard.api.http import ClientDisconnectedError, Receive, Request, Scope, Send, respond
+from dockyard.api.identity_authn import IdentityAuthenticator
+from dockyard.api.mgmt import accounts, projects, robots
+from dockyard.api.mgmt.router import PREFIX, Call, Reply, Router
+from dockyard.auth.principal import Principal
+from dockyard.auth.secrets import parse_token
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.services.identity.wiring import IdentityServices
+
+log = logging.getLogger("dockyard.api")
+BODY_LIMIT = 64 * 1024
+JSON = (b"content-type", b"application/json")
+NO_STORE = (b"cache-control", b"no-store")
+
+
+def build_router(services: IdentityServices) -> Router:
+    return Router(
+        [
+            *accounts.endpoints(services),
+            *projects.endpoints(services),
+            *robots.endpoints(services),
+        ]
+    )
+
+
+class ManagementApi:
+    def __init__(self, services: IdentityServices, authenticator: IdentityAuthenticator) -> None:
+        self.services = services
+        self.authenticator = authenticator
+        self.router = build_router(services)
+        self._openapi = msgspec.json.encode(self.router.openapi(__version__))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request = Request(scope, receive)
+        request_id = (request.headers.get("x-request-id") or secrets.token_hex(8))[:64]
+        principal: Principal | None = None
+        status = 500
+        try:
+            path = request.path[len(PREFIX) :] or "/"
+            if path == "/openapi.json" and request.method in ("GET", "HEAD"):
+                await self._send(send, request_id, Reply(200, None), self._openapi)
+                return
+            endpoint, params = self.router.match(request.method, path)
+            principal = await self._authenticate(request)
+            call = Call(request, principal, params, await _read_body(request))
+            reply = await endpoint.handler(call)
+            status = reply.status
+            await self._send(send, request_id, reply)
+        except RegistryError as error:
+            status = await self._fail(send, request_id, self._challenge(error, principal))
+        except ClientDisconnectedError:
+            status = 499
+        except Exception:
+            log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+            status = await self._fail(send, request_id, internal_error(request_id))
+        finally:
+            _log(request, principal, status, time.perf_counter() - started)
+
+    async def _authenticate(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        client = str((request.scope.get("client") or ("",))[0])
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            token = parse_token(value.strip())
+            if token is None:
+                raise self.authenticator.unauthorized("expected a personal access token")
+            owner = await self.services.tokens.owner_of(token[0])
+            header = _basic(owner, value.strip())
+        principal = await self.authenticator.login(header or None, client)
+        if principal is None:
+            principal = await self.services.login.anonymous(client)
+        return principal
+
+    def _challenge(self, error: RegistryError, principal: Principal | None) -> RegistryError:
+        """A refusal of an anonymous caller asks for credentials instead."""
+        if error.code is ErrorCode.DENIED and principal is not None and not principal.authenticated:
+            return self.authenticator.unauthorized("authentication required")
+        return error
+
+    async def _send(self, send: Send, request_id: str, reply: Reply, raw: bytes = b"") -> None:
+        headers = [(b"x-request-id", request_id.encode()), NO_STORE]
+        headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in reply.headers]
+        body = raw if raw else b""
+        if reply.body is not None:
+            body = msgspec.json.encode(reply.body)
+        if body:
+            headers.append(JSON)
+        await respond(send, reply.status, headers, body)
+
+    async def _fail(self, send: Send, request_id: str, error: RegistryError) -> int:
+        await render_error(send, error, head=False, request_id=request_id)
+        return error.status
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+async def _read_body(request: Request) -> bytes:
+    if request.method in ("GET", "HEAD", "DELETE"):
+        return b""
+    declared = request.content_length()
+    if declared is not None and declared > BODY_LIMIT:
+        raise RegistryError(ErrorCode.BAD_REQUEST, "body too large", status=413)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > BODY_LIMIT:
+            raise RegistryError(ErrorCode.BAD_REQUEST, "body too large", status=413)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _log(request: Request, principal: Principal | None, status: int, elapsed: float) -> None:
+    fields = {
+        "method": request.method,
+        "path": request.path,
+        "status": status,
+        "user": principal.name if principal is not None else "",
+        "duration_ms": round(elapsed * 1000, 2),
+    }
+    log.info("api request", extra={"fields": fields})

@@ -1,0 +1,62 @@
+"""What the token service and the request authenticators need from identity management.
+
+Implemented by ``services.identity.login.LoginService``; declared here so ``auth`` and ``api``
+depend on the protocol, not on the database. A credential backend (local users today;
+htpasswd, LDAP and OIDC through :class:`CredentialBackend`) only answers "who is this?"; the
+identity service turns the answer into a principal with grants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from dockyard.auth.principal import Principal
+
+VIA_CLAIM = "dyv"  # in issued tokens: the credential used (pat:<id>), checked on every request
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalIdentity:
+    """A user an external backend vouches for, with the groups it reports."""
+
+    username: str
+    source: str  # the backend's name: "htpasswd", "ldap", "oidc"
+    groups: tuple[str, ...] = ()
+    email: str = ""
+
+
+class CredentialBackend(Protocol):
+    """An external source of users (htpasswd today; LDAP and OIDC plug in here).
+
+    ``authenticate`` returns None for an unknown user and for a wrong password alike; users
+    it vouches for are recorded in the database on first login (``source`` = ``name``) so
+    they can be given roles, and their groups are kept in step.
+    """
+
+    name: str
+
+    async def authenticate(self, username: str, password: str) -> ExternalIdentity | None: ...
+
+
+class IdentityProvider(Protocol):
+    async def login(self, username: str, password: str, client: str) -> Principal:
+        """The principal these credentials prove (a user, a robot, a personal access token).
+
+        Raises ``InvalidCredentialsError`` (one message whatever was wrong) or a
+        ``RegistryError`` TOOMANYREQUESTS while logins are throttled.
+        """
+        ...
+
+    async def resolve(self, subject: str, via: str, client: str) -> Principal | None:
+        """The current principal for a token's subject; None once it is gone or revoked."""
+        ...
+
+    async def anonymous(self, client: str) -> Principal:
+        """A caller without credentials: public projects only."""
+        ...
+
+    async def prepare_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
+        """Create missing projects the principal may create by pushing; fresh grants."""
+        ...

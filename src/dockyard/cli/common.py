@@ -1,0 +1,50 @@
+"""What the administration commands share: where the configuration comes from, and running
+one coroutine against a started registry."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from dockyard.bootstrap import build_registry
+from dockyard.cli.serve import settings_for
+from dockyard.config import ConfigError, Settings
+from dockyard.services.registry import Registry
+
+T = TypeVar("T")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="registry:2 style config.yml")
+    parser.add_argument("--data-dir", metavar="DIR", help="storage root")
+
+
+def load(args: argparse.Namespace) -> Settings | None:
+    """The settings for ``--config`` / ``--data-dir``, or None after printing why not."""
+    try:
+        return settings_for(args.config, data_dir=args.data_dir)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+
+
+def with_registry(settings: Settings, work: Callable[[Registry], Awaitable[T]]) -> T:
+    """Build the registry, start it, run ``work`` and shut it down again."""
+    registry = build_registry(settings)
+
+    async def main() -> T:
+        await registry.startup()
+        try:
+            return await work(registry)
+        finally:
+            await registry.shutdown()
+
+    return asyncio.run(main())
+
+
+def fail(message: str) -> int:
+    print(message, file=sys.stderr)
+    return 1

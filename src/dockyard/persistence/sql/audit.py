@@ -1,0 +1,61 @@
+"""The audit log: append-only rows of who did what, when, from where, and the outcome."""
+
+from __future__ import annotations
+
+from dockyard.persistence.identity_records import AuditEvent, AuditQuery
+from dockyard.persistence.sql.session import Database, Row
+
+_COLUMNS = "id, created_at, actor, actor_kind, event, target, client, outcome, detail"
+
+
+def _event(row: Row) -> AuditEvent:
+    return AuditEvent(
+        actor=row[2], actor_kind=row[3], event=row[4], target=row[5], client=row[6],
+        outcome=row[7], detail_json=row[8], created_at=float(row[1]), id=int(row[0]),
+    )  # fmt: skip
+
+
+def _filters(query: AuditQuery) -> tuple[list[str], list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    exact = {"actor": query.actor, "target": query.target, "outcome": query.outcome}
+    for column, text in exact.items():
+        if text:
+            where.append(f"{column} = ?")
+            params.append(text)
+    if query.event.endswith("."):
+        where.append("event >= ? AND event < ?")  # a prefix, as a range on the index
+        params += [query.event, query.event[:-1] + "/"]  # "/" is the byte after "."
+    elif query.event:
+        where.append("event = ?")
+        params.append(query.event)
+    bounds = (("created_at >= ?", query.since), ("created_at < ?", query.until),
+              ("id < ?", query.before_id), ("id > ?", query.after_id))  # fmt: skip
+    for clause, value in bounds:
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    return where, params
+
+
+class SqlAuditStore:
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    async def append(self, event: AuditEvent) -> None:
+        await self.db.execute(
+            "INSERT INTO audit_log(created_at, actor, actor_kind, event, target, client, "
+            "outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (event.created_at, event.actor, event.actor_kind, event.event, event.target,
+             event.client, event.outcome, event.detail_json),
+        )  # fmt: skip
+
+    async def query(self, query: AuditQuery) -> list[AuditEvent]:
+        """Matching events, newest first (oldest first when ``after_id`` is set)."""
+        where, params = _filters(query)
+        sql = f"SELECT {_COLUMNS} FROM audit_log"  # noqa: S608
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        order = "ASC" if query.after_id is not None else "DESC"
+        rows = await self.db.fetchall(f"{sql} ORDER BY id {order} LIMIT ?", (*params, query.limit))
+        return [_event(r) for r in rows]

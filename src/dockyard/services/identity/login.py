@@ -1,0 +1,178 @@
+"""Logins: passwords, robot secrets and personal access tokens, throttled and audited.
+
+Implements ``auth.identity.IdentityProvider``. A login is tried, in order, as a robot
+(``robot$...`` names), a personal access token (``dyp_...`` passwords), a local user, then
+each external credential backend (htpasswd; LDAP and OIDC later), whose users are recorded on
+first login. Every outcome gives the same error, and a name nobody knows still costs a bcrypt
+check, so neither message nor timing tells whether a user exists. A verified credential is
+remembered for a minute (by a SHA-256 of the password) so HTTP Basic on every request does
+not pay bcrypt each time; only checks that really ran are audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable, Sequence
+
+from dockyard.auth.grants import Identity
+from dockyard.auth.identity import CredentialBackend, ExternalIdentity
+from dockyard.auth.permissions import project_of
+from dockyard.auth.policy import AccessPolicy, Action
+from dockyard.auth.principal import Principal
+from dockyard.auth.secrets import (
+    ROBOT_PREFIX,
+    new_stamp,
+    parse_token,
+    secret_matches,
+    verify_password,
+)
+from dockyard.auth.token_service import InvalidCredentialsError
+from dockyard.persistence.identity_records import NewUser
+from dockyard.persistence.stores import AccountStore, ProjectStore, RobotStore
+from dockyard.services.identity.audit import AuditLog
+from dockyard.services.identity.common import IdentityOptions
+from dockyard.services.identity.directory import IdentityDirectory
+from dockyard.services.identity.throttle import LoginThrottle
+
+log = logging.getLogger("dockyard.auth")
+REMEMBER_SECONDS = 60.0
+INVALID = "invalid username or password"
+
+
+class LoginService:
+    def __init__(
+        self,
+        directory: IdentityDirectory,
+        audit: AuditLog,
+        policy: AccessPolicy,
+        options: IdentityOptions,
+        backends: Sequence[CredentialBackend] = (),
+    ) -> None:
+        self.directory = directory
+        self.accounts: AccountStore = directory.accounts
+        self.projects: ProjectStore = directory.projects
+        self.robots: RobotStore = directory.robots
+        self.audit = audit
+        self.policy = policy
+        self.options = options
+        self.backends = tuple(backends)
+        self.throttle = LoginThrottle(
+            per_user=options.login_attempts,
+            per_client=options.client_attempts,
+            window=options.login_window,
+        )
+
+    # IdentityProvider -----------------------------------------------------------------------
+
+    async def login(self, username: str, password: str, client: str) -> Principal:
+        self.throttle.check(username, client)
+        key = (username, hashlib.sha256(password.encode()).digest())
+        remembered = self.directory.logins.get(key)
+        if remembered is not None and remembered[1] > time.monotonic():
+            identity = await self.directory.resolve(username, remembered[0])
+            if identity is not None:
+                return Principal(username, identity=identity, client=client)
+        identity, detail = await self._verify(username, password)
+        if identity is None:
+            self.throttle.failed(username, client)
+            await self.audit.login(username, client, ok=False, detail=detail)
+            raise InvalidCredentialsError(INVALID)
+        self.throttle.succeeded(username)
+        self.directory.logins[key] = (identity.via, time.monotonic() + REMEMBER_SECONDS)
+        await self.audit.login(username, client, ok=True, kind=identity.kind, detail=detail)
+        return Principal(username, identity=identity, client=client)
+
+    async def resolve(self, subject: str, via: str, client: str) -> Principal | None:
+        identity = await self.directory.resolve(subject, via)
+        return None if identity is None else Principal(subject, identity=identity, client=client)
+
+    async def anonymous(self, client: str) -> Principal:
+        identity = await self.directory.anonymous()
+        return Principal("", authenticated=False, identity=identity, client=client)
+
+    async def prepare_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
+        """Create the missing projects of ``repositories`` when the principal may: system
+        administrators always, other users with ``createonpush`` (they become its admin)."""
+        identity = principal.identity
+        if identity is None or identity.kind != "user" or identity.grants.ceiling is not None:
+            return principal
+        wanted = {
+            project_of(name)
+            for name in repositories
+            if identity.admin
+            or (
+                self.options.create_on_push and not self.policy.allows(principal, Action.PUSH, name)
+            )
+        }
+        created = [p for p in sorted(wanted) if await self._create_on_push(principal, identity, p)]
+        if not created:
+            return principal
+        self.directory.invalidate()
+        refreshed = await self.resolve(principal.name, identity.via, principal.client)
+        return refreshed or principal
+
+    async def _create_on_push(self, principal: Principal, identity: Identity, project: str) -> bool:
+        if await self.projects.get_project(project) is not None:
+            return False
+        owner = None if identity.admin else identity.id
+        made = await self.projects.create_project(
+            project, public=False, description="", created_by=principal.name, owner_user_id=owner
+        )
+        if made is not None:
+            await self.audit.record(principal, "project.create", f"project:{project}",
+                                    detail={"on_push": True})  # fmt: skip
+        return made is not None
+
+    # verification ---------------------------------------------------------------------------
+
+    async def _verify(self, username: str, password: str) -> tuple[Identity | None, dict[str, str]]:
+        if not username:
+            await verify_password(password, None, self.options.password_cost)
+            return None, {"method": "password"}
+        if username.startswith(ROBOT_PREFIX):
+            return await self._robot(username, password), {"method": "robot"}
+        token = parse_token(password)
+        if token is not None:
+            return await self._token(username, *token), {"method": "token", "token": token[0]}
+        return await self._password(username, password), {"method": "password"}
+
+    async def _robot(self, name: str, secret: str) -> Identity | None:
+        robot = await self.robots.get_robot(name)
+        if robot is None or not secret_matches(secret, robot.secret_hash):
+            return None
+        return await self.directory.resolve(name)
+
+    async def _token(self, username: str, token_id: str, secret: str) -> Identity | None:
+        token = await self.accounts.get_token(token_id)
+        if token is None or token.user != username:
+            return None
+        if not secret_matches(secret, token.secret_hash):
+            return None
+        return await self.directory.resolve(username, f"pat:{token_id}")
+
+    async def _password(self, username: str, password: str) -> Identity | None:
+        user = await self.accounts.get_user(username)
+        cost = self.options.password_cost
+        if user is not None and user.source == "local":
+            if not await verify_password(password, user.password_hash, cost):
+                return None
+            return await self.directory.resolve(username)
+        for backend in self.backends:
+            external = await backend.authenticate(username, password)
+            if external is not None:
+                return await self._onboard(external)
+        if not self.backends:
+            await verify_password(password, None, cost)  # the time a real check takes
+        return None
+
+    async def _onboard(self, external: ExternalIdentity) -> Identity | None:
+        name, source = external.username, external.source
+        new = NewUser(name=name, source=source, email=external.email, stamp=new_stamp())
+        user = await self.accounts.upsert_external_user(new, external.groups)
+        if user is None:
+            log.warning("login: %s user %r shadowed by a local user of that name", source, name)
+            return None
+        self.directory.forget(name)
+        return await self.directory.resolve(name)

@@ -1,0 +1,181 @@
+"""The management API (/api/v1) and the admin CLI against a real server with identity on:
+OpenAPI, the error envelope, users, groups, projects, members, roles, tokens, robots, the
+audit log (API and ``dockyard audit export``), pagination and login throttling."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support.identity import ADMIN, Api, cli, identity_env, identity_server
+from support.oci import assert_oci_error
+from support.server import RunningServer
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    workdir = tmp_path_factory.mktemp("mgmt")
+    with identity_server(workdir, REGISTRY_DOCKYARD_IDENTITY_LOGINATTEMPTS="3") as running:
+        with Api(running) as admin:
+            admin.user("alice", "alice-password")
+            admin.user("bob", "bob-password")
+            admin.project("team")
+            admin.member("team", "alice", "admin")
+        yield running
+
+
+def test_openapi_document_lists_every_endpoint(server: RunningServer) -> None:
+    doc = httpx.get(server.url + "/api/v1/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    paths = doc["paths"]
+    for path in ("/api/v1/projects", "/api/v1/projects/{project}/members", "/api/v1/robots",
+                 "/api/v1/tokens", "/api/v1/users", "/api/v1/groups", "/api/v1/roles",
+                 "/api/v1/audit"):  # fmt: skip
+        assert path in paths, path
+    created = paths["/api/v1/projects"]["post"]
+    assert created["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert "Errors" in doc["components"]["schemas"]
+
+
+def test_errors_use_the_envelope(server: RunningServer) -> None:
+    with (
+        Api(server) as admin,
+        Api(server, None) as anonymous,
+        Api(server, ("bob", "bob-password")) as bob,
+    ):
+        assert_oci_error(admin.http.get("/nothing-here"), 404, "NOT_FOUND")
+        assert_oci_error(admin.http.post("/users", content=b"{"), 400, "BAD_REQUEST")
+        assert_oci_error(admin.http.post("/users", json={"name": "x"}), 400, "BAD_REQUEST")
+        assert_oci_error(admin.http.post("/projects", json={"name": "team"}), 409, "CONFLICT")
+        assert_oci_error(admin.http.put("/users"), 405, "UNSUPPORTED")
+        refused = anonymous.http.get("/users")
+        assert_oci_error(refused, 401, "UNAUTHORIZED")
+        assert refused.headers["www-authenticate"].startswith("Basic ")
+        assert_oci_error(bob.http.get("/users"), 403, "DENIED")
+        assert_oci_error(bob.http.get("/projects/team"), 404, "NOT_FOUND")  # not even its name
+        bad = httpx.get(server.url + "/api/v1/me", auth=("bob", "wrong"))
+        assert_oci_error(bad, 401, "UNAUTHORIZED")
+
+
+def test_users_pagination_and_self_service(server: RunningServer) -> None:
+    with Api(server) as admin:
+        for n in range(5):
+            admin.user(f"page-user-{n}", "long-password")
+        first = admin.http.get("/users", params={"limit": 2, "q": "page-user"})
+        assert first.status_code == 200
+        body = first.json()
+        assert [u["name"] for u in body["items"]] == ["page-user-0", "page-user-1"]
+        assert body["next"] == "page-user-1" and 'rel="next"' in first.headers["link"]
+        rest = admin.ok("GET", "/users", params={"limit": 10, "q": "page-user",
+                                                 "cursor": body["next"]})  # fmt: skip
+        assert [u["name"] for u in rest["items"]] == ["page-user-2", "page-user-3", "page-user-4"]
+        assert rest["next"] is None
+        assert "password" not in json.dumps(rest) and "hash" not in json.dumps(rest)
+    with Api(server, ("page-user-0", "long-password")) as user:
+        assert user.ok("GET", "/me")["name"] == "page-user-0"
+        change = {"password": "another-password", "current_password": "long-password"}
+        user.ok("PATCH", "/users/page-user-0", json=change)
+    with Api(server, ("page-user-0", "another-password")) as user:
+        assert user.ok("GET", "/users/page-user-0")["admin"] is False
+        assert_oci_error(user.http.patch("/users/page-user-0", json={"admin": True}), 403, "DENIED")
+
+
+def test_projects_members_roles_and_groups(server: RunningServer) -> None:
+    with Api(server) as admin:
+        admin.project("shop", public=True)
+        admin.ok("POST", "/roles", 201, json={"name": "puller", "permissions": ["repository:pull"]})
+        assert "puller" in [r["name"] for r in admin.ok("GET", "/roles")["items"]]
+        admin.ok("POST", "/groups", 201, json={"name": "buyers"})
+        admin.ok("POST", "/groups/buyers/members", 204, json={"user": "bob"})
+        assert admin.ok("GET", "/groups/buyers")["members"] == ["bob"]
+        member = admin.member("shop", "buyers", "puller", kind="group")
+        admin.ok("PATCH", f"/projects/shop/members/{member}", json={"role": "developer"})
+        assert_oci_error(admin.http.delete("/roles/admin"), 409, "CONFLICT")
+        public = admin.ok("GET", "/projects", params={"public": "true"})["items"]
+        assert [p["name"] for p in public] == ["shop"]
+    with Api(server, None) as anonymous:
+        assert [p["name"] for p in anonymous.ok("GET", "/projects")["items"]] == ["shop"]
+    with Api(server, ("alice", "alice-password")) as alice:  # project admin of team
+        alice.ok("PATCH", "/projects/team", json={"description": "the team"})
+        alice.member("team", "bob", "guest", "ci-*")
+        members = alice.ok("GET", "/projects/team/members")["items"]
+        assert {(m["name"], m["role"], m["repositories"]) for m in members} == {
+            ("alice", "admin", ""), ("bob", "guest", "team/ci-*")}  # fmt: skip
+        assert_oci_error(alice.http.patch("/projects/shop", json={"public": False}), 403, "DENIED")
+
+
+def test_tokens_and_robots(server: RunningServer) -> None:
+    with Api(server, ("alice", "alice-password")) as alice:
+        made = alice.ok("POST", "/tokens", 201, json={"name": "laptop"})
+        secret, token_id = made["secret"], made["token"]["id"]
+        assert secret.startswith("dyp_") and "secret" not in json.dumps(alice.ok("GET", "/tokens"))
+        robot_id, robot_name, robot_secret = alice.robot("deploy", "team", "repository:pull")
+        assert robot_name == "robot$team+deploy"
+    bearer = httpx.get(server.url + "/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert bearer.json()["name"] == "alice"
+    with Api(server, ("alice", secret)) as via_token:
+        assert via_token.ok("GET", "/me")["name"] == "alice"
+        via_token.ok("DELETE", f"/tokens/{token_id}", 204)
+    assert httpx.get(server.url + "/api/v1/me", auth=("alice", secret)).status_code == 401
+    with Api(server, (robot_name, robot_secret)) as robot:
+        assert robot.ok("GET", "/me")["kind"] == "robot"
+    with Api(server) as admin:
+        assert admin.ok("GET", "/robots", params={"project": "team"})["items"][0]["id"] == robot_id
+        admin.ok("DELETE", f"/robots/{robot_id}", 204)
+    assert httpx.get(server.url + "/api/v1/me", auth=(robot_name, robot_secret)).status_code == 401
+
+
+def test_audit_log_api_and_export(server: RunningServer) -> None:
+    httpx.get(server.url + "/api/v1/me", auth=("carol-unknown", "nope"))
+    with Api(server) as admin:
+        admin.project("audited")
+        query = {"event": "login", "outcome": "failure", "actor": "carol-unknown"}
+        failures = admin.ok("GET", "/audit", params=query)["items"]
+        assert failures and failures[0]["client"] == "127.0.0.1"
+        created = admin.ok(
+            "GET", "/audit", params={"event": "project.", "target": "project:audited"}
+        )
+        assert (
+            created["items"][0]["actor"] == "admin" and created["items"][0]["outcome"] == "success"
+        )
+    with Api(server, ("bob", "bob-password")) as bob:
+        assert_oci_error(bob.http.get("/audit"), 403, "DENIED")
+    lines = cli(
+        server.data_dir, identity_env(), "audit", "export", "--event", "project."
+    ).splitlines()
+    events = [json.loads(line) for line in lines]
+    assert any(e["target"] == "project:audited" and e["event"] == "project.create" for e in events)
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+
+
+def test_failed_logins_are_throttled(server: RunningServer) -> None:
+    for _ in range(3):
+        response = httpx.get(server.url + "/v2/", auth=("throttled-user", "wrong"))
+        assert_oci_error(response, 401, "UNAUTHORIZED")
+    refused = httpx.get(server.url + "/v2/", auth=("throttled-user", "wrong"))
+    assert_oci_error(refused, 429, "TOOMANYREQUESTS")
+    assert int(refused.headers["retry-after"]) >= 1
+    assert httpx.get(server.url + "/v2/", auth=ADMIN).status_code == 200
+
+
+def test_cli_manages_users_projects_and_robots(tmp_path: Path) -> None:
+    env, data = identity_env(), tmp_path / "data"
+    cli(data, env, "user", "add", "root", "--admin", "--password-stdin", stdin="root-password\n")
+    cli(data, env, "user", "add", "dev", "--password-stdin", stdin="dev-password\n")
+    cli(data, env, "user", "passwd", "dev", "--password-stdin", stdin="dev-password-2\n")
+    assert "dev" in cli(data, env, "user", "list")
+    cli(data, env, "project", "create", "apps", "--public", "--admin", "dev")
+    assert "public" in cli(data, env, "project", "list")
+    out = cli(data, env, "robot", "create", "ci", "--project", "apps", "--permission",
+              "repository:push", "--permission", "repository:pull", "--expires", "24h")  # fmt: skip
+    assert "robot$apps+ci" in out and "secret:" in out
+    assert "robot$apps+ci" in cli(data, env, "robot", "list", "--project", "apps")
+    cli(data, env, "robot", "revoke", "robot$apps+ci")
+    cli(data, env, "user", "delete", "dev")
+    events = [json.loads(x)["event"] for x in cli(data, env, "audit", "export").splitlines()]
+    assert events == ["user.create", "user.create", "user.update", "project.create",
+                      "member.add", "robot.create", "robot.delete", "user.delete"]  # fmt: skip
