@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from support.server import free_port
 
@@ -175,3 +176,16 @@ def shared_server() -> PostgresServer:
         server.start()
         _shared = server
     return _shared
+
+
+_suite_urls: dict[str, str] = {}
+
+
+def suite_database_url(suite: str) -> str:
+    """A database named after ``suite`` on the session's server, created once, with a small
+    pool; skips the test when PostgreSQL is not installed."""
+    if not available():
+        pytest.skip("PostgreSQL binaries not installed (scripts/bootstrap --test)")
+    if suite not in _suite_urls:
+        _suite_urls[suite] = shared_server().create_database(suite)
+    return _suite_urls[suite] + "?pool_min_size=1&pool_max_size=4"

@@ -22,7 +22,7 @@ class BasicAuthenticator:
     async def authenticate(self, authorization: str | None) -> Principal:
         if self.htpasswd is None:
             return ANONYMOUS
-        credentials = _basic_credentials(authorization)
+        credentials = basic_credentials(authorization)
         if credentials is None:
             raise self._unauthorized("authentication required")
         user, password = credentials
@@ -36,7 +36,8 @@ class BasicAuthenticator:
         )
 
 
-def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(user, password) from an ``Authorization: Basic`` header, or None when it is not one."""
     if not header:
         return None
     scheme, _, value = header.partition(" ")

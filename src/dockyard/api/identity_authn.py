@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dockyard.api.authn import basic_credentials
 from dockyard.api.http import Request, client_address
-from dockyard.api.token import basic_credentials
 from dockyard.api.token_auth import needed_access
 from dockyard.auth.identity import IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action

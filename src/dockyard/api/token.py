@@ -9,12 +9,11 @@ OCI error envelope. Neither passwords nor tokens are ever logged.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from urllib.parse import parse_qs
 
 import msgspec
 
+from dockyard.api.authn import basic_credentials
 from dockyard.api.context import Context
 from dockyard.api.http import Request, client_address, respond
 from dockyard.api.token_auth import BearerAuthenticator, Challenge, TokenApi
@@ -43,18 +42,6 @@ JSON = (b"content-type", b"application/json")
 
 def _bad_request(message: str) -> RegistryError:
     return RegistryError(ErrorCode.UNSUPPORTED, message, status=400)
-
-
-def basic_credentials(header: str) -> tuple[str, str] | None:
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
 
 
 async def read_form(request: Request) -> dict[str, list[str]]:

@@ -6,7 +6,6 @@ PostgreSQL database with the identity tables emptied; one event loop per test (`
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,22 +26,10 @@ from support import postgres
 
 T = TypeVar("T")
 Run = Callable[[Awaitable[T]], T]
-_url: str | None = None
 
 
 def postgres_url() -> str:
-    global _url  # noqa: PLW0603 - once per session
-    if not postgres.available():
-        pytest.skip("PostgreSQL binaries not installed (scripts/bootstrap --test)")
-    if _url is None:
-        _url = postgres.shared_server().create_database("identity")
-    return _url + "?pool_min_size=1&pool_max_size=4"
-
-
-@pytest.fixture
-def run() -> Iterator[Run[Any]]:
-    with asyncio.Runner() as runner:
-        yield runner.run
+    return postgres.suite_database_url("identity")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

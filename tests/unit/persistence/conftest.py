@@ -7,7 +7,6 @@ because a PostgreSQL pool belongs to the loop it was opened in.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,17 +22,10 @@ Run = Callable[[Awaitable[T]], T]
 Rows = Callable[..., list[tuple[Any, ...]]]
 TABLES = ("repositories", "blobs", "repository_blobs", "manifests", "manifest_refs", "tags")
 
-_unit_url: str | None = None
 
 
 def postgres_url() -> str:
-    """This suite's database on the session's PostgreSQL (created once)."""
-    global _unit_url  # noqa: PLW0603 - once per session
-    if not postgres.available():
-        pytest.skip("PostgreSQL binaries not installed (scripts/bootstrap --test)")
-    if _unit_url is None:
-        _unit_url = postgres.shared_server().create_database("unit")
-    return _unit_url + "?pool_min_size=1&pool_max_size=4"
+    return postgres.suite_database_url("unit")
 
 
 @pytest.fixture
@@ -41,12 +33,6 @@ def pg_server() -> postgres.PostgresServer:
     """The session's PostgreSQL server (skips when PostgreSQL is not installed)."""
     postgres_url()
     return postgres.shared_server()
-
-
-@pytest.fixture
-def run() -> Iterator[Run[Any]]:
-    with asyncio.Runner() as runner:
-        yield runner.run
 
 
 @pytest.fixture
