@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import logging
 import secrets
 import time
@@ -63,7 +64,13 @@ class RegistryApp:
         self.identity_authn, self.mgmt = mount_identity(registry, options.realm)
         self._tasks: list[asyncio.Task[None]] = []
         self._debug: DebugServer | None = None
+        self._id_prefix = secrets.token_hex(4)
+        self._id_counter = itertools.count(1)
         self.started_at = time.time()
+
+    def _next_request_id(self) -> str:
+        """Unique across processes (random prefix) and cheap (a counter), 16 hex digits."""
+        return f"{self._id_prefix}{next(self._id_counter):08x}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -112,7 +119,7 @@ class RegistryApp:
     async def _registry_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request = Request(scope, receive)
-        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+        request_id = request.headers.get("x-request-id") or self._next_request_id()
         ctx = Context(request, send, self.registry, self.options.urls, request_id[:64])
         try:
             await self._dispatch(ctx)

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import msgspec
-import uvicorn
 from granian import Granian
 from granian.constants import HTTPModes, Interfaces, SSLProtocols
 from granian.log import LogLevels
@@ -109,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_uvicorn(settings: Settings, host: str, port: int) -> int:
+    import uvicorn  # noqa: PLC0415 - only this server option needs it (50 ms to import)
+
     tls = settings.http.tls
     bundle = client_ca_bundle(settings) if tls.certificate else None
     uvicorn.run(

@@ -101,14 +101,9 @@ async def _redirected(ctx: Context, handle: BlobHandle) -> bool:
 async def _send_stored(
     ctx: Context, handle: BlobHandle, span: tuple[int, int], status: int, headers: Headers
 ) -> None:
+    # Our own 1 MiB reads beat granian's pathsend here (it reads 128 KiB at a time and does
+    # not use sendfile: 1.4 GB/s against 1.7-1.9 GB/s measured), so every GET streams.
     start, length = span
-    local = ctx.registry.blobs.local_path(handle)
-    extensions = ctx.request.scope.get("extensions") or {}
-    if local and start == 0 and length == handle.size and "http.response.pathsend" in extensions:
-        await send_start(ctx.send, status, headers)
-        await ctx.send({"type": "http.response.pathsend", "path": local})
-        ctx.bytes_sent += length
-        return
     chunks = ctx.registry.blobs.read(handle, start, length)
     first = await anext(chunks, b"")  # a storage failure is still a clean error response here
     await send_start(ctx.send, status, headers)
