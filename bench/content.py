@@ -80,8 +80,12 @@ def descriptor(data: bytes, media_type: str) -> dict[str, object]:
 def small_image(layers: int, layer_size: int) -> Image:
     blobs = tuple(os.urandom(layer_size) for _ in range(layers))
     config = json.dumps(
-        {"architecture": "amd64", "os": "linux", "nonce": os.urandom(8).hex(),
-         "rootfs": {"type": "layers", "diff_ids": [sha256(b) for b in blobs]}}
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "nonce": os.urandom(8).hex(),
+            "rootfs": {"type": "layers", "diff_ids": [sha256(b) for b in blobs]},
+        }
     ).encode()
     manifest = {
         "schemaVersion": 2,
@@ -156,16 +160,25 @@ def oci_layout(path: Path, tag: str, layers: int, layer_size: int) -> int:
     blobs.mkdir(parents=True)
     entries, diff_ids = zip(*(_write_layer(blobs, layer_size) for _ in range(layers)), strict=True)
     config = json.dumps(
-        {"architecture": "amd64", "os": "linux",
-         "rootfs": {"type": "layers", "diff_ids": list(diff_ids)}}
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
+        }
     ).encode()
     manifest = json.dumps(
-        {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-         "config": {"mediaType": OCI_CONFIG, **_write_blob(blobs, config)},
-         "layers": list(entries)}
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, **_write_blob(blobs, config)},
+            "layers": list(entries),
+        }
     ).encode()
-    top = {"mediaType": OCI_MANIFEST, **_write_blob(blobs, manifest),
-           "annotations": {"org.opencontainers.image.ref.name": tag}}
+    top = {
+        "mediaType": OCI_MANIFEST,
+        **_write_blob(blobs, manifest),
+        "annotations": {"org.opencontainers.image.ref.name": tag},
+    }
     (path / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
     (path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
     return sum(int(str(e["size"])) for e in entries) + len(config) + len(manifest)

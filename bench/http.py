@@ -6,6 +6,7 @@ possible (both share the machine's cores with it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import os
 from collections.abc import Awaitable, Callable, Iterable
@@ -63,7 +64,8 @@ class AsyncConnection:
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         assert self._reader is not None
-        self._writer.write(_request_head(method, target, self.host, self.port, headers, body))
+        host = f"{self.host}:{self.port}"
+        self._writer.write(_request_head(method, target, host, headers=headers, body=body))
         if body:
             self._writer.write(body)
         await self._writer.drain()
@@ -76,17 +78,15 @@ class AsyncConnection:
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self._writer.wait_closed()
-            except OSError:
-                pass
         self._reader = self._writer = None
 
 
 def _request_head(
-    method: str, target: str, host: str, port: int, headers: dict[str, str] | None, body: bytes
+    method: str, target: str, host: str, *, headers: dict[str, str] | None, body: bytes
 ) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}:{port}"]
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
     if body or method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {len(body)}")
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
@@ -165,6 +165,7 @@ def send_file(
     method: str,
     target: str,
     source: Path | None,
+    *,
     span: tuple[int, int] = (0, 0),
     headers: dict[str, str] | None = None,
 ) -> Response:

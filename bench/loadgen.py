@@ -73,9 +73,20 @@ def wrk(
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
-        argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-                "-s", handle.name, url]
-        output = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+        argv = [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "30s",
+            "-s",
+            handle.name,
+            url,
+        ]
+        output = subprocess.run(
+            argv, check=False, capture_output=True, text=True, timeout=seconds + 60
+        )
     finally:
         Path(handle.name).unlink()
     return _parse_wrk(output.stdout + output.stderr)
@@ -90,8 +101,11 @@ def _parse_wrk(output: str) -> LoadResult:
     if data["requests"] == 0 or failures > 0:
         raise LoadError(f"wrk: {data['requests']} requests, errors {failures}: {data}")
     return LoadResult(
-        data["requests"], data["duration_us"] / 1e6, data["mean_us"] / 1e3,
-        data["p99_us"] / 1e3, data["bytes"],
+        data["requests"],
+        data["duration_us"] / 1e6,
+        data["mean_us"] / 1e3,
+        data["p99_us"] / 1e3,
+        data["bytes"],
     )
 
 
@@ -99,11 +113,23 @@ def ab_head(url: str, *, seconds: int, connections: int, headers: dict[str, str]
     """HEAD ``url`` with keep-alive for ``seconds``."""
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "percentiles.csv"
-        argv = ["ab", "-i", "-k", "-q", f"-c{connections}", f"-t{seconds}", "-n", "100000000",
-                "-e", str(csv)]
+        argv = [
+            "ab",
+            "-i",
+            "-k",
+            "-q",
+            f"-c{connections}",
+            f"-t{seconds}",
+            "-n",
+            "100000000",
+            "-e",
+            str(csv),
+        ]
         for name, value in headers.items():
             argv += ["-H", f"{name}: {value}"]
-        output = subprocess.run(argv + [url], capture_output=True, text=True, timeout=seconds + 60)
+        output = subprocess.run(
+            [*argv, url], check=False, capture_output=True, text=True, timeout=seconds + 60
+        )
         text = output.stdout + output.stderr
         percentiles = _ab_percentiles(csv) if csv.exists() else {}
     return _parse_ab(text, percentiles)
@@ -123,7 +149,7 @@ def _parse_ab(text: str, percentiles: dict[int, float]) -> LoadResult:
     complete = _ab_number(text, "Complete requests")
     seconds = _ab_number(text, "Time taken for tests")
     mean = _ab_number(text, r"Time per request")
-    failed = (_ab_number(text, "Failed requests") or 0) + (_ab_number(text, "Non-2xx responses") or 0)
+    failed = sum(_ab_number(text, label) or 0 for label in ("Failed requests", "Non-2xx responses"))
     if not complete or not seconds or mean is None or 99 not in percentiles:
         raise LoadError(f"ab printed no summary:\n{text[-2000:]}")
     if failed:

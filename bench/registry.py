@@ -33,7 +33,8 @@ def push_monolithic(server: Server, repo: str, blob: BlobFile) -> None:
     try:
         location = _start_upload(conn, repo)
         target = with_query(location, f"digest={blob.digest}")
-        send_file(conn, "PUT", target, blob.path, (0, blob.size), OCTETS).expect(201, what="PUT blob")
+        response = send_file(conn, "PUT", target, blob.path, span=(0, blob.size), headers=OCTETS)
+        response.expect(201, what="PUT blob")
     finally:
         conn.close()
 
@@ -46,7 +47,9 @@ def push_chunked(server: Server, repo: str, blob: BlobFile, chunk: int) -> None:
         for offset in range(0, blob.size, chunk):
             length = min(chunk, blob.size - offset)
             headers = {**OCTETS, "Content-Range": f"{offset}-{offset + length - 1}"}
-            response = send_file(conn, "PATCH", location, blob.path, (offset, length), headers)
+            response = send_file(
+                conn, "PATCH", location, blob.path, span=(offset, length), headers=headers
+            )
             location = response.expect(202, what=f"PATCH at {offset}").location()
         target = with_query(location, f"digest={blob.digest}")
         send_file(conn, "PUT", target, None).expect(201, what="closing PUT")
@@ -112,7 +115,9 @@ def tag_jobs(repo: str, manifest: bytes, tags: Iterable[str]) -> Iterable[Job]:
         yield job
 
 
-def repository_jobs(names: Iterable[str], source: str, config: bytes, manifest: bytes) -> Iterable[Job]:
+def repository_jobs(
+    names: Iterable[str], source: str, config: bytes, manifest: bytes
+) -> Iterable[Job]:
     """Per repository: mount ``config`` from ``source``, then PUT ``manifest`` as ``v1``."""
     digest = sha256(config)
     for name in names:
@@ -125,7 +130,5 @@ def repository_jobs(names: Iterable[str], source: str, config: bytes, manifest: 
 
 
 async def mount_blob(conn: AsyncConnection, repo: str, digest: str, source: str) -> None:
-    response = await conn.request(
-        "POST", f"/v2/{repo}/blobs/uploads/?mount={digest}&from={source}"
-    )
+    response = await conn.request("POST", f"/v2/{repo}/blobs/uploads/?mount={digest}&from={source}")
     response.expect(201, what=f"mount into {repo}")

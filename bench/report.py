@@ -4,28 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+DIGITS = ((100, 0), (10, 1), (1, 2))  # at least this big: this many decimals
+
 
 def number(value: float | None) -> str:
+    """Three significant figures or so, thousands separated; whole numbers as they are."""
     if value is None:
         return "—"
-    size = abs(value)
-    if float(value).is_integer() and size < 1e6:
+    if float(value).is_integer():
         return f"{int(value):,}"
-    if size >= 1000:
-        return f"{value:,.0f}"
-    if size >= 100:
-        return f"{value:.0f}"
-    if size >= 10:
-        return f"{value:.1f}"
-    if size >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3f}"
+    decimals = next((d for floor, d in DIGITS if abs(value) >= floor), 3)
+    return f"{value:,.{decimals}f}"
 
 
 def _cell(summary: dict[str, Any]) -> str:
     if summary["median"] is None:
         return "failed" if summary["errors"] else "—"
-    return f"{number(summary['median'])} ({number(summary['min'])}–{number(summary['max'])})"
+    return f"{number(summary['median'])} ({number(summary['min'])} - {number(summary['max'])})"
 
 
 def _ratio(value: float | None) -> str:
@@ -41,12 +36,16 @@ def header(doc: dict[str, Any]) -> list[str]:
     lines = [
         f"# dockyard vs Distribution: {mode} run",
         "",
-        f"- date: {doc['started']} (took {doc['duration_seconds'] / 60:.1f} min)",
+        f"- date: {doc['started']} (took {doc['duration_seconds'] / 60:.1f} min, not counting "
+        "the removal of its temporary files)",
         f"- machine: {machine['nproc']} cores ({machine['cpu']}), "
         f"{machine['memory_gib']:.1f} GiB memory, Linux {machine['kernel']}, "
         f"{machine['tmp_filesystem']} under /tmp",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
-        f"- every figure: median of {doc['repeats']} runs per registry, (min–max) after it; the "
+        f"- load average (1 min) at start / end: {doc['load_average']['start']:.2f} / "
+        f"{doc['load_average']['end']:.2f} (anything else running on the machine moves the "
+        "figures; before each sample the harness waits until both registries are idle)",
+        f"- every figure: median of {doc['repeats']} runs per registry, (min - max) after it; the "
         "registries alternate which goes first; ratio = dockyard / reference, and *better* "
         "says which direction wins",
         "- reference = CNCF Distribution (`docker-registry serve`); both with filesystem storage, "
@@ -54,24 +53,31 @@ def header(doc: dict[str, Any]) -> list[str]:
         "default single granian worker",
     ]
     if mode == "quick":
-        lines.append("- **quick mode**: smaller sizes, counts and 1 s load runs (see the setup "
-                     "column): a check that the harness works, not the figures to quote")
+        lines.append(
+            "- **quick mode**: smaller sizes, counts and 1 s load runs (listed under "
+            "*Workloads as run*): a check that the harness works, not figures to quote"
+        )
     return lines
 
 
 def targets_table(doc: dict[str, Any]) -> list[str]:
     lines = ["", "## Targets", "", "| target | wanted | measured | met |", "|---|---|---|---|"]
-    lines += [f"| {t['target']} | {t['wanted']} | {t['measured']} | {_met(t['met'])} |"
-              for t in doc["targets"]]
+    lines += [
+        f"| {t['target']} | {t['wanted']} | {t['measured']} | {_met(t['met'])} |"
+        for t in doc["targets"]
+    ]
     return lines
 
 
 def results_table(doc: dict[str, Any]) -> list[str]:
-    lines = ["", "## Results", "",
-             "| # | workload | figure | unit | reference | dockyard | dockyard / reference "
-             "| better |",
-             "|---|---|---|---|---|---|---|---|"]
-    for key, workload in sorted(doc["workloads"].items(), key=lambda kv: kv[1]["number"]):
+    lines = [
+        "",
+        "## Results",
+        "",
+        "| # | workload | figure | unit | reference | dockyard | dockyard / reference | better |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for workload in sorted(doc["workloads"].values(), key=lambda w: w["number"]):
         for figure in workload["figures"].values():
             lines.append(
                 f"| {workload['number']} | {workload['title']} | {figure['label']} "

@@ -82,7 +82,7 @@ class Workload:
 class Target:
     name: str
     wanted: str
-    check: Callable[[dict[str, Workload]], tuple[str, bool | None]]  # (measured text, met)
+    check: Check
 
 
 def _get(workloads: dict[str, Workload], key: str) -> Figure | None:
@@ -91,7 +91,10 @@ def _get(workloads: dict[str, Workload], key: str) -> Figure | None:
     return found.figures.get(name) if found else None
 
 
-def ratio_at_least(keys: list[str], minimum: float) -> Callable[[dict[str, Workload]], tuple[str, bool | None]]:
+Check = Callable[[dict[str, Workload]], tuple[str, bool | None]]  # -> (measured text, met)
+
+
+def ratio_at_least(keys: list[str], minimum: float) -> Check:
     def check(workloads: dict[str, Workload]) -> tuple[str, bool | None]:
         ratios = [f.ratio() if (f := _get(workloads, k)) else None for k in keys]
         if any(r is None for r in ratios):
@@ -102,7 +105,7 @@ def ratio_at_least(keys: list[str], minimum: float) -> Callable[[dict[str, Workl
     return check
 
 
-def dockyard_at_most(keys: list[str], maximum: float, unit: str) -> Callable[[dict[str, Workload]], tuple[str, bool | None]]:
+def dockyard_at_most(keys: list[str], maximum: float, unit: str) -> Check:
     def check(workloads: dict[str, Workload]) -> tuple[str, bool | None]:
         values = [f.median(DOCKYARD) if (f := _get(workloads, k)) else None for k in keys]
         if any(v is None for v in values):
@@ -113,7 +116,7 @@ def dockyard_at_most(keys: list[str], maximum: float, unit: str) -> Callable[[di
     return check
 
 
-def dockyard_growth(pairs: list[tuple[str, str]], maximum: float, label: str) -> Callable[[dict[str, Workload]], tuple[str, bool | None]]:
+def dockyard_growth(pairs: list[tuple[str, str]], maximum: float, label: str) -> Check:
     """dockyard's figure at the big size over its figure at the small size, for each pair."""
 
     def check(workloads: dict[str, Workload]) -> tuple[str, bool | None]:
@@ -135,5 +138,7 @@ def evaluate(targets: list[Target], workloads: dict[str, Workload]) -> list[dict
     rows = []
     for target in targets:
         measured, met = target.check(workloads)
-        rows.append({"target": target.name, "wanted": target.wanted, "measured": measured, "met": met})
+        rows.append(
+            {"target": target.name, "wanted": target.wanted, "measured": measured, "met": met}
+        )
     return rows

@@ -8,6 +8,7 @@ runs in its own session so the whole process tree (granian's workers too) can be
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -21,6 +22,8 @@ from pathlib import Path
 HOST = "127.0.0.1"
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
+SETTLE_WINDOW = 0.1
+SETTLE_TIMEOUT = 60.0
 
 CONFIG = """\
 version: 0.1
@@ -155,6 +158,35 @@ def tree_memory_kib(pids: list[int]) -> tuple[int, int]:
     return rss, hwm
 
 
+def cpu_ticks(pids: list[int]) -> int:
+    """User + system CPU time of ``pids`` in clock ticks (1/100 s)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def settle(servers: list[Server], timeout: float = SETTLE_TIMEOUT) -> float:
+    """Wait until every running server is idle (at most 1 tick of CPU in 100 ms), so a sample
+    never overlaps the tail of the previous one (a server may still be working on a request
+    the load generator gave up on). Returns the seconds waited."""
+    started = time.monotonic()
+    pids = [pid for s in servers if s.process is not None for pid in s.pids()]
+    before = cpu_ticks(pids)
+    while time.monotonic() - started < timeout:
+        time.sleep(SETTLE_WINDOW)
+        after = cpu_ticks(pids)
+        if after - before <= 1:
+            break
+        before = after
+    return time.monotonic() - started
+
+
 def _answers(port: int) -> bool:
     conn = http.client.HTTPConnection(HOST, port, timeout=2)
     try:
@@ -169,10 +201,8 @@ def _answers(port: int) -> bool:
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)  # the session this harness created for that server, by its id
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def process_tree(root: int) -> list[int]:

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from bench.profiles import Profile
 from bench.results import Figure, Workload
-from bench.servers import NAMES, Server
+from bench.servers import NAMES, Server, settle
 
 T = TypeVar("T")
 
@@ -24,6 +24,7 @@ class Bench:
     workdir: Path
     workloads: dict[str, Workload] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    active: list[Server] = field(default_factory=list)  # running registries, see settle()
 
     def workload(self, key: str, number: int, title: str, setup: str) -> Workload:
         self.workloads[key] = Workload(key, number, title, setup)
@@ -51,6 +52,9 @@ def measure_each(
     figures: Sequence[tuple[Figure, Callable[[T], float]]],
 ) -> None:
     """Run once and take a sample of several figures from the one result."""
+    waited = settle(bench.active)
+    if waited > 1:
+        bench.log(f"  waited {waited:.1f} s for the registries to go idle")
     try:
         result = run()
     except Exception as exc:  # a failed sample is reported, never fatal to the run

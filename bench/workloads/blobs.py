@@ -29,11 +29,15 @@ def _throughput(size: int, action: Callable[[], None]) -> float:
 def run_pushes(bench: Bench, servers: dict[str, Server], blob: BlobFile) -> None:
     size, chunk = mb(blob.size), mb(bench.profile.chunk_size)
     mono = bench.workload(
-        "push_monolithic", 1, "Monolithic blob push",
+        "push_monolithic",
+        1,
+        "Monolithic blob push",
         f"{size} random blob, POST then one PUT ?digest=, 1 connection",
     ).figure("throughput", "push throughput", "MB/s", HIGHER)
     chunked = bench.workload(
-        "push_chunked", 2, "Chunked blob push",
+        "push_chunked",
+        2,
+        "Chunked blob push",
         f"{size} random blob, POST, {chunk} PATCHes with Content-Range, empty PUT ?digest=, "
         "1 connection",
     ).figure("throughput", "push throughput", "MB/s", HIGHER)
@@ -63,7 +67,9 @@ def _chunked(chunk: int) -> Push:
 def run_gets(bench: Bench, servers: dict[str, Server], blob: BlobFile) -> None:
     profile = bench.profile
     workload = bench.workload(
-        "blob_get", 3, "Blob GET",
+        "blob_get",
+        3,
+        "Blob GET",
         f"{mb(blob.size)} blob: full GET on 1 connection; {mb(profile.range_size)} Range GETs at "
         f"random offsets, wrk, {profile.range_concurrency} connections, {profile.load_seconds} s",
     )
@@ -71,12 +77,26 @@ def run_gets(bench: Bench, servers: dict[str, Server], blob: BlobFile) -> None:
     ranges = workload.figure("range_get", f"{mb(profile.range_size)} Range GET", "req/s", HIGHER)
 
     def body(repeat: int, server: Server) -> None:
-        measure(bench, full, server.name, lambda: _throughput(
-            blob.size, lambda: get_blob(server, REPO, blob)))
+        measure(
+            bench,
+            full,
+            server.name,
+            lambda: _throughput(blob.size, lambda: get_blob(server, REPO, blob)),
+        )
         url = f"http://{server.address}/v2/{REPO}/blobs/{blob.digest}"
         spec = (blob.size, profile.range_size, 1000 + repeat)
-        measure(bench, ranges, server.name, lambda: loadgen.wrk(
-            url, seconds=profile.load_seconds, connections=profile.range_concurrency,
-            ranges=spec).rps)
+        measure(
+            bench,
+            ranges,
+            server.name,
+            lambda: (
+                loadgen.wrk(
+                    url,
+                    seconds=profile.load_seconds,
+                    connections=profile.range_concurrency,
+                    ranges=spec,
+                ).rps
+            ),
+        )
 
     each_repeat(bench, servers, body)

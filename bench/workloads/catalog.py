@@ -3,8 +3,8 @@ same counts, on a fresh pair of registries that hold nothing but those repositor
 
 Each repository gets one tiny image (a config blob, mounted from the first repository, and a
 manifest with no layers, tagged ``v1``), pushed over HTTP by a concurrent client: Distribution
-lists a repository in ``_catalog`` only once it has a blob link. The pair grows from the small count to the big one, and both
-figures are taken at each step.
+lists a repository in ``_catalog`` only once it has a blob link. The pair grows from the small
+count to the big one, and both figures are taken at each step.
 """
 
 from __future__ import annotations
@@ -29,21 +29,28 @@ def repo_name(index: int) -> str:
     return f"{PREFIX}{index:06d}"
 
 
-def run_catalog_and_cold_start(bench: Bench, workdir: Path) -> None:
+def run_catalog_and_cold_start(bench: Bench, workdir: Path, storage: str) -> None:
+    """Workloads 6 and 10 with both registries' storage under ``workdir`` (on ``storage``)."""
     profile = bench.profile
     small, big = profile.catalog_counts
     catalog = bench.workload(
-        "catalog", 6, "_catalog page time",
+        "catalog",
+        6,
+        "_catalog page time",
         f"?n={profile.catalog_page} first page and a page from the middle "
         f"(last=<repository #{small // 2:,} / #{big // 2:,}), {small:,} then {big:,} repositories, "
-        f"wrk, {profile.catalog_concurrency} connection, {profile.load_seconds} s each",
+        f"wrk, {profile.catalog_concurrency} connection, {profile.load_seconds} s each; "
+        f"storage on {storage}",
     )
     cold = bench.workload(
-        "cold_start", 10, "Cold start",
+        "cold_start",
+        10,
+        "Cold start",
         f"launch to first 200 on /v2/ with {small:,} and with {big:,} repositories stored "
-        "(page cache warm)",
+        f"(page cache warm), storage on {storage}",
     )
     servers = make_pair(workdir, "catalog")
+    bench.active = list(servers.values())
     try:
         for server in servers.values():
             server.start()
@@ -54,6 +61,7 @@ def run_catalog_and_cold_start(bench: Bench, workdir: Path) -> None:
             _measure_pages(bench, servers, catalog, count)
             _measure_cold_start(bench, servers, cold, count)
     finally:
+        bench.active = []
         for server in servers.values():
             server.stop()
 
@@ -89,18 +97,21 @@ def _measure_pages(
     pages = (("first", f"?n={page}"), ("deep", f"?n={page}&last={repo_name(count // 2)}"))
     for server in servers.values():
         for label, query in pages:
-            workload.notes.append(f"{server.name}, {count:,} repositories, {label} page: "
-                                  f"{_describe(server, query)}")
+            workload.notes.append(
+                f"{server.name}, {count:,} repositories, {label} page: {_describe(server, query)}"
+            )
 
     def body(repeat: int, server: Server) -> None:
         for label, query in pages:
-            figure = workload.figure(f"{label}_{count}", f"{label} page, {count:,} repositories",
-                                     "ms/page", LOWER)
+            figure = workload.figure(
+                f"{label}_{count}", f"{label} page, {count:,} repositories", "ms/page", LOWER
+            )
             url = f"http://{server.address}/v2/_catalog{query}"
 
             def run(url: str = url) -> loadgen.LoadResult:
-                return loadgen.wrk(url, seconds=profile.load_seconds,
-                                   connections=profile.catalog_concurrency)
+                return loadgen.wrk(
+                    url, seconds=profile.load_seconds, connections=profile.catalog_concurrency
+                )
 
             measure_each(bench, server.name, run, [(figure, _mean_ms)])
 

@@ -23,8 +23,10 @@ SKOPEO_TIMEOUT = 1800
 def _skopeo(bench: Bench, *args: str) -> float:
     env = {**os.environ, "TMPDIR": str(bench.workdir)}
     started = time.perf_counter()
-    result = subprocess.run(["skopeo", "copy", "--quiet", *args], capture_output=True,
-                            text=True, env=env, timeout=SKOPEO_TIMEOUT)
+    argv = ["skopeo", "copy", "--quiet", *args]
+    result = subprocess.run(
+        argv, check=False, capture_output=True, text=True, env=env, timeout=SKOPEO_TIMEOUT
+    )
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"skopeo copy {' '.join(args)}: {result.stderr.strip()[-800:]}")
@@ -39,7 +41,9 @@ def run_skopeo(bench: Bench, servers: dict[str, Server]) -> None:
     profile = bench.profile
     layers, size = profile.skopeo_layers, profile.skopeo_layer_size
     workload = bench.workload(
-        "skopeo", 7, "skopeo copy",
+        "skopeo",
+        7,
+        "skopeo copy",
         f"{layers} random layers x {mb(size)} (gzip, stored), OCI layout made by the harness; "
         "fresh content every repetition",
     )
@@ -53,10 +57,18 @@ def run_skopeo(bench: Bench, servers: dict[str, Server]) -> None:
         for name in order(repeat):
             reference = f"docker://{servers[name].address}/{SKOPEO_REPO}:r{repeat}"
             out = bench.workdir / f"skopeo-out-{name}"
-            measure(bench, copy_in, name, _copy(
-                bench, "--dest-tls-verify=false", f"oci:{layout}:bench", reference))
-            measure(bench, copy_out, name, _copy(
-                bench, "--src-tls-verify=false", reference, f"oci:{out}:bench"))
+            measure(
+                bench,
+                copy_in,
+                name,
+                _copy(bench, "--dest-tls-verify=false", f"oci:{layout}:bench", reference),
+            )
+            measure(
+                bench,
+                copy_out,
+                name,
+                _copy(bench, "--src-tls-verify=false", reference, f"oci:{out}:bench"),
+            )
             shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(layout, ignore_errors=True)
 
@@ -65,7 +77,9 @@ def run_concurrent_pushes(bench: Bench, servers: dict[str, Server]) -> None:
     profile = bench.profile
     count = profile.push_images
     workload = bench.workload(
-        "concurrent_push", 8, "Concurrent pushes",
+        "concurrent_push",
+        8,
+        "Concurrent pushes",
         f"{count} different images at once, each config + {profile.push_layers} x "
         f"{mb(profile.push_layer_size)} layers (POST + PUT per blob, then the manifest), "
         f"{count} connections",
@@ -77,12 +91,19 @@ def run_concurrent_pushes(bench: Bench, servers: dict[str, Server]) -> None:
         for name in order(repeat):
             server = servers[name]
 
-            def run(server: Server = server) -> tuple[float, int]:
-                started = time.perf_counter()
-                failed = run_many(server, _push_jobs(repeat, images), count)
-                return time.perf_counter() - started, failed
-
+            run = _timed_pushes(server, _push_jobs(repeat, images), count)
             measure_each(bench, name, run, [(seconds, _first), (failures, _second)])
+
+
+def _timed_pushes(
+    server: Server, jobs: Iterable[Job], count: int
+) -> Callable[[], tuple[float, int]]:
+    def run() -> tuple[float, int]:
+        started = time.perf_counter()
+        failed = run_many(server, jobs, count)
+        return time.perf_counter() - started, failed
+
+    return run
 
 
 def _first(pair: tuple[float, int]) -> float:

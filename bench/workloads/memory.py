@@ -78,16 +78,22 @@ def sample_memory(bench: Bench, name: str, repeat: int, blob: BlobFile) -> Memor
 
 def run_memory(bench: Bench, blob: BlobFile) -> None:
     workload = bench.workload(
-        "memory", 9, "Server memory during big transfers",
+        "memory",
+        9,
+        "Server memory during big transfers",
         f"{mb(blob.size)} monolithic upload then full GET, fresh server each time; "
         "RSS summed over the process tree, sampled every 10 ms",
     )
     figures = [
         (workload.figure("idle", "idle RSS after start", "MiB", LOWER), _pick("idle")),
-        (workload.figure("upload_peak", "peak RSS during upload", "MiB", LOWER),
-         _pick("upload_peak")),
-        (workload.figure("download_peak", "peak RSS during download", "MiB", LOWER),
-         _pick("download_peak")),
+        (
+            workload.figure("upload_peak", "peak RSS during upload", "MiB", LOWER),
+            _pick("upload_peak"),
+        ),
+        (
+            workload.figure("download_peak", "peak RSS during download", "MiB", LOWER),
+            _pick("download_peak"),
+        ),
         (workload.figure("hwm", "VmHWM after both (sum)", "MiB", LOWER), _pick("hwm")),
     ]
     for repeat in range(bench.profile.repeats):

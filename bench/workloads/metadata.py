@@ -30,26 +30,46 @@ def run_manifests(bench: Bench, servers: dict[str, Server]) -> None:
     for server in servers.values():
         push_image_sync(server, MANIFEST_REPO, image, "latest")
     workload = bench.workload(
-        "manifest", 4, "Manifest GET and HEAD",
+        "manifest",
+        4,
+        "Manifest GET and HEAD",
         f"OCI image manifest ({len(image.manifest)} bytes) with Accept for OCI and Docker types, "
         f"{profile.manifest_concurrency} connections, {profile.load_seconds} s each; "
         "GET with wrk, HEAD with ab -i -k",
     )
-    variants = [(m, by, ref) for m in ("GET", "HEAD") for by, ref in
-                (("tag", "latest"), ("digest", image.digest))]
+    variants = [
+        (m, by, ref)
+        for m in ("GET", "HEAD")
+        for by, ref in (("tag", "latest"), ("digest", image.digest))
+    ]
 
     def body(repeat: int, server: Server) -> None:
         for method, by, reference in variants:
             url = f"http://{server.address}/v2/{MANIFEST_REPO}/manifests/{reference}"
-            _measure_load(bench, workload, server, f"{method.lower()}_{by}",
-                          f"{method} by {by}", method, url, profile.manifest_concurrency)
+            _measure_load(
+                bench,
+                workload,
+                server,
+                key=f"{method.lower()}_{by}",
+                label=f"{method} by {by}",
+                method=method,
+                url=url,
+                connections=profile.manifest_concurrency,
+            )
 
     each_repeat(bench, servers, body)
 
 
 def _measure_load(
-    bench: Bench, workload: Workload, server: Server, key: str, label: str, method: str,
-    url: str, connections: int,
+    bench: Bench,
+    workload: Workload,
+    server: Server,
+    *,
+    key: str,
+    label: str,
+    method: str,
+    url: str,
+    connections: int,
 ) -> None:
     rps = workload.figure(key, label, "req/s", HIGHER)
     p99 = workload.figure(f"{key}_p99", f"{label}, p99 latency", "ms", LOWER)
@@ -78,32 +98,42 @@ def run_tags(bench: Bench, servers: dict[str, Server]) -> None:
     for server in servers.values():
         bench.log(f"  tagging one manifest {count} times on {server.name}")
         push_image_sync(server, TAGS_REPO, image, names[0])
-        failures = run_many(server, tag_jobs(TAGS_REPO, image.manifest, names[1:]),
-                            profile.populate_concurrency)
+        failures = run_many(
+            server, tag_jobs(TAGS_REPO, image.manifest, names[1:]), profile.populate_concurrency
+        )
         if failures:
             raise RuntimeError(f"{server.name}: {failures} tag PUTs failed")
     deep = names[count // 2]
     workload = bench.workload(
-        "tags_list", 5, "tags/list",
+        "tags_list",
+        5,
+        "tags/list",
         f"one repository with {count:,} tags; ?n={page} (first page) and ?n={page}&last={deep} "
         f"(deep page); wrk, {profile.tags_concurrency} connections, {profile.load_seconds} s each",
     )
-    pages = (("first_page", "first page", f"?n={page}"),
-             ("deep_page", "deep page", f"?n={page}&last={deep}"))
+    pages = (
+        ("first_page", "first page", f"?n={page}"),
+        ("deep_page", "deep page", f"?n={page}&last={deep}"),
+    )
     for server in servers.values():
         for _, label, query in pages:
             workload.notes.append(f"{server.name} {label}: {_describe_page(server, query)}")
 
     workload.notes.append(
         f"whole list: GET ?n={WHOLE_PAGE} and follow the Link headers to the end, 1 connection "
-        "(equal work for both: Distribution 2.8 ignores n and last and always sends every tag)")
+        "(equal work for both: Distribution 2.8 ignores n and last and always sends every tag)"
+    )
 
     def body(repeat: int, server: Server) -> None:
         for key, label, query in pages:
             url = f"http://{server.address}/v2/{TAGS_REPO}/tags/list{query}"
             figure = workload.figure(key, label, "req/s", HIGHER)
-            measure(bench, figure, server.name, _wrk_rps(url, profile.load_seconds,
-                                                         profile.tags_concurrency))
+            measure(
+                bench,
+                figure,
+                server.name,
+                _wrk_rps(url, profile.load_seconds, profile.tags_concurrency),
+            )
         whole = workload.figure("whole_list", "whole list, following Link", "lists/s", HIGHER)
         measure(bench, whole, server.name, lambda: _whole_lists(server, profile.load_seconds))
 
@@ -150,6 +180,7 @@ def _describe_page(server: Server, query: str) -> str:
             await conn.close()
         tags = json.loads(response.body).get("tags") or []
         link = "with" if "link" in response.headers else "no"
-        return f"HTTP {response.status}, {len(response.body):,} bytes, {len(tags):,} tags, {link} Link"
+        size = len(response.body)
+        return f"HTTP {response.status}, {size:,} bytes, {len(tags):,} tags, {link} Link"
 
     return asyncio.run(fetch())
