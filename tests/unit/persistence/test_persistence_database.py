@@ -142,3 +142,25 @@ def test_sqlite_failed_commit_is_rolled_back(db_path: str, run: Run) -> None:
         assert not database.connection.in_transaction
     finally:
         database.close()
+
+
+def test_sqlite_busy_past_the_timeout_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    import asyncio
+    import sqlite3
+
+    from dockyard.core.errors import ErrorCode, RegistryError
+
+    database = SqliteDatabase(str(tmp_path / "busy.db"))
+    database.connection.execute("PRAGMA busy_timeout=50")
+    holder = sqlite3.connect(str(tmp_path / "busy.db"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(RegistryError) as caught:
+            asyncio.run(
+                database.execute("INSERT INTO repositories(name, created_at) VALUES ('x', 0)")
+            )
+        assert caught.value.code is ErrorCode.UNAVAILABLE and caught.value.status == 503
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        database.close()

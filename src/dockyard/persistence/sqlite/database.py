@@ -8,10 +8,12 @@ event loop, so no other request's statements can land inside it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
+from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.persistence.sql.session import Params, Row, Session, T
 from dockyard.persistence.sqlite.schema import MIGRATIONS
 
@@ -77,24 +79,29 @@ class SqliteDatabase:
     # statements -------------------------------------------------------------------------
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        cursor = self.connection.execute(sql, params)
-        row: Row | None = cursor.fetchone()
-        cursor.close()
+        with _busy_is_unavailable():
+            cursor = self.connection.execute(sql, params)
+            row: Row | None = cursor.fetchone()
+            cursor.close()
         return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        return self.connection.execute(sql, params).fetchall()
+        with _busy_is_unavailable():
+            return self.connection.execute(sql, params).fetchall()
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        return self.connection.execute(sql, params).rowcount
+        with _busy_is_unavailable():
+            return self.connection.execute(sql, params).rowcount
 
     async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        self.connection.executemany(sql, rows)
+        with _busy_is_unavailable():
+            self.connection.executemany(sql, rows)
 
     async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception (COMMIT's too)."""
         conn = self.connection
-        conn.execute("BEGIN IMMEDIATE")
+        with _busy_is_unavailable():
+            conn.execute("BEGIN IMMEDIATE")
         try:
             result = await work(self)
             conn.execute("COMMIT")
@@ -102,6 +109,20 @@ class SqliteDatabase:
             _rollback(conn)
             raise
         return result
+
+
+@contextlib.contextmanager
+def _busy_is_unavailable() -> Iterator[None]:
+    """Another process held the database past the busy timeout: a 503, not a 500."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        text = str(error).lower()
+        if "locked" in text or "busy" in text:
+            raise RegistryError(
+                ErrorCode.UNAVAILABLE, "the metadata database is busy; retry shortly"
+            ) from error
+        raise
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
