@@ -171,6 +171,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
             age_seconds=parse_duration(purging.age),
             interval_seconds=parse_duration(purging.interval),
             dry_run=purging.dryrun,
+            is_read_only=lifecycle.gate.read_only,
         ),
         importer=DistributionImporter(storage, metadata),
         gc=GarbageCollector(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from dockyard.core.errors import RegistryError
 from dockyard.persistence.stores import MetadataStore
@@ -26,7 +26,9 @@ class UploadPurger:
         interval_seconds: float,
         dry_run: bool,
         clock: Callable[[], float] = time.time,
+        is_read_only: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
+        self.is_read_only = is_read_only
         self.storage = storage
         self.metadata = metadata
         self.enabled = enabled
@@ -36,7 +38,12 @@ class UploadPurger:
         self.clock = clock
 
     async def purge_once(self) -> list[str]:
-        """Remove every session idle for longer than the age; return their ids."""
+        """Remove every session idle for longer than the age; return their ids.
+
+        Nothing is removed while the registry is switched read-only at run time.
+        """
+        if self.is_read_only is not None and await self.is_read_only():
+            return []
         cutoff = self.clock() - self.age_seconds
         purged: list[str] = []
         while True:
