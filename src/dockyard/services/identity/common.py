@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from dockyard.auth.policy import AccessPolicy
 from dockyard.core.errors import ErrorCode, RegistryError
+
+if TYPE_CHECKING:
+    from dockyard.auth.principal import Principal
+    from dockyard.services.identity.audit import AuditLog
+    from dockyard.services.identity.directory import IdentityDirectory
 
 T = TypeVar("T")
 PAGE_DEFAULT = 50
@@ -71,3 +76,16 @@ class Guard:
 
     policy: AccessPolicy
     options: IdentityOptions
+
+
+async def record_change(
+    directory: IdentityDirectory,
+    audit: AuditLog,
+    actor: Principal,
+    event: str,
+    target: str,
+    **detail: object,
+) -> None:
+    """A change to who may do what: drop the cached grants, then write the audit entry."""
+    directory.invalidate()
+    await audit.record(actor, event, target, detail=dict(detail))

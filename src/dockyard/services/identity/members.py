@@ -16,7 +16,7 @@ from dockyard.auth.principal import Principal
 from dockyard.persistence.identity_records import MemberRecord, RoleRecord
 from dockyard.persistence.stores import ProjectStore
 from dockyard.services.identity.audit import AuditLog
-from dockyard.services.identity.common import Guard, bad_request, conflict, not_found
+from dockyard.services.identity.common import Guard, bad_request, conflict, not_found, record_change
 from dockyard.services.identity.directory import IdentityDirectory
 from dockyard.services.identity.projects import ProjectService
 
@@ -50,8 +50,7 @@ class MemberService:
         self.policy = guard.policy
 
     async def _changed(self, actor: Principal, event: str, target: str, **detail: object) -> None:
-        self.directory.invalidate()
-        await self.audit.record(actor, event, target, detail=dict(detail))
+        await record_change(self.directory, self.audit, actor, event, target, **detail)
 
     # members --------------------------------------------------------------------------------
 

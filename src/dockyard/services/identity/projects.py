@@ -20,6 +20,7 @@ from dockyard.services.identity.common import (
     conflict,
     not_found,
     page_of,
+    record_change,
 )
 from dockyard.services.identity.directory import IdentityDirectory
 
@@ -37,8 +38,7 @@ class ProjectService:
         self.options = guard.options
 
     async def _changed(self, actor: Principal, event: str, name: str, **detail: object) -> None:
-        self.directory.invalidate()
-        await self.audit.record(actor, event, f"project:{name}", detail=dict(detail))
+        await record_change(self.directory, self.audit, actor, event, f"project:{name}", **detail)
 
     async def create(
         self, actor: Principal, name: str, *, public: bool = False, description: str = ""

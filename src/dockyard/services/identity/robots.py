@@ -23,6 +23,7 @@ from dockyard.auth.permissions import (
 )
 from dockyard.auth.principal import Principal
 from dockyard.auth.secrets import ROBOT_PREFIX, new_secret, secret_digest
+from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.persistence.identity_records import NewRobot, RobotRecord
 from dockyard.persistence.stores import RobotStore
 from dockyard.services.identity.audit import AuditLog
@@ -34,6 +35,7 @@ from dockyard.services.identity.common import (
     conflict,
     not_found,
     page_of,
+    record_change,
     to_json,
 )
 from dockyard.services.identity.directory import IdentityDirectory
@@ -76,8 +78,7 @@ class RobotService:
         self.policy = guard.policy
 
     async def _changed(self, actor: Principal, event: str, robot: str, **detail: object) -> None:
-        self.directory.invalidate()
-        await self.audit.record(actor, event, f"robot:{robot}", detail=dict(detail))
+        await record_change(self.directory, self.audit, actor, event, f"robot:{robot}", **detail)
 
     async def _require_manage(self, actor: Principal, project: str | None) -> None:
         if project is None:
@@ -157,7 +158,9 @@ class RobotService:
             raise not_found("robot", robot_id)
         try:
             await self._require_manage(actor, robot.project)
-        except Exception:
+        except RegistryError as error:
+            if error.code not in (ErrorCode.DENIED, ErrorCode.NOT_FOUND):
+                raise  # an outage must not read as "no such robot"
             raise not_found("robot", robot_id) from None
         return robot
 

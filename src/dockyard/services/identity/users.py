@@ -18,6 +18,7 @@ from dockyard.services.identity.common import (
     conflict,
     not_found,
     page_of,
+    record_change,
 )
 from dockyard.services.identity.directory import IdentityDirectory
 
@@ -49,8 +50,7 @@ class UserService:
         return await asyncio.to_thread(hash_password, password, self.options.password_cost)
 
     async def _changed(self, actor: Principal, event: str, target: str, **detail: object) -> None:
-        self.directory.invalidate()
-        await self.audit.record(actor, event, target, detail=dict(detail))
+        await record_change(self.directory, self.audit, actor, event, target, **detail)
 
     # users ----------------------------------------------------------------------------------
 
