@@ -76,9 +76,6 @@ class BlobService:
     def read(self, handle: BlobHandle, offset: int, length: int) -> AsyncIterator[bytes]:
         return self.storage.read(handle.storage_path, offset, length)
 
-    def local_path(self, handle: BlobHandle) -> str | None:
-        return self.storage.local_path(handle.storage_path) if handle.storage_path else None
-
     async def redirect_url(self, handle: BlobHandle) -> str | None:
         """Where the client may fetch the bytes itself (a presigned URL), if storage offers it."""
         if not handle.storage_path:
