@@ -21,11 +21,21 @@ from dockyard.auth.token_keys import KeyRing
 from dockyard.auth.token_trust import TrustError, TrustStore
 from dockyard.bootstrap_identity import build_identity_services
 from dockyard.bootstrap_lifecycle import background_loops, build_lifecycle
-from dockyard.cache.base import KeyValueCache, LocalLocks, LockManager, MemoryCache, NullCache
+from dockyard.bootstrap_settings import build_system_settings
+from dockyard.cache.base import (
+    KeyValueCache,
+    LocalLocks,
+    LockManager,
+    MemoryCache,
+    NullCache,
+    SharedWindows,
+)
 from dockyard.cache.redis import RedisCache, RedisLocks, RedisOptions
 from dockyard.cache.redis import connect as connect_redis
+from dockyard.cache.windows import RedisWindows
 from dockyard.config import Settings, parse_duration
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata
+from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.blobs import BlobService
 from dockyard.services.descriptors import BlobDescriptorCache
@@ -123,6 +133,13 @@ def build_shared_state(settings: Settings) -> tuple[KeyValueCache, LockManager]:
     return NullCache(), LocalLocks()
 
 
+def shared_windows(settings: Settings) -> SharedWindows | None:
+    """Failed-login counts shared by every node, in Redis when ``redis.addr`` is set."""
+    if not (settings.redis.get("addr") or settings.redis.get("addrs")):
+        return None
+    return RedisWindows(connect_redis(redis_options(settings)))
+
+
 def build_registry(settings: Settings, metrics: Metrics | None = None) -> Registry:
     _refuse_unsupported(settings)
     storage = build_storage(settings)
@@ -156,14 +173,21 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     registry = Registry(
         options=options,
         policy=policy,
-        blobs=BlobService(storage, metadata, policy, options, BlobDescriptorCache(cache)),
+        blobs=BlobService(
+            storage,
+            metadata,
+            policy,
+            options,
+            descriptors=BlobDescriptorCache(cache),
+            immutability=lifecycle.immutability,
+        ),
         uploads=UploadService(
             storage, metadata, policy, options, locks=locks, quotas=lifecycle.quotas
         ),
         manifests=ManifestService(
-            metadata, policy, options, immutability=lifecycle.immutability
+            metadata, policy, options, immutability=lifecycle.immutability, pulls=lifecycle.pulls
         ),
-        listing=ListingService(metadata, policy),
+        listing=ListingService(metadata, policy, SqlRepositoryCatalog(database)),
         purger=UploadPurger(
             storage,
             metadata,
@@ -183,12 +207,20 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         ),
         lifecycle=lifecycle,
         htpasswd=htpasswd,
-        identity=build_identity_services(settings, database, policy, htpasswd),
+        identity=build_identity_services(
+            settings,
+            database,
+            policy,
+            htpasswd,
+            shared=shared_windows(settings),
+            telemetry=metrics or NO_TELEMETRY,
+        ),
         close=database.close,
         startup=database.open,
         shutdown=database.aclose,
     )
     registry.background = background_loops(settings, registry)
+    registry.system = build_system_settings(settings, registry)
     return registry
 
 
@@ -207,6 +239,7 @@ def api_options(settings: Settings) -> ApiOptions:
         urls=UrlPolicy(relative=http.relativeurls, host=http.host),
         debug_addr=debug,
         metrics_path=http.debug.prometheus.path,
+        trusted_proxies=tuple(settings.dockyard.trustedproxies),
     )
 
 

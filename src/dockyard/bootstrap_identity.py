@@ -8,15 +8,27 @@ from __future__ import annotations
 from dockyard.auth.backends import HtpasswdBackend
 from dockyard.auth.htpasswd import HtpasswdFile
 from dockyard.auth.identity import CredentialBackend
+from dockyard.auth.ldap import LdapBackend
+from dockyard.auth.oidc import build_oidc_backend
 from dockyard.auth.policy import AccessPolicy
+from dockyard.cache.base import SharedWindows
 from dockyard.config import Settings, parse_duration
 from dockyard.persistence.sql.accounts import SqlAccountStore
 from dockyard.persistence.sql.audit import SqlAuditStore
 from dockyard.persistence.sql.projects import SqlProjectStore
 from dockyard.persistence.sql.robots import SqlRobotStore
 from dockyard.persistence.sql.session import Database
+from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.common import IdentityOptions
+from dockyard.services.identity.external_groups import (
+    ExternalGroupSync,
+    GroupRole,
+    GroupRules,
+    GroupSyncBackend,
+)
+from dockyard.services.identity.throttle import build_throttle
 from dockyard.services.identity.wiring import IdentityServices, build_identity
+from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 
 def identity_options(settings: Settings) -> IdentityOptions:
@@ -27,17 +39,29 @@ def identity_options(settings: Settings) -> IdentityOptions:
         login_attempts=raw.loginattempts,
         client_attempts=raw.clientattempts,
         login_window=parse_duration(raw.loginwindow),
+        audit_pulls=raw.auditpulls,
     )
 
 
 def build_identity_services(
-    settings: Settings, database: Database, policy: AccessPolicy, htpasswd: HtpasswdFile | None
+    settings: Settings,
+    database: Database,
+    policy: AccessPolicy,
+    htpasswd: HtpasswdFile | None,
+    *,
+    shared: SharedWindows | None = None,
+    telemetry: Telemetry = NO_TELEMETRY,
 ) -> IdentityServices:
-    """Always built (the CLI manages users before identity is switched on)."""
+    """Always built (the CLI manages users before identity is switched on). ``shared``: the
+    failed-login counts every node sees (Redis), else each process counts its own."""
     options = identity_options(settings)
     backends: list[CredentialBackend] = []
     if htpasswd is not None:
         backends.append(HtpasswdBackend(htpasswd, options.password_cost))
+    if settings.dockyard.identity.oidc.enabled:
+        backends.append(oidc_backend(settings, database, policy, options))
+    if settings.dockyard.identity.ldap.enabled:  # last: a network round trip per login
+        backends.append(ldap_backend(settings, database, policy))
     return build_identity(
         accounts=SqlAccountStore(database),
         projects=SqlProjectStore(database),
@@ -47,4 +71,33 @@ def build_identity_services(
         options=options,
         backends=backends,
         enabled=settings.dockyard.identity.enabled,
+        throttle=build_throttle(options, shared, telemetry),
     )
+
+
+def oidc_backend(
+    settings: Settings, database: Database, policy: AccessPolicy, options: IdentityOptions
+) -> CredentialBackend:
+    """ID tokens as passwords; groups and their mapped roles synced at each login."""
+    oidc = settings.dockyard.identity.oidc
+    rules = GroupRules(
+        tuple(GroupRole(m.group, m.project, m.role) for m in oidc.groupmappings),
+        frozenset(oidc.admingroups),
+    )
+    audit = AuditLog(SqlAuditStore(database), policy)
+    sync = ExternalGroupSync(SqlAccountStore(database), SqlProjectStore(database), rules, audit)
+    alone = settings.auth.htpasswd is None and not settings.dockyard.identity.ldap.enabled
+    backend = build_oidc_backend(oidc, dummy_cost=options.password_cost, guard_timing=alone)
+    return GroupSyncBackend(backend, sync)
+
+
+def ldap_backend(settings: Settings, database: Database, policy: AccessPolicy) -> CredentialBackend:
+    """LDAP / AD passwords; groups and their mapped roles synced at each login."""
+    ldap = settings.dockyard.identity.ldap
+    rules = GroupRules(
+        tuple(GroupRole(m.group, m.project, m.role) for m in ldap.groupmappings),
+        frozenset(ldap.admingroups),
+    )
+    audit = AuditLog(SqlAuditStore(database), policy)
+    sync = ExternalGroupSync(SqlAccountStore(database), SqlProjectStore(database), rules, audit)
+    return GroupSyncBackend(LdapBackend(ldap), sync)

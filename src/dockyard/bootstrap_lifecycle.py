@@ -20,6 +20,7 @@ from dockyard.persistence.sql import Database, SqlMetadata
 from dockyard.persistence.sql.integrity import SqlIntegrity
 from dockyard.persistence.sql.inventory import SqlInventory
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
+from dockyard.persistence.sql.pulls import SqlPulls
 from dockyard.persistence.sql.usage import SqlUsage
 from dockyard.services.bulk_delete import BulkDeleteService
 from dockyard.services.bulk_delete import log as bulk_log
@@ -28,6 +29,7 @@ from dockyard.services.fsck import IntegrityChecker
 from dockyard.services.immutability import ImmutabilityService, ImmutableRule
 from dockyard.services.lifecycle import Lifecycle
 from dockyard.services.pruning import Pruner
+from dockyard.services.pulls import PullRecorder
 from dockyard.services.quotas import QuotaPolicy, QuotaService
 from dockyard.services.readonly import WriteGate
 from dockyard.services.registry import Registry
@@ -73,6 +75,12 @@ def build_lifecycle(
         retention=_retention(settings, stores, immutability, gate, telemetry),
         fsck=IntegrityChecker(storage, SqlIntegrity(database), stores.metadata, store, descriptors),
         bulk=_bulk(stores, immutability, gate),
+        pulls=PullRecorder(
+            SqlPulls(database),
+            interval_seconds=settings.dockyard.retention.pullflush_seconds,
+            telemetry=telemetry,
+            paused=gate.read_only,
+        ),
         telemetry=telemetry,
     )
 
@@ -111,6 +119,7 @@ def retention_policies(settings: Settings) -> list[RetentionPolicy]:
             keep_tags=tuple(policy.keeptags),
             untagged=policy.untagged,
             older_than=parse_age(policy.olderthan) if policy.olderthan.strip() else None,
+            not_pulled_for=parse_age(policy.notpulledfor) if policy.notpulledfor.strip() else None,
         )
         for index, policy in enumerate(settings.dockyard.retention.policies)
     ]
@@ -157,6 +166,7 @@ def background_loops(settings: Settings, registry: Registry) -> tuple[Loop, ...]
         return lambda: scheduler.run_forever(job)
 
     loops = [loop(job) for job in scheduled_jobs(settings, registry)]
+    loops.append(registry.lifecycle.pulls.run_forever)  # pull times, written in batches
     if settings.http.debug.addr:  # metrics are served: keep the quota gauges fresh
         quotas = registry.lifecycle.quotas
         loops.append(lambda: publish_quota_metrics_forever(quotas))

@@ -10,7 +10,7 @@ import httpx
 
 from e2e.clientkit import Clients, OciLayout
 from e2e.clientkit import make_image as make_layout_image
-from support.oci import assert_oci_error, make_image, push_image
+from support.oci import OCI_INDEX, assert_oci_error, make_image, make_index, push_image, sha256
 from support.server import DOCKYARD, RunningServer, serving
 
 CONFIG = """
@@ -89,3 +89,29 @@ def test_rules_added_and_removed_while_serving(tmp_path: Path) -> None:
         while _put(client, "dev/app", "release-1", two.manifest).status_code != 201:
             assert time.monotonic() < deadline, "the rule never went away"
             time.sleep(0.3)
+
+
+def test_blobs_an_immutable_tag_needs_cannot_be_deleted(tmp_path: Path) -> None:
+    frozen, child, loose = make_image(layers=1), make_image(layers=1), make_image(layers=1)
+    index = make_index([child])
+    with serving(tmp_path, config=CONFIG) as server, server.client() as client:
+        push_image(client, "prod/app", frozen, tag="v1")
+        push_image(client, "prod/app", child)  # untagged, but listed by the immutable v2
+        headers = {"Content-Type": OCI_INDEX}
+        assert client.put("/v2/prod/app/manifests/v2", content=index, headers=headers).is_success
+        push_image(client, "prod/app", loose, tag="dev")
+        push_image(client, "dev/app", frozen, tag="v1")  # no rule covers dev/**
+        for blob, tag, keeper in (
+            (frozen.layers[0], "v1", frozen.digest),
+            (frozen.config, "v1", frozen.digest),
+            (child.layers[0], "v2", sha256(index)),
+        ):
+            refused = client.delete(f"/v2/prod/app/blobs/{sha256(blob)}")
+            entry = assert_oci_error(refused, 403, "DENIED")
+            assert f'immutable tag "{tag}"' in entry["message"] and keeper in entry["message"]
+            assert entry["detail"] == {"digest": sha256(blob)}
+            assert client.get(f"/v2/prod/app/blobs/{sha256(blob)}").content == blob
+        assert client.delete(f"/v2/prod/app/blobs/{sha256(loose.layers[0])}").status_code == 202
+        assert client.delete(f"/v2/dev/app/blobs/{sha256(frozen.layers[0])}").status_code == 202
+        missing = client.delete(f"/v2/prod/app/blobs/{sha256(b'never pushed')}")
+        assert_oci_error(missing, 404, "BLOB_UNKNOWN")

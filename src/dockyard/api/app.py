@@ -17,6 +17,7 @@ from dockyard.api.authn import BasicAuthenticator
 from dockyard.api.context import Context, UrlPolicy
 from dockyard.api.debug import DebugServer
 from dockyard.api.errors import internal_error, render_error, unavailable_error
+from dockyard.api.forwarded import TrustedProxies
 from dockyard.api.http import (
     ClientDisconnectedError,
     Message,
@@ -28,6 +29,7 @@ from dockyard.api.http import (
 )
 from dockyard.api.identity_mount import MGMT_PREFIX, mount_identity
 from dockyard.api.observability import Metrics, log_request
+from dockyard.api.registry_audit import registry_audit_hook
 from dockyard.api.token_auth import TokenApi
 from dockyard.api.v2.router import match
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -44,6 +46,7 @@ class ApiOptions:
     debug_addr: tuple[str, int] | None = None
     metrics_path: str = "/metrics"
     extra_headers: tuple[tuple[bytes, bytes], ...] = ()
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-For is believed
 
 
 class RegistryApp:
@@ -62,11 +65,13 @@ class RegistryApp:
         self.authenticator = BasicAuthenticator(registry.htpasswd, options.realm)
         self.tokens = tokens  # bearer tokens (dockyard.token or auth.token) replace Basic
         self.identity_authn, self.mgmt = mount_identity(registry, options.realm)
+        self.audit_hook = registry_audit_hook(registry, self.metrics)  # pushes, pulls, deletes
         self._tasks: list[asyncio.Task[None]] = []
         self._debug: DebugServer | None = None
         self._id_prefix = secrets.token_hex(4)
         self._id_counter = itertools.count(1)
         self.started_at = time.time()
+        self.proxies = TrustedProxies.from_cidrs(options.trusted_proxies)
 
     def _next_request_id(self) -> str:
         """Unique across processes (random prefix) and cheap (a counter), 16 hex digits."""
@@ -80,6 +85,8 @@ class RegistryApp:
             await self._lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.proxies:
+            scope = self.proxies.rewrite(scope)
         if self.options.extra_headers:
             send = self._with_extra_headers(send)
         path: str = scope["path"]
@@ -137,6 +144,8 @@ class RegistryApp:
         elapsed = time.perf_counter() - started
         self.metrics.observe(ctx, elapsed)
         log_request(ctx, elapsed)
+        if self.audit_hook is not None:
+            self.audit_hook(ctx)
 
     async def _dispatch(self, ctx: Context) -> None:
         if self.tokens is not None and self.tokens.serves(ctx.request.path):
@@ -203,6 +212,8 @@ class RegistryApp:
         self._tasks.append(asyncio.create_task(self.registry.purger.run_forever()))
         for loop in self.registry.background:  # scheduled jobs (gc, retention, ...)
             self._tasks.append(asyncio.create_task(loop()))
+        if self.audit_hook is not None:  # writes the audit events in batches
+            self._tasks.append(asyncio.create_task(self.audit_hook.run()))
         if self.options.debug_addr is not None:
             host, port = self.options.debug_addr
             debug = DebugServer(

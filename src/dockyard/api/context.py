@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dockyard.api.errors import API_VERSION_HEADER
@@ -31,10 +32,12 @@ class Context:
     status: int = 0
     bytes_sent: int = 0
     extra_headers: Headers = field(default_factory=list)
+    response_headers: Sequence[tuple[bytes, bytes]] = ()
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
+            self.response_headers = message["headers"]  # for the audit log (no copy)
         elif message["type"] == "http.response.body":
             self.bytes_sent += len(message.get("body", b""))
         await self.raw_send(message)

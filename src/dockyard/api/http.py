@@ -123,7 +123,8 @@ def _may_have_body(headers: dict[str, str]) -> bool:
 
 
 def client_address(request: Request) -> str:
-    """The peer's address as the server reports it (behind a proxy: what the server trusts)."""
+    """The client's address: the TCP peer's, or the client a trusted proxy names (the app
+    rewrites ``scope["client"]`` on arrival, see :mod:`dockyard.api.forwarded`)."""
     client = request.scope.get("client")
     return str(client[0]) if client else ""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dockyard.api.identity_authn import IdentityAuthenticator
 from dockyard.api.mgmt.app import ManagementApi
 from dockyard.api.mgmt.router import PREFIX as MGMT_PREFIX
+from dockyard.services.lifecycle_admin import LifecycleAdmin
 from dockyard.services.registry import Registry
 
 __all__ = ["MGMT_PREFIX", "mount_identity"]
@@ -18,4 +19,7 @@ def mount_identity(
     if services is None or not services.enabled:
         return None, None
     authenticator = IdentityAuthenticator(services.login, registry.policy, realm)
-    return authenticator, ManagementApi(services, authenticator)
+    admin = LifecycleAdmin(
+        registry.lifecycle, registry.policy, services.projects, services.audit, registry.options
+    )
+    return authenticator, ManagementApi(services, authenticator, admin, registry.system)

@@ -21,6 +21,12 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "job_runs": ("Scheduled job runs by job and result", ("job", "result")),
     "quota_denied": ("Uploads refused because the project quota was exceeded", ("project",)),
     "retention_manifests_deleted": ("Manifests deleted by retention, by policy", ("policy",)),
+    "pulls_recorded": ("Manifest pull times written to the database (in batches)", ()),
+    "pull_flush_failures": ("Batches of manifest pull times that could not be written", ()),
+    "login_throttle_fallbacks": (
+        "Login throttle checks and updates done with this process's counts only (Redis down)",
+        (),
+    ),
 }
 GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "job_last_success_timestamp_seconds": (

@@ -7,6 +7,10 @@ may. With identity management (``dockyard.identity``) a principal carries its ``
 they alone decide; a principal without them may do nothing. Services call
 :meth:`AccessPolicy.require` before acting, so API, CLI and jobs share this choke point.
 
+With identity management anyone may ask for the catalog (``/v2/_catalog``): it lists only what
+the caller may pull (:meth:`AccessPolicy.catalog_visibility`), everything for system
+administrators and holders of the system-wide ``registry:catalog`` permission.
+
 A principal holding a bearer token (``principal.access``) may do no more than its token grants.
 With ``token_only`` (``auth.token``: tokens from an external issuer) the token is the whole
 answer, and a caller without one may do nothing.
@@ -19,6 +23,7 @@ from enum import Enum
 from dockyard.auth.permissions import Permission
 from dockyard.auth.principal import Principal
 from dockyard.auth.scopes import resource_for
+from dockyard.auth.visibility import EVERYTHING, NOTHING, Visibility, visibility_of
 from dockyard.core.errors import ErrorCode, RegistryError
 
 
@@ -74,6 +79,8 @@ class AccessPolicy:
     def _granted(self, principal: Principal, action: Action, repository: str | None) -> bool:
         if principal.identity is None:
             return False
+        if action is Action.CATALOG:
+            return True  # filtered to what the caller may pull: catalog_visibility()
         grants = principal.identity.grants
         if grants.permits(PERMISSION_FOR[action], repository):
             return True
@@ -81,6 +88,14 @@ class AccessPolicy:
         return action is Action.DELETE_TAG and grants.permits(
             Permission.REPOSITORY_DELETE, repository
         )
+
+    def catalog_visibility(self, principal: Principal) -> Visibility:
+        """The repositories the catalog shows ``principal`` (after ``require(CATALOG)``)."""
+        if not (self.identity or principal.identity is not None):
+            return EVERYTHING  # registry:2 rules: whoever may list the catalog sees all of it
+        if principal.identity is None:
+            return NOTHING
+        return visibility_of(principal.identity.grants)
 
     def require(self, principal: Principal, action: Action, repository: str | None) -> None:
         if not self.allows(principal, action, repository):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
@@ -54,6 +55,27 @@ class MemoryCache:
     async def delete(self, *keys: str) -> None:
         for key in keys:
             self._entries.pop(key, None)
+
+
+class SharedWindows(Protocol):
+    """Counts of recent events per key, shared by every node (``cache.windows``).
+
+    Every method raises :class:`CacheUnavailableError` when the shared store cannot be used.
+    """
+
+    async def wait(self, limits: Sequence[tuple[str, int]], window: float) -> float:
+        """Seconds until each ``(key, limit)`` has fewer than ``limit`` events in ``window``."""
+        ...
+
+    async def record(self, limits: Sequence[tuple[str, int]], window: float) -> None: ...
+
+    async def forget(self, key: str) -> None: ...
+
+
+def window_key(prefix: str, kind: str, name: str) -> str:
+    """``<prefix><kind>:<sha256 of kind and name>``: fixed length, no client-chosen bytes."""
+    digest = hashlib.sha256(f"{kind}\0{name}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{prefix}{kind}:{digest}"
 
 
 class NullCache:

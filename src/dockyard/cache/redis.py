@@ -39,7 +39,7 @@ class RedisOptions:
     prefix: str = "dockyard:"
 
 
-class _Health:
+class RedisHealth:
     """Counts failures, logs at most one warning every 30 s, and after a failure lets callers
     skip Redis for a short while instead of paying a timeout on every request."""
 
@@ -79,7 +79,7 @@ class RedisCache:
     def __init__(self, client: aioredis.Redis, prefix: str = "dockyard:") -> None:
         self.client = client
         self.prefix = prefix
-        self.health = _Health()
+        self.health = RedisHealth()
 
     async def get(self, key: str) -> bytes | None:
         if not self.health.available:
@@ -126,7 +126,7 @@ class RedisLocks:
         self.prefix = prefix
         self.lease_seconds = lease_seconds
         self.local = LocalLocks()
-        self.health = _Health()
+        self.health = RedisHealth()
 
     @asynccontextmanager
     async def hold(self, name: str, ttl_seconds: float = 60.0) -> AsyncIterator[None]:

@@ -1,5 +1,5 @@
-"""``dockyard delete``: delete images in bulk, by repository and tag pattern, age or being
-untagged, after showing exactly what would go."""
+"""``dockyard delete``: delete images in bulk, by repository and tag pattern, age, last pull
+or being untagged, after showing exactly what would go."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--repo", required=True, metavar="PATTERN", help="e.g. 'ci/**'")
     parser.add_argument("--tag", metavar="PATTERN", help="images with tags matching, e.g. 'pr-*'")
     parser.add_argument("--older-than", metavar="AGE", help="pushed longer ago, e.g. 30d, 12h")
+    parser.add_argument(
+        "--not-pulled-for", metavar="AGE", help="not pulled for this long (never: since the push)"
+    )
     parser.add_argument("--untagged", action="store_true", help="images without a tag")
     parser.add_argument(
         "--grace", default="1h", metavar="AGE", help="never touch images pushed this recently (1h)"
@@ -43,6 +46,7 @@ def selection_from(args: argparse.Namespace) -> Selection:
         older_than=parse_age(args.older_than) if args.older_than else None,
         untagged=args.untagged,
         grace=parse_age(args.grace),
+        not_pulled_for=parse_age(args.not_pulled_for) if args.not_pulled_for else None,
     )
 
 

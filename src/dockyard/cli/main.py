@@ -18,6 +18,7 @@ from dockyard.cli import (
     lifecycle_cmds,
     migrate,
     serve,
+    token_cmd,
 )
 
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_robots.register(commands)
     admin_audit.register(commands)
     lifecycle_cmds.register(commands)
+    token_cmd.register(commands)
     return parser
 
 

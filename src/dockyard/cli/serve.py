@@ -124,6 +124,7 @@ def _run_uvicorn(settings: Settings, host: str, port: int) -> int:
         access_log=False,
         log_level="warning",
         lifespan="on",
+        proxy_headers=False,  # dockyard.trustedproxies decides (api/forwarded.py)
         workers=settings.dockyard.workers if settings.dockyard.workers > 1 else None,
     )
     return 0

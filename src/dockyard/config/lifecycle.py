@@ -94,12 +94,18 @@ class RetentionPolicySettings(Part, frozen=True, forbid_unknown_fields=True, kw_
     keeptags: list[str] = []  # always keep images with a tag matching one of these patterns
     untagged: bool = False  # delete untagged images
     olderthan: str = ""  # only delete images pushed longer ago than this (``30d``, ``720h``)
+    notpulledfor: str = ""  # only delete images not pulled for this long (never: since push)
 
 
 class RetentionSettings(Part, frozen=True, forbid_unknown_fields=True, kw_only=True):
     interval: str = ""  # empty or 0: not scheduled (``dockyard retention run`` still works)
     grace: str = "1h"  # images pushed more recently than this are never touched
     policies: list[RetentionPolicySettings] = []
+    pullflush: str = "5s"  # how often each process writes the manifest pull times it saw
+
+    @property
+    def pullflush_seconds(self) -> float:
+        return max(_seconds(self.pullflush), 0.1)
 
     @property
     def interval_seconds(self) -> float:

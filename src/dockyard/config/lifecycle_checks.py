@@ -65,6 +65,8 @@ def _check_retention(settings: Settings) -> None:
     retention = settings.dockyard.retention
     _duration("dockyard.retention.interval", retention.interval, optional=True)
     _duration("dockyard.retention.grace", retention.grace)
+    if _duration("dockyard.retention.pullflush", retention.pullflush) <= 0:
+        _fail("dockyard.retention.pullflush", "must be above zero")
     for index, policy in enumerate(retention.policies):
         _check_policy(f"dockyard.retention.policies[{index}]", policy)
 
@@ -75,11 +77,18 @@ def _check_policy(key: str, policy: RetentionPolicySettings) -> None:
         _pattern(f"{key}.keeptags[{number}]", pattern, tag=True)
     if policy.keeplast is not None and policy.keeplast < 0:
         _fail(f"{key}.keeplast", "must be at least 0")
-    if policy.olderthan.strip():
-        try:
-            if parse_age(policy.olderthan) <= 0:
-                _fail(f"{key}.olderthan", "must be above zero")
-        except ConfigError as exc:
-            _fail(f"{key}.olderthan", exc.message)
-    if policy.keeplast is None and not policy.olderthan.strip() and not policy.untagged:
-        _fail(key, "deletes nothing: set keeplast, olderthan or untagged")
+    for name, text in (("olderthan", policy.olderthan), ("notpulledfor", policy.notpulledfor)):
+        _age(f"{key}.{name}", text)
+    criteria = (policy.keeplast is not None, policy.olderthan.strip(), policy.notpulledfor.strip())
+    if not any(criteria) and not policy.untagged:
+        _fail(key, "deletes nothing: set keeplast, olderthan, notpulledfor or untagged")
+
+
+def _age(key: str, text: str) -> None:
+    if not text.strip():
+        return
+    try:
+        if parse_age(text) <= 0:
+            _fail(key, "must be above zero")
+    except ConfigError as exc:
+        _fail(key, exc.message)

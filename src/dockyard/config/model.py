@@ -16,12 +16,14 @@ import msgspec
 from dockyard.config.address import parse_host_port
 from dockyard.config.duration import parse_duration
 from dockyard.config.errors import ConfigError
+from dockyard.config.ldap import LdapSettings
 from dockyard.config.lifecycle import (
     GcSettings,
     ImmutabilitySettings,
     QuotaSettings,
     RetentionSettings,
 )
+from dockyard.config.oidc import OidcSettings
 
 
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -289,12 +291,16 @@ class DockyardIdentitySettings(Section, frozen=True, forbid_unknown_fields=True,
     loginattempts: int = 10  # failed logins per user name within loginwindow, then 429
     clientattempts: int = 50  # failed logins per client address within loginwindow, then 429
     loginwindow: str = "5m"
+    auditpulls: bool = True  # manifest pulls in the audit log (pushes and deletes always are)
+    oidc: OidcSettings = msgspec.field(default_factory=OidcSettings)  # ID tokens as passwords
+    ldap: LdapSettings = msgspec.field(default_factory=LdapSettings)  # LDAP / AD passwords
 
 
 class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     database: str = ""
     server: str = "granian"
     workers: int = 1
+    trustedproxies: list[str] = []  # CIDRs of reverse proxies whose X-Forwarded-For counts
     token: DockyardTokenSettings = msgspec.field(default_factory=DockyardTokenSettings)
     identity: DockyardIdentitySettings = msgspec.field(default_factory=DockyardIdentitySettings)
     gc: GcSettings = msgspec.field(default_factory=GcSettings)

@@ -5,12 +5,14 @@ Each check raises a one-line :class:`ConfigError` naming the key; the first fail
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import NoReturn
 
 from dockyard.config.address import parse_host_port
 from dockyard.config.duration import parse_duration
 from dockyard.config.errors import ConfigError
+from dockyard.config.ldap import check_ldap
 from dockyard.config.lifecycle_checks import check_lifecycle
 from dockyard.config.model import (
     AuthSettings,
@@ -21,6 +23,7 @@ from dockyard.config.model import (
     StorageSettings,
     TlsSettings,
 )
+from dockyard.config.oidc import check_oidc
 
 LOG_LEVELS = ("error", "warn", "info", "debug")
 LOG_FORMATTERS = ("text", "json", "logstash")
@@ -45,6 +48,8 @@ def validate(settings: Settings) -> None:
     _check_dockyard(settings.dockyard, settings.storage)
     _check_token_issuer(settings)
     _check_identity(settings)
+    check_oidc(settings.dockyard.identity.oidc)
+    check_ldap(settings.dockyard.identity.ldap)
     check_lifecycle(settings)
 
 
@@ -138,6 +143,11 @@ def _check_dockyard(dockyard: DockyardSettings, storage: StorageSettings) -> Non
         _fail("dockyard.database", "expected sqlite:///PATH or postgresql://...")
     if not dockyard.database and storage.driver_name == "s3":
         _fail("dockyard.database", "required with the s3 driver (no local root for SQLite)")
+    for index, cidr in enumerate(dockyard.trustedproxies):
+        try:
+            ipaddress.ip_network(str(cidr).strip(), strict=False)
+        except ValueError:
+            _fail(f"dockyard.trustedproxies[{index}]", f'not an address or network: "{cidr}"')
 
 
 TOKEN_ALGORITHMS = ("ES256", "RS256")

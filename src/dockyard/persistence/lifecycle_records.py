@@ -59,6 +59,7 @@ class ManifestEntry:
     subject: str | None = None
     tags: dict[str, float] = field(default_factory=dict)  # tag -> updated_at
     children: tuple[str, ...] = ()
+    last_pulled_at: float | None = None  # None: never pulled (recorded in batches)
 
     @property
     def pushed_at(self) -> float:
@@ -98,6 +99,7 @@ class ManifestFacts:
 
 
 Veto = Callable[[ManifestFacts], "str | None"]
+BlobVeto = Callable[[list[tuple[str, str]]], "str | None"]  # (tag, manifest) needing a blob
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +152,14 @@ class DeletionLog(Protocol):
 class InventoryStore(Protocol):
     async def delete_manifest_checked(self, repository: str, digest: str, veto: Veto) -> str: ...
     async def delete_tag_if(self, repository: str, tag: str, digest: str) -> bool: ...
+    async def unlink_blob_checked(self, repository: str, digest: str, veto: BlobVeto) -> str: ...
     async def repository_manifests(self, repository: str) -> list[ManifestEntry]: ...
+
+
+class PullStore(Protocol):
+    async def record_pulls(self, pulls: list[tuple[str, str, float]]) -> None:
+        """(repository, digest, when) for each manifest pulled; never moves a time back."""
+        ...
 
 
 class UsageStore(Protocol):

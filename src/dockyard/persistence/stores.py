@@ -65,6 +65,14 @@ class MetadataStore(Protocol):
     async def delete_tag(self, repository: str, tag: str) -> bool: ...
 
 
+class RepositoryCatalog(Protocol):
+    """The catalog restricted to some names and name prefixes (``sql/catalog.py``)."""
+
+    async def list_repositories_in(
+        self, last: str, limit: int, names: Sequence[str], prefixes: Sequence[str]
+    ) -> list[str]: ...
+
+
 class GarbageStore(Protocol):
     """What online garbage collection needs (see ``persistence/sql/gc.py``)."""
 
@@ -176,4 +184,5 @@ class RobotStore(Protocol):
 
 class AuditStore(Protocol):
     async def append(self, event: AuditEvent) -> None: ...
+    async def append_many(self, events: Sequence[AuditEvent]) -> None: ...
     async def query(self, query: AuditQuery) -> list[AuditEvent]: ...

@@ -14,6 +14,7 @@ from dockyard.core.reference import validate_name
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.guards import ensure_delete_enabled
+from dockyard.services.immutability import ImmutabilityService
 from dockyard.services.registry import RegistryOptions
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.layout import blob_path
@@ -36,13 +37,16 @@ class BlobService:
         metadata: MetadataStore,
         policy: AccessPolicy,
         options: RegistryOptions,
+        *,
         descriptors: BlobDescriptorCache | None = None,
+        immutability: ImmutabilityService | None = None,  # refuses deleting what they keep
     ) -> None:
         self.storage = storage
         self.metadata = metadata
         self.policy = policy
         self.options = options
         self.descriptors = descriptors or BlobDescriptorCache(NullCache())
+        self.immutability = immutability
 
     async def stat(
         self, principal: Principal, repository: str, digest: str, *, pin: bool = False
@@ -82,6 +86,11 @@ class BlobService:
             return None
         return await self.storage.redirect_url(handle.storage_path)
 
+    async def _unlink(self, repository: str, digest: str) -> bool:
+        if self.immutability is None:
+            return await self.metadata.unlink_blob(repository, digest)
+        return await self.immutability.unlink_blob(repository, digest)
+
     async def delete(self, principal: Principal, repository: str, digest: str) -> None:
         """Unlink the blob from ``repository``; bytes go when garbage collection runs."""
         validate_name(repository)
@@ -89,6 +98,6 @@ class BlobService:
         await ensure_delete_enabled(self.options)
         self.policy.require(principal, Action.DELETE, repository)
         await self.descriptors.forget(repository, digest)
-        if not await self.metadata.unlink_blob(repository, digest):
+        if not await self._unlink(repository, digest):
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": digest})
         await self.descriptors.forget_quietly(repository, digest)

@@ -112,6 +112,27 @@ class ImmutabilityService:
             raise RegistryError(ErrorCode.DENIED, outcome, detail={"digest": digest})
         return outcome == "deleted"
 
+    async def unlink_blob(self, repository: str, digest: str) -> bool:
+        """Unlink the blob from the repository unless a manifest there that needs it carries
+        an immutable tag (or an index listing it does): DENIED then. False when not linked."""
+        rules = await self.rules_for(repository)
+
+        def veto(users: list[tuple[str, str]]) -> str | None:
+            for tag, manifest in users:
+                rule = next((r for r in rules if matches(r.tags, tag)), None)
+                if rule is not None:
+                    return (
+                        f"blob {digest} of {repository} is needed by {manifest}, which the "
+                        f'immutable tag "{tag}" keeps (rule {rule.describe()}); it cannot be '
+                        "deleted"
+                    )
+            return None
+
+        outcome = await self.inventory.unlink_blob_checked(repository, digest, veto)
+        if outcome not in ("deleted", "missing"):
+            raise RegistryError(ErrorCode.DENIED, outcome, detail={"digest": digest})
+        return outcome == "deleted"
+
     # management (CLI) -------------------------------------------------------------------
 
     async def add_rule(self, repositories: str, tags: str) -> ImmutableRule:

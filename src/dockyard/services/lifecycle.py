@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from dockyard.services.bulk_delete import BulkDeleteService
 from dockyard.services.fsck import IntegrityChecker
 from dockyard.services.immutability import ImmutabilityService
+from dockyard.services.pulls import PullRecorder
 from dockyard.services.quotas import QuotaService
 from dockyard.services.readonly import WriteGate
 from dockyard.services.retention import RetentionService
@@ -23,4 +24,5 @@ class Lifecycle:
     retention: RetentionService
     fsck: IntegrityChecker
     bulk: BulkDeleteService
+    pulls: PullRecorder
     telemetry: Telemetry = NO_TELEMETRY

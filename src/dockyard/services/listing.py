@@ -1,4 +1,7 @@
-"""Catalog, tag lists and referrers, paginated by keyset on indexed names."""
+"""Catalog, tag lists and referrers, paginated by keyset on indexed names.
+
+With identity management the catalog holds only what the caller may pull (``catalog.py``).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from dockyard.core import mediatypes as mt
 from dockyard.core.digest import parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.reference import validate_name
-from dockyard.persistence.stores import MetadataStore
+from dockyard.persistence.stores import MetadataStore, RepositoryCatalog
+from dockyard.services.catalog import VisibleCatalog
 
 CATALOG_DEFAULT_PAGE = 100
 PAGE_MAX = 1000
@@ -25,16 +29,23 @@ class Page:
 
 
 class ListingService:
-    def __init__(self, metadata: MetadataStore, policy: AccessPolicy) -> None:
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        policy: AccessPolicy,
+        catalog: RepositoryCatalog | None = None,
+    ) -> None:
         self.metadata = metadata
         self.policy = policy
+        self.visible = VisibleCatalog(metadata, catalog)
 
     async def catalog(self, principal: Principal, n: int | None, last: str) -> Page:
         self.policy.require(principal, Action.CATALOG, None)
         limit = _clamp(n, CATALOG_DEFAULT_PAGE)
         if limit == 0:
             return Page([], None)
-        names = await self.metadata.list_repositories(last, limit + 1)
+        visibility = self.policy.catalog_visibility(principal)
+        names = await self.visible.names(visibility, last, limit + 1)
         return _page(names, limit)
 
     async def tags(self, principal: Principal, repository: str, n: int | None, last: str) -> Page:

@@ -1,4 +1,6 @@
-"""Upload purging: sessions idle longer than the configured age are removed with their bytes."""
+"""Upload purging: sessions idle longer than the configured age are removed with their bytes,
+and the storage backend's own unfinished writes older than that age (S3 multipart uploads left
+by a node that died mid-write) are aborted. ``dry_run`` only reports what would go."""
 
 from __future__ import annotations
 
@@ -58,6 +60,16 @@ class UploadPurger:
             if self.dry_run:
                 return purged
 
+    async def purge_parts_once(self) -> tuple[str, ...]:
+        """Abort the backend's unfinished writes begun longer than the age ago; their paths.
+
+        Nothing is aborted while the registry is switched read-only at run time.
+        """
+        if self.is_read_only is not None and await self.is_read_only():
+            return ()
+        cutoff = self.clock() - self.age_seconds
+        return await self.storage.purge_stale_parts(cutoff, dry_run=self.dry_run)
+
     async def run_forever(self) -> None:
         if not self.enabled:
             return
@@ -66,6 +78,12 @@ class UploadPurger:
                 purged = await self.purge_once()
                 if purged:
                     log.info("purged %d stale uploads (dry run: %s)", len(purged), self.dry_run)
+                parts = await self.purge_parts_once()
+                if parts:
+                    log.info(
+                        "aborted %d stale multipart uploads (dry run: %s): %s",
+                        len(parts), self.dry_run, ", ".join(parts[:10]),
+                    )  # fmt: skip
             except RegistryError as error:
                 log.warning("upload purge skipped: %s", error.message)
             except Exception:

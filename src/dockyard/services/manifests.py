@@ -18,6 +18,7 @@ from dockyard.persistence.records import ManifestRecord, NewManifest
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.guards import ensure_delete_enabled, ensure_writable
 from dockyard.services.immutability import ImmutabilityService
+from dockyard.services.pulls import PullRecorder
 from dockyard.services.registry import RegistryOptions
 
 
@@ -39,11 +40,13 @@ class ManifestService:
         options: RegistryOptions,
         *,
         immutability: ImmutabilityService | None = None,
+        pulls: PullRecorder | None = None,
     ) -> None:
         self.metadata = metadata
         self.policy = policy
         self.options = options
         self.immutability = immutability
+        self.pulls = pulls  # notes pulls in memory; written in batches (services/pulls.py)
 
     async def get(self, principal: Principal, repository: str, reference: str) -> ManifestRecord:
         validate_name(repository)
@@ -56,6 +59,8 @@ class ManifestService:
             record = await self.metadata.manifest_by_tag(repository, reference)
         if record is None:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference})
+        if self.pulls is not None:
+            self.pulls.seen(repository, record.digest)
         return record
 
     async def put(

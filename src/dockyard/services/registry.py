@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from dockyard.services.maintenance import UploadPurger
     from dockyard.services.manifests import ManifestService
     from dockyard.services.readonly import WriteGate
+    from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.uploads import UploadService
 
 
@@ -49,6 +50,7 @@ class Registry:
     lifecycle: Lifecycle
     htpasswd: HtpasswdFile | None = None
     identity: IdentityServices | None = None  # users, projects, robots, audit (dockyard.identity)
+    system: SystemSettingsService | None = None  # /api/v1/system/settings
     close: Callable[[], None] = field(default=lambda: None)
     # Async lifecycle of what needs an event loop (a database pool): the ASGI lifespan
     # awaits startup() in the worker that serves and shutdown() instead of close().

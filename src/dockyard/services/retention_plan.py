@@ -6,15 +6,19 @@ decides about images only; deleting an image also deletes what belonged to it: t
 only its index listed and the untagged artifacts (signatures, SBOMs) that refer to it.
 
 For a tagged image, deletion needs every criterion the policy sets to agree: not among the
-``keep_last`` most recently pushed tagged images, and pushed longer ago than ``older_than``.
+``keep_last`` most recently pushed tagged images, pushed longer ago than ``older_than``, and
+not pulled for ``not_pulled_for`` (an image's last pull is its own or any of its index's
+children's; one never pulled, or not since its last push, counts from that push).
 A tag matching ``keep_tags``, an immutable tag, or a push within the grace period keeps it;
 images kept by a tag (``keep_tags``, immutable) do not count towards ``keep_last``.
 Untagged images go when the policy says ``untagged`` (and they are older than
-``older_than``, if set). The same function serves dry runs and real runs, so both agree.
+``older_than`` and unpulled for ``not_pulled_for``, if set). The same function serves dry
+runs and real runs, so both agree.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -32,6 +36,7 @@ class RetentionPolicy:
     keep_tags: tuple[str, ...] = ()
     untagged: bool = False
     older_than: float | None = None  # seconds
+    not_pulled_for: float | None = None  # seconds
 
     def covers(self, repository: str) -> bool:
         return matches(self.repositories, repository)
@@ -65,6 +70,31 @@ def age_text(seconds: float) -> str:
     return f"{seconds / 60:.0f} minutes"
 
 
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """How long an image has gone unused: since its last pull, or since its push."""
+
+    seconds: float
+    pulled_at: float | None  # None: not pulled since its last push
+
+    def text(self) -> str:
+        if self.pulled_at is None:
+            return f"not pulled since its push {age_text(self.seconds)} ago"
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.pulled_at))
+        return f"not pulled since {when} ({age_text(self.seconds)})"
+
+
+def idle_of(entry: ManifestEntry, entries: dict[str, ManifestEntry], now: float) -> Idle:
+    """The image's last pull: its own, or any of its children's (an index's platforms)."""
+    pulls = [entry.last_pulled_at] + [
+        entries[c].last_pulled_at for c in entry.children if c in entries
+    ]
+    pulled = max((p for p in pulls if p is not None), default=None)
+    if pulled is None or pulled < entry.pushed_at:
+        return Idle(now - entry.pushed_at, None)
+    return Idle(now - pulled, pulled)
+
+
 def plan_repository(
     repository: str, entries: list[ManifestEntry], policy: RetentionPolicy, ctx: PlanContext
 ) -> list[Decision]:
@@ -73,8 +103,9 @@ def plan_repository(
     ranked = [e for e in images if e.tags and _kept_by_tag(e, policy, ctx) is None]
     ranked.sort(key=lambda e: (-e.pushed_at, e.digest))
     rank = {e.digest: index for index, e in enumerate(ranked)}
+    by_digest = {e.digest: e for e in entries}
     decisions = [
-        _decide(repository, e, rank.get(e.digest), policy, ctx)
+        _decide(repository, e, rank.get(e.digest), policy, ctx, idle=idle_of(e, by_digest, ctx.now))
         for e in sorted(images, key=lambda e: (-e.pushed_at, e.digest))
     ]
     doomed = [d.digest for d in decisions if d.delete]
@@ -96,14 +127,16 @@ def _decide(
     rank: int | None,
     policy: RetentionPolicy,
     ctx: PlanContext,
+    *,
+    idle: Idle,
 ) -> Decision:
     tags = tuple(sorted(entry.tags))
-    reason, delete = _reason(entry, rank, policy, ctx)
+    reason, delete = _reason(entry, rank, policy, ctx, idle)
     return Decision(repository, entry.digest, tags, delete, reason, policy.name, entry.pushed_at)
 
 
 def _reason(
-    entry: ManifestEntry, rank: int | None, policy: RetentionPolicy, ctx: PlanContext
+    entry: ManifestEntry, rank: int | None, policy: RetentionPolicy, ctx: PlanContext, idle: Idle
 ) -> tuple[str, bool]:
     age = ctx.now - entry.pushed_at
     if age < ctx.grace:
@@ -112,8 +145,24 @@ def _reason(
     if kept is not None:
         return kept, False
     if not entry.tags:
-        return _untagged(age, policy)
-    return _tagged(age, rank or 0, policy)
+        return _untagged(age, policy, idle)
+    return _tagged(age, rank or 0, policy, idle)
+
+
+def _recently_pulled(policy: RetentionPolicy, idle: Idle) -> str | None:
+    """Why the pull criterion keeps the image, or None when it agrees to delete (or is unset)."""
+    limit = policy.not_pulled_for
+    if limit is None or idle.seconds >= limit:
+        return None
+    if idle.pulled_at is None:
+        return f"{idle.text()}, under {age_text(limit)}"
+    return f"pulled {age_text(idle.seconds)} ago (within {age_text(limit)})"
+
+
+def _pull_reason(policy: RetentionPolicy, idle: Idle) -> list[str]:
+    if policy.not_pulled_for is None:
+        return []
+    return [f"{idle.text()}, longer than {age_text(policy.not_pulled_for)}"]
 
 
 def _kept_by_tag(entry: ManifestEntry, policy: RetentionPolicy, ctx: PlanContext) -> str | None:
@@ -128,29 +177,35 @@ def _kept_by_tag(entry: ManifestEntry, policy: RetentionPolicy, ctx: PlanContext
     return None
 
 
-def _untagged(age: float, policy: RetentionPolicy) -> tuple[str, bool]:
+def _untagged(age: float, policy: RetentionPolicy, idle: Idle) -> tuple[str, bool]:
     if not policy.untagged:
         return "untagged, and the policy keeps untagged images", False
     if policy.older_than is not None and age < policy.older_than:
         limit = age_text(policy.older_than)
         return f"untagged, pushed {age_text(age)} ago (not older than {limit})", False
-    return f"untagged, pushed {age_text(age)} ago", True
+    recently = _recently_pulled(policy, idle)
+    if recently is not None:
+        return f"untagged, {recently}", False
+    return "; ".join([f"untagged, pushed {age_text(age)} ago", *_pull_reason(policy, idle)]), True
 
 
-def _tagged(age: float, rank: int, policy: RetentionPolicy) -> tuple[str, bool]:
+def _tagged(age: float, rank: int, policy: RetentionPolicy, idle: Idle) -> tuple[str, bool]:
     keep_last, older_than = policy.keep_last, policy.older_than
-    if keep_last is None and older_than is None:
+    if keep_last is None and older_than is None and policy.not_pulled_for is None:
         return "tagged, and the policy only deletes untagged images", False
     if keep_last is not None and rank < keep_last:
         return f"#{rank + 1} of the {keep_last} most recently pushed tagged images", False
     if older_than is not None and age < older_than:
         return f"pushed {age_text(age)} ago (not older than {age_text(older_than)})", False
+    recently = _recently_pulled(policy, idle)
+    if recently is not None:
+        return recently, False
     why = []
     if keep_last is not None:
         why.append(f"#{rank + 1} most recently pushed tagged image (keeping {keep_last})")
     if older_than is not None:
         why.append(f"pushed {age_text(age)} ago (older than {age_text(older_than)})")
-    return "; ".join(why), True
+    return "; ".join(why + _pull_reason(policy, idle)), True
 
 
 def belonging(

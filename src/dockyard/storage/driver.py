@@ -116,3 +116,12 @@ class StorageDriver(Protocol):
         published files (blobs); the caller knows the file exists.
         """
         ...
+
+    async def purge_stale_parts(self, older_than: float, *, dry_run: bool) -> tuple[str, ...]:
+        """Abort the backend's own unfinished writes begun before ``older_than`` (Unix time).
+
+        For S3: incomplete multipart uploads below the root directory, left by a process that
+        died mid-write. Returns the paths they were for; ``dry_run`` only lists them. Backends
+        without such leftovers return ``()``.
+        """
+        ...

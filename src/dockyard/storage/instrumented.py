@@ -60,3 +60,7 @@ class InstrumentedDriver:
     async def redirect_url(self, path: str) -> str | None:
         self._record(self.name, "redirect_url")
         return await self.inner.redirect_url(path)
+
+    async def purge_stale_parts(self, older_than: float, *, dry_run: bool) -> tuple[str, ...]:
+        self._record(self.name, "purge_stale_parts")
+        return await self.inner.purge_stale_parts(older_than, dry_run=dry_run)

@@ -19,12 +19,15 @@ from dockyard import __version__
 from dockyard.api.errors import internal_error, render_error
 from dockyard.api.http import ClientDisconnectedError, Receive, Request, Scope, Send, respond
 from dockyard.api.identity_authn import IdentityAuthenticator
-from dockyard.api.mgmt import accounts, projects, robots
+from dockyard.api.mgmt import accounts, lifecycle, projects, robots
+from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt.router import PREFIX, Call, Reply, Router
 from dockyard.auth.principal import Principal
 from dockyard.auth.secrets import parse_token
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.identity.wiring import IdentityServices
+from dockyard.services.lifecycle_admin import LifecycleAdmin
+from dockyard.services.system_settings import SystemSettingsService
 
 log = logging.getLogger("dockyard.api")
 BODY_LIMIT = 64 * 1024
@@ -32,21 +35,33 @@ JSON = (b"content-type", b"application/json")
 NO_STORE = (b"cache-control", b"no-store")
 
 
-def build_router(services: IdentityServices) -> Router:
+def build_router(
+    services: IdentityServices,
+    admin: LifecycleAdmin | None = None,
+    system: SystemSettingsService | None = None,
+) -> Router:
     return Router(
         [
             *accounts.endpoints(services),
             *projects.endpoints(services),
             *robots.endpoints(services),
+            *(lifecycle.endpoints(admin) if admin is not None else []),
+            *system_api.endpoints(system),
         ]
     )
 
 
 class ManagementApi:
-    def __init__(self, services: IdentityServices, authenticator: IdentityAuthenticator) -> None:
+    def __init__(
+        self,
+        services: IdentityServices,
+        authenticator: IdentityAuthenticator,
+        admin: LifecycleAdmin | None = None,  # bulk deletion and quotas (lifecycle.md)
+        system: SystemSettingsService | None = None,  # /system/settings
+    ) -> None:
         self.services = services
         self.authenticator = authenticator
-        self.router = build_router(services)
+        self.router = build_router(services, admin, system)
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

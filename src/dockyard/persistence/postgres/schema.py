@@ -15,7 +15,7 @@ import logging
 import psycopg
 
 from dockyard.persistence.sql.identity_schema import identity_migration
-from dockyard.persistence.sql.lifecycle_schema import lifecycle_migration
+from dockyard.persistence.sql.lifecycle_schema import lifecycle_migration, pulls_migration
 
 log = logging.getLogger("dockyard.persistence")
 
@@ -95,6 +95,8 @@ MIGRATIONS: tuple[str, ...] = (
     identity_migration("postgres"),
     # 4: lifecycle (scheduled jobs, runtime settings, quotas, immutable tags, deletions)
     lifecycle_migration("postgres"),
+    # 5: when each manifest was last pulled (retention's "not pulled for")
+    pulls_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dockyard.persistence.identity_records import AuditEvent, AuditQuery
-from dockyard.persistence.sql.session import Database, Row
+from dockyard.persistence.sql.session import Database, Row, Session
 
 _COLUMNS = "id, created_at, actor, actor_kind, event, target, client, outcome, detail"
+_INSERT = (
+    "INSERT INTO audit_log(created_at, actor, actor_kind, event, target, client, outcome, detail) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _values(event: AuditEvent) -> tuple[object, ...]:
+    return (event.created_at, event.actor, event.actor_kind, event.event, event.target,
+            event.client, event.outcome, event.detail_json)  # fmt: skip
 
 
 def _event(row: Row) -> AuditEvent:
@@ -43,12 +54,16 @@ class SqlAuditStore:
         self.db = database
 
     async def append(self, event: AuditEvent) -> None:
-        await self.db.execute(
-            "INSERT INTO audit_log(created_at, actor, actor_kind, event, target, client, "
-            "outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (event.created_at, event.actor, event.actor_kind, event.event, event.target,
-             event.client, event.outcome, event.detail_json),
-        )  # fmt: skip
+        await self.db.execute(_INSERT, _values(event))
+
+    async def append_many(self, events: Sequence[AuditEvent]) -> None:
+        """Several events in one transaction (the buffered registry events)."""
+        rows = [_values(event) for event in events]
+
+        async def work(session: Session) -> None:
+            await session.executemany(_INSERT, rows)
+
+        await self.db.transaction(work)
 
     async def query(self, query: AuditQuery) -> list[AuditEvent]:
         """Matching events, newest first (oldest first when ``after_id`` is set)."""

@@ -7,7 +7,7 @@ changed in the meantime.
 
 from __future__ import annotations
 
-from dockyard.persistence.lifecycle_records import ManifestEntry, ManifestFacts, Veto
+from dockyard.persistence.lifecycle_records import BlobVeto, ManifestEntry, ManifestFacts, Veto
 from dockyard.persistence.sql.session import Database, Session
 
 _FIND = """
@@ -20,7 +20,7 @@ LEFT JOIN tags t ON t.manifest_id = p.id
 WHERE mr.kind = 'manifest' AND mr.digest = ? AND p.repository_id = ?
 """
 _MANIFESTS = """
-SELECT m.id, m.digest, m.media_type, m.size, m.created_at, m.subject_digest
+SELECT m.id, m.digest, m.media_type, m.size, m.created_at, m.subject_digest, m.last_pulled_at
 FROM manifests m WHERE m.repository_id = ? ORDER BY m.id
 """
 _TAGS = "SELECT manifest_id, name, updated_at FROM tags WHERE repository_id = ?"
@@ -32,6 +32,22 @@ _DELETE_TAG = """
 DELETE FROM tags WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?
 AND manifest_id = (SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id
     WHERE r.name = ? AND m.digest = ?)
+"""
+
+_BLOB_USERS = """
+SELECT t.name, m.digest FROM manifest_refs mr JOIN manifests m ON m.id = mr.manifest_id
+JOIN tags t ON t.manifest_id = m.id
+WHERE mr.kind = 'blob' AND mr.digest = ? AND m.repository_id = ?
+UNION
+SELECT t.name, p.digest FROM manifest_refs mr JOIN manifests m ON m.id = mr.manifest_id
+JOIN manifest_refs pr ON pr.kind = 'manifest' AND pr.digest = m.digest
+JOIN manifests p ON p.id = pr.manifest_id AND p.repository_id = m.repository_id
+JOIN tags t ON t.manifest_id = p.id
+WHERE mr.kind = 'blob' AND mr.digest = ? AND m.repository_id = ?
+"""
+_UNLINK = """
+DELETE FROM repository_blobs WHERE repository_id = ?
+AND blob_id = (SELECT id FROM blobs WHERE digest = ?)
 """
 
 
@@ -70,6 +86,27 @@ class SqlInventory:
 
         return await self.db.transaction(work)
 
+    async def unlink_blob_checked(self, repository: str, digest: str, veto: BlobVeto) -> str:
+        """Unlink a blob from the repository unless ``veto`` objects to the tags that need it
+        ((tag, manifest digest): tags on manifests using it and on indexes listing those),
+        deciding inside the transaction. ``"deleted"``, ``"missing"`` or the veto's reason."""
+
+        async def work(session: Session) -> str:
+            row = await session.fetchone(
+                "SELECT id FROM repositories WHERE name = ?", (repository,)
+            )
+            if row is None:
+                return "missing"
+            params = (digest, row[0], digest, row[0])
+            users = [(str(r[0]), str(r[1])) for r in await session.fetchall(_BLOB_USERS, params)]
+            reason = veto(sorted(users))
+            if reason is not None:
+                return reason
+            changed = await session.execute(_UNLINK, (row[0], digest))
+            return "deleted" if changed else "missing"
+
+        return await self.db.transaction(work)
+
     async def delete_tag_if(self, repository: str, tag: str, digest: str) -> bool:
         """Delete ``tag`` if it still points to ``digest`` (one statement)."""
         return await self.db.execute(_DELETE_TAG, (repository, tag, repository, digest)) > 0
@@ -95,6 +132,7 @@ class SqlInventory:
                 subject=None if m[5] is None else str(m[5]),
                 tags=tags.get(int(m[0]), {}),
                 children=tuple(children.get(int(m[0]), ())),
+                last_pulled_at=None if m[6] is None else float(m[6]),
             )
             for m in manifests
         ]

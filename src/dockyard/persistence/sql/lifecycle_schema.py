@@ -81,3 +81,15 @@ LIFECYCLE_TABLES = (
 def lifecycle_migration(dialect: str) -> str:
     """The lifecycle tables in ``dialect`` (``sqlite`` or ``postgres``)."""
     return _TEMPLATE.format(**_DIALECTS[dialect])
+
+
+_PULLS = """
+ALTER TABLE manifests ADD COLUMN last_pulled_at {real}
+"""
+
+
+def pulls_migration(dialect: str) -> str:
+    """Migration 5: ``manifests.last_pulled_at``, when the manifest was last pulled (NULL:
+    never, as far as anyone recorded); written in batches by ``sql/pulls.py``, read by
+    retention's "not pulled for"."""
+    return _PULLS.format(**_DIALECTS[dialect])

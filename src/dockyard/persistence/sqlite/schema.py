@@ -6,7 +6,7 @@ Keep in step with ``postgres/schema.py``: migration N means the same change in b
 from __future__ import annotations
 
 from dockyard.persistence.sql.identity_schema import identity_migration
-from dockyard.persistence.sql.lifecycle_schema import lifecycle_migration
+from dockyard.persistence.sql.lifecycle_schema import lifecycle_migration, pulls_migration
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -81,4 +81,6 @@ MIGRATIONS: tuple[str, ...] = (
     identity_migration("sqlite"),
     # 4: lifecycle (scheduled jobs, runtime settings, quotas, immutable tags, deletions)
     lifecycle_migration("sqlite"),
+    # 5: when each manifest was last pulled (retention's "not pulled for")
+    pulls_migration("sqlite"),
 )

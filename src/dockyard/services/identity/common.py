@@ -68,6 +68,7 @@ class IdentityOptions:
     login_attempts: int = 10
     client_attempts: int = 50
     login_window: float = 300.0
+    audit_pulls: bool = True  # manifest pulls in the audit log (dockyard.identity.auditpulls)
 
 
 @dataclass(frozen=True, slots=True)

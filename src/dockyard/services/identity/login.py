@@ -29,12 +29,13 @@ from dockyard.auth.secrets import (
     verify_password,
 )
 from dockyard.auth.token_service import InvalidCredentialsError
+from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.persistence.identity_records import NewUser
 from dockyard.persistence.stores import AccountStore, ProjectStore, RobotStore
 from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.common import IdentityOptions
 from dockyard.services.identity.directory import IdentityDirectory
-from dockyard.services.identity.throttle import LoginThrottle
+from dockyard.services.identity.throttle import SharedLoginThrottle, build_throttle
 
 log = logging.getLogger("dockyard.auth")
 REMEMBER_SECONDS = 60.0
@@ -49,6 +50,8 @@ class LoginService:
         policy: AccessPolicy,
         options: IdentityOptions,
         backends: Sequence[CredentialBackend] = (),
+        *,
+        throttle: SharedLoginThrottle | None = None,
     ) -> None:
         self.directory = directory
         self.accounts: AccountStore = directory.accounts
@@ -58,28 +61,30 @@ class LoginService:
         self.policy = policy
         self.options = options
         self.backends = tuple(backends)
-        self.throttle = LoginThrottle(
-            per_user=options.login_attempts,
-            per_client=options.client_attempts,
-            window=options.login_window,
-        )
+        self.throttle = throttle or build_throttle(options)
 
     # IdentityProvider -----------------------------------------------------------------------
 
     async def login(self, username: str, password: str, client: str) -> Principal:
-        self.throttle.check(username, client)
+        await self.throttle.check(username, client)
         key = (username, hashlib.sha256(password.encode()).digest())
         remembered = self.directory.logins.get(key)
         if remembered is not None and remembered[1] > time.monotonic():
             identity = await self.directory.resolve(username, remembered[0])
             if identity is not None:
                 return Principal(username, identity=identity, client=client)
-        identity, detail = await self._verify(username, password)
+        try:
+            identity, detail = await self._verify(username, password)
+        except RegistryError as exc:  # a backend that cannot answer (LDAP down): 503, audited
+            if exc.code is ErrorCode.UNAVAILABLE:
+                why = {"method": "password", "error": "unavailable"}
+                await self.audit.login(username, client, ok=False, detail=why)
+            raise
         if identity is None:
-            self.throttle.failed(username, client)
+            await self.throttle.failed(username, client)
             await self.audit.login(username, client, ok=False, detail=detail)
             raise InvalidCredentialsError(INVALID)
-        self.throttle.succeeded(username)
+        await self.throttle.succeeded(username)
         self.directory.logins[key] = (identity.via, time.monotonic() + REMEMBER_SECONDS)
         await self.audit.login(username, client, ok=True, kind=identity.kind, detail=detail)
         return Principal(username, identity=identity, client=client)

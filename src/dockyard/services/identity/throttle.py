@@ -1,9 +1,15 @@
-"""Failed-login throttling per user name and per client address (in this process).
+"""Failed-login throttling per user name and per client address.
 
 After ``per_user`` failures for one name (or ``per_client`` from one address) within
 ``window`` seconds, logins are refused with 429 TOOMANYREQUESTS and ``Retry-After`` until the
 oldest failure leaves the window, without checking the credentials. Names that do not exist
 are throttled like names that do, so a 429 tells nothing about who exists.
+
+:class:`LoginThrottle` counts in this process. :class:`SharedLoginThrottle` (what logins use)
+decides by the counts of every node when Redis is configured (``cache.windows``), and keeps
+counting in the process as well: when Redis cannot be reached it decides by this process's
+counts alone (fail open: logged by the cache, counted in
+``registry_login_throttle_fallbacks_total``), never by an error.
 """
 
 from __future__ import annotations
@@ -11,11 +17,26 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from dockyard.cache.base import CacheUnavailableError, SharedWindows, window_key
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.services.identity.common import IdentityOptions
+from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 MAX_KEYS = 100_000
+SHARED_PREFIX = "dockyard:login:"
+T = TypeVar("T")
+
+
+def throttled(wait: float) -> RegistryError:
+    """The 429 for a caller who may try again in ``wait`` seconds."""
+    return RegistryError(
+        ErrorCode.TOOMANYREQUESTS,
+        "too many failed logins; retry later",
+        headers={"Retry-After": str(max(1, math.ceil(wait)))},
+    )
 
 
 class LoginThrottle:
@@ -34,17 +55,17 @@ class LoginThrottle:
 
     def check(self, username: str, client: str) -> None:
         """Raise 429 while either the name or the address is throttled."""
+        wait = self.wait(username, client)
+        if wait > 0:
+            raise throttled(wait)
+
+    def wait(self, username: str, client: str) -> float:
+        """Seconds until neither the name nor the address is throttled (0.0: not throttled)."""
         now = self.clock()
         waits = [self._wait(("user", username), now)]
         if client:
             waits.append(self._wait(("client", client), now))
-        wait = max(waits)
-        if wait > 0:
-            raise RegistryError(
-                ErrorCode.TOOMANYREQUESTS,
-                "too many failed logins; retry later",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-            )
+        return max(waits)
 
     def failed(self, username: str, client: str) -> None:
         now = self.clock()
@@ -76,3 +97,69 @@ class LoginThrottle:
             self._wait(key, now)
         while len(self._failures) > MAX_KEYS:  # still too many: drop the oldest keys
             self._failures.pop(next(iter(self._failures)))
+
+
+class SharedLoginThrottle:
+    """This process's counts, and with ``shared`` (Redis) the counts of every node."""
+
+    def __init__(
+        self,
+        local: LoginThrottle,
+        shared: SharedWindows | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
+    ) -> None:
+        self.local = local
+        self.shared = shared
+        self.telemetry = telemetry
+
+    async def check(self, username: str, client: str) -> None:
+        """Raise 429 while the name or the address is throttled: by the counts of every node,
+        or by this process's own counts when there are no shared ones (or Redis is down)."""
+        wait = None
+        if self.shared is not None:
+            limits = self._limits(username, client)
+            wait = await self._try(self.shared.wait(limits, self.local.window))
+        if wait is None:
+            wait = self.local.wait(username, client)
+        if wait > 0:
+            raise throttled(wait)
+
+    async def failed(self, username: str, client: str) -> None:
+        self.local.failed(username, client)
+        if self.shared is not None:
+            limits = self._limits(username, client)
+            await self._try(self.shared.record(limits, self.local.window))
+
+    async def succeeded(self, username: str) -> None:
+        self.local.succeeded(username)
+        if self.shared is not None and username:
+            await self._try(self.shared.forget(_shared_key("user", username)))
+
+    def _limits(self, username: str, client: str) -> list[tuple[str, int]]:
+        wanted = (("user", username), ("client", client))
+        return [(_shared_key(kind, name), self.local.limits[kind]) for kind, name in wanted if name]
+
+    async def _try(self, call: Awaitable[T]) -> T | None:
+        """The shared store's answer, or None when it cannot be reached (counted)."""
+        try:
+            return await call
+        except CacheUnavailableError:
+            self.telemetry.count("login_throttle_fallbacks")
+            return None
+
+
+def _shared_key(kind: str, name: str) -> str:
+    return window_key(SHARED_PREFIX, kind, name)
+
+
+def build_throttle(
+    options: IdentityOptions,
+    shared: SharedWindows | None = None,
+    telemetry: Telemetry = NO_TELEMETRY,
+) -> SharedLoginThrottle:
+    local = LoginThrottle(
+        per_user=options.login_attempts,
+        per_client=options.client_attempts,
+        window=options.login_window,
+    )
+    return SharedLoginThrottle(local, shared, telemetry)

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from dockyard.auth.identity import CredentialBackend
 from dockyard.auth.policy import AccessPolicy
 from dockyard.persistence.stores import AccountStore, AuditStore, ProjectStore, RobotStore
-from dockyard.services.identity.audit import AuditLog
+from dockyard.services.identity.audit import AuditLog, RegistryAudit
+from dockyard.services.identity.audit_buffer import AuditBuffer
 from dockyard.services.identity.common import Guard, IdentityOptions
 from dockyard.services.identity.directory import IdentityDirectory
 from dockyard.services.identity.login import LoginService
 from dockyard.services.identity.members import MemberService
 from dockyard.services.identity.projects import ProjectService
 from dockyard.services.identity.robots import RobotService
+from dockyard.services.identity.throttle import SharedLoginThrottle
 from dockyard.services.identity.tokens import AccessTokenService
 from dockyard.services.identity.users import UserService
 
@@ -36,6 +38,7 @@ class IdentityServices:
     members: MemberService
     robots: RobotService
     tokens: AccessTokenService
+    registry_audit: RegistryAudit  # pushes, pulls, deletes; the server runs its buffer
 
 
 def build_identity(
@@ -48,6 +51,7 @@ def build_identity(
     options: IdentityOptions,
     backends: Sequence[CredentialBackend] = (),
     enabled: bool = True,
+    throttle: SharedLoginThrottle | None = None,
 ) -> IdentityServices:
     directory = IdentityDirectory(accounts, projects, robots)
     log = AuditLog(audit, policy)
@@ -56,11 +60,12 @@ def build_identity(
     return IdentityServices(
         enabled=enabled,
         directory=directory,
-        login=LoginService(directory, log, policy, options, backends),
+        login=LoginService(directory, log, policy, options, backends, throttle=throttle),
         audit=log,
         users=UserService(accounts, directory, log, guard),
         projects=project_service,
         members=MemberService(projects, project_service, directory, log, guard),
         robots=RobotService(robots, project_service, directory, log, guard),
         tokens=AccessTokenService(accounts, directory, log, guard),
+        registry_audit=RegistryAudit(AuditBuffer(audit), pulls=options.audit_pulls),
     )

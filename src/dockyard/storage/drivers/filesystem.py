@@ -166,3 +166,7 @@ class FilesystemDriver:
     async def redirect_url(self, path: str) -> str | None:
         check_path(path)
         return None
+
+    async def purge_stale_parts(self, older_than: float, *, dry_run: bool) -> tuple[str, ...]:
+        """Nothing to abort: an upload is a plain file, purged with its session."""
+        return ()

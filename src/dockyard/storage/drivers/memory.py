@@ -106,3 +106,7 @@ class MemoryDriver:
     async def redirect_url(self, path: str) -> str | None:
         check_path(path)
         return None
+
+    async def purge_stale_parts(self, older_than: float, *, dry_run: bool) -> tuple[str, ...]:
+        """Nothing to abort: the process keeps nothing half-written."""
+        return ()

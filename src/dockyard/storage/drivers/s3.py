@@ -8,6 +8,7 @@ presigned URL (``redirect_url``) unless ``storage.redirect.disable`` is set.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -220,3 +221,18 @@ class S3Driver:
         if not self.options.redirect:
             return None
         return await self.objects.sign(key)
+
+    # maintenance --------------------------------------------------------------------------
+
+    async def purge_stale_parts(self, older_than: float, *, dry_run: bool) -> tuple[str, ...]:
+        """Abort multipart uploads below the root begun before ``older_than``: a node that
+        died while streaming a segment or composing a blob leaves one, whose parts S3 keeps
+        (and bills) until it is aborted. Returns the paths they were writing."""
+        prefix = f"{self.options.root}/" if self.options.root else ""
+        pending = await self.control.list_multipart_uploads(prefix)
+        stale = [u for u in pending if u.initiated < older_than]
+        if not dry_run:
+            for upload in stale:
+                with contextlib.suppress(PathNotFoundError):  # completed or aborted meanwhile
+                    await self.control.abort_multipart(upload.key, upload.upload_id)
+        return tuple(self.options.path(u.key) for u in stale)

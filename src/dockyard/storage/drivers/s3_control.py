@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
@@ -23,7 +24,16 @@ from dockyard.storage.driver import PathNotFoundError, StorageError, StorageUnav
 from dockyard.storage.drivers.s3_layout import Piece
 from dockyard.storage.drivers.s3_options import S3Options
 
-_MISSING = frozenset({"NoSuchKey", "NotFound", "404"})
+_MISSING = frozenset({"NoSuchKey", "NoSuchUpload", "NotFound", "404"})
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUpload:
+    """An incomplete multipart upload: its key, id and when it began (Unix time)."""
+
+    key: str
+    upload_id: str
+    initiated: float
 
 
 @contextmanager
@@ -175,3 +185,23 @@ class Control:
             Key=key,
             UploadId=upload_id,
         )
+
+    async def list_multipart_uploads(self, prefix: str) -> list[PendingUpload]:
+        """Every incomplete multipart upload whose key starts with ``prefix``, page by page."""
+        found: list[PendingUpload] = []
+        markers: dict[str, str] = {}
+        while True:
+            response = await self._call(
+                prefix or "/", "list_multipart_uploads",
+                Bucket=self.options.bucket, Prefix=prefix, **markers,
+            )  # fmt: skip
+            found += [
+                PendingUpload(str(u["Key"]), str(u["UploadId"]), u["Initiated"].timestamp())
+                for u in response.get("Uploads", [])
+            ]
+            next_key = response.get("NextKeyMarker")
+            if not response.get("IsTruncated") or not next_key:
+                return found
+            markers = {"KeyMarker": next_key}
+            if response.get("NextUploadIdMarker"):
+                markers["UploadIdMarker"] = response["NextUploadIdMarker"]
