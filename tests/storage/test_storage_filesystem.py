@@ -146,3 +146,45 @@ def test_foreign_files_below_root_are_readable(root: Path) -> None:
     assert asyncio.run(driver.get_content("docker/registry/v2/blobs/sha256/aa/data")) == (
         b"from registry:2"
     )
+
+
+def test_close_waits_for_a_write_still_running_after_cancel(root: Path) -> None:
+    """A cancelled request must not close the descriptor under its write's thread."""
+
+    async def scenario() -> tuple[int, bytes]:
+        driver = FilesystemDriver(str(root))
+        writer = await driver.writer("uploads/u1/data", append=True)
+        data = pattern(32 << 20)
+        task = asyncio.ensure_future(writer.write(data))
+        await asyncio.sleep(0)  # the thread has the chunk
+        task.cancel()
+        await writer.close()  # waits for the thread, never closes under it
+        with pytest.raises(StorageError):
+            await writer.write(b"late")
+        return writer.size, await read_all(driver, "uploads/u1/data")
+
+    size, stored = asyncio.run(scenario())
+    assert size == len(stored)
+    assert stored == pattern(32 << 20)[: len(stored)]
+
+
+def test_large_writes_hand_windows_to_writeback(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every full window is passed to the kernel's writeback, contiguous and in order."""
+    from dockyard.storage.drivers import filesystem, writeback
+
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(filesystem, "start_writeback", lambda fd, off, n: calls.append((off, n)))
+
+    async def scenario() -> None:
+        writer = await FilesystemDriver(str(root)).writer("f", append=True)
+        for _ in range(5):
+            await writer.write(pattern(writeback.WINDOW // 2 + 1))
+        await writer.close()
+
+    asyncio.run(scenario())
+    assert len(calls) == 2
+    assert calls[0][0] == 0
+    assert calls[1][0] == calls[0][1]
+    assert all(length >= writeback.WINDOW for _, length in calls)

@@ -10,6 +10,7 @@ content-addressed path and recording the blob in one transaction; a mismatch pub
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -309,29 +310,51 @@ class UploadService:
 async def _pump(
     body: AsyncIterator[bytes], writer: FileWriter, live: _LiveHash, hashing: Executor
 ) -> None:
-    """Store and hash each chunk as it arrives.
+    """Store and hash each chunk as it arrives, one chunk in flight behind the next receive.
 
-    A large chunk is hashed on a worker thread while the event loop thread writes it (both
-    release the GIL), so a push costs about max(write, hash) rather than their sum. If a
-    write fails, the live hash is marked stale so it is rebuilt from the stored bytes: it
-    never counts bytes that were not stored.
+    A chunk is written (the filesystem writer does so on a worker thread) and hashed on the
+    hashing pool at the same time, while the event loop already waits for the next chunk, so
+    a push costs about the slowest of receive, write and hash rather than their sum. Chunks
+    are stored and hashed strictly in order: the next one starts only when the previous one
+    is done. If a write fails the live hash is marked stale, so it is rebuilt from the stored
+    bytes: it never counts bytes that were not stored.
     """
-    loop = asyncio.get_running_loop()
-    async for chunk in body:
-        if len(chunk) < PARALLEL_HASH_MIN:
-            await writer.write(chunk)
-            live.hasher.update(chunk)
-            live.hashed += len(chunk)
-            continue
-        hashed = loop.run_in_executor(hashing, live.hasher.update, chunk)
-        try:
-            await writer.write(chunk)
-        except BaseException:
-            await asyncio.shield(hashed)
-            live.hashed = -1
-            raise
-        await hashed
+    in_flight: asyncio.Future[None] | None = None
+    try:
+        async for chunk in body:
+            if in_flight is not None:
+                await in_flight
+            in_flight = asyncio.ensure_future(_store_and_hash(chunk, writer, live, hashing))
+        if in_flight is not None:
+            await in_flight
+    finally:
+        if in_flight is not None and not in_flight.done():
+            await asyncio.shield(_settle(in_flight))
+
+
+async def _store_and_hash(
+    chunk: bytes, writer: FileWriter, live: _LiveHash, hashing: Executor
+) -> None:
+    if len(chunk) < PARALLEL_HASH_MIN:
+        await writer.write(chunk)
+        live.hasher.update(chunk)
         live.hashed += len(chunk)
+        return
+    hashed = asyncio.get_running_loop().run_in_executor(hashing, live.hasher.update, chunk)
+    try:
+        await writer.write(chunk)
+    except BaseException:
+        await asyncio.shield(hashed)
+        live.hashed = -1
+        raise
+    await hashed
+    live.hashed += len(chunk)
+
+
+async def _settle(future: asyncio.Future[None]) -> None:
+    """Wait for a chunk already handed to the writer, whatever the outcome."""
+    with contextlib.suppress(BaseException):
+        await future
 
 
 def _range_error(offset: int) -> RegistryError:
