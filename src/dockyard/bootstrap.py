@@ -204,6 +204,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
             BlobDescriptorCache(cache),
             grace_seconds=settings.dockyard.gc.grace_seconds,
             telemetry=metrics or NO_TELEMETRY,
+            deletions=lifecycle.retention.deletions,
         ),
         lifecycle=lifecycle,
         htpasswd=htpasswd,

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from support.oci import make_image, push_blob, push_image, sha256
+from support.oci import assert_oci_error, make_image, push_blob, push_image, sha256
 from support.server import DOCKYARD, RunningServer, serving
 
 ENV = {"REGISTRY_STORAGE_DELETE_ENABLED": "true"}
@@ -66,6 +66,12 @@ def test_gc_delete_untagged(tmp_path: Path) -> None:
         assert "deleted 1 untagged manifests and 2 blobs" in result.stdout, result.stdout
         assert client.get(f"/v2/gc/untagged/manifests/{untagged.digest}").status_code == 404
         assert client.get("/v2/gc/untagged/manifests/v1").content == tagged.manifest
+        history = subprocess.run(
+            [DOCKYARD, "retention", "history", "--data-dir", str(server.data_dir)],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout  # fmt: skip
+        assert f"gc/untagged@{untagged.digest}\tuntagged\tgc --delete-untagged\t" in history
+        assert f"deleted untagged manifest gc/untagged@{untagged.digest}" in result.stderr
 
 
 def test_blob_reuploaded_after_gc_is_served(tmp_path: Path) -> None:
@@ -85,3 +91,42 @@ def test_gc_refuses_bad_grace(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 1 and "soon" in result.stderr
+
+
+def test_gc_takes_the_arguments_of_registry_garbage_collect(tmp_path: Path) -> None:
+    """``registry garbage-collect <config> -d -m``: the config file as an argument, short flags;
+    ``--grace`` defaults to the config's ``dockyard.gc.grace``."""
+    with serving(tmp_path, env=ENV) as server, server.client() as client:
+        config = tmp_path / "gc.yml"
+        config.write_text(
+            "version: 0.1\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {server.data_dir}\ndockyard:\n  gc:\n    grace: 0s\n"
+        )
+        tagged, untagged = make_image(layers=1), make_image(layers=1)
+        push_image(client, "gc/flags", tagged, tag="v1")
+        push_image(client, "gc/flags", untagged)
+        command = [DOCKYARD, "garbage-collect", str(config)]
+        preview = subprocess.run(
+            [*command, "-d", "-m"], capture_output=True, text=True, check=False
+        )
+        assert preview.returncode == 0, preview.stderr
+        assert preview.stdout.startswith("would delete 1 untagged manifests"), preview.stdout
+        assert client.get(f"/v2/gc/flags/manifests/{untagged.digest}").status_code == 200
+        result = subprocess.run([*command, "-m"], capture_output=True, text=True, check=False)
+        assert "deleted 1 untagged manifests and 2 blobs" in result.stdout, result.stdout
+        assert client.get(f"/v2/gc/flags/manifests/{untagged.digest}").status_code == 404
+        assert client.get("/v2/gc/flags/manifests/v1").content == tagged.manifest
+
+
+def test_blob_collected_by_another_process_is_unknown_not_an_error(tmp_path: Path) -> None:
+    """With ``blobdescriptor: inmemory`` the server still has the descriptor cached when
+    ``dockyard gc`` (another process) deletes the bytes: a GET answers BLOB_UNKNOWN."""
+    env = {**ENV, "REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR": "inmemory"}
+    with serving(tmp_path, env=env) as server, server.client() as client:
+        data = os.urandom(3000)
+        push_blob(client, "gc/cached", data)
+        assert client.get(f"/v2/gc/cached/blobs/{sha256(data)}").content == data  # cached now
+        assert "and 1 blobs" in _gc(server, "--grace", "0s").stdout
+        assert_oci_error(client.get(f"/v2/gc/cached/blobs/{sha256(data)}"), 404, "BLOB_UNKNOWN")
+        push_blob(client, "gc/cached", data)
+        assert client.get(f"/v2/gc/cached/blobs/{sha256(data)}").content == data

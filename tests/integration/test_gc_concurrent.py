@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from support.oci import OCI_MANIFEST, assert_oci_error, make_image, push_image, sha256
+from support.oci import OCI_MANIFEST, Image, assert_oci_error, make_image, push_image, sha256
 from support.server import DOCKYARD, RunningServer, serving
 
 ENV = {"REGISTRY_STORAGE_DELETE_ENABLED": "true"}
@@ -27,13 +27,12 @@ def _gc_loop(server: RunningServer, stop: threading.Event, runs: list[int]) -> N
         runs.append(1)
 
 
-def _push_like_a_client(client: httpx.Client, repo: str, layers: list[bytes]) -> int:
+def _push_like_a_client(client: httpx.Client, repo: str, image: Image) -> int:
     """HEAD each blob, upload the missing ones, then PUT the manifest (as docker does).
 
     The pause after a successful HEAD stands for the time a client spends uploading its
     other layers: a sweep that ignored the HEAD would delete the layer in that window.
     """
-    image = make_image(layer_data=layers)
     for blob in [image.config, *image.layers]:
         if client.head(f"/v2/{repo}/blobs/{sha256(blob)}").status_code == 200:
             time.sleep(0.4)
@@ -64,14 +63,18 @@ def test_pushes_reusing_garbage_never_fail_while_gc_loops(tmp_path: Path) -> Non
         collector = threading.Thread(target=_gc_loop, args=(server, stop, runs))
         collector.start()
         statuses: dict[int, int] = {}
+        pushed: list[tuple[str, Image]] = []
 
         def worker(index: int) -> None:
             with server.client() as own:
                 for round_ in range(3):
-                    layers = [shared[(index + round_) % 5], os.urandom(20_000)]
-                    statuses[index * 10 + round_] = _push_like_a_client(
-                        own, f"load/c{index}", layers
+                    image = make_image(
+                        layer_data=[shared[(index + round_) % 5], os.urandom(20_000)]
                     )
+                    statuses[index * 10 + round_] = _push_like_a_client(
+                        own, f"load/c{index}", image
+                    )
+                    pushed.append((f"load/c{index}", image))
                     time.sleep(0.3)
 
         workers = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
@@ -84,32 +87,48 @@ def test_pushes_reusing_garbage_never_fail_while_gc_loops(tmp_path: Path) -> Non
         assert runs, "gc must have run during the pushes"
         assert set(statuses.values()) == {201}, statuses
 
-        for index in range(20):
-            got = client.get(f"/v2/load/c{index}/manifests/v1")
-            assert got.status_code == 200
-            manifest = got.json()
-            for descriptor in [manifest["config"], *manifest["layers"]]:
-                body = client.get(f"/v2/load/c{index}/blobs/{descriptor['digest']}").content
-                assert sha256(body) == descriptor["digest"]
+        assert len(pushed) == 60
+        for repo, image in pushed:  # the 2 earlier pushes per client are untagged by now
+            got = client.get(f"/v2/{repo}/manifests/{image.digest}")
+            assert got.content == image.manifest, (repo, got.status_code)
+            for blob in [image.config, *image.layers]:
+                assert client.get(f"/v2/{repo}/blobs/{sha256(blob)}").content == blob
+
+
+def _blob_files(server: RunningServer, blobs: list[bytes]) -> list[Path]:
+    root = server.data_dir / "docker/registry/v2/blobs/sha256"
+    return [root / sha256(b)[7:9] / sha256(b)[7:] / "data" for b in blobs]
+
+
+def _kill_mid_sweep(server: RunningServer, files: list[Path]) -> int:
+    """Start ``dockyard gc`` and SIGKILL it as soon as it has deleted some of ``files``;
+    returns how many were still there, so the caller can tell the kill landed mid-sweep."""
+    process = subprocess.Popen(
+        [DOCKYARD, "gc", "--data-dir", str(server.data_dir), "--grace", GRACE],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while all(f.exists() for f in files) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return sum(f.exists() for f in files)
 
 
 def test_sigkill_during_gc_then_restart_loses_nothing_referenced(tmp_path: Path) -> None:
     with serving(tmp_path, env=ENV) as server, server.client() as client:
         kept = make_image(layers=3, size=50_000)
         push_image(client, "crash/kept", kept, tag="v1")
+        junk: list[bytes] = []
         for index in range(60):
             garbage = make_image(layers=2, size=20_000)
             push_image(client, f"crash/junk{index}", garbage, tag="x")
             client.delete(f"/v2/crash/junk{index}/manifests/{garbage.digest}")
+            junk += [garbage.config, *garbage.layers]
         time.sleep(2.1)
-        for _ in range(3):
-            process = subprocess.Popen(
-                [DOCKYARD, "gc", "--data-dir", str(server.data_dir), "--grace", GRACE],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            time.sleep(0.35)
-            process.send_signal(signal.SIGKILL)
-            process.wait()
+        files = _blob_files(server, junk)
+        left = _kill_mid_sweep(server, files)
+        assert 0 < left < len(files), f"the kill must land mid-sweep ({left} of {len(files)})"
         finish = subprocess.run(
             [DOCKYARD, "gc", "--data-dir", str(server.data_dir), "--grace", GRACE],
             capture_output=True, text=True, check=False,
@@ -120,6 +139,7 @@ def test_sigkill_during_gc_then_restart_loses_nothing_referenced(tmp_path: Path)
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert "and 0 blobs" in leftover.stdout, leftover.stdout
+        assert not any(f.exists() for f in files), "the next run finishes the killed one"
         assert client.get("/v2/crash/kept/manifests/v1").content == kept.manifest
         for blob in [kept.config, *kept.layers]:
             assert client.get(f"/v2/crash/kept/blobs/{sha256(blob)}").content == blob

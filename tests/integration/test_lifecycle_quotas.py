@@ -92,7 +92,12 @@ def test_quota_exceeded_in_the_middle_of_a_chunked_upload(tmp_path: Path) -> Non
         metrics = httpx.get(f"http://127.0.0.1:{debug}/metrics").text
         assert 'registry_quota_limit_bytes{project="small"} 200000.0' in metrics
         assert 'registry_quota_denied_total{project="small"}' in metrics
+        used = re.search(r'^registry_quota_used_bytes\{project="small"\} (\S+)$', metrics, re.M)
+        assert used and 110 * KB < float(used.group(1)) < 120 * KB, metrics
 
+        _cli(server, "set", "small", "100KB")  # below what it uses: no session may start
+        start_refused = _eventually_refused(client)
+        assert 'quota of project "small" exceeded' in start_refused["message"], start_refused
         _cli(server, "set", "small", "unlimited")
         _cli(server, "list", "small")  # and the server sees it within seconds:
         assert _eventually_accepted(client, data)
@@ -101,6 +106,16 @@ def test_quota_exceeded_in_the_middle_of_a_chunked_upload(tmp_path: Path) -> Non
 def _chunks(count: int, size: int) -> Iterator[bytes]:
     for _ in range(count):
         yield os.urandom(size)
+
+
+def _eventually_refused(client: httpx.Client) -> dict[str, object]:
+    for _ in range(40):
+        response = client.post("/v2/small/app/blobs/uploads/")
+        if response.status_code != 202:
+            return assert_oci_error(response, 403, "DENIED")
+        client.delete(response.headers["location"])
+        time.sleep(0.25)
+    raise AssertionError("a session could still start in a full project")
 
 
 def _eventually_accepted(client: httpx.Client, data: bytes) -> bool:

@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run_parser = actions.add_parser("run", help="delete what the policies say (dockyard.retention)")
     run_parser.add_argument("--dry-run", action="store_true", help="list what would go, and why")
     run_parser.add_argument("-v", "--verbose", action="store_true", help="also list what stays")
-    history = actions.add_parser("history", help="what retention and bulk deletion removed")
+    history = actions.add_parser(
+        "history", help="what retention, bulk deletion, fsck and gc -m removed"
+    )
     history.add_argument("--repository", metavar="NAME")
     history.add_argument("--limit", type=int, default=50, metavar="N")
     for sub in (run_parser, history):

@@ -16,7 +16,7 @@ from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.guards import ensure_delete_enabled
 from dockyard.services.immutability import ImmutabilityService
 from dockyard.services.registry import RegistryOptions
-from dockyard.storage.driver import StorageDriver
+from dockyard.storage.driver import PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path
 
 
@@ -28,6 +28,7 @@ class BlobHandle:
     size: int
     inline: bytes | None = None
     storage_path: str = ""
+    repository: str = ""
 
 
 class BlobService:
@@ -68,7 +69,8 @@ class BlobService:
             if record is not None:
                 await self.descriptors.remember(repository, record)
         if record is not None:
-            return BlobHandle(digest, record.size, storage_path=blob_path(parsed))
+            path = blob_path(parsed)
+            return BlobHandle(digest, record.size, storage_path=path, repository=repository)
         return await self._manifest_as_blob(repository, digest)
 
     async def _manifest_as_blob(self, repository: str, digest: str) -> BlobHandle:
@@ -77,8 +79,23 @@ class BlobService:
             return BlobHandle(digest, len(manifest.content), inline=manifest.content)
         raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": digest})
 
-    def read(self, handle: BlobHandle, offset: int, length: int) -> AsyncIterator[bytes]:
-        return self.storage.read(handle.storage_path, offset, length)
+    async def read(self, handle: BlobHandle, offset: int, length: int) -> AsyncIterator[bytes]:
+        """The bytes; BLOB_UNKNOWN (before the first chunk) when they are gone from storage.
+
+        That happens when another process (``dockyard gc`` or ``fsck --quarantine`` run by
+        hand) removed them while this one still had the blob's descriptor cached
+        (``blobdescriptor: inmemory``): the stale entry is dropped and the client told 404.
+        """
+        chunks = self.storage.read(handle.storage_path, offset, length)
+        try:
+            first = await anext(chunks, b"")
+        except PathNotFoundError:
+            if handle.repository:
+                await self.descriptors.forget_quietly(handle.repository, handle.digest)
+            raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": handle.digest}) from None
+        yield first
+        async for chunk in chunks:
+            yield chunk
 
     async def redirect_url(self, handle: BlobHandle) -> str | None:
         """Where the client may fetch the bytes itself (a presigned URL), if storage offers it."""

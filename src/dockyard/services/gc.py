@@ -5,7 +5,8 @@ re-checks that it is still unreferenced and unpinned and takes it to ``deleting`
 its repository links), the cache is invalidated again, the bytes are deleted, and only then
 is the row dropped. A crash at any point leaves either a live blob or a ``deleting`` row that
 the next run finishes. ``--delete-untagged`` first removes manifests that have no tag, are not
-part of an index and do not refer to a live subject.
+part of an index and do not refer to a live subject; each is logged and recorded in the
+deletion log (rule ``gc --delete-untagged``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 from dockyard.core.digest import parse_digest
 from dockyard.core.errors import RegistryError
+from dockyard.persistence.lifecycle_records import DeletionLog, DeletionRecord
 from dockyard.persistence.stores import GarbageStore
 from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
@@ -26,6 +28,7 @@ from dockyard.storage.layout import blob_dir
 log = logging.getLogger("dockyard.gc")
 BATCH = 200
 DRY_RUN_LIMIT = 100_000
+UNTAGGED_RULE = "gc --delete-untagged"
 
 
 @dataclass
@@ -57,7 +60,9 @@ class GarbageCollector:
         pin_seconds: float = 3600.0,
         clock: Callable[[], float] = time.time,
         telemetry: Telemetry = NO_TELEMETRY,
+        deletions: DeletionLog | None = None,
     ) -> None:
+        self.deletions = deletions
         self.pin_seconds = pin_seconds
         self.telemetry = telemetry
         self.storage = storage
@@ -105,9 +110,19 @@ class GarbageCollector:
                 ):
                     report.manifests_deleted += 1
                     self._count(report, "gc_manifests_deleted", 1)
+                    if not report.dry_run:
+                        await self._record_untagged(repository, digest)
             if report.dry_run:
                 return
             log.info("gc: %d untagged manifests deleted so far", report.manifests_deleted)
+
+    async def _record_untagged(self, repository: str, digest: str) -> None:
+        reason = "untagged, listed by no index, older than the grace period"
+        log.info("gc: deleted untagged manifest %s@%s", repository, digest,
+                 extra={"fields": {"repository": repository, "digest": digest}})  # fmt: skip
+        if self.deletions is not None:
+            record = DeletionRecord(repository, digest, (), UNTAGGED_RULE, reason, "", self.clock())
+            await self.deletions.record_deletion(record)
 
     async def _finish_interrupted(self, report: GcReport) -> None:
         for digest, size in await self.garbage.deleting_blobs(10_000):

@@ -115,3 +115,26 @@ def test_tagged_manifest_is_not_untagged(run: Run, metadata: SqlMetadata) -> Non
         assert not await garbage.delete_untagged("repo", M, FAR_FUTURE, 0)
 
     run(main())
+
+
+def test_head_mount_and_manifest_put_each_pin_on_their_own(run: Run, metadata: SqlMetadata) -> None:
+    """Commits pin for 0 s here, so only the HEAD (pin_blob), the mount (link_blob) and the
+    manifest PUT keep A, B and D from a sweep; C, which nothing relied on, goes."""
+    garbage = SqlGarbageStore(metadata.db)
+    c, d = digest("c"), digest("d")
+
+    async def main() -> None:
+        metadata.pin_seconds = 0.0
+        for blob, size in ((A, 10), (B, 20), (c, 30), (d, 40)):
+            await metadata.commit_blob("repo", blob, size)
+        metadata.pin_seconds = 3600.0
+        assert await metadata.pin_blob(A)
+        assert await metadata.link_blob("other", B) is not None
+        assert await metadata.put_manifest("repo", _manifest((d,))) == []
+        assert await metadata.delete_manifest("repo", M)
+        after = time.time() + 1
+        assert await garbage.collectable_blobs(after, FAR_FUTURE, 10) == [(c, 30)]
+        for pinned in (A, B, d):
+            assert await garbage.mark_deleting(pinned, after, FAR_FUTURE) is None
+
+    run(main())

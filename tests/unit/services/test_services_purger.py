@@ -66,3 +66,17 @@ def test_nothing_is_purged_while_switched_read_only(tmp_path: Path, run: Run) ->
         assert await purger.purge_once() == ["s" * 32]
 
     run(main())
+
+
+def test_a_dry_run_lists_stale_sessions_and_removes_nothing(tmp_path: Path, run: Run) -> None:
+    purger, metadata, storage = _purger(tmp_path, [False])
+    purger.dry_run = True
+
+    async def main() -> None:
+        await _session(metadata, storage, "s" * 32, idle=7200)
+        await _session(metadata, storage, "f" * 32, idle=60)
+        assert await purger.purge_once() == ["s" * 32]
+        assert await metadata.uploads.get("s" * 32) is not None
+        assert (await storage.stat(upload_path("s" * 32))).size == 7
+
+    run(main())

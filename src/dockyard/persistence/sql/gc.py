@@ -103,11 +103,20 @@ class SqlGarbageStore:
         return [(str(r[0]), str(r[1])) for r in rows]
 
     async def delete_untagged(self, repository: str, digest: str, now: float, grace: float) -> bool:
-        """Delete the manifest if it is still untagged and unreferenced (one statement)."""
-        changed = await self.db.execute(
-            f"DELETE FROM manifests WHERE id IN (SELECT m.id FROM manifests m "  # noqa: S608
-            "JOIN repositories r ON r.id = m.repository_id "
-            f"WHERE r.name = ? AND m.digest = ? AND {_UNTAGGED})",
-            (repository, digest, now - grace),
-        )
-        return changed > 0
+        """Delete the manifest if it is still untagged and unreferenced.
+
+        One statement, but inside a transaction: on PostgreSQL that makes it SERIALIZABLE, so
+        it conflicts with a concurrent push of an index listing the manifest (or a tag put on
+        it) instead of deleting it under that push's feet, as a bare autocommit (READ
+        COMMITTED) statement could.
+        """
+
+        async def work(session: Session) -> int:
+            return await session.execute(
+                f"DELETE FROM manifests WHERE id IN (SELECT m.id FROM manifests m "  # noqa: S608
+                "JOIN repositories r ON r.id = m.repository_id "
+                f"WHERE r.name = ? AND m.digest = ? AND {_UNTAGGED})",
+                (repository, digest, now - grace),
+            )
+
+        return await self.db.transaction(work) > 0
