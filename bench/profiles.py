@@ -29,6 +29,7 @@ class Profile:
     push_layers: int
     push_layer_size: int
     memory_size: int  # workload 9
+    scaleout_blob_size: int  # workload 12
     populate_concurrency: int
     disk_needed: int  # bytes free before starting
 
@@ -56,6 +57,7 @@ FULL = Profile(
     push_layers=3,
     push_layer_size=64 * 1024,
     memory_size=4 * GiB,
+    scaleout_blob_size=1 * GiB,
     populate_concurrency=32,
     disk_needed=25 * GiB,
 )
@@ -69,6 +71,7 @@ QUICK = replace(
     catalog_counts=(100, 2_000),
     skopeo_layer_size=8 * MiB,
     memory_size=256 * MiB,
+    scaleout_blob_size=64 * MiB,
     disk_needed=3 * GiB,
 )
 

@@ -52,6 +52,12 @@ def header(doc: dict[str, Any]) -> list[str]:
         "no auth, delete enabled, log level warn, access logs disabled; dockyard with its "
         "default single granian worker",
     ]
+    if {"scaleout_manifest", "scaleout_s3"} & set(doc["workloads"]):
+        lines.append(
+            "- except workloads 11-12 (scale-out): there dockyard is 3 nodes on PostgreSQL + S3 "
+            "(SeaweedFS) behind nginx, and in workload 12 the *reference* column is raw S3 "
+            "through obstore, so its ratio is the share of the store's own throughput"
+        )
     if mode == "quick":
         lines.append(
             "- **quick mode**: smaller sizes, counts and 1 s load runs (listed under "

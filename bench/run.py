@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import report, stack
 from bench.content import BlobFile
 from bench.profiles import PROFILES, Profile
 from bench.results import (
@@ -36,14 +36,16 @@ from bench.results import (
     ratio_at_least,
 )
 from bench.servers import DOCKYARD, Server, dockyard_command, make_pair
-from bench.workloads import Bench, blobs, catalog, clients, memory
+from bench.workloads import Bench, blobs, catalog, clients, memory, scaleout
 from bench.workloads import metadata as meta
 
 TOOLS = ("docker-registry", "wrk", "ab", "skopeo")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 MEMORY_LIMIT_MIB = 150.0
 MEMORY_GROWTH_MIB = 50.0
-PHASES = ("blobs", "manifests", "tags", "pushes", "skopeo", "memory", "catalog")
+PHASES = ("blobs", "manifests", "tags", "pushes", "skopeo", "memory", "catalog", "scaleout")
+#: How many workloads each phase reports.
+PHASE_WORKLOADS = {"blobs": 3, "catalog": 2, "scaleout": 2}
 SCRATCH_NEEDED = 8 << 30
 MAIN_PAIR_PHASES = ("blobs", "manifests", "tags", "pushes", "skopeo")
 
@@ -58,8 +60,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def preflight(profile: Profile, tmp: str) -> str | None:
+def preflight(profile: Profile, tmp: str, selected: set[str]) -> str | None:
+    unknown = selected - set(PHASES)
+    if unknown:
+        return f"unknown phases: {', '.join(sorted(unknown))} (choose from {','.join(PHASES)})"
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if "scaleout" in selected:
+        missing += stack.missing()
     if missing:
         return f"missing tools: {', '.join(missing)} (scripts/bench installs them)"
     if not Path(dockyard_command()).exists():
@@ -105,6 +112,7 @@ def versions() -> dict[str, str]:
         "wrk": _package("wrk"),
         "ab": _package("apache2-utils"),
         "skopeo": _package("skopeo"),
+        **stack.versions(),
     }
 
 
@@ -219,6 +227,8 @@ def run_all(bench: Bench, selected: set[str]) -> dict[str, str]:
             "catalog",
             lambda: _catalog(bench),
         )
+    if "scaleout" in selected:
+        phase(bench, errors, "scaleout", lambda: scaleout.run_scaleout(bench))
     return errors
 
 
@@ -280,6 +290,16 @@ def targets(profile: Profile) -> list[Target]:
                 [f"cold_start.seconds_{small}", f"cold_start.seconds_{big}"], 2.0, "s"
             ),
         ),
+        Target(
+            "manifest GET by tag, 3 nodes (PostgreSQL + S3, nginx) vs 1 reference",
+            ">= 3x",
+            ratio_at_least(["scaleout_manifest.get_tag"], 3.0),
+        ),
+        Target(
+            "push, pull through S3 as a share of raw S3 PUT, GET (obstore)",
+            ">= 0.80x (80 %)",
+            ratio_at_least(["scaleout_s3.push", "scaleout_s3.pull"], 0.8),
+        ),
     ]
 
 
@@ -318,10 +338,11 @@ def vars_of(profile: Profile) -> dict[str, Any]:
     return {name: getattr(profile, name) for name in profile.__dataclass_fields__}
 
 
-def complete(doc: dict[str, Any]) -> bool:
+def complete(doc: dict[str, Any], selected: set[str]) -> bool:
     figures = [f for w in doc["workloads"].values() for f in w["figures"].values()]
     measured = all(f[s]["median"] is not None for f in figures for s in ("reference", "dockyard"))
-    return measured and len(doc["workloads"]) == 10 and not doc["phase_errors"]
+    expected = sum(PHASE_WORKLOADS.get(name, 1) for name in selected)
+    return measured and len(doc["workloads"]) == expected and not doc["phase_errors"]
 
 
 def write(doc: dict[str, Any], out: Path, started: datetime) -> Path:
@@ -344,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = PROFILES["quick" if args.quick else "full"].with_repeats(args.repeats)
     selected = set(args.only.split(",")) if args.only else set(PHASES)
     tmp = tempfile.gettempdir()
-    problem = preflight(profile, tmp)
+    problem = preflight(profile, tmp, selected)
     if problem:
         print(f"bench: {problem}", file=sys.stderr)
         return 2
@@ -364,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             bench.log(f"removing {workdir}")
             shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if complete(doc) else 1
+    return 0 if complete(doc, selected) else 1
 
 
 if __name__ == "__main__":

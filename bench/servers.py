@@ -92,11 +92,14 @@ class Server:
         env.update(REGISTRY_LOG_LEVEL="warn", REGISTRY_STORAGE_DELETE_ENABLED="true")
         return env
 
+    def config_text(self) -> str:
+        return CONFIG.format(root=self.root, host=HOST, port=self.port)
+
     def start(self) -> float:
         """Launch; seconds from launch to the first 200 on ``/v2/``."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "config.yml"
-        config.write_text(CONFIG.format(root=self.root, host=HOST, port=self.port))
+        config.write_text(self.config_text())
         with open(self.log_path, "ab") as log:
             started = time.perf_counter()
             self.process = subprocess.Popen(

@@ -24,6 +24,8 @@ WORKLOADS = {
     "concurrent_push",
     "memory",
     "cold_start",
+    "scaleout_manifest",
+    "scaleout_s3",
 }
 
 
