@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -170,6 +171,14 @@ def test_cli_manages_users_projects_and_robots(tmp_path: Path) -> None:
     assert "dev" in cli(data, env, "user", "list")
     cli(data, env, "project", "create", "apps", "--public", "--admin", "dev")
     assert "public" in cli(data, env, "project", "list")
+    cli(data, env, "user", "add", "ops", "--password-stdin", stdin="ops-password\n")
+    added = cli(data, env, "project", "add-member", "apps", "ops", "--role", "guest",
+                "--repositories", "ci-*")  # fmt: skip
+    member_id = added.rsplit("member id ", 1)[1].rstrip(")\n")
+    listed = cli(data, env, "project", "members", "apps").splitlines()
+    assert any(line.split()[2:] == ["ops", "guest", "apps/ci-*"] for line in listed), listed
+    cli(data, env, "project", "remove-member", "apps", member_id)
+    assert "ops" not in cli(data, env, "project", "members", "apps")
     out = cli(data, env, "robot", "create", "ci", "--project", "apps", "--permission",
               "repository:push", "--permission", "repository:pull", "--expires", "24h")  # fmt: skip
     assert "robot$apps+ci" in out and "secret:" in out
@@ -178,4 +187,71 @@ def test_cli_manages_users_projects_and_robots(tmp_path: Path) -> None:
     cli(data, env, "user", "delete", "dev")
     events = [json.loads(x)["event"] for x in cli(data, env, "audit", "export").splitlines()]
     assert events == ["user.create", "user.create", "user.update", "project.create",
-                      "member.add", "robot.create", "robot.delete", "user.delete"]  # fmt: skip
+                      "member.add", "user.create", "member.add", "member.remove",
+                      "robot.create", "robot.delete", "user.delete"]  # fmt: skip
+
+
+def _walk(api: Api, path: str, **params: object) -> tuple[list[Any], int]:
+    """Every item of a list, one element per page; and how many pages it took."""
+    items: list[Any] = []
+    pages, cursor = 0, ""
+    while True:
+        response = api.http.get(path, params={**params, "limit": 2, "cursor": cursor})
+        assert response.status_code == 200, response.text
+        body, pages = response.json(), pages + 1
+        assert len(body["items"]) <= 2
+        items += body["items"]
+        if body["next"] is None:
+            assert "link" not in response.headers
+            return items, pages
+        assert 'rel="next"' in response.headers["link"]
+        cursor = body["next"]
+
+
+def test_every_list_pages_and_filters(server: RunningServer) -> None:
+    with Api(server) as admin:
+        admin.project("paged")
+        for n in range(5):
+            admin.user(f"pager-{n}", "long-password")
+            admin.member("paged", f"pager-{n}", "guest")
+            admin.ok("POST", "/roles", 201, json={"name": f"paged-role-{n}",
+                                                  "permissions": ["repository:pull"]})  # fmt: skip
+            admin.ok("POST", "/tokens", 201, json={"name": f"paged-token-{n}"})
+        admin.ok("POST", "/tokens", 201, json={"name": "other"})
+        members, pages = _walk(admin, "/projects/paged/members")
+        assert [m["name"] for m in members] == [f"pager-{n}" for n in range(5)] and pages == 3
+        roles, _ = _walk(admin, "/roles", q="paged-role")
+        assert [r["name"] for r in roles] == [f"paged-role-{n}" for n in range(5)]
+        tokens, _ = _walk(admin, "/tokens", q="paged-token")
+        assert [t["name"] for t in tokens] == [f"paged-token-{n}" for n in range(5)]
+        assert len(_walk(admin, "/tokens")[0]) == 6
+        builtin = [r["name"] for r in admin.ok("GET", "/roles")["items"]][:4]
+        assert builtin == ["admin", "maintainer", "developer", "guest"]
+        only = admin.ok("GET", "/projects/paged/members", params={"q": "pager-3"})["items"]
+        assert [m["name"] for m in only] == ["pager-3"]
+        for path in ("/projects/paged/members", "/roles", "/tokens"):
+            assert_oci_error(admin.http.get(path, params={"limit": "0"}), 400, "BAD_REQUEST")
+            assert_oci_error(admin.http.get(path, params={"limit": "x"}), 400, "BAD_REQUEST")
+
+
+def test_refused_changes_are_audited(server: RunningServer) -> None:
+    with Api(server) as admin:
+        admin.project("refusing")
+    with Api(server, ("bob", "bob-password")) as bob:
+        assert_oci_error(bob.http.post("/users", json={"name": "mallory", "password": "x" * 12}),
+                         403, "DENIED")  # fmt: skip
+        assert_oci_error(bob.http.delete("/projects/refusing"), 404, "NOT_FOUND")
+    with Api(server, None) as anonymous:  # asked to log in, not recorded
+        assert_oci_error(anonymous.http.post("/projects", json={"name": "x"}), 401, "UNAUTHORIZED")
+    with Api(server) as admin:
+        assert_oci_error(admin.http.post("/roles", json={"name": "x"}), 400, "BAD_REQUEST")
+        failures = admin.ok("GET", "/audit", params={"outcome": "failure", "actor": "bob"})["items"]
+        found = {(e["event"], e["target"], e["detail"].get("status")) for e in failures}
+        assert {("user.create", "", 403), ("project.delete", "project:refusing", 404)} <= found
+        assert all(e["client"] == "127.0.0.1" for e in failures)
+        mine = admin.ok("GET", "/audit", params={"event": "role.create", "outcome": "failure"})
+        assert mine["items"][0]["actor"] == "admin"
+        assert mine["items"][0]["detail"]["code"] == "BAD_REQUEST"
+        created = admin.ok("GET", "/audit", params={"event": "project.create",
+                                                    "outcome": "failure"})["items"]  # fmt: skip
+        assert {e["actor_kind"] for e in created} == {"user"}  # logged-in callers only

@@ -20,7 +20,16 @@ import httpx
 import pytest
 
 from support.identity import ADMIN, Api, identity_server
-from support.oci import OCI_MANIFEST, assert_oci_error, descriptor, make_image, push_image, sha256
+from support.oci import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    assert_oci_error,
+    descriptor,
+    make_image,
+    push_blob,
+    push_image,
+    sha256,
+)
 from support.server import RunningServer
 
 SHARED = os.urandom(2048)  # a layer both projects push: stored once
@@ -73,6 +82,7 @@ def test_blobs_of_another_project_are_neither_readable_nor_visible(world: World)
         assert_oci_error(bluey.get(f"/v2/red/app/blobs/{sha256(SHARED)}"), 403, "DENIED")
         # The bytes exist (red pushed them), but blue never linked them: unknown here.
         assert bluey.head(f"/v2/blue/app/blobs/{sha256(RED_ONLY)}").status_code == 404
+        assert_oci_error(bluey.get(f"/v2/blue/app/blobs/{sha256(RED_ONLY)}"), 404, "BLOB_UNKNOWN")
         assert bluey.head(f"/v2/blue/app/blobs/{sha256(SHARED)}").status_code == 200
         assert_oci_error(bluey.get(f"/v2/red/app/manifests/{world.red_manifest}"), 403, "DENIED")
         unknown = bluey.get(f"/v2/blue/app/manifests/{world.red_manifest}")
@@ -100,6 +110,19 @@ def test_mounts_never_borrow_from_an_unreadable_repository(world: World) -> None
         mounted = ruby.post("/v2/red/copy/blobs/uploads/", params={"mount": digest,
                                                                    "from": "red/app"})  # fmt: skip
         assert mounted.status_code == 201  # a reader of the source may mount
+
+
+def test_an_index_never_references_a_manifest_of_another_repository(world: World) -> None:
+    with basic(world.server, "ruby", "ruby-password") as ruby:
+        red = ruby.get(f"/v2/red/app/manifests/{world.red_manifest}").content
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                        "manifests": [descriptor(red, OCI_MANIFEST)]}).encode()  # fmt: skip
+    with basic(world.server, "bluey", "bluey-password") as bluey:
+        refused = bluey.put("/v2/blue/app/manifests/borrowed", content=index,
+                            headers={"Content-Type": OCI_INDEX})  # fmt: skip
+        entry = assert_oci_error(refused, 400, "MANIFEST_BLOB_UNKNOWN")
+        assert entry["detail"]["digests"] == [world.red_manifest]
+        assert bluey.head("/v2/blue/app/manifests/borrowed").status_code == 404
 
 
 def test_referrers_stay_in_their_repository(world: World) -> None:
@@ -241,6 +264,62 @@ def test_revoked_personal_access_token_stops_its_bearer_tokens(issuer: RunningSe
             assert client.get("/v2/red/app/tags/list").status_code == 200
             tess.ok("DELETE", f"/tokens/{made['token']['id']}", 204)
             assert_oci_error(client.get("/v2/red/app/tags/list"), 401, "UNAUTHORIZED")
+
+
+def test_mounts_with_tokens_borrow_only_what_the_token_may_pull(issuer: RunningServer) -> None:
+    layer = os.urandom(1024)
+    digest = sha256(layer)
+    vault = token(issuer, ADMIN, "repository:vault/app:pull,push")["token"]
+    with bearer(issuer, vault) as admin:
+        assert push_blob(admin, "vault/app", layer).status_code == 201
+    tess = ("tess", "tess-password")
+    asked = ("repository:red/copy:pull,push", "repository:vault/app:pull")
+    granted = token(issuer, tess, *asked)
+    assert granted["scope"] == "repository:red/copy:pull,push"  # vault: not hers
+    with bearer(issuer, granted["token"]) as client:
+        for params in ({"mount": digest, "from": "vault/app"}, {"mount": digest}):
+            assert client.post("/v2/red/copy/blobs/uploads/", params=params).status_code == 202
+        assert client.head(f"/v2/red/copy/blobs/{digest}").status_code == 404
+        outside = client.post("/v2/red/source/blobs/uploads/")  # not in the token
+        assert_oci_error(outside, 401, "UNAUTHORIZED")
+        assert 'error="insufficient_scope"' in outside.headers["www-authenticate"]
+    source = token(issuer, tess, "repository:red/source:pull,push")["token"]
+    with bearer(issuer, source) as client:
+        assert push_blob(client, "red/source", layer).status_code == 201
+    # tess may pull red/source, but a token that does not name it cannot borrow from it
+    with bearer(issuer, granted["token"]) as client:
+        mount = {"mount": digest, "from": "red/source"}
+        assert client.post("/v2/red/copy/blobs/uploads/", params=mount).status_code == 202
+    both = token(issuer, tess, "repository:red/copy:pull,push", "repository:red/source:pull")
+    with bearer(issuer, both["token"]) as client:
+        mount = {"mount": digest, "from": "red/source"}
+        assert client.post("/v2/red/copy/blobs/uploads/", params=mount).status_code == 201
+
+
+def test_refresh_tokens_follow_the_user(issuer: RunningServer) -> None:
+    with Api(issuer) as admin:
+        admin.user("fresh", "fresh-password")
+        admin.member("red", "fresh", "developer")
+    params = {"service": "dockyard", "offline_token": "true", "scope": "repository:red/app:pull"}
+    first = httpx.get(issuer.url + "/token", params=params, auth=("fresh", "fresh-password"))
+    refresh = first.json()["refresh_token"]
+    form = {"grant_type": "refresh_token", "refresh_token": refresh, "service": "dockyard",
+            "scope": "repository:red/app:pull,push repository:blue/app:pull"}  # fmt: skip
+    again = httpx.post(issuer.url + "/token", data=form)
+    assert again.status_code == 200, again.text
+    assert again.json()["scope"] == "repository:red/app:pull,push"  # the grants, not more
+    with bearer(issuer, again.json()["access_token"]) as client:
+        push_image(client, "red/app", make_image(layers=1), tag="refreshed")
+    with bearer(issuer, refresh) as client:  # never an access token
+        assert_oci_error(client.get("/v2/red/app/tags/list"), 401, "UNAUTHORIZED")
+    password = {"grant_type": "password", "username": "fresh", "password": "fresh-password",
+                "access_type": "offline", "service": "dockyard"}  # fmt: skip
+    second = httpx.post(issuer.url + "/token", data=password).json()["refresh_token"]
+    with Api(issuer) as admin:
+        admin.ok("PATCH", "/users/fresh", json={"password": "changed-password"})
+    for old in (refresh, second):
+        revoked = httpx.post(issuer.url + "/token", data={**form, "refresh_token": old})
+        assert_oci_error(revoked, 401, "UNAUTHORIZED")
 
 
 @pytest.mark.clients

@@ -1,8 +1,11 @@
 """Credentials from an Apache htpasswd file with bcrypt entries (``htpasswd -B``).
 
-The file is re-read when it changes. bcrypt is slow on purpose (tens of milliseconds), so it runs
-on a worker thread and successful checks are remembered for a short while, keyed by a SHA-256 of
-the password, never the password itself.
+The file is re-read when it changes (its modification time in nanoseconds, size or inode: an
+editor that replaces the file, or a rewrite of the same size, is noticed). bcrypt is slow on
+purpose (tens of milliseconds), so it runs on a worker thread and successful checks are
+remembered for a short while, keyed by a SHA-256 of the password, never the password itself. A
+name the file does not hold is checked against a dummy hash of the file's cost, so timing does
+not tell who exists.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import time
 
 import bcrypt
 
+from dockyard.auth.secrets import dummy_hash
+
 CACHE_SECONDS = 60.0
 
 
@@ -21,7 +26,7 @@ class HtpasswdFile:
     def __init__(self, path: str) -> None:
         self.path = path
         self._entries: dict[str, bytes] = {}
-        self._stamp: tuple[float, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._verified: dict[tuple[str, bytes], float] = {}
 
     def _reload(self) -> None:
@@ -30,7 +35,7 @@ class HtpasswdFile:
         except FileNotFoundError:
             self._entries, self._stamp = {}, None
             return
-        stamp = (st.st_mtime, st.st_size)
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         if stamp == self._stamp:
             return
         self._entries = _parse(self.path)
@@ -41,6 +46,7 @@ class HtpasswdFile:
         self._reload()
         hashed = self._entries.get(username)
         if hashed is None:
+            await asyncio.to_thread(_check, password.encode(), self._dummy())
             return False
         key = (username, hashlib.sha256(password.encode()).digest())
         now = time.monotonic()
@@ -50,6 +56,12 @@ class HtpasswdFile:
         if ok:
             self._verified[key] = now + CACHE_SECONDS
         return ok
+
+    def _dummy(self) -> bytes:
+        """A hash of a random password, at the cost of the file's first entry."""
+        first = next(iter(self._entries.values()), b"$2b$05$")
+        cost = int(first[4:6]) if first[4:6].isdigit() else 5
+        return dummy_hash(min(max(cost, 4), 16)).encode()
 
     def stamp(self, username: str) -> str | None:
         """A fingerprint of the user's entry (None once removed); a new password changes it."""

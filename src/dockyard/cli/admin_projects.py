@@ -1,4 +1,4 @@
-"""``dockyard project create|list``."""
+"""``dockyard project create|list|members|add-member|remove-member``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     create.set_defaults(handler=_create)
     listing = actions.add_parser("list", help="list projects")
     listing.set_defaults(handler=_list)
-    for sub in (create, listing):
+    members = actions.add_parser("members", help="list a project's members and their roles")
+    members.add_argument("project")
+    members.set_defaults(handler=_members)
+    add = actions.add_parser("add-member", help="give a user or group a role in a project")
+    add.add_argument("project")
+    add.add_argument("name", help="a user (or with --group, a group)")
+    add.add_argument("--role", required=True, help="admin, maintainer, developer, guest, ...")
+    add.add_argument("--group", action="store_true", help="NAME is a group")
+    add.add_argument("--repositories", default="", metavar="PATTERN", help="e.g. 'ci-*'")
+    add.set_defaults(handler=_add_member)
+    remove = actions.add_parser("remove-member", help="remove a membership (by its id)")
+    remove.add_argument("project")
+    remove.add_argument("id", type=int)
+    remove.set_defaults(handler=_remove_member)
+    for sub in (create, listing, members, add, remove):
         add_config_options(sub)
 
 
@@ -46,5 +60,35 @@ def _list(args: argparse.Namespace) -> int:
             for p in page.items:
                 print(f"{p.name:<32} {'public' if p.public else 'private':<10} {p.description}")
             cursor = page.next
+
+    return run_identity(args, work)
+
+
+def _members(args: argparse.Namespace) -> int:
+    async def work(identity: IdentityServices, me: Principal) -> None:
+        found = await identity.members.list_members(me, args.project)
+        print(f"{'ID':<6} {'KIND':<6} {'NAME':<32} {'ROLE':<12} REPOSITORIES")
+        for m in found:
+            print(f"{m.id:<6} {m.kind:<6} {m.name:<32} {m.role:<12} {m.repositories or '*'}")
+
+    return run_identity(args, work)
+
+
+def _add_member(args: argparse.Namespace) -> int:
+    async def work(identity: IdentityServices, me: Principal) -> None:
+        kind = "group" if args.group else "user"
+        member = await identity.members.add(
+            me, args.project, kind=kind, name=args.name, role=args.role,
+            repositories=args.repositories,
+        )  # fmt: skip
+        print(f"{kind} {member.name} is {member.role} in {args.project} (member id {member.id})")
+
+    return run_identity(args, work)
+
+
+def _remove_member(args: argparse.Namespace) -> int:
+    async def work(identity: IdentityServices, me: Principal) -> None:
+        await identity.members.remove(me, args.project, args.id)
+        print(f"removed member {args.id} from {args.project}")
 
     return run_identity(args, work)

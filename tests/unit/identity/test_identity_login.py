@@ -97,6 +97,30 @@ def test_robot_login_revocation_and_expiry(identity: IdentityServices, run: Run[
     assert run(identity.login.resolve(short.name, "", "")) is None
 
 
+def test_system_robots_reach_one_project_or_every_one(
+    identity: IdentityServices, run: Run[Any]
+) -> None:
+    setup(identity, run)
+    run(identity.projects.create(ROOT, "other"))
+    everywhere = [RobotAccess("*", ("repository:pull",), "")]
+    scanner, secret = run(identity.robots.create(ROOT, "scanner", project=None, access=everywhere))
+    assert scanner.name == "robot$scanner"
+    bot = login(identity, run, scanner.name, secret)
+    policy = identity.login.policy
+    assert all(policy.allows(bot, Action.PULL, repo) for repo in ("team/app", "other/x/y"))
+    assert not policy.allows(bot, Action.PUSH, "team/app")
+    one = [RobotAccess("team", ("repository:pull", "repository:push"), "ci-*")]
+    ci, ci_secret = run(identity.robots.create(ROOT, "ci-pusher", project=None, access=one))
+    pusher = login(identity, run, ci.name, ci_secret)
+    assert policy.allows(pusher, Action.PUSH, "team/ci-app")
+    assert not policy.allows(pusher, Action.PULL, "team/app")
+    assert not policy.allows(pusher, Action.PULL, "other/ci-app")
+    alice = login(identity, run, "alice", "alice-password")  # not an administrator
+    with pytest.raises(RegistryError) as refused:
+        run(identity.robots.create(alice, "mine", project=None, access=everywhere))
+    assert refused.value.code is ErrorCode.DENIED
+
+
 def test_robot_cannot_get_more_than_its_manager(identity: IdentityServices, run: Run[Any]) -> None:
     setup(identity, run)
     run(identity.members.add(ROOT, "team", kind="user", name="bob", role="maintainer"))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dockyard.api.mgmt.paging import PAGING_QUERY, paged
+from typing import Any
+
+from dockyard.api.mgmt.paging import SEARCH_QUERY, paged, paged_list
 from dockyard.api.mgmt.router import Call, Endpoint, Reply
 from dockyard.api.mgmt.schemas import (
     Group,
@@ -17,9 +19,10 @@ from dockyard.api.mgmt.schemas import (
     User,
     UserChange,
 )
+from dockyard.services.identity.records import AccessTokenRecord
 from dockyard.services.identity.wiring import IdentityServices
 
-SEARCH = (*PAGING_QUERY, ("q", "string", "only names containing this text"))
+SEARCH = SEARCH_QUERY
 
 
 class Handlers:
@@ -107,7 +110,7 @@ class Handlers:
 
     async def list_tokens(self, call: Call) -> Reply:
         found = await self.tokens.list_tokens(call.principal, call.query("user") or None)
-        return Reply(200, Items([Token.of(t) for t in found]))
+        return paged_list(call, found, Token.of, name=_name, order=_token_order)
 
     async def create_token(self, call: Call) -> Reply:
         body = call.body(NewToken)
@@ -222,7 +225,7 @@ class Handlers:
                 "The caller's personal access tokens (administrators: ?user=)",
                 t,
                 response=Items[Token],
-                query=(("user", "string", "another user's"),),
+                query=(("user", "string", "another user's"), *SEARCH),
             ),
             Endpoint(
                 "POST",
@@ -243,6 +246,14 @@ class Handlers:
                 status=204,
             ),
         ]
+
+
+def _name(record: Any) -> str:
+    return str(record.name)
+
+
+def _token_order(token: AccessTokenRecord) -> str:
+    return f"{token.created_at:017.6f}:{token.id}"
 
 
 def endpoints(services: IdentityServices) -> list[Endpoint]:

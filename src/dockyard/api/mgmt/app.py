@@ -21,6 +21,7 @@ from dockyard.api.http import ClientDisconnectedError, Receive, Request, Scope, 
 from dockyard.api.identity_authn import IdentityAuthenticator
 from dockyard.api.mgmt import accounts, lifecycle, projects, robots
 from dockyard.api.mgmt import system as system_api
+from dockyard.api.mgmt.refusals import record_refusal
 from dockyard.api.mgmt.router import PREFIX, Call, Reply, Router
 from dockyard.auth.principal import Principal
 from dockyard.auth.secrets import parse_token
@@ -82,6 +83,7 @@ class ManagementApi:
             status = reply.status
             await self._send(send, request_id, reply)
         except RegistryError as error:
+            await self._audit_refusal(request, principal, error)
             status = await self._fail(send, request_id, self._challenge(error, principal))
         except ClientDisconnectedError:
             status = 499
@@ -105,6 +107,19 @@ class ManagementApi:
         if principal is None:
             principal = await self.services.login.anonymous(client)
         return principal
+
+    async def _audit_refusal(
+        self, request: Request, principal: Principal | None, error: RegistryError
+    ) -> None:
+        """A refused change by a logged-in caller is audited before it is answered."""
+        if principal is None or not principal.authenticated or request.method == "GET":
+            return
+        try:
+            endpoint, params = self.router.match(request.method, request.path[len(PREFIX) :])
+            route = (request.method, endpoint.path)
+            await record_refusal(self.services.audit, principal, route, params, error)
+        except Exception:  # a failed audit write must not hide the refusal: logged only
+            log.exception("could not audit a refused change")
 
     def _challenge(self, error: RegistryError, principal: Principal | None) -> RegistryError:
         """A refusal of an anonymous caller asks for credentials instead."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockyard.api.mgmt.paging import PAGING_QUERY, paged
+from dockyard.api.mgmt.paging import PAGING_QUERY, SEARCH_QUERY, by_id, paged, paged_list
 from dockyard.api.mgmt.router import Call, Endpoint, Reply
 from dockyard.api.mgmt.schemas import (
     Items,
@@ -79,7 +79,7 @@ class Handlers:
 
     async def list_members(self, call: Call) -> Reply:
         found = await self.members.list_members(call.principal, call.params["project"])
-        return Reply(200, Items([Member.of(m) for m in found]))
+        return paged_list(call, found, Member.of, name=lambda m: m.name, order=by_id)
 
     async def add_member(self, call: Call) -> Reply:
         body = call.body(NewMember)
@@ -105,7 +105,8 @@ class Handlers:
         return Reply(204)
 
     async def list_roles(self, call: Call) -> Reply:
-        return Reply(200, Items([_role(r) for r in await self.members.roles(call.principal)]))
+        found = await self.members.roles(call.principal)
+        return paged_list(call, found, _role, name=lambda r: r.name, order=by_id)
 
     async def create_role(self, call: Call) -> Reply:
         body = call.body(NewRole)
@@ -192,6 +193,7 @@ class Handlers:
                 "Members and their roles",
                 m,
                 response=Items[Member],
+                query=SEARCH_QUERY,
             ),
             Endpoint(
                 "POST",
@@ -228,6 +230,7 @@ class Handlers:
                 "Roles and their permissions",
                 r,
                 response=Items[Role],
+                query=SEARCH_QUERY,
             ),
             Endpoint(
                 "POST",
