@@ -5,6 +5,8 @@ Kept beside ``bootstrap.py`` (the composition root) so that module stays small.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from dockyard.auth.backends import HtpasswdBackend
 from dockyard.auth.htpasswd import HtpasswdFile
 from dockyard.auth.identity import CredentialBackend
@@ -13,6 +15,8 @@ from dockyard.auth.oidc import build_oidc_backend
 from dockyard.auth.policy import AccessPolicy
 from dockyard.cache.base import SharedWindows
 from dockyard.config import Settings, parse_duration
+from dockyard.config.ldap import LdapGroupMapping
+from dockyard.config.oidc import OidcGroupMapping
 from dockyard.persistence.sql.accounts import SqlAccountStore
 from dockyard.persistence.sql.audit import SqlAuditStore
 from dockyard.persistence.sql.projects import SqlProjectStore
@@ -80,24 +84,34 @@ def oidc_backend(
 ) -> CredentialBackend:
     """ID tokens as passwords; groups and their mapped roles synced at each login."""
     oidc = settings.dockyard.identity.oidc
-    rules = GroupRules(
-        tuple(GroupRole(m.group, m.project, m.role) for m in oidc.groupmappings),
-        frozenset(oidc.admingroups),
-    )
-    audit = AuditLog(SqlAuditStore(database), policy)
-    sync = ExternalGroupSync(SqlAccountStore(database), SqlProjectStore(database), rules, audit)
     alone = settings.auth.htpasswd is None and not settings.dockyard.identity.ldap.enabled
     backend = build_oidc_backend(oidc, dummy_cost=options.password_cost, guard_timing=alone)
-    return GroupSyncBackend(backend, sync)
+    return _with_group_sync(backend, oidc.groupmappings, oidc.admingroups, database, policy)
 
 
 def ldap_backend(settings: Settings, database: Database, policy: AccessPolicy) -> CredentialBackend:
     """LDAP / AD passwords; groups and their mapped roles synced at each login."""
     ldap = settings.dockyard.identity.ldap
+    return _with_group_sync(
+        LdapBackend(ldap), ldap.groupmappings, ldap.admingroups, database, policy
+    )
+
+
+_GroupMapping = LdapGroupMapping | OidcGroupMapping
+
+
+def _with_group_sync(
+    backend: CredentialBackend,
+    mappings: Iterable[_GroupMapping],
+    admin_groups: Iterable[str],
+    database: Database,
+    policy: AccessPolicy,
+) -> CredentialBackend:
+    """``backend`` whose users' external groups (and the roles mapped to them) are synced
+    into dockyard at each login."""
     rules = GroupRules(
-        tuple(GroupRole(m.group, m.project, m.role) for m in ldap.groupmappings),
-        frozenset(ldap.admingroups),
+        tuple(GroupRole(m.group, m.project, m.role) for m in mappings), frozenset(admin_groups)
     )
     audit = AuditLog(SqlAuditStore(database), policy)
     sync = ExternalGroupSync(SqlAccountStore(database), SqlProjectStore(database), rules, audit)
-    return GroupSyncBackend(LdapBackend(ldap), sync)
+    return GroupSyncBackend(backend, sync)
