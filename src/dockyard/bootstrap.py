@@ -19,7 +19,7 @@ from dockyard.auth.identity import IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.token_keys import KeyRing
 from dockyard.auth.token_trust import TrustError, TrustStore
-from dockyard.bootstrap_identity import build_identity_services
+from dockyard.bootstrap_identity import build_identity_services, identity_loops
 from dockyard.bootstrap_lifecycle import background_loops, build_lifecycle
 from dockyard.bootstrap_settings import build_system_settings
 from dockyard.cache.base import (
@@ -220,7 +220,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         startup=database.open,
         shutdown=database.aclose,
     )
-    registry.background = background_loops(settings, registry)
+    registry.background = (*background_loops(settings, registry), *identity_loops(registry))
     registry.system = build_system_settings(settings, registry)
     return registry
 

@@ -5,7 +5,8 @@ Kept beside ``bootstrap.py`` (the composition root) so that module stays small.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
 
 from dockyard.auth.backends import HtpasswdBackend
 from dockyard.auth.htpasswd import HtpasswdFile
@@ -30,9 +31,13 @@ from dockyard.services.identity.external_groups import (
     GroupRules,
     GroupSyncBackend,
 )
+from dockyard.services.identity.htpasswd_watch import HtpasswdWatch
 from dockyard.services.identity.throttle import build_throttle
 from dockyard.services.identity.wiring import IdentityServices, build_identity
+from dockyard.services.registry import Registry
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
+
+Loop = Callable[[], Coroutine[Any, Any, None]]
 
 
 def identity_options(settings: Settings) -> IdentityOptions:
@@ -115,3 +120,13 @@ def _with_group_sync(
     audit = AuditLog(SqlAuditStore(database), policy)
     sync = ExternalGroupSync(SqlAccountStore(database), SqlProjectStore(database), rules, audit)
     return GroupSyncBackend(backend, sync)
+
+
+def identity_loops(registry: Registry) -> tuple[Loop, ...]:
+    """What identity management runs while serving: with htpasswd users, the watch that
+    revokes the tokens of users the file drops (``services/identity/htpasswd_watch.py``)."""
+    identity = registry.identity
+    if registry.htpasswd is None or identity is None or not identity.enabled:
+        return ()
+    watch = HtpasswdWatch(registry.htpasswd, identity.directory, identity.audit)
+    return (watch.run_forever,)

@@ -152,7 +152,8 @@ def test_quota_usage_and_limits(server: RunningServer) -> None:
         assert cleared["limit_bytes"] is None and cleared["source"] == "default"
         every = {q["project"]: q for q in admin.ok("GET", "/quotas")["items"]}
         assert {"ci", "other"} <= set(every) and every["other"]["shared_bytes"] == len(layer)
-        events = admin.ok("GET", "/audit", params={"event": "quota."})["items"]
+        done = {"event": "quota.", "outcome": "success"}  # refusals are audited as failures
+        events = admin.ok("GET", "/audit", params=done)["items"]
         assert [e["event"] for e in events].count("quota.set") == 3
         assert [e["event"] for e in events].count("quota.unset") == 1
 

@@ -255,3 +255,97 @@ def test_refused_changes_are_audited(server: RunningServer) -> None:
         created = admin.ok("GET", "/audit", params={"event": "project.create",
                                                     "outcome": "failure"})["items"]  # fmt: skip
         assert {e["actor_kind"] for e in created} == {"user"}  # logged-in callers only
+
+
+def test_robots_filter_by_name(server: RunningServer) -> None:
+    with Api(server) as admin:
+        admin.project("filtered")
+        for name in ("alpha-ci", "beta-ci", "alpha-deploy"):
+            admin.robot(name, "filtered", "repository:pull")
+        query = {"project": "filtered", "q": "alpha", "limit": 1}
+        first = admin.http.get("/robots", params=query)
+        assert [r["name"] for r in first.json()["items"]] == ["robot$filtered+alpha-ci"]
+        assert "q=alpha" in first.headers["link"]  # the next page keeps the filter
+        rest = admin.ok("GET", "/robots", params={**query, "cursor": first.json()["next"]})
+        assert [r["name"] for r in rest["items"]] == ["robot$filtered+alpha-deploy"]
+        assert rest["next"] is None
+        assert admin.ok("GET", "/robots", params={"project": "filtered", "q": "%"})["items"] == []
+        assert_oci_error(admin.http.get("/robots", params={"q": "x", "limit": "0"}), 400,
+                         "BAD_REQUEST")  # fmt: skip
+        doc = admin.http.get("/openapi.json").json()
+        names = [p["name"] for p in doc["paths"]["/api/v1/robots"]["get"]["parameters"]]
+        assert "q" in names
+
+
+def test_audit_export_streams_json_lines(server: RunningServer) -> None:
+    with Api(server) as admin:
+        for n in range(1005):  # more than one batch read and more than one chunk sent
+            admin.ok("POST", "/groups", 201, json={"name": f"exported-{n:04d}"})
+        with admin.http.stream("GET", "/audit/export", params={"event": "group.create"}) as got:
+            assert got.status_code == 200
+            assert got.headers["content-type"] == "application/x-ndjson"
+            assert "content-length" not in got.headers
+            lines = list(got.iter_lines())
+        events = [json.loads(line) for line in lines]
+        exported = [e["target"] for e in events if e["target"].startswith("group:exported-")]
+        assert exported == [f"group:exported-{n:04d}" for n in range(1005)]
+        assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+        assert {e["event"] for e in events} == {"group.create"}
+        one = {"event": "group.create", "target": "group:exported-0007"}
+        narrowed = admin.http.get("/audit/export", params=one)
+        assert [json.loads(x)["target"] for x in narrowed.text.splitlines()] == [
+            "group:exported-0007"]  # fmt: skip
+        none = admin.http.get("/audit/export", params={"actor": "nobody-at-all"})
+        assert none.status_code == 200 and none.content == b""
+        assert_oci_error(admin.http.get("/audit/export", params={"since": "yesterday"}), 400,
+                         "BAD_REQUEST")  # fmt: skip
+        doc = admin.http.get("/openapi.json").json()
+        export = doc["paths"]["/api/v1/audit/export"]["get"]
+        assert "application/x-ndjson" in export["responses"]["200"]["content"]
+    with Api(server, ("bob", "bob-password")) as bob:
+        assert_oci_error(bob.http.get("/audit/export"), 403, "DENIED")
+    with Api(server, None) as anonymous:
+        assert_oci_error(anonymous.http.get("/audit/export"), 401, "UNAUTHORIZED")
+    cli_lines = cli(server.data_dir, identity_env(), "audit", "export", "--event", "group.create",
+                    "--target", "group:exported-0007").splitlines()  # fmt: skip
+    assert cli_lines == narrowed.text.splitlines()  # one format, whichever way it is exported
+
+
+def test_refused_lifecycle_changes_are_audited(server: RunningServer) -> None:
+    deletions = "/projects/team/deletions"
+    with Api(server, ("bob", "bob-password")) as bob:  # a guest of team at most
+        assert_oci_error(bob.http.post(deletions, json={"tags": "v*"}), 403, "DENIED")
+        assert_oci_error(bob.http.post(deletions + "/preview", json={"tags": "v*"}), 403,
+                         "DENIED")  # fmt: skip
+        assert_oci_error(bob.http.put("/projects/team/quota", json={"limit": 1}), 403, "DENIED")
+        assert_oci_error(bob.http.delete("/projects/team/quota"), 403, "DENIED")
+    with Api(server, ("alice", "alice-password")) as alice:  # the project's admin
+        refused = alice.http.post(deletions, json={"repositories": "/abs"})
+        assert_oci_error(refused, 400, "BAD_REQUEST")
+    with Api(server) as admin:
+        bobs = {"outcome": "failure", "actor": "bob", "target": "project:team"}
+        failures = admin.ok("GET", "/audit", params=bobs)["items"]
+        found = {(e["event"], e["detail"]["status"]) for e in failures}
+        assert found == {("images.delete", 403), ("quota.set", 403), ("quota.unset", 403)}
+        mine = admin.ok("GET", "/audit", params={"outcome": "failure", "actor": "alice",
+                                                 "event": "images.delete"})["items"]  # fmt: skip
+        assert mine[0]["target"] == "project:team" and mine[0]["detail"]["code"] == "BAD_REQUEST"
+
+
+def test_refused_robot_changes_name_the_robot_as_successes_do(server: RunningServer) -> None:
+    with Api(server) as admin:
+        robot_id, name, _ = admin.robot("named", "team", "repository:pull")
+    with Api(server, ("bob", "bob-password")) as bob:
+        assert_oci_error(bob.http.patch(f"/robots/{robot_id}", json={"disabled": True}), 404,
+                         "NOT_FOUND")  # fmt: skip
+        assert_oci_error(bob.http.delete(f"/robots/{robot_id}"), 404, "NOT_FOUND")
+        assert_oci_error(bob.http.delete("/robots/987654"), 404, "NOT_FOUND")
+    with Api(server) as admin:
+        made = admin.ok("GET", "/audit", params={"event": "robot.create",
+                                                 "target": f"robot:{name}"})["items"]  # fmt: skip
+        assert made and made[0]["outcome"] == "success"
+        failures = admin.ok("GET", "/audit", params={"outcome": "failure", "actor": "bob",
+                                                     "event": "robot."})["items"]  # fmt: skip
+        targets = {(e["event"], e["target"]) for e in failures}
+        assert {("robot.update", f"robot:{name}"), ("robot.delete", f"robot:{name}"),
+                ("robot.delete", "robot:987654")} <= targets  # fmt: skip

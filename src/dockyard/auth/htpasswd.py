@@ -67,7 +67,27 @@ class HtpasswdFile:
         """A fingerprint of the user's entry (None once removed); a new password changes it."""
         self._reload()
         hashed = self._entries.get(username)
-        return None if hashed is None else hashlib.sha256(hashed).hexdigest()[:32]
+        return None if hashed is None else _fingerprint(hashed)
+
+    def file_stamp(self) -> tuple[int, int, int] | None:
+        """What tells one version of the file from another (None: there is no file)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def fingerprints(self) -> dict[str, str]:
+        """Every user of the file as it is now, with the fingerprint :meth:`stamp` gives."""
+        try:
+            entries = _parse(self.path)
+        except FileNotFoundError:
+            return {}
+        return {user: _fingerprint(hashed) for user, hashed in entries.items()}
+
+
+def _fingerprint(hashed: bytes) -> str:
+    return hashlib.sha256(hashed).hexdigest()[:32]
 
 
 def _check(password: bytes, hashed: bytes) -> bool:

@@ -8,9 +8,12 @@ from collections.abc import Sequence
 
 from dockyard import __version__
 from dockyard.cli import (
+    admin_access_tokens,
     admin_audit,
+    admin_groups,
     admin_projects,
     admin_robots,
+    admin_roles,
     admin_users,
     config_cmd,
     gc_cmd,
@@ -36,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     admin_users.register(commands)
     admin_projects.register(commands)
     admin_robots.register(commands)
+    admin_groups.register(commands)
+    admin_roles.register(commands)
+    admin_access_tokens.register(commands)
     admin_audit.register(commands)
     lifecycle_cmds.register(commands)
     token_cmd.register(commands)

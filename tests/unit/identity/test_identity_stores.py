@@ -134,6 +134,10 @@ def test_robots(projects: SqlProjectStore, robots: SqlRobotStore, run: Run[Any])
     assert [r.name for r in run(robots.list_robots("p", 0, 10))] == ["robot$p+ci"]
     assert [r.name for r in run(robots.list_robots(None, 0, 10))] == ["robot$sys"]
     assert len(run(robots.list_robots("*", 0, 10))) == 2
+    assert [r.name for r in run(robots.list_robots("p", 0, 10, "ci"))] == ["robot$p+ci"]
+    assert run(robots.list_robots("p", 0, 10, "sys")) == []
+    assert [r.name for r in run(robots.list_robots("*", 0, 10, "$s"))] == ["robot$sys"]
+    assert run(robots.list_robots("*", 0, 10, "%")) == []  # LIKE wildcards match themselves
     disabled = run(robots.update_robot(robot.id, disabled=True))
     assert disabled is not None and disabled.disabled
     assert run(robots.delete_robot(system.id))

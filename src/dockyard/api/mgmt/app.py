@@ -12,14 +12,24 @@ import base64
 import logging
 import secrets
 import time
+from collections.abc import AsyncIterator
 
 import msgspec
 
 from dockyard import __version__
 from dockyard.api.errors import internal_error, render_error
-from dockyard.api.http import ClientDisconnectedError, Receive, Request, Scope, Send, respond
+from dockyard.api.http import (
+    ClientDisconnectedError,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    respond,
+    send_body,
+    send_start,
+)
 from dockyard.api.identity_authn import IdentityAuthenticator
-from dockyard.api.mgmt import accounts, lifecycle, projects, robots
+from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt.refusals import record_refusal
 from dockyard.api.mgmt.router import PREFIX, Call, Reply, Router
@@ -46,6 +56,7 @@ def build_router(
             *accounts.endpoints(services),
             *projects.endpoints(services),
             *robots.endpoints(services),
+            *audit.endpoints(services),
             *(lifecycle.endpoints(admin) if admin is not None else []),
             *system_api.endpoints(system),
         ]
@@ -117,7 +128,10 @@ class ManagementApi:
         try:
             endpoint, params = self.router.match(request.method, request.path[len(PREFIX) :])
             route = (request.method, endpoint.path)
-            await record_refusal(self.services.audit, principal, route, params, error)
+            await record_refusal(
+                self.services.audit, principal, route, params, error,
+                name_robot=self.services.robots.name_of,
+            )  # fmt: skip
         except Exception:  # a failed audit write must not hide the refusal: logged only
             log.exception("could not audit a refused change")
 
@@ -130,6 +144,9 @@ class ManagementApi:
     async def _send(self, send: Send, request_id: str, reply: Reply, raw: bytes = b"") -> None:
         headers = [(b"x-request-id", request_id.encode()), NO_STORE]
         headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in reply.headers]
+        if reply.stream is not None:
+            await _stream(send, reply.status, headers, reply.stream)
+            return
         body = raw if raw else b""
         if reply.body is not None:
             body = msgspec.json.encode(reply.body)
@@ -140,6 +157,23 @@ class ManagementApi:
     async def _fail(self, send: Send, request_id: str, error: RegistryError) -> int:
         await render_error(send, error, head=False, request_id=request_id)
         return error.status
+
+
+async def _stream(send: Send, status: int, headers: list[tuple[bytes, bytes]],
+                  chunks: AsyncIterator[bytes]) -> None:  # fmt: skip
+    """A body sent as it is produced. A failure once it has started cannot be answered with
+    an error any more: it is logged and the response left unfinished, so the client sees a
+    cut-off transfer rather than a short export that looks complete."""
+    await send_start(send, status, headers)
+    try:
+        async for chunk in chunks:
+            await send_body(send, chunk, more=True)
+    except ClientDisconnectedError:
+        raise
+    except Exception:
+        log.exception("a streamed response failed after it started")
+        return
+    await send_body(send, b"")
 
 
 def _basic(user: str, password: str) -> str:

@@ -2,16 +2,23 @@
 outcome ``failure`` and why (HTTP status, error code, message).
 
 Only callers who logged in are recorded (a wrong password is already a ``login`` failure; an
-anonymous caller is only asked to log in). Lifecycle endpoints audit on their own.
+anonymous caller is only asked to log in). The target is named as a success names it: a robot
+by its full name (``robot:robot$team+ci``), or by the id asked for when no robot has it.
+Lifecycle changes (bulk deletion, quotas) are here too; previews and reads change nothing and
+are not recorded.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from dockyard.auth.principal import Principal
 from dockyard.core.errors import RegistryError
 from dockyard.services.identity.audit import FAILURE, AuditLog
 
 _MEMBER, _GROUP_MEMBERS = "/projects/{project}/members", "/groups/{group}/members"
+_QUOTA = "/projects/{project}/quota"
+RobotNamer = Callable[[int], Awaitable[str | None]]
 EVENTS = {
     ("POST", "/users"): "user.create",
     ("PATCH", "/users/{user}"): "user.update",
@@ -37,15 +44,22 @@ EVENTS = {
     ("DELETE", "/robots/{id}"): "robot.delete",
     ("PATCH", "/system/settings"): "system.settings",
     ("PUT", "/system/settings"): "system.settings",
+    ("POST", "/projects/{project}/deletions"): "images.delete",
+    ("PUT", _QUOTA): "quota.set",
+    ("DELETE", _QUOTA): "quota.unset",
 }
 _TARGETS = (("project", "project"), ("group", "group"), ("user", "user"), ("role", "role"),
-            ("token", "token"), ("id", "robot"))  # fmt: skip
+            ("token", "token"))  # fmt: skip
 
 
-def _target(path: str, params: dict[str, str]) -> str:
+async def _target(path: str, params: dict[str, str], name_robot: RobotNamer) -> str:
     for param, kind in _TARGETS:
         if param in params:
             return f"{kind}:{params[param][:200]}"
+    if "id" in params:  # only robot routes have an id without a project
+        robot_id = params["id"]
+        name = await name_robot(int(robot_id)) if robot_id.isdigit() else None
+        return f"robot:{name or robot_id[:200]}"
     return "system:settings" if path.startswith("/system") else ""
 
 
@@ -55,10 +69,14 @@ async def record_refusal(
     route: tuple[str, str],
     params: dict[str, str],
     error: RegistryError,
+    *,
+    name_robot: RobotNamer,
 ) -> None:
-    """Write the refused change ``route`` (method, path template) by a logged-in caller."""
+    """Write the refused change ``route`` (method, path template) by a logged-in caller;
+    ``name_robot`` names a robot by its id (None when there is none)."""
     event = EVENTS.get(route)
     if event is None or not principal.authenticated:
         return
     why = {"status": error.status, "code": error.code.value_name, "message": error.message[:200]}
-    await audit.record(principal, event, _target(route[1], params), outcome=FAILURE, detail=why)
+    target = await _target(route[1], params, name_robot)
+    await audit.record(principal, event, target, outcome=FAILURE, detail=why)

@@ -1,67 +1,25 @@
-"""Endpoints: robot accounts and the audit log."""
+"""Endpoints: robot accounts."""
 
 from __future__ import annotations
 
-import datetime
-
-from dockyard.api.mgmt.paging import PAGING_QUERY, paged
+from dockyard.api.mgmt.paging import SEARCH_QUERY, paged
 from dockyard.api.mgmt.router import Call, Endpoint, Reply
 from dockyard.api.mgmt.schemas import (
-    AuditEntry,
     Items,
     NewRobot,
     Robot,
     RobotChange,
     RobotSecret,
 )
-from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.services.identity.records import AuditQuery
 from dockyard.services.identity.robots import RobotAccess
 from dockyard.services.identity.wiring import IdentityServices
 
-ROBOT_QUERY = (*PAGING_QUERY, ("project", "string", "a project's robots (default: system)"))
-AUDIT_QUERY = (
-    *PAGING_QUERY,
-    ("actor", "string", "who (a user or robot name)"),
-    ("event", "string", 'what: "login", "user.create"..., or a prefix ending in "."'),
-    ("target", "string", 'on what: "user:alice", "project:team-a", ...'),
-    ("outcome", "string", "success or failure"),
-    ("since", "string", "from this time (RFC 3339, or seconds since the epoch)"),
-    ("until", "string", "before this time"),
-)
-
-
-def parse_time(text: str) -> float | None:
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise RegistryError(ErrorCode.BAD_REQUEST, f"invalid time {text[:40]!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.timestamp()
-
-
-def audit_query(call: Call) -> AuditQuery:
-    return AuditQuery(
-        actor=call.query("actor"),
-        event=call.query("event"),
-        target=call.query("target"),
-        outcome=call.query("outcome"),
-        since=parse_time(call.query("since")),
-        until=parse_time(call.query("until")),
-        limit=call.int_query("limit") or 100,
-    )
+ROBOT_QUERY = (*SEARCH_QUERY, ("project", "string", "a project's robots (default: system)"))
 
 
 class Handlers:
     def __init__(self, services: IdentityServices) -> None:
-        self.robots, self.audit = services.robots, services.audit
+        self.robots = services.robots
 
     async def list_robots(self, call: Call) -> Reply:
         page = await self.robots.list_robots(
@@ -69,6 +27,7 @@ class Handlers:
             call.query("project") or None,
             cursor=call.query("cursor"),
             limit=call.int_query("limit"),
+            query=call.query("q"),
         )
         return paged(call, page, Robot.of)
 
@@ -105,10 +64,6 @@ class Handlers:
     async def delete_robot(self, call: Call) -> Reply:
         await self.robots.delete(call.principal, call.int_param("id"))
         return Reply(204)
-
-    async def list_audit(self, call: Call) -> Reply:
-        page = await self.audit.query(call.principal, audit_query(call), call.query("cursor"))
-        return paged(call, page, AuditEntry.of)
 
     def endpoints(self) -> list[Endpoint]:
         r = "robots"
@@ -157,15 +112,6 @@ class Handlers:
                 "Delete (revoke) a robot at once",
                 r,
                 status=204,
-            ),
-            Endpoint(
-                "GET",
-                "/audit",
-                self.list_audit,
-                "The audit log, newest first (administrators)",
-                "audit",
-                response=Items[AuditEntry],
-                query=AUDIT_QUERY,
             ),
         ]
 

@@ -8,7 +8,7 @@ built from exactly these, so it cannot drift from what is served.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -81,6 +81,7 @@ class Reply:
     status: int = 200
     body: Any = None  # a msgspec type, list or dict; None: no body
     headers: tuple[tuple[str, str], ...] = ()
+    stream: AsyncIterator[bytes] | None = None  # a body sent as it comes (no Content-Length)
 
 
 Handler = Callable[[Call], Awaitable[Reply]]
@@ -98,6 +99,7 @@ class Endpoint:
     status: int = 200
     query: tuple[tuple[str, str, str], ...] = ()
     public: bool = False  # anonymous callers may call it (they see public projects)
+    media_type: str = "application/json"  # of the response (JSON lines: one per line)
     pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -180,7 +182,7 @@ def _operation(endpoint: Endpoint, ref_of: dict[Any, Any]) -> dict[str, Any]:
     if endpoint.response is None:
         responses[str(endpoint.status)] = {"description": "done"}
     else:
-        content = {"application/json": {"schema": ref_of[endpoint.response]}}
+        content = {endpoint.media_type: {"schema": ref_of[endpoint.response]}}
         responses[str(endpoint.status)] = {"description": "success", "content": content}
     operation: dict[str, Any] = {
         "summary": endpoint.summary,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from dockyard.persistence.identity_records import NewRobot, RobotRecord
-from dockyard.persistence.sql.identity import bump, flag
+from dockyard.persistence.sql.identity import bump, contains, flag
 from dockyard.persistence.sql.session import Database, Row, Session
 
 _ROBOT = """
@@ -66,9 +66,10 @@ class SqlRobotStore:
         return _robot(row) if row else None
 
     async def list_robots(
-        self, project: str | None, after_id: int, limit: int
+        self, project: str | None, after_id: int, limit: int, query: str = ""
     ) -> list[RobotRecord]:
-        """Robots of ``project`` (None: system-wide ones, ``*``: all), in id order."""
+        """Robots of ``project`` (None: system-wide ones, ``*``: all) whose full name contains
+        ``query``, in id order."""
         params: tuple[object, ...] = (after_id,)
         if project == ALL_ROBOTS:
             where = "r.id > ?"
@@ -76,6 +77,8 @@ class SqlRobotStore:
             where = "r.project_id IS NULL AND r.id > ?"
         else:
             where, params = "p.name = ? AND r.id > ?", (project, after_id)
+        if query:
+            where, params = f"{where} AND r.name LIKE ? ESCAPE '!'", (*params, contains(query))
         rows = await self.db.fetchall(
             f"{_ROBOT} WHERE {where} ORDER BY r.id LIMIT ?", (*params, limit)
         )

@@ -4,6 +4,8 @@ in batches by ``audit_buffer``); queried by system administrators and exported a
 
 from __future__ import annotations
 
+import datetime
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -14,10 +16,44 @@ from dockyard.auth.principal import Principal
 from dockyard.persistence.identity_records import AuditEvent, AuditQuery
 from dockyard.persistence.stores import AuditStore
 from dockyard.services.identity.audit_buffer import AuditBuffer, PendingEvent
-from dockyard.services.identity.common import Page, clamp, page_of, to_json
+from dockyard.services.identity.common import Page, bad_request, clamp, page_of, to_json
 
 SUCCESS, FAILURE = "success", "failure"
 EXPORT_BATCH = 1000
+
+
+def parse_time(text: str | None) -> float | None:
+    """A filter bound: RFC 3339 (``2026-01-01T00:00:00Z``; no zone is UTC) or epoch seconds."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(f"invalid time {text[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
+
+
+def export_line(event: AuditEvent) -> str:
+    """One event of an export (``dockyard audit export``, ``GET /api/v1/audit/export``)."""
+    moment = datetime.datetime.fromtimestamp(event.created_at, datetime.UTC)
+    record = {
+        "id": event.id,
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": event.actor,
+        "actor_kind": event.actor_kind,
+        "event": event.event,
+        "target": event.target,
+        "client": event.client,
+        "outcome": event.outcome,
+        "detail": json.loads(event.detail_json or "{}"),
+    }
+    return json.dumps(record, separators=(",", ":"))
 
 
 def actor_kind(principal: Principal) -> str:

@@ -144,12 +144,19 @@ class RobotService:
         return result, secret
 
     async def list_robots(
-        self, actor: Principal, project: str | None, *, cursor: str = "", limit: int | None = None
+        self,
+        actor: Principal,
+        project: str | None,
+        *,
+        cursor: str = "",
+        limit: int | None = None,
+        query: str = "",
     ) -> Page[RobotRecord]:
+        """A page of the project's (or the system's) robots whose name contains ``query``."""
         await self._require_manage(actor, project)
         size = clamp(limit)
         after = int(cursor) if cursor.isdigit() else 0
-        found = await self.robots.list_robots(project, after, size + 1)
+        found = await self.robots.list_robots(project, after, size + 1, query)
         return page_of(found, size, lambda robot: str(robot.id))
 
     async def get(self, actor: Principal, robot_id: int) -> RobotRecord:
@@ -199,6 +206,12 @@ class RobotService:
         if not await self.robots.delete_robot(robot.id):
             raise not_found("robot", robot_id)
         await self._changed(actor, "robot.delete", robot.name)
+
+    async def name_of(self, robot_id: int) -> str | None:
+        """The full name of robot ``robot_id`` (None: no such robot), unchecked: only for
+        naming a refused change in the audit log, which administrators alone read."""
+        robot = await self.robots.get_robot_by_id(robot_id)
+        return None if robot is None else robot.name
 
     async def find(self, actor: Principal, name: str) -> RobotRecord:
         """A robot by its full name (the CLI)."""

@@ -47,11 +47,16 @@ class AccessTokenService:
         *,
         expires_in: float | None = None,
         permissions: list[str] | None = None,
+        user: str | None = None,
     ) -> tuple[AccessTokenRecord, str]:
-        """The new token and its secret text (shown once)."""
-        user = self._owner(actor)
+        """The new token and its secret text (shown once). ``user``: whose token, when not the
+        caller's own (system administrators only, e.g. ``dockyard access-token create``)."""
         if actor.identity is not None and actor.identity.via:
             raise RegistryError(ErrorCode.DENIED, "a personal access token cannot make tokens")
+        if user is None or user == actor.name:
+            user = self._owner(actor)
+        else:
+            self.policy.require_admin(actor)
         if not 0 < len(name) <= NAME_MAX:
             raise bad_request(f"name must have 1 to {NAME_MAX} characters")
         lifetime = DEFAULT_LIFETIME if expires_in is None else expires_in
@@ -69,7 +74,8 @@ class AccessTokenService:
         if await self.accounts.create_token(record) is None:
             raise not_found("user", user)
         self.directory.invalidate()
-        await self.audit.record(actor, "token.create", f"token:{token_id}", detail={"name": name})
+        detail = {"name": name, **({"user": user} if user != actor.name else {})}
+        await self.audit.record(actor, "token.create", f"token:{token_id}", detail=detail)
         return record, format_token(token_id, secret)
 
     async def owner_of(self, token_id: str) -> str:
@@ -84,6 +90,8 @@ class AccessTokenService:
         owner = user or self._owner(actor)
         if owner != actor.name:
             self.policy.require_admin(actor)
+            if await self.accounts.get_user(owner) is None:
+                raise not_found("user", owner)
         return await self.accounts.list_tokens(owner)
 
     async def revoke(self, actor: Principal, token_id: str) -> None:
