@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from dockyard.api.app import ApiOptions, RegistryApp
 from dockyard.api.context import UrlPolicy
@@ -30,9 +31,6 @@ from dockyard.cache.base import (
     NullCache,
     SharedWindows,
 )
-from dockyard.cache.redis import RedisCache, RedisLocks, RedisOptions
-from dockyard.cache.redis import connect as connect_redis
-from dockyard.cache.windows import RedisWindows
 from dockyard.config import Settings, parse_duration
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata
 from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
@@ -51,6 +49,10 @@ from dockyard.storage.driver import StorageDriver
 from dockyard.storage.drivers.filesystem import FilesystemDriver
 from dockyard.storage.drivers.memory import MemoryDriver
 from dockyard.storage.instrumented import InstrumentedDriver
+from dockyard.storage.readonly import ReadOnlyDriver
+
+if TYPE_CHECKING:  # redis-py loads only when Redis is configured
+    from dockyard.cache.redis import RedisOptions
 
 SQLITE_PREFIX = "sqlite:///"
 POSTGRES_PREFIXES = ("postgresql://", "postgres://")
@@ -64,11 +66,21 @@ def build_storage(settings: Settings) -> StorageDriver:
     if driver == "inmemory":
         return MemoryDriver()
     if driver == "s3" and settings.storage.s3 is not None:
-        from dockyard.storage.drivers.s3 import S3Driver  # noqa: PLC0415 - botocore loads slowly
+        from dockyard.storage.drivers.s3 import S3Driver  # botocore loads slowly
 
         redirect = not settings.storage.redirect.disable
         return S3Driver.from_settings(settings.storage.s3, redirect=redirect)
     raise SystemExit(f"config: storage.{driver}: driver not available yet in this build")
+
+
+def build_import_source(settings: Settings, root: str) -> StorageDriver | None:
+    """What ``dockyard import`` reads the registry:2 ``root`` through: None when it is
+    dockyard's own filesystem root (blobs used in place), else a read-only view of it (blobs
+    are copied into dockyard's storage)."""
+    own = settings.storage.filesystem if settings.storage.driver_name == "filesystem" else None
+    if own is not None and os.path.realpath(own.rootdirectory) == os.path.realpath(root):
+        return None
+    return ReadOnlyDriver(FilesystemDriver(root))
 
 
 def build_database(settings: Settings) -> Database:
@@ -78,7 +90,7 @@ def build_database(settings: Settings) -> Database:
         return SqliteDatabase(url[len(SQLITE_PREFIX) :])
     if not url.startswith(POSTGRES_PREFIXES):
         raise SystemExit("config: dockyard.database: unsupported database URL")
-    from dockyard.persistence.postgres.database import PostgresDatabase  # noqa: PLC0415 - slow
+    from dockyard.persistence.postgres.database import PostgresDatabase  # psycopg loads slowly
 
     try:
         return PostgresDatabase(url)
@@ -113,6 +125,8 @@ def _refuse_unsupported(settings: Settings) -> None:
 
 def redis_options(settings: Settings) -> RedisOptions:
     """``redis.addr`` (registry:2 2.x) or the first of ``redis.addrs`` (3.x), password, db."""
+    from dockyard.cache.redis import RedisOptions
+
     raw = settings.redis
     addrs = raw.get("addrs") or [raw.get("addr") or "127.0.0.1:6379"]
     return RedisOptions(
@@ -124,7 +138,9 @@ def build_shared_state(settings: Settings) -> tuple[KeyValueCache, LockManager]:
     """The blob descriptor cache and the lock manager (``storage.cache``, ``redis``)."""
     kind = str(settings.storage.cache.get("blobdescriptor") or "")
     if kind == "redis":
-        client = connect_redis(redis_options(settings))
+        from dockyard.cache.redis import RedisCache, RedisLocks, connect
+
+        client = connect(redis_options(settings))
         return RedisCache(client), RedisLocks(client)
     if kind == "inmemory" and settings.dockyard.workers == 1:
         return MemoryCache(), LocalLocks()
@@ -137,7 +153,10 @@ def shared_windows(settings: Settings) -> SharedWindows | None:
     """Failed-login counts shared by every node, in Redis when ``redis.addr`` is set."""
     if not (settings.redis.get("addr") or settings.redis.get("addrs")):
         return None
-    return RedisWindows(connect_redis(redis_options(settings)))
+    from dockyard.cache.redis import connect
+    from dockyard.cache.windows import RedisWindows
+
+    return RedisWindows(connect(redis_options(settings)))
 
 
 def build_registry(settings: Settings, metrics: Metrics | None = None) -> Registry:

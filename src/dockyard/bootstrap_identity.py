@@ -11,8 +11,6 @@ from typing import Any
 from dockyard.auth.backends import HtpasswdBackend
 from dockyard.auth.htpasswd import HtpasswdFile
 from dockyard.auth.identity import CredentialBackend
-from dockyard.auth.ldap import LdapBackend
-from dockyard.auth.oidc import build_oidc_backend
 from dockyard.auth.policy import AccessPolicy
 from dockyard.cache.base import SharedWindows
 from dockyard.config import Settings, parse_duration
@@ -88,6 +86,8 @@ def oidc_backend(
     settings: Settings, database: Database, policy: AccessPolicy, options: IdentityOptions
 ) -> CredentialBackend:
     """ID tokens as passwords; groups and their mapped roles synced at each login."""
+    from dockyard.auth.oidc import build_oidc_backend  # httpx loads only when OIDC is on
+
     oidc = settings.dockyard.identity.oidc
     alone = settings.auth.htpasswd is None and not settings.dockyard.identity.ldap.enabled
     backend = build_oidc_backend(oidc, dummy_cost=options.password_cost, guard_timing=alone)
@@ -96,6 +96,8 @@ def oidc_backend(
 
 def ldap_backend(settings: Settings, database: Database, policy: AccessPolicy) -> CredentialBackend:
     """LDAP / AD passwords; groups and their mapped roles synced at each login."""
+    from dockyard.auth.ldap import LdapBackend  # ldap3 loads only when LDAP is on
+
     ldap = settings.dockyard.identity.ldap
     return _with_group_sync(
         LdapBackend(ldap), ldap.groupmappings, ldap.admingroups, database, policy

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
-from support.oci import assert_oci_error, make_image, push_blob, push_image, sha256
+from support.oci import (
+    OCI_INDEX,
+    assert_oci_error,
+    make_image,
+    make_index,
+    push_blob,
+    push_image,
+    sha256,
+)
 from support.server import DOCKYARD, RunningServer, serving
 
 ENV = {"REGISTRY_STORAGE_DELETE_ENABLED": "true"}
@@ -74,6 +84,31 @@ def test_gc_delete_untagged(tmp_path: Path) -> None:
         assert f"deleted untagged manifest gc/untagged@{untagged.digest}" in result.stderr
 
 
+def test_dry_run_counts_an_untagged_index_its_children_and_their_blobs(tmp_path: Path) -> None:
+    """Deleting an untagged index leaves its children untagged and unlisted: the real run
+    deletes them too, and the dry run says so (manifests, then blobs, with bytes)."""
+    with serving(tmp_path, env=ENV) as server, server.client() as client:
+        children = [make_image(layers=1), make_image(layers=1)]
+        for child in children:
+            push_image(client, "gc/multi", child)
+        index = make_index(children)
+        put = client.put(f"/v2/gc/multi/manifests/{sha256(index)}", content=index,
+                         headers={"Content-Type": OCI_INDEX})  # fmt: skip
+        assert put.status_code == 201, put.text
+        preview = _gc(server, "--dry-run", "--delete-untagged", "--grace", "0s")
+        assert preview.returncode == 0, preview.stderr
+        blobs = [b for child in children for b in (child.config, *child.layers)]
+        summary = (
+            f"3 untagged manifests and {len(blobs)} blobs ({sum(len(b) for b in blobs)} bytes)"
+        )
+        assert preview.stdout.splitlines()[-1] == f"would delete {summary}", preview.stdout
+        assert f"would delete manifest gc/multi@{sha256(index)}" in preview.stdout
+        result = _gc(server, "--delete-untagged", "--grace", "0s")
+        assert result.stdout.strip() == f"deleted {summary}", result.stdout
+        for child in children:
+            assert client.get(f"/v2/gc/multi/manifests/{child.digest}").status_code == 404
+
+
 def test_blob_reuploaded_after_gc_is_served(tmp_path: Path) -> None:
     with serving(tmp_path, env=ENV) as server, server.client() as client:
         data = os.urandom(3000)
@@ -110,10 +145,14 @@ def test_gc_takes_the_arguments_of_registry_garbage_collect(tmp_path: Path) -> N
             [*command, "-d", "-m"], capture_output=True, text=True, check=False
         )
         assert preview.returncode == 0, preview.stderr
-        assert preview.stdout.startswith("would delete 1 untagged manifests"), preview.stdout
+        lines = preview.stdout.splitlines()
+        assert lines[0] == f"would delete manifest gc/flags@{untagged.digest}", preview.stdout
+        listed = {line.split()[3] for line in lines if line.startswith("would delete blob ")}
+        assert listed == {sha256(untagged.config), sha256(untagged.layers[0])}, preview.stdout
         assert client.get(f"/v2/gc/flags/manifests/{untagged.digest}").status_code == 200
         result = subprocess.run([*command, "-m"], capture_output=True, text=True, check=False)
         assert "deleted 1 untagged manifests and 2 blobs" in result.stdout, result.stdout
+        assert lines[-1].replace("would delete", "deleted") == result.stdout.strip()
         assert client.get(f"/v2/gc/flags/manifests/{untagged.digest}").status_code == 404
         assert client.get("/v2/gc/flags/manifests/v1").content == tagged.manifest
 
@@ -130,3 +169,42 @@ def test_blob_collected_by_another_process_is_unknown_not_an_error(tmp_path: Pat
         assert_oci_error(client.get(f"/v2/gc/cached/blobs/{sha256(data)}"), 404, "BLOB_UNKNOWN")
         push_blob(client, "gc/cached", data)
         assert client.get(f"/v2/gc/cached/blobs/{sha256(data)}").content == data
+
+
+def _pinned_until(server: RunningServer, digest: str) -> float:
+    path = server.data_dir / "dockyard" / "metadata.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        row = db.execute("SELECT pinned_until FROM blobs WHERE digest = ?", (digest,)).fetchone()
+    return float(row[0])
+
+
+def test_a_head_pins_a_blob_only_through_a_repository_that_links_it(tmp_path: Path) -> None:
+    """HEAD is how a push asks "may I skip this layer?": it pins the blob against GC. Asked
+    through a repository the blob is not linked into, it answers 404 and pins nothing, so
+    pull access somewhere does not keep another repository's garbage alive."""
+    with serving(tmp_path, env=ENV) as server, server.client() as client:
+        data = os.urandom(2000)
+        push_blob(client, "gc/private", data)
+        push_blob(client, "gc/public", os.urandom(10))
+        before = _pinned_until(server, sha256(data))
+        assert client.head(f"/v2/gc/public/blobs/{sha256(data)}").status_code == 404
+        assert client.head(f"/v2/gc/nowhere/blobs/{sha256(data)}").status_code == 404
+        assert _pinned_until(server, sha256(data)) == before, "no pin from elsewhere"
+        assert client.head(f"/v2/gc/private/blobs/{sha256(data)}").status_code == 200
+        assert _pinned_until(server, sha256(data)) > before, "its own repository pins it"
+
+
+def test_head_asks_the_database_not_a_stale_cache(tmp_path: Path) -> None:
+    """``blobdescriptor: inmemory``: ``dockyard gc`` (another process) removes a blob from
+    gc/first, then a push publishes the same bytes for gc/second. The server still caches
+    "gc/first may read it", yet a HEAD through gc/first answers 404: HEAD's pin is checked
+    against the repository's link in the database."""
+    env = {**ENV, "REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR": "inmemory"}
+    with serving(tmp_path, env=env) as server, server.client() as client:
+        data = os.urandom(3000)
+        push_blob(client, "gc/first", data)
+        assert client.head(f"/v2/gc/first/blobs/{sha256(data)}").status_code == 200  # cached
+        assert "and 1 blobs" in _gc(server, "--grace", "0s").stdout
+        push_blob(client, "gc/second", data)
+        assert client.head(f"/v2/gc/first/blobs/{sha256(data)}").status_code == 404
+        assert client.head(f"/v2/gc/second/blobs/{sha256(data)}").status_code == 200

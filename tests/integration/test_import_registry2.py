@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -13,53 +11,11 @@ import pytest
 
 from e2e.clientkit import OciLayout
 from e2e.clientkit import make_image as make_layout_image
-from support.oci import DOCKER_MANIFEST, OCI_INDEX, Image, make_image, make_index, sha256
-from support.server import DOCKYARD, free_port, serving, wait_for_http
-
-REFERENCE = "docker-registry"
-
-
-@contextmanager
-def reference_registry(root: Path, workdir: Path) -> Iterator[str]:
-    binary = shutil.which(REFERENCE)
-    assert binary, "docker-registry is missing: apt-get install docker-registry"
-    port = free_port()
-    config = workdir / "reference.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    process = subprocess.Popen(
-        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(url + "/v2/")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _push_blob(client: httpx.Client, repo: str, data: bytes) -> None:
-    location = client.post(f"/v2/{repo}/blobs/uploads/").headers["Location"]
-    url = httpx.URL(location).copy_merge_params({"digest": sha256(data)})
-    response = client.put(url, content=data)
-    assert response.status_code == 201, response.text
-
-
-def _push_manifest(client: httpx.Client, repo: str, ref: str, body: bytes, media_type: str) -> None:
-    response = client.put(
-        f"/v2/{repo}/manifests/{ref}", content=body, headers={"Content-Type": media_type}
-    )
-    assert response.status_code == 201, response.text
-
-
-def _push_image(client: httpx.Client, repo: str, image: Image, tag: str) -> None:
-    for blob in [image.config, *image.layers]:
-        _push_blob(client, repo, blob)
-    _push_manifest(client, repo, tag, image.manifest, image.media_type)
+from support.oci import DOCKER_MANIFEST, OCI_INDEX, make_image, make_index, sha256
+from support.registry2 import push_image as _push_image
+from support.registry2 import push_manifest as _push_manifest
+from support.registry2 import reference_registry
+from support.server import DOCKYARD, serving
 
 
 @pytest.mark.clients

@@ -227,13 +227,13 @@ def test_failed_append_counts_only_stored_bytes(
 ) -> None:
     real_put_stream = driver.objects.put_stream
 
-    async def broken(key: str, parts: AsyncIterable[Any]) -> None:
+    async def broken(key: str, parts: AsyncIterable[Any], **options: Any) -> None:
         async def first_then_fail() -> AsyncIterator[Any]:
             async for part in parts:
                 yield part
                 raise StorageUnavailableError("connection reset")
 
-        await real_put_stream(key, first_then_fail())
+        await real_put_stream(key, first_then_fail(), **options)
 
     async def main() -> None:
         await append_requests(driver, UPLOAD, [b"committed"])

@@ -50,6 +50,7 @@ def start_server(
     port: int | None = None,
     verify: str | bool = False,
     data_dir_flag: bool = True,
+    log_path: Path | None = None,  # several servers may share one (appends keep the order)
 ) -> RunningServer:
     port = port or free_port()
     data_dir = data_dir or workdir / "data"
@@ -63,7 +64,7 @@ def start_server(
         args += ["--config", str(config_path)]
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
     full_env.update(env or {})
-    log_path = workdir / f"server-{port}.log"
+    log_path = log_path or workdir / f"server-{port}.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=workdir

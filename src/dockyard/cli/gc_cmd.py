@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(report, str):
         print(report, file=sys.stderr)
         return 1
+    for repository, digest in report.manifests:  # filled by dry runs: what would go
+        print(f"would delete manifest {repository}@{digest}")
+    for digest, size in report.blobs:
+        print(f"would delete blob {digest} ({size} bytes)")
     print(report.summary())
     return 1 if report.stopped_early else 0
 

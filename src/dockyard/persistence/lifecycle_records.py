@@ -114,6 +114,17 @@ class StoredManifest:
     children: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class UntaggedGraph:
+    """Manifests ``gc --delete-untagged`` may delete (untagged, older than the grace period),
+    and what keeps them: the indexes listing them and the subjects they refer to (ids of any
+    manifest in the same repository, candidate or not)."""
+
+    candidates: dict[int, tuple[str, str]]  # manifest id -> (repository, digest)
+    parents: list[tuple[int, int]]  # (candidate id, id of an index listing it)
+    subjects: list[tuple[int, int]]  # (candidate id, id of its subject manifest)
+
+
 class JobStore(Protocol):
     async def try_acquire(
         self, name: str, holder: str, *, now: float, until: float, due: float, retry_due: float

@@ -55,13 +55,14 @@ class BlobService:
         """The blob if ``repository`` may see it, else BLOB_UNKNOWN.
 
         With ``pin`` (a HEAD: a push is about to rely on the blob instead of uploading it) the
-        blob is first pinned against garbage collection; one that a sweep is deleting is
-        reported unknown, so the client uploads it again.
+        blob is first pinned against garbage collection, if it is linked into ``repository``
+        (the database answers, whatever the descriptor cache holds); one that is not linked,
+        or that a sweep is deleting, is reported unknown, so the client uploads it again.
         """
         validate_name(repository)
         parsed = parse_digest(digest)
         self.policy.require(principal, Action.PULL, repository)
-        if pin and not await self.metadata.pin_blob(digest):
+        if pin and not await self.metadata.pin_blob(repository, digest):
             return await self._manifest_as_blob(repository, digest)
         record = await self.descriptors.get(repository, digest)
         if record is None:

@@ -6,7 +6,8 @@ its repository links), the cache is invalidated again, the bytes are deleted, an
 is the row dropped. A crash at any point leaves either a live blob or a ``deleting`` row that
 the next run finishes. ``--delete-untagged`` first removes manifests that have no tag, are not
 part of an index and do not refer to a live subject; each is logged and recorded in the
-deletion log (rule ``gc --delete-untagged``).
+deletion log (rule ``gc --delete-untagged``). A dry run deletes nothing and reports what the
+real run would delete, cascades included (``services/gc_preview.py``).
 """
 
 from __future__ import annotations
@@ -14,20 +15,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dockyard.core.digest import parse_digest
 from dockyard.core.errors import RegistryError
 from dockyard.persistence.lifecycle_records import DeletionLog, DeletionRecord
 from dockyard.persistence.stores import GarbageStore
 from dockyard.services.descriptors import BlobDescriptorCache
+from dockyard.services.gc_preview import freed_blobs, untagged_rounds
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.layout import blob_dir
 
 log = logging.getLogger("dockyard.gc")
 BATCH = 200
-DRY_RUN_LIMIT = 100_000
 UNTAGGED_RULE = "gc --delete-untagged"
 
 
@@ -39,6 +40,9 @@ class GcReport:
     bytes_freed: int = 0
     blobs_kept_busy: int = 0
     stopped_early: str = ""
+    # a dry run lists what it would delete: (repository, digest), then (digest, size)
+    manifests: list[tuple[str, str]] = field(default_factory=list)
+    blobs: list[tuple[str, int]] = field(default_factory=list)
 
     def summary(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
@@ -85,35 +89,47 @@ class GarbageCollector:
         return report
 
     async def _run(self, report: GcReport, delete_untagged: bool) -> None:
+        if report.dry_run:
+            await self._preview(report, delete_untagged)
+            return
         if delete_untagged:
             await self._untagged(report)
-        if not report.dry_run:
-            await self._finish_interrupted(report)
+        await self._finish_interrupted(report)
         try:
             await self._sweep(report)
         except RegistryError as error:
             report.stopped_early = error.message
 
+    async def _preview(self, report: GcReport, delete_untagged: bool) -> None:
+        """Fill ``report`` with what the real run would delete, deleting nothing."""
+        pinned_before, committed_before = self._cutoffs()
+        created_before = self.clock() - self.grace_seconds
+        deleted: list[int] = []
+        if delete_untagged:
+            graph = await self.garbage.untagged_graph(created_before)
+            deleted = untagged_rounds(graph)
+            report.manifests = [graph.candidates[m] for m in deleted]
+        rows = await self.garbage.freeable_blobs(pinned_before, committed_before, created_before)
+        report.blobs = await self.garbage.deleting_blobs(10_000)  # a crashed run's leftovers
+        report.blobs += freed_blobs(rows, set(deleted))
+        report.manifests_deleted = len(report.manifests)
+        report.blobs_deleted = len(report.blobs)
+        report.bytes_freed = sum(size for _, size in report.blobs)
+
     async def _untagged(self, report: GcReport) -> None:
         seen: set[tuple[str, str]] = set()
         while True:
             now = self.clock()
-            limit = DRY_RUN_LIMIT if report.dry_run else BATCH
-            batch = await self.garbage.untagged_manifests(now, self.grace_seconds, limit)
+            batch = await self.garbage.untagged_manifests(now, self.grace_seconds, BATCH)
             batch = [item for item in batch if item not in seen]
             if not batch:
                 return
             for repository, digest in batch:
                 seen.add((repository, digest))
-                if report.dry_run or await self.garbage.delete_untagged(
-                    repository, digest, now, self.grace_seconds
-                ):
+                if await self.garbage.delete_untagged(repository, digest, now, self.grace_seconds):
                     report.manifests_deleted += 1
                     self._count(report, "gc_manifests_deleted", 1)
-                    if not report.dry_run:
-                        await self._record_untagged(repository, digest)
-            if report.dry_run:
-                return
+                    await self._record_untagged(repository, digest)
             log.info("gc: %d untagged manifests deleted so far", report.manifests_deleted)
 
     async def _record_untagged(self, repository: str, digest: str) -> None:
@@ -133,20 +149,14 @@ class GarbageCollector:
     async def _sweep(self, report: GcReport) -> None:
         seen: set[str] = set()
         while True:
-            limit = DRY_RUN_LIMIT if report.dry_run else BATCH
-            batch = await self.garbage.collectable_blobs(*self._cutoffs(), limit)
+            batch = await self.garbage.collectable_blobs(*self._cutoffs(), BATCH)
             batch = [item for item in batch if item[0] not in seen]
             if not batch:
                 return
             for digest, size in batch:
                 seen.add(digest)
-                if report.dry_run:
-                    report.blobs_deleted += 1
-                    report.bytes_freed += size
-                elif not await self._collect(report, digest, size):
+                if not await self._collect(report, digest, size):
                     report.blobs_kept_busy += 1
-            if report.dry_run:
-                return
             log.info(
                 "gc: %d blobs (%d bytes) freed so far, %d kept (in use again)",
                 report.blobs_deleted, report.bytes_freed, report.blobs_kept_busy,

@@ -1,4 +1,4 @@
-"""Adopt a Distribution (registry:2) storage root in place.
+"""Adopt a Distribution (registry:2) storage root: in place, or by copying its blobs.
 
 Distribution keeps its metadata as link files beside the blobs::
 
@@ -7,10 +7,14 @@ Distribution keeps its metadata as link files beside the blobs::
       _manifests/revisions/<alg>/<hex>/link         manifests pushed to the repository
       _manifests/tags/<tag>/current/link            the manifest a tag points at
 
-Blob bytes already live at dockyard's (identical) blob paths, so importing only reads these
-links, checks that the bytes exist (and optionally re-hashes them) and records repositories,
-blob links, manifests and tags in the database. Nothing is copied or moved, and running the
-import again is harmless.
+When the root is dockyard's own filesystem root, the bytes already live at dockyard's
+(identical) blob paths, so importing only reads these links, checks that the bytes exist (and
+optionally re-hashes them) and records repositories, blob links, manifests and tags in the
+database; nothing is copied or moved. Otherwise (dockyard stores blobs in S3, or under another
+root) the root is read through a read-only ``source`` and each linked blob is copied into
+dockyard's storage by :mod:`dockyard.services.import_copy` (streamed, verified, published as
+uploads are) before it is recorded. Either way, running the import again is harmless: bytes
+already in place are neither copied nor recorded twice.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from dockyard.core.errors import RegistryError
 from dockyard.core.manifest import ParsedManifest, parse_manifest
 from dockyard.core.reference import is_valid_tag, validate_name
 from dockyard.persistence.stores import MetadataStore
+from dockyard.services.import_copy import BlobCopier, CopyError
 from dockyard.services.manifests import new_manifest
-from dockyard.storage.driver import PathNotFoundError, StorageDriver
+from dockyard.storage.driver import PathNotFoundError, StorageDriver, StorageError
 from dockyard.storage.layout import blob_path
 
 REPOSITORIES = "docker/registry/v2/repositories"
@@ -38,7 +43,10 @@ class ImportReport:
     blobs: int = 0
     manifests: int = 0
     tags: int = 0
+    copied: int = 0
+    copied_bytes: int = 0
     problems: list[str] = field(default_factory=list)
+    planned: set[str] = field(default_factory=set)  # digests a dry run counted as copied
 
     def problem(self, text: str) -> None:
         log.warning("import: %s", text)
@@ -54,9 +62,19 @@ class _Manifest:
 
 
 class DistributionImporter:
-    def __init__(self, storage: StorageDriver, metadata: MetadataStore) -> None:
+    """Imports the root ``source`` reads; without one, dockyard's own ``storage`` (in place)."""
+
+    def __init__(
+        self, storage: StorageDriver, metadata: MetadataStore, source: StorageDriver | None = None
+    ) -> None:
         self.storage = storage
         self.metadata = metadata
+        self.source = source or storage
+        self.copier = BlobCopier(source, storage, metadata) if source is not None else None
+
+    def reading(self, source: StorageDriver | None) -> DistributionImporter:
+        """An importer for the root ``source`` reads (None: dockyard's own storage, in place)."""
+        return DistributionImporter(self.storage, self.metadata, source)
 
     async def run(self, *, dry_run: bool = False, verify_blobs: bool = False) -> ImportReport:
         report = ImportReport()
@@ -81,7 +99,7 @@ class DistributionImporter:
 
     async def _list(self, path: str) -> list[str]:
         try:
-            return await self.storage.list(path)
+            return await self.source.list(path)
         except PathNotFoundError:
             return []
 
@@ -116,7 +134,7 @@ class DistributionImporter:
 
     async def _read_link(self, path: str) -> str:
         try:
-            return (await self.storage.get_content(path)).decode("ascii", "replace").strip()
+            return (await self.source.get_content(path)).decode("ascii", "replace").strip()
         except PathNotFoundError:
             return ""
 
@@ -124,10 +142,12 @@ class DistributionImporter:
         self, name: str, digest: Digest, report: ImportReport, *, dry_run: bool, verify: bool
     ) -> bool:
         try:
-            size = (await self.storage.stat(blob_path(digest))).size
+            size = (await self.source.stat(blob_path(digest))).size
         except PathNotFoundError:
             report.problem(f"{name}: layer {digest} is linked but its bytes are missing")
             return False
+        if self.copier is not None:
+            return await self._copy_blob(name, digest, size, report, dry_run=dry_run)
         if verify and not await self._hash_matches(digest):
             report.problem(f"{name}: blob {digest} does not match its digest; not imported")
             return False
@@ -136,9 +156,30 @@ class DistributionImporter:
             return False
         return True
 
+    async def _copy_blob(
+        self, name: str, digest: Digest, size: int, report: ImportReport, *, dry_run: bool
+    ) -> bool:
+        """Copy (always verifying the digest while streaming) unless the target has it."""
+        assert self.copier is not None
+        if dry_run:
+            if await self.copier.needs_copy(digest, size) and digest.text not in report.planned:
+                report.planned.add(digest.text)
+                report.copied += 1
+                report.copied_bytes += size
+            return True
+        try:
+            copied = await self.copier.copy(name, digest, size)
+        except (CopyError, StorageError) as error:
+            report.problem(f"{name}: blob {digest} not imported: {error}")
+            return False
+        if copied.copied_bytes:
+            report.copied += 1
+            report.copied_bytes += copied.copied_bytes
+        return True
+
     async def _hash_matches(self, digest: Digest) -> bool:
         hasher = new_hasher(digest.algorithm)
-        async for chunk in self.storage.read(blob_path(digest)):
+        async for chunk in self.source.read(blob_path(digest)):
             hasher.update(chunk)
         return bool(hasher.hexdigest() == digest.hex)
 
@@ -148,7 +189,7 @@ class DistributionImporter:
         manifests: dict[str, _Manifest] = {}
         for digest in await self._linked_digests(f"{base}/_manifests/revisions", report):
             try:
-                body = await self.storage.get_content(blob_path(digest))
+                body = await self.source.get_content(blob_path(digest))
             except PathNotFoundError:
                 report.problem(f"{name}: manifest {digest} is linked but missing")
                 continue

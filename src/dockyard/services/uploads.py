@@ -5,18 +5,21 @@ the process that owns the session; when a chunk arrives where no live hash match
 bytes (another node, a restart), the hash is rebuilt from storage once and counted in
 ``rehash_count``. Completion verifies the digest, then publishes by moving the bytes to the
 content-addressed path and recording the blob in one transaction; a mismatch publishes nothing.
+
+A body whose digest is known before it arrives (``POST ?digest=``, or a ``PUT ?digest=`` that
+carries the whole blob into an empty session) goes straight to the blob's final path when the
+storage driver offers a direct writer (S3): it is written once, hashed on the way, and
+committed only after the digest verified and the blob was claimed; anything else aborts it,
+and the session's offset stays what it was. Chunked uploads keep the upload path.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Any
 
 from dockyard.auth.policy import AccessPolicy, Action
@@ -27,21 +30,15 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.reference import NAME_MAX_LENGTH, validate_name
 from dockyard.persistence.records import BlobRecord, UploadRecord
 from dockyard.persistence.stores import MetadataStore
+from dockyard.services.blob_publishing import BlobPublisher
 from dockyard.services.guards import ensure_writable
 from dockyard.services.quotas import QuotaExceededError, QuotaService
 from dockyard.services.registry import RegistryOptions
-from dockyard.storage.driver import FileWriter, PathNotFoundError, StorageDriver
+from dockyard.services.upload_streams import LiveHash, pump
+from dockyard.storage.driver import BlobWriter, PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, is_upload_id, upload_dir, upload_path
 
 UPLOAD_LOCK_SECONDS = 900.0
-PARALLEL_HASH_MIN = 256 * 1024
-_PUBLISH_RETRY_DELAYS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
-
-
-@dataclass(slots=True)
-class _LiveHash:
-    hasher: Any
-    hashed: int
 
 
 class UploadService:
@@ -63,9 +60,10 @@ class UploadService:
         self.options = options
         self.clock = clock
         self.rehash_count = 0
-        self._live: dict[str, _LiveHash] = {}
+        self._live: dict[str, LiveHash] = {}
         self.locks: LockManager = locks or LocalLocks()
         self.hashing = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dockyard-hash")
+        self.publisher = BlobPublisher(storage, metadata)
 
     # sessions ------------------------------------------------------------------------------
 
@@ -78,7 +76,7 @@ class UploadService:
         writer = await self.storage.writer(upload_path(record.id), append=False)
         await writer.close()
         await self.metadata.uploads.create(record)
-        self._live[record.id] = _LiveHash(new_hasher("sha256"), 0)
+        self._live[record.id] = LiveHash(new_hasher("sha256"), 0)
         return record
 
     async def find(self, principal: Principal, repository: str, upload_id: str) -> UploadRecord:
@@ -135,6 +133,9 @@ class UploadService:
         record = await self.find(principal, repository, upload_id)
         await ensure_writable(self.options)
         async with self._lock(record.id):
+            writer = await self._direct_writer(record, expected, length)
+            if writer is not None:
+                return await self._complete_direct(record, expected, writer, body, length)
             live, size = await self._write_within_quota(record, body, None, length, durable=True)
             actual = await self._final_digest(record.id, live, expected.algorithm, size)
             if actual != expected.hex:
@@ -156,6 +157,9 @@ class UploadService:
         """``POST ?digest=`` with the whole blob as the body."""
         expected = parse_digest(digest)
         await self._check_push(principal, repository)
+        direct = await self.storage.direct_writer(blob_path(expected))
+        if direct is not None:
+            return await self._direct(direct, repository, expected, body, length)
         if self.quotas is not None:
             body = await self.quotas.admit(repository, body, length)
         upload_id = secrets.token_urlsafe(24)
@@ -164,7 +168,7 @@ class UploadService:
             writer = await self.storage.writer(path, append=False)
             hasher = new_hasher(expected.algorithm)
             try:
-                await _pump(body, writer, _LiveHash(hasher, 0), self.hashing)
+                await pump(body, writer, LiveHash(hasher, 0), self.hashing)
                 await writer.flush()
             finally:
                 await writer.close()
@@ -215,14 +219,14 @@ class UploadService:
         start: int | None,
         *,
         durable: bool = False,
-    ) -> tuple[_LiveHash, int]:
+    ) -> tuple[LiveHash, int]:
         writer = await self.storage.writer(upload_path(record.id), append=True)
-        live: _LiveHash | None = None
+        live: LiveHash | None = None
         try:
             if start is not None and start != writer.size:
                 raise _range_error(writer.size)
             live = await self._live_hash(record.id, writer.size)
-            await _pump(body, writer, live, self.hashing)
+            await pump(body, writer, live, self.hashing)
             if durable:
                 await writer.flush()
         finally:
@@ -240,7 +244,7 @@ class UploadService:
         length: int | None,
         *,
         durable: bool = False,
-    ) -> tuple[_LiveHash, int]:
+    ) -> tuple[LiveHash, int]:
         """``_write``, refused or cut off where the project's quota ends (the partial upload
         is then deleted: the session is gone, the client starts over)."""
         try:
@@ -253,12 +257,68 @@ class UploadService:
             await self._discard(record.id)
             raise
 
-    async def _live_hash(self, upload_id: str, size: int) -> _LiveHash:
+    async def _direct_writer(
+        self, record: UploadRecord, expected: Digest, length: int | None
+    ) -> BlobWriter | None:
+        """A writer at the blob's final path, when this body is the whole blob: the session
+        holds no bytes (an empty body keeps the upload path: it may finish a chunked upload)."""
+        if length == 0 or record.offset != 0 or await self.offset(record) != 0:
+            return None
+        return await self.storage.direct_writer(blob_path(expected))
+
+    async def _complete_direct(
+        self,
+        record: UploadRecord,
+        expected: Digest,
+        writer: BlobWriter,
+        body: AsyncIterator[bytes],
+        length: int | None,
+    ) -> BlobRecord:
+        """``_direct`` for a session: ended by success, a wrong digest or a quota refusal (as
+        on the upload path); any other failure (a client that left) leaves it where it was."""
+        try:
+            blob = await self._direct(
+                writer, record.repository, expected, body, length, upload_id=record.id
+            )
+        except RegistryError as error:
+            if isinstance(error, QuotaExceededError) or error.code is ErrorCode.DIGEST_INVALID:
+                await self._discard(record.id)
+            raise
+        await self._discard(record.id)
+        return blob
+
+    async def _direct(
+        self,
+        writer: BlobWriter,
+        repository: str,
+        expected: Digest,
+        body: AsyncIterator[bytes],
+        length: int | None,
+        *,
+        upload_id: str = "",
+    ) -> BlobRecord:
+        """Stream ``body`` into ``writer`` (at the blob's path), hashing it; publish only a
+        verified digest. Whatever goes wrong, the writer is aborted: nothing becomes visible."""
+        try:
+            if self.quotas is not None:
+                body = await self.quotas.admit(repository, body, length, upload_id=upload_id)
+            live = LiveHash(new_hasher(expected.algorithm), 0)
+            await pump(body, writer, live, self.hashing)
+            if live.hasher.hexdigest() != expected.hex:
+                raise _digest_mismatch(expected, live.hasher.hexdigest())
+            blob = await self.publisher.direct(writer, repository, expected)
+        finally:
+            await writer.abort()  # nothing to do once committed
+        if self.quotas is not None:
+            self.quotas.added(repository, blob.size)
+        return blob
+
+    async def _live_hash(self, upload_id: str, size: int) -> LiveHash:
         live = self._live.get(upload_id)
         if live is not None and live.hashed == size:
             return live
         self.rehash_count += 1
-        return _LiveHash(await self._hash_stored(upload_id, "sha256", size), size)
+        return LiveHash(await self._hash_stored(upload_id, "sha256", size), size)
 
     async def _hash_stored(self, upload_id: str, algorithm: str, size: int) -> Any:
         hasher = new_hasher(algorithm)
@@ -266,95 +326,22 @@ class UploadService:
             hasher.update(chunk)
         return hasher
 
-    async def _final_digest(
-        self, upload_id: str, live: _LiveHash, algorithm: str, size: int
-    ) -> str:
+    async def _final_digest(self, upload_id: str, live: LiveHash, algorithm: str, size: int) -> str:
         if algorithm == "sha256" and live.hashed == size:
             return str(live.hasher.hexdigest())
         return str((await self._hash_stored(upload_id, algorithm, size)).hexdigest())
 
     async def _publish(self, source: str, repository: str, digest: Digest, size: int) -> BlobRecord:
-        """Claim (pins against GC), put the bytes in place if needed, then mark ready + link.
-
-        While garbage collection is deleting an older copy of the same content the claim
-        waits for it to finish, so fresh bytes are never removed by a sweep that began earlier.
-        """
-        destination = blob_path(digest)
-        for delay in _PUBLISH_RETRY_DELAYS:
-            if await self.metadata.claim_blob(digest.text, size) == "deleting":
-                await asyncio.sleep(delay)
-                continue
-            if not await self._stored(destination, size):
-                await self.storage.move(source, destination)
-            blob = await self.metadata.commit_blob(repository, digest.text, size)
-            if blob is not None:
-                if self.quotas is not None:
-                    self.quotas.added(repository, size)
-                return blob
-        raise RegistryError(
-            ErrorCode.UNAVAILABLE, "garbage collection is busy with this blob; retry shortly"
-        )
-
-    async def _stored(self, path: str, size: int) -> bool:
-        try:
-            return (await self.storage.stat(path)).size == size
-        except PathNotFoundError:
-            return False
+        """Move the verified upload file into place, claimed against GC (blob_publishing)."""
+        blob = await self.publisher.moved(source, repository, digest, size)
+        if self.quotas is not None:
+            self.quotas.added(repository, size)
+        return blob
 
     async def _discard(self, upload_id: str) -> None:
         await self.storage.delete(upload_dir(upload_id))
         await self.metadata.uploads.delete(upload_id)
         self._live.pop(upload_id, None)
-
-
-async def _pump(
-    body: AsyncIterator[bytes], writer: FileWriter, live: _LiveHash, hashing: Executor
-) -> None:
-    """Store and hash each chunk as it arrives, one chunk in flight behind the next receive.
-
-    A chunk is written (the filesystem writer does so on a worker thread) and hashed on the
-    hashing pool at the same time, while the event loop already waits for the next chunk, so
-    a push costs about the slowest of receive, write and hash rather than their sum. Chunks
-    are stored and hashed strictly in order: the next one starts only when the previous one
-    is done. If a write fails the live hash is marked stale, so it is rebuilt from the stored
-    bytes: it never counts bytes that were not stored.
-    """
-    in_flight: asyncio.Future[None] | None = None
-    try:
-        async for chunk in body:
-            if in_flight is not None:
-                await in_flight
-            in_flight = asyncio.ensure_future(_store_and_hash(chunk, writer, live, hashing))
-        if in_flight is not None:
-            await in_flight
-    finally:
-        if in_flight is not None and not in_flight.done():
-            await asyncio.shield(_settle(in_flight))
-
-
-async def _store_and_hash(
-    chunk: bytes, writer: FileWriter, live: _LiveHash, hashing: Executor
-) -> None:
-    if len(chunk) < PARALLEL_HASH_MIN:
-        await writer.write(chunk)
-        live.hasher.update(chunk)
-        live.hashed += len(chunk)
-        return
-    hashed = asyncio.get_running_loop().run_in_executor(hashing, live.hasher.update, chunk)
-    try:
-        await writer.write(chunk)
-    except BaseException:
-        await asyncio.shield(hashed)
-        live.hashed = -1
-        raise
-    await hashed
-    live.hashed += len(chunk)
-
-
-async def _settle(future: asyncio.Future[None]) -> None:
-    """Wait for a chunk already handed to the writer, whatever the outcome."""
-    with contextlib.suppress(BaseException):
-        await future
 
 
 def _range_error(offset: int) -> RegistryError:

@@ -61,6 +61,30 @@ class FileWriter(Protocol):
         ...
 
 
+class BlobWriter(Protocol):
+    """Writes one file straight at its final path; nothing appears there until ``commit``.
+
+    For bytes whose name is known before they arrive (a blob pushed with its digest): they
+    are written once, where an upload path and a move may write them twice (S3). ``abort``
+    (also after a failure, and a no-op once committed or aborted) leaves nothing behind.
+    """
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def commit(self) -> None:
+        """Publish the bytes at the path, atomically and durably (replacing what was there)."""
+        ...
+
+    async def abort(self) -> None:
+        """Discard the bytes; the path keeps whatever it held before."""
+        ...
+
+
 class StorageDriver(Protocol):
     """The operations dockyard needs from a blob store."""
 
@@ -68,6 +92,14 @@ class StorageDriver(Protocol):
 
     async def writer(self, path: str, *, append: bool) -> FileWriter:
         """Open ``path`` for appending (creating it) or truncate and start afresh."""
+        ...
+
+    async def direct_writer(self, path: str) -> BlobWriter | None:
+        """A writer straight to ``path`` (invisible until committed), or None.
+
+        An optional capability: None when the backend gains nothing over writing an upload
+        path and moving it (the filesystem, where a rename is free); callers then do that.
+        """
         ...
 
     async def stat(self, path: str) -> FileInfo:

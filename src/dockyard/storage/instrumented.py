@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
-from dockyard.storage.driver import FileInfo, FileWriter, StorageDriver
+from dockyard.storage.driver import BlobWriter, FileInfo, FileWriter, StorageDriver
 
 ActionRecorder = Callable[[str, str], None]
 
@@ -20,6 +20,10 @@ class InstrumentedDriver:
     async def writer(self, path: str, *, append: bool) -> FileWriter:
         self._record(self.name, "writer")
         return await self.inner.writer(path, append=append)
+
+    async def direct_writer(self, path: str) -> BlobWriter | None:
+        self._record(self.name, "direct_writer")
+        return await self.inner.direct_writer(path)
 
     async def stat(self, path: str) -> FileInfo:
         self._record(self.name, "stat")

@@ -13,7 +13,8 @@ pytest plugin. Drivers that validate path syntax themselves (the filesystem driv
 a path becomes a file name) keep ``validates_paths = True``; the invalid-path tests are skipped
 for the others. The scenarios about sizes, appends across writers, composition and concurrency
 live in :mod:`dockyard.storage.testing_scale` and are part of this suite; a driver that writes
-in parts sets ``part_size`` so that they cross its part boundaries.
+in parts sets ``part_size`` so that they cross its part boundaries. The optional direct writer
+has its scenarios in :mod:`dockyard.storage.testing_direct` (skipped where it returns None).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import ClassVar
 import pytest
 
 from dockyard.storage.driver import PathNotFoundError, StorageDriver, StorageError
+from dockyard.storage.testing_direct import DirectWriteScenarios
 from dockyard.storage.testing_scale import ScaleScenarios
 from dockyard.storage.testing_tools import (
     LARGE_SIZE,
@@ -68,7 +70,7 @@ INVALID_PATHS: tuple[str, ...] = (
 )
 
 
-class StorageDriverSuite(ScaleScenarios, abc.ABC):
+class StorageDriverSuite(ScaleScenarios, DirectWriteScenarios, abc.ABC):
     """Behaviour every storage driver shares. Subclasses provide :meth:`make_driver`."""
 
     #: Whether the driver itself rejects malformed paths with StorageError.

@@ -90,8 +90,9 @@ def test_a_run_finishes_what_a_crashed_run_marked(
         assert await garbage.mark_deleting(DIGEST, 1e12, 1e12) == ["team/app"]
         if bytes_deleted:
             await storage.delete(PATH)
-        assert (await gc.run(dry_run=True)).blobs_deleted == 0, "a dry run changes nothing"
-        assert await garbage.deleting_blobs(10) == [(DIGEST, len(DATA))]
+        dry = await gc.run(dry_run=True)
+        assert (dry.blobs_deleted, dry.bytes_freed) == (1, len(DATA)), "the real run frees it"
+        assert await garbage.deleting_blobs(10) == [(DIGEST, len(DATA))], "dry: nothing changed"
         report = await gc.run()
         assert (report.blobs_deleted, report.bytes_freed) == (1, len(DATA))
         assert await garbage.deleting_blobs(10) == []

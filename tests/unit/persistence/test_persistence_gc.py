@@ -67,7 +67,7 @@ def test_mark_deleting_unlinks_and_blocks_publishers(run: Run, metadata: SqlMeta
         assert await metadata.link_blob("three", A) is None, "no mount of a blob being deleted"
         assert await metadata.claim_blob(A, 10) == "deleting"
         assert await metadata.commit_blob("one", A, 10) is None
-        assert not await metadata.pin_blob(A)
+        assert not await metadata.pin_blob("one", A)
         assert await garbage.deleting_blobs(10) == [(A, 10)]
         assert await garbage.forget_blob(A)
         assert await metadata.claim_blob(A, 10) == "publishing"
@@ -82,10 +82,31 @@ def test_pin_protects_from_a_sweep(run: Run, metadata: SqlMetadata) -> None:
 
     async def main() -> None:
         await metadata.commit_blob("repo", A, 10)
-        assert await metadata.pin_blob(A)
-        assert not await metadata.pin_blob(B), "unknown blob"
+        assert await metadata.pin_blob("repo", A)
+        assert not await metadata.pin_blob("repo", B), "unknown blob"
         now = time.time()
         assert await garbage.mark_deleting(A, now, FAR_FUTURE) is None
+
+    run(main())
+
+
+def test_a_head_pins_only_blobs_linked_into_its_repository(run: Run, metadata: SqlMetadata) -> None:
+    """Pull access to some repository must not let anyone keep another's garbage alive."""
+    garbage = SqlGarbageStore(metadata.db)
+
+    async def main() -> None:
+        metadata.pin_seconds = 0.0
+        await metadata.commit_blob("private", A, 10)
+        await metadata.commit_blob("public", B, 20)
+        metadata.pin_seconds = 3600.0
+        assert not await metadata.pin_blob("public", A), "not linked into public"
+        assert not await metadata.pin_blob("nowhere", A), "no such repository"
+        after = time.time() + 1
+        assert await garbage.collectable_blobs(after, FAR_FUTURE, 10) == [(A, 10), (B, 20)]
+        assert await metadata.pin_blob("public", B)
+        assert await garbage.collectable_blobs(after, FAR_FUTURE, 10) == [(A, 10)]
+        assert await garbage.mark_deleting(A, after, FAR_FUTURE) == ["private"]
+        assert await garbage.mark_deleting(B, after, FAR_FUTURE) is None
 
     run(main())
 
@@ -128,7 +149,7 @@ def test_head_mount_and_manifest_put_each_pin_on_their_own(run: Run, metadata: S
         for blob, size in ((A, 10), (B, 20), (c, 30), (d, 40)):
             await metadata.commit_blob("repo", blob, size)
         metadata.pin_seconds = 3600.0
-        assert await metadata.pin_blob(A)
+        assert await metadata.pin_blob("repo", A)
         assert await metadata.link_blob("other", B) is not None
         assert await metadata.put_manifest("repo", _manifest((d,))) == []
         assert await metadata.delete_manifest("repo", M)

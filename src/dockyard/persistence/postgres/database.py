@@ -8,10 +8,13 @@ Statements run on pooled connections in autocommit mode; ``transaction(work)`` r
 in ``BEGIN ISOLATION LEVEL SERIALIZABLE`` ... ``COMMIT``, so a check-then-write behaves as it
 does under SQLite's single writer, and retries it on serialization failures and deadlocks.
 
+Connections are borrowed through a ``Lender`` (``lending.py``) that keeps them out of the pool
+between statements, because a pool checkout costs as much CPU as the statement itself.
+
 When PostgreSQL goes away, requests fail with ``RegistryError(UNAVAILABLE)`` (a 503) and the
-pool reconnects in the background. A connection that died while idle in the pool (a restart)
-is noticed on first use: the pool is checked and the operation, which had not reached the
-server, runs once more on a fresh connection.
+pool reconnects in the background. A connection that died while idle (a restart) is noticed on
+first use: the idle connections go back to the pool, the pool is checked and the operation,
+which had not reached the server, runs once more on a fresh connection.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -29,12 +31,13 @@ from psycopg_pool import AsyncConnectionPool
 from dockyard.core.errors import RegistryError
 from dockyard.persistence.postgres import schema
 from dockyard.persistence.postgres.errors import MAX_ATTEMPTS, RETRYABLE, backoff, unavailable
+from dockyard.persistence.postgres.lending import Connection, Lender
+from dockyard.persistence.postgres.lookups import LookupRunner
 from dockyard.persistence.postgres.options import PoolOptions, parse_url
-from dockyard.persistence.sql.session import Params, Row, Session, T
+from dockyard.persistence.sql.session import Lookup, Params, Row, Session, T
 
 log = logging.getLogger("dockyard.persistence")
 
-Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 # Give up on a dead server after this long per attempt; the pool keeps trying in the
 # background and a new request starts a fresh attempt, so recovery is never far behind.
 RECONNECT_TIMEOUT = 5.0
@@ -86,6 +89,8 @@ class PostgresDatabase:
     def __init__(self, url: str) -> None:
         self.options: PoolOptions = parse_url(url)
         self._pool: AsyncConnectionPool[Connection] | None = None
+        self._lender: Lender | None = None
+        self._lookups = LookupRunner()
         self._opening = asyncio.Lock()
         self._migrated = False
         self._healthy = True
@@ -101,6 +106,9 @@ class PostgresDatabase:
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None
+        lender, self._lender = self._lender, None
+        if lender is not None:
+            await lender.return_idle()
         if pool is not None:
             await pool.close()
 
@@ -122,17 +130,18 @@ class PostgresDatabase:
         finally:
             await conn.close()
 
-    async def _ready(self) -> AsyncConnectionPool[Connection]:
-        pool = self._pool
-        if pool is not None and self._migrated:
-            return pool
+    async def _ready(self) -> Lender:
+        lender = self._lender
+        if lender is not None and self._migrated:
+            return lender
         async with self._opening:
-            if self._pool is None:
+            if self._lender is None:
                 self._pool = await self._new_pool()
+                self._lender = Lender(self._pool, self.options.max_size)
             if not self._migrated:
                 await self.migrate()
                 self._migrated = True
-            return self._pool
+            return self._lender
 
     async def _new_pool(self) -> AsyncConnectionPool[Connection]:
         options = self.options
@@ -152,16 +161,18 @@ class PostgresDatabase:
     # running statements -------------------------------------------------------------------
 
     async def _run(self, op: Callable[[_PgSession], Awaitable[T]]) -> T:
-        """Run ``op`` on a pooled connection, retrying what is safe to retry."""
-        pool = await self._ready()
+        """Run ``op`` on a lent connection, retrying what is safe to retry."""
+        lender = await self._ready()
         attempt, checked = 0, False
         while True:
             session: _PgSession | None = None
             try:
-                timeout = self.options.timeout if self._healthy else DOWN_TIMEOUT
-                async with pool.connection(timeout) as conn:
+                conn = await lender.borrow(self.options.timeout if self._healthy else DOWN_TIMEOUT)
+                try:
                     session = _PgSession(conn)
                     result = await op(session)
+                finally:
+                    await lender.give_back(conn)
                 self._healthy = True
                 return result
             except RETRYABLE as exc:
@@ -174,7 +185,13 @@ class PostgresDatabase:
                 if checked or session is None or not session.may_retry():
                     raise unavailable(exc) from exc
                 checked = True
-                await pool.check()  # drop every other connection that died while idle
+                await self._recheck(lender)
+
+    async def _recheck(self, lender: Lender) -> None:
+        """Drop every other connection that died while idle (in the lender or the pool)."""
+        await lender.return_idle()
+        if self._pool is not None:
+            await self._pool.check()
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         return await self._run(lambda s: s.fetchone(sql, params))
@@ -190,6 +207,9 @@ class PostgresDatabase:
 
     async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         return await self._run(lambda s: _transact(s, work))
+
+    async def lookup(self, query: Lookup, params: tuple[str, ...]) -> Row | None:
+        return await self._run(lambda s: self._lookups.fetchone(s.conn, query, params))
 
 
 async def _transact(session: _PgSession, work: Callable[[Session], Awaitable[T]]) -> T:

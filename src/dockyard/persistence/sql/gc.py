@@ -8,6 +8,7 @@ pinned it; publishers that find ``deleting`` wait until the row is gone.
 
 from __future__ import annotations
 
+from dockyard.persistence.sql.gc_preview import GarbagePreviewQueries
 from dockyard.persistence.sql.session import Database, Session
 
 _UNREFERENCED = """
@@ -31,7 +32,7 @@ _UNTAGGED_LIST = (
 )
 
 
-class SqlGarbageStore:
+class SqlGarbageStore(GarbagePreviewQueries):
     def __init__(self, database: Database) -> None:
         self.db = database
 

@@ -17,19 +17,29 @@ from dockyard.persistence.records import (
     ReferrerRecord,
     UploadRecord,
 )
-from dockyard.persistence.sql.session import Database, Session, chunks, placeholders
+from dockyard.persistence.sql.session import Database, Lookup, Session, chunks, placeholders
 from dockyard.persistence.sql.uploads import SqlUploadStore
 
-_MANIFEST_BY_TAG = """
+# The manifest GET/HEAD hot path: hot lookups (see sql/session.py), one row of text + bytes.
+_MANIFEST_COLUMNS = (str, str, bytes, str, str)
+_MANIFEST_BY_TAG = Lookup(
+    "manifest_by_tag",
+    """
 SELECT m.digest, m.media_type, m.content, m.artifact_type, m.subject_digest
 FROM repositories r JOIN tags t ON t.repository_id = r.id JOIN manifests m ON m.id = t.manifest_id
 WHERE r.name = ? AND t.name = ?
-"""
-_MANIFEST_BY_DIGEST = """
+""",
+    _MANIFEST_COLUMNS,
+)
+_MANIFEST_BY_DIGEST = Lookup(
+    "manifest_by_digest",
+    """
 SELECT m.digest, m.media_type, m.content, m.artifact_type, m.subject_digest
 FROM repositories r JOIN manifests m ON m.repository_id = r.id
 WHERE r.name = ? AND m.digest = ?
-"""
+""",
+    _MANIFEST_COLUMNS,
+)
 _LINKED_BLOB = """
 SELECT b.digest, b.size, b.media_type
 FROM repositories r JOIN repository_blobs rb ON rb.repository_id = r.id
@@ -59,6 +69,12 @@ WHERE blobs.state <> 'deleting'
 """
 # "pinned_until = max(pinned_until, ?)" without a dialect's max(): only ever move it forward.
 _PIN = "UPDATE blobs SET pinned_until = ? WHERE pinned_until < ? AND digest"
+_PIN_LINKED = """
+UPDATE blobs SET pinned_until = CASE WHEN pinned_until < ? THEN ? ELSE pinned_until END
+WHERE digest = ? AND state = 'ready' AND EXISTS (
+    SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+    WHERE rb.blob_id = blobs.id AND r.name = ?)
+"""
 
 
 class _MissingReferencesError(Exception):
@@ -176,17 +192,15 @@ class SqlMetadata:
 
         return await self.db.transaction(work)
 
-    async def pin_blob(self, digest: str) -> bool:
-        """Pin a ready blob against garbage collection (a HEAD a push relies on).
+    async def pin_blob(self, repository: str, digest: str) -> bool:
+        """Pin a ready blob linked into ``repository`` against garbage collection (a HEAD a
+        push relies on); one statement, so the link is checked where the pin is taken.
 
-        False when there is no such blob or a sweep is already deleting it.
+        False when ``repository`` may not see the blob (nothing is pinned then: a HEAD must
+        not keep someone else's garbage alive), or a sweep is already deleting it.
         """
         pin = time.time() + self.pin_seconds
-        changed = await self.db.execute(
-            "UPDATE blobs SET pinned_until = CASE WHEN pinned_until < ? THEN ? "
-            "ELSE pinned_until END WHERE digest = ? AND state = 'ready'",
-            (pin, pin, digest),
-        )
+        changed = await self.db.execute(_PIN_LINKED, (pin, pin, digest, repository))
         return changed > 0
 
     async def _link(self, session: Session, repository: str, digest: str, now: float) -> None:
@@ -209,11 +223,11 @@ class SqlMetadata:
     # manifests ------------------------------------------------------------------------------
 
     async def manifest_by_tag(self, repository: str, tag: str) -> ManifestRecord | None:
-        row = await self.db.fetchone(_MANIFEST_BY_TAG, (repository, tag))
+        row = await self.db.lookup(_MANIFEST_BY_TAG, (repository, tag))
         return ManifestRecord(*row) if row else None
 
     async def manifest_by_digest(self, repository: str, digest: str) -> ManifestRecord | None:
-        row = await self.db.fetchone(_MANIFEST_BY_DIGEST, (repository, digest))
+        row = await self.db.lookup(_MANIFEST_BY_DIGEST, (repository, digest))
         return ManifestRecord(*row) if row else None
 
     async def put_manifest(self, repository: str, manifest: NewManifest) -> list[str]:

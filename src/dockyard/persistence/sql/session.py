@@ -6,11 +6,16 @@ accept; each backend runs them (PostgreSQL rewrites ``?`` to ``%s``). A backend 
 runs ``work`` in one transaction, committing when it returns and rolling back when it raises.
 ``work`` may be run more than once (PostgreSQL retries serialization failures), so it must only
 touch the database through the session it is given and compute nothing it cannot recompute.
+
+The few reads on the registry's hot path (a manifest GET) are declared as a :class:`Lookup`
+and run with ``Database.lookup``: SQLite runs them as any ``fetchone``, PostgreSQL as named
+prepared statements straight through libpq (``postgres/lookups.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 Params = Sequence[Any]
@@ -19,6 +24,19 @@ T = TypeVar("T")
 
 # SQLite's limit on bound variables is 32766; PostgreSQL's is 65535. Stay far below both.
 IN_LIST_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A hot single-row SELECT: text parameters only, every column TEXT or BYTEA.
+
+    ``name`` is unique among lookups (PostgreSQL prepares it under that name); ``columns``
+    says, per column, whether it comes back as ``str`` or as ``bytes``.
+    """
+
+    name: str
+    sql: str
+    columns: tuple[type[str] | type[bytes], ...]
 
 
 class Session(Protocol):
@@ -37,6 +55,10 @@ class Database(Session, Protocol):
     """A metadata database: statements on their own, transactions, schema and lifecycle."""
 
     async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T: ...
+
+    async def lookup(self, query: Lookup, params: tuple[str, ...]) -> Row | None:
+        """The first row of ``query`` (on its own, autocommit), or None."""
+        ...
 
     async def migrate(self) -> int:
         """Apply pending schema migrations; return the schema version."""

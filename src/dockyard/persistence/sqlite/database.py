@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.persistence.sql.session import Params, Row, Session, T
+from dockyard.persistence.sql.session import Lookup, Params, Row, Session, T
 from dockyard.persistence.sqlite.schema import MIGRATIONS
 
 
@@ -84,6 +84,9 @@ class SqliteDatabase:
             row: Row | None = cursor.fetchone()
             cursor.close()
         return row
+
+    async def lookup(self, query: Lookup, params: tuple[str, ...]) -> Row | None:
+        return await self.fetchone(query.sql, params)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         with _busy_is_unavailable():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-from dockyard.storage.driver import FileInfo, PathNotFoundError, check_path
+from dockyard.storage.driver import FileInfo, PathNotFoundError, StorageError, check_path
 
 READ_CHUNK = 1 << 20
 
@@ -28,6 +28,36 @@ class MemoryWriter:
         return None
 
 
+class MemoryBlobWriter:
+    """Collects the bytes aside; ``commit`` puts them at the path in one step."""
+
+    def __init__(self, driver: MemoryDriver, path: str) -> None:
+        self._driver = driver
+        self._path = path
+        self._buffer: bytearray | None = bytearray()
+        self._committed = False
+
+    @property
+    def size(self) -> int:
+        return len(self._buffer or b"")
+
+    async def write(self, data: bytes) -> None:
+        if self._buffer is None or self._committed:
+            raise StorageError("write to a committed or aborted writer")
+        self._buffer += data
+
+    async def commit(self) -> None:
+        if self._buffer is None:
+            raise StorageError("cannot commit an aborted writer")
+        if not self._committed:
+            self._committed = True
+            await self._driver.put_content(self._path, bytes(self._buffer))
+
+    async def abort(self) -> None:
+        if not self._committed:
+            self._buffer = None
+
+
 class MemoryDriver:
     """Keeps every file in a dict; lost when the process exits."""
 
@@ -43,6 +73,10 @@ class MemoryDriver:
             self._files[path] = bytearray()
         self._mtimes[path] = time.time()
         return MemoryWriter(self._files, path)
+
+    async def direct_writer(self, path: str) -> MemoryBlobWriter:
+        check_path(path)
+        return MemoryBlobWriter(self, path)
 
     def _get(self, path: str) -> bytearray:
         try:

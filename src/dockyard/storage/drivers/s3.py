@@ -2,7 +2,8 @@
 
 Bytes move through obstore; CopyObject and multipart composition through botocore
 (:mod:`s3_control`). Files written by appends are runs of segment objects
-(:mod:`s3_layout`), published by :mod:`s3_compose`. Blob GETs may be answered with a
+(:mod:`s3_layout`), published by :mod:`s3_compose`; a file whose final path is known before
+its bytes arrive is streamed straight there (:mod:`s3_direct`). Blob GETs may be answered with a
 presigned URL (``redirect_url``) unless ``storage.redirect.disable`` is set.
 """
 
@@ -16,6 +17,7 @@ from dockyard.config.model import S3Settings
 from dockyard.storage.driver import FileInfo, PathNotFoundError, StorageError, check_path
 from dockyard.storage.drivers.s3_compose import Composer
 from dockyard.storage.drivers.s3_control import Control
+from dockyard.storage.drivers.s3_direct import S3DirectWriter
 from dockyard.storage.drivers.s3_layout import (
     SEGMENTS_SUFFIX,
     Piece,
@@ -24,7 +26,7 @@ from dockyard.storage.drivers.s3_layout import (
     segment_key,
     segments_dir,
 )
-from dockyard.storage.drivers.s3_objects import Meta, ObjectIO, build_store
+from dockyard.storage.drivers.s3_objects import Meta, ObjectIO, blob_attributes, build_store
 from dockyard.storage.drivers.s3_options import S3Options, options_from_settings
 from dockyard.storage.drivers.s3_writer import S3Writer
 
@@ -106,6 +108,11 @@ class S3Driver:
             await self._to_segments(found.plain)
         exists = found.plain is not None or bool(found.run)
         return S3Writer(self.objects, key, found.size, create=not exists)
+
+    async def direct_writer(self, path: str) -> S3DirectWriter:
+        """A multipart upload at ``path``'s own key, completed on commit: a blob pushed with
+        its digest is written once, instead of as segments and then a server-side copy."""
+        return S3DirectWriter(self.objects, self._key(path), blob_attributes(self.options))
 
     async def _to_segments(self, plain: Meta) -> None:
         """Turn a plain object into the first segment, so that appends can follow it."""

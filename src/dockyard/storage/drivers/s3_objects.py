@@ -23,7 +23,7 @@ from dockyard.storage.driver import PathNotFoundError, StorageError, StorageUnav
 from dockyard.storage.drivers.s3_options import S3Options
 
 if TYPE_CHECKING:
-    from obstore import ObjectMeta
+    from obstore import Attributes, ObjectMeta
 
 READ_CHUNK = 1 << 20
 SIGNED_URL_LIFETIME = timedelta(minutes=20)  # as registry:2
@@ -101,6 +101,14 @@ def build_store(options: S3Options) -> S3Store:
     )
 
 
+def blob_attributes(options: S3Options) -> Attributes:
+    """What a published blob is stored with besides its bytes: ``storageclass``, as the
+    server-side copies that publish uploads apply it (:mod:`s3_control`)."""
+    if options.storage_class in ("", "NONE", "STANDARD"):
+        return {}
+    return {"Storage-Class": options.storage_class}
+
+
 class ObjectIO:
     """The data-path calls, on whole keys (the driver adds the root directory)."""
 
@@ -163,11 +171,15 @@ class ObjectIO:
         if expected != 0:
             raise StorageError(f"{key}: object shorter than expected")
 
-    async def put(self, key: str, data: bytes) -> None:
+    async def put(self, key: str, data: bytes, *, attributes: Attributes | None = None) -> None:
         with mapped_errors(key):
-            await obstore.put_async(self.store, key, data, use_multipart=False)
+            await obstore.put_async(
+                self.store, key, data, use_multipart=False, attributes=attributes
+            )
 
-    async def put_stream(self, key: str, parts: AsyncIterable[Any]) -> None:
+    async def put_stream(
+        self, key: str, parts: AsyncIterable[Any], *, attributes: Attributes | None = None
+    ) -> None:
         """Upload an async stream of buffers as one object (a multipart upload).
 
         obstore aborts the multipart upload when ``parts`` raises, so nothing is left behind.
@@ -180,6 +192,7 @@ class ObjectIO:
                 use_multipart=True,
                 chunk_size=self.part_size,
                 max_concurrency=2,
+                attributes=attributes,
             )
 
     async def delete(self, keys: list[str]) -> None:

@@ -12,10 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING
 
 from dockyard.storage.driver import StorageError
 from dockyard.storage.drivers.s3_layout import segment_key
 from dockyard.storage.drivers.s3_objects import ObjectIO
+
+if TYPE_CHECKING:
+    from obstore import Attributes
 
 
 class _AbortUploadError(Exception):
@@ -26,12 +30,13 @@ _END = object()
 _ABORT = object()
 
 
-class _PartStream:
+class PartStream:
     """Feeds whole parts to one ``put_stream`` call running as a task."""
 
-    def __init__(self, objects: ObjectIO, key: str) -> None:
+    def __init__(self, objects: ObjectIO, key: str, attributes: Attributes | None = None) -> None:
         self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
-        self._task = asyncio.ensure_future(objects.put_stream(key, self._parts()))
+        stream = objects.put_stream(key, self._parts(), attributes=attributes)
+        self._task = asyncio.ensure_future(stream)
 
     async def _parts(self) -> AsyncIterator[bytearray]:
         while True:
@@ -55,10 +60,16 @@ class _PartStream:
 
     async def abort(self) -> None:
         if not self._task.done():
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(_ABORT)
+            self._drop_waiting()  # so that the abort marker always finds room
+            self._queue.put_nowait(_ABORT)
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(self._task), timeout=30)
+
+    def _drop_waiting(self) -> None:
+        """Take back a part that obstore has not taken yet (a sender waiting on it returns)."""
+        with contextlib.suppress(asyncio.QueueEmpty):
+            self._queue.get_nowait()
+            self._queue.task_done()
 
     async def _hand_over(self, put: Awaitable[None]) -> None:
         """Queue an item, unless the upload fails first (then raise its error)."""
@@ -80,7 +91,7 @@ class S3Writer:
         self._start = size  # where the current segment starts
         self._size = size
         self._buffer = bytearray()
-        self._stream: _PartStream | None = None
+        self._stream: PartStream | None = None
         self._create = create  # write an empty segment on close so that the file exists
         self._failed = False
         self._closed = False
@@ -113,7 +124,7 @@ class S3Writer:
 
     async def _ship(self) -> None:
         if self._stream is None:
-            self._stream = _PartStream(self._objects, segment_key(self._key, self._start))
+            self._stream = PartStream(self._objects, segment_key(self._key, self._start))
         part, self._buffer = self._buffer, bytearray()
         await self._stream.send(part)
 
