@@ -26,12 +26,11 @@ from dockyard.storage.drivers.s3 import S3Driver
 from dockyard.storage.drivers.s3_options import options_from_settings
 from dockyard.storage.testing import exists, noise, read_all
 from support.oci import sha256
+from support.s3_direct import MIB, PART, keys, pending_uploads, small_part_driver
 from support.seaweed import SeaweedFS, session_seaweed, unique_root
 from support.server import free_port, serving
 
 T = TypeVar("T")
-MIB = 1 << 20
-PART = 5 * MIB  # S3's smallest part: multipart paths run on a few MiB
 
 
 @pytest.fixture(scope="session")
@@ -41,23 +40,13 @@ def weed(tmp_path_factory: pytest.TempPathFactory) -> SeaweedFS:
 
 @pytest.fixture
 def driver(weed: SeaweedFS) -> S3Driver:
-    settings = msgspec.convert(weed.settings(unique_root("direct")), S3Settings)
-    options = options_from_settings(settings, redirect=False)
-    return S3Driver(dataclasses.replace(options, part_size=PART, copy_chunk=PART))
+    return small_part_driver(weed)
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-async def pending_uploads(driver: S3Driver) -> list[str]:
-    uploads = await driver.control.list_multipart_uploads(driver.options.root + "/")
-    return sorted(driver.options.path(u.key) for u in uploads)
-
-
-async def keys(driver: S3Driver) -> list[str]:
-    listed = await driver.objects.list_tree(driver.options.root + "/")
-    return sorted(driver.options.path(m.key) for m in listed)
 
 
 # the writer --------------------------------------------------------------------------------------

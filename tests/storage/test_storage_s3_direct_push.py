@@ -10,18 +10,15 @@ itself is tested in ``test_storage_s3_direct.py``.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-import msgspec
 import pytest
 
 from dockyard.api.http import ClientDisconnectedError
 from dockyard.auth.policy import AccessPolicy
 from dockyard.auth.principal import Principal
-from dockyard.config.model import S3Settings
 from dockyard.core.digest import parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.persistence.sql import SqlMetadata
@@ -32,15 +29,13 @@ from dockyard.services.quotas import QuotaExceededError, QuotaPolicy, QuotaServi
 from dockyard.services.registry import RegistryOptions
 from dockyard.services.uploads import UploadService
 from dockyard.storage.drivers.s3 import S3Driver
-from dockyard.storage.drivers.s3_options import options_from_settings
 from dockyard.storage.layout import blob_path
 from dockyard.storage.testing import exists, noise, read_all
 from support.oci import sha256
-from support.seaweed import SeaweedFS, session_seaweed, unique_root
+from support.s3_direct import PART, keys, pending_uploads, small_part_driver
+from support.seaweed import SeaweedFS, session_seaweed
 
 T = TypeVar("T")
-MIB = 1 << 20
-PART = 5 * MIB  # S3's smallest part: multipart paths run on a few MiB
 REPO = "team/app"
 ME = Principal("tester")
 
@@ -52,23 +47,13 @@ def weed(tmp_path_factory: pytest.TempPathFactory) -> SeaweedFS:
 
 @pytest.fixture
 def driver(weed: SeaweedFS) -> S3Driver:
-    settings = msgspec.convert(weed.settings(unique_root("direct")), S3Settings)
-    options = options_from_settings(settings, redirect=False)
-    return S3Driver(dataclasses.replace(options, part_size=PART, copy_chunk=PART))
+    return small_part_driver(weed)
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-async def pending_uploads(driver: S3Driver) -> list[str]:
-    uploads = await driver.control.list_multipart_uploads(driver.options.root + "/")
-    return sorted(driver.options.path(u.key) for u in uploads)
-
-
-async def keys(driver: S3Driver) -> list[str]:
-    listed = await driver.objects.list_tree(driver.options.root + "/")
-    return sorted(driver.options.path(m.key) for m in listed)
 
 
 async def chunks(data: bytes, size: int = 256 * 1024) -> AsyncIterator[bytes]:

@@ -1,0 +1,37 @@
+"""Helpers shared by the S3 direct-writer tests: a driver with small parts, and what it left.
+
+``PART`` is S3's smallest part size, so multipart paths run on a few MiB of data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import msgspec
+
+from dockyard.config.model import S3Settings
+from dockyard.storage.drivers.s3 import S3Driver
+from dockyard.storage.drivers.s3_options import options_from_settings
+from support.seaweed import SeaweedFS, unique_root
+
+MIB = 1 << 20
+PART = 5 * MIB
+
+
+def small_part_driver(weed: SeaweedFS) -> S3Driver:
+    """An S3 driver on a fresh root of ``weed`` with 5 MiB parts and copy chunks."""
+    settings = msgspec.convert(weed.settings(unique_root("direct")), S3Settings)
+    options = options_from_settings(settings, redirect=False)
+    return S3Driver(dataclasses.replace(options, part_size=PART, copy_chunk=PART))
+
+
+async def pending_uploads(driver: S3Driver) -> list[str]:
+    """Paths of the multipart uploads still open under the driver's root."""
+    uploads = await driver.control.list_multipart_uploads(driver.options.root + "/")
+    return sorted(driver.options.path(u.key) for u in uploads)
+
+
+async def keys(driver: S3Driver) -> list[str]:
+    """Paths of every object under the driver's root."""
+    listed = await driver.objects.list_tree(driver.options.root + "/")
+    return sorted(driver.options.path(m.key) for m in listed)
