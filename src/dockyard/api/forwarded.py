@@ -7,6 +7,11 @@ rightmost-untrusted rule). Entries left of it were written by the client and are
 believed. Without ``X-Forwarded-For``, a trusted peer's ``X-Real-IP`` is used. With no trusted
 networks configured (the default) the headers are ignored entirely, so a client can never
 choose the address that login throttling, the audit log and the access log record.
+
+With trusted networks configured, ``X-Forwarded-Host`` and ``X-Forwarded-Proto`` (which build
+``Location`` headers and the token realm) are also believed only from a trusted peer: a
+direct client's copies are dropped. Without any configured, they are honoured from anyone, as
+``registry:2`` does.
 """
 
 from __future__ import annotations
@@ -81,21 +86,38 @@ class TrustedProxies:
         return str(hop)  # every hop is trusted: the leftmost is the client
 
     def rewrite(self, scope: Scope) -> Scope:
-        """``scope`` with ``client`` set to the real client, when a trusted proxy sent it."""
+        """``scope`` with ``client`` set to the real client, when a trusted proxy sent it, and
+        without the ``X-Forwarded-Host``/``-Proto`` headers of a peer that is not trusted."""
         peer = scope.get("client")
         if not self.networks or not peer:
             return scope
         forwarded: list[str] = []
         real_ip: str | None = None
+        url_headers = False
         for name, value in scope["headers"]:
             lowered = name.lower()
             if lowered == b"x-forwarded-for":
                 forwarded.append(value.decode("latin-1"))
             elif lowered == b"x-real-ip":
                 real_ip = value.decode("latin-1")
+            elif lowered in _URL_HEADERS:
+                url_headers = True
+        if url_headers and not self._trusted_peer(str(peer[0])):
+            scope = {**scope, "headers": _without_url_headers(scope["headers"])}
         if not forwarded and real_ip is None:
             return scope
         client = self.client(str(peer[0]), forwarded, real_ip)
         if client == str(peer[0]):
             return scope
         return {**scope, "client": (client, 0)}
+
+    def _trusted_peer(self, peer: str) -> bool:
+        address = parse_address(peer)
+        return address is not None and self.trusts(address)
+
+
+_URL_HEADERS = (b"x-forwarded-host", b"x-forwarded-proto")
+
+
+def _without_url_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(name, value) for name, value in headers if name.lower() not in _URL_HEADERS]

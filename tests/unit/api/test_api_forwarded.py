@@ -84,6 +84,22 @@ def test_scope_is_rewritten_only_for_trusted_peers() -> None:
     assert nobody_trusted.rewrite(scope("127.0.0.1", *headers))["client"][0] == "127.0.0.1"
 
 
+def test_url_headers_are_believed_only_from_trusted_peers() -> None:
+    """X-Forwarded-Host/-Proto build Location headers and the token realm: a direct client's
+    copies are dropped once trusted proxies are configured; a proxy's are kept."""
+    headers = (("X-Forwarded-Host", "evil.example"), ("x-forwarded-proto", "https"), ("a", "b"))
+
+    def names(result: dict[str, Any]) -> list[bytes]:
+        return [name.lower() for name, _ in result["headers"]]
+
+    direct = PROXIES.rewrite(scope("198.51.100.7", *headers))
+    assert names(direct) == [b"a"]
+    via_proxy = PROXIES.rewrite(scope("127.0.0.1", *headers))
+    assert names(via_proxy) == [b"x-forwarded-host", b"x-forwarded-proto", b"a"]
+    nobody_trusted = TrustedProxies.from_cidrs([])  # registry:2 behaviour: honoured from anyone
+    assert len(nobody_trusted.rewrite(scope("198.51.100.7", *headers))["headers"]) == 3
+
+
 def test_networks_are_parsed_and_bad_ones_refused() -> None:
     assert [str(n) for n in parse_networks(["10.0.0.0/8", "127.0.0.1", " ::1/128 "])] == [
         "10.0.0.0/8",
