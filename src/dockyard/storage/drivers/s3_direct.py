@@ -1,7 +1,8 @@
 """The S3 BlobWriter: one object streamed straight to its final key, visible only on commit.
 
 Bytes collect in a buffer of one part; full parts go to a streaming multipart upload at the
-final key (parts of ``part_size``, two in flight, as :mod:`s3_writer` does), so memory stays
+final key (parts of ``part_size``, two in flight: :class:`s3_writer.PartBuffer`, which the
+segment writer uses too), so memory stays
 within a few parts however large the object. The upload is completed only by ``commit``: S3
 shows nothing at the key before CompleteMultipartUpload, so a reader never sees partial
 content. An object that fits in one part is a single PUT at commit time. ``abort`` (and any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.storage.driver import StorageError
 from dockyard.storage.drivers.s3_objects import ObjectIO
-from dockyard.storage.drivers.s3_writer import PartStream
+from dockyard.storage.drivers.s3_writer import PartBuffer
 
 if TYPE_CHECKING:
     from obstore import Attributes
@@ -32,12 +33,8 @@ class S3DirectWriter:
     """Streams one object to ``key``; ``commit`` makes it appear, ``abort`` leaves nothing."""
 
     def __init__(self, objects: ObjectIO, key: str, attributes: Attributes | None = None) -> None:
-        self._objects = objects
-        self._key = key
-        self._attributes = attributes  # the storage class of published blobs
         self._size = 0
-        self._buffer = bytearray()
-        self._stream: PartStream | None = None
+        self._object = PartBuffer(objects, key, attributes)  # attributes: the storage class
         self._state = _State.OPEN
 
     @property
@@ -49,47 +46,22 @@ class S3DirectWriter:
             raise StorageError(f"write to a {self._state.value} S3 writer")
         if not data:
             return
-        self._buffer += data
         self._size += len(data)
-        if len(self._buffer) >= self._objects.part_size:
-            await self._guard(self._ship())
+        await self._guard(self._object.add(data))
 
     async def commit(self) -> None:
         if self._state is _State.COMMITTED:
             return
         if self._state is not _State.OPEN:
             raise StorageError(f"cannot commit an {self._state.value} S3 writer")
-        await self._guard(self._complete())
+        await self._guard(self._object.complete(put_empty=True))  # an empty blob exists too
         self._state = _State.COMMITTED
 
     async def abort(self) -> None:
         if self._state is not _State.OPEN:
             return
         self._state = _State.ABORTED
-        self._buffer = bytearray()
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            await stream.abort()
-
-    async def _ship(self) -> None:
-        if self._stream is None:
-            self._stream = PartStream(self._objects, self._key, self._attributes)
-        part, self._buffer = self._buffer, bytearray()
-        await self._stream.send(part)
-
-    async def _complete(self) -> None:
-        if self._stream is None:  # it all fits in one part: one PUT
-            part, self._buffer = self._buffer, bytearray()
-            await self._objects.put(self._key, bytes(part), attributes=self._attributes)
-            return
-        if self._buffer:
-            await self._ship()
-        stream, self._stream = self._stream, None
-        try:
-            await stream.finish()
-        except BaseException:
-            await stream.abort()  # a cancelled finish must not leave the upload open
-            raise
+        await self._object.discard()
 
     async def _guard(self, step: Awaitable[None]) -> None:
         """Run ``step``; on any failure abort the upload, so nothing stays behind."""

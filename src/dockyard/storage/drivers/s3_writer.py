@@ -82,6 +82,54 @@ class PartStream:
         raise StorageError("S3 upload stream ended early")
 
 
+class PartBuffer:
+    """One object's bytes on their way to ``key``: whole parts stream as a multipart upload
+    (two in flight), an object that never fills a part is a single PUT. Shared by the segment
+    writer below and the direct writer (:mod:`s3_direct`)."""
+
+    def __init__(self, objects: ObjectIO, key: str, attributes: Attributes | None = None) -> None:
+        self._objects = objects
+        self._key = key
+        self._attributes = attributes
+        self._buffer = bytearray()
+        self._stream: PartStream | None = None
+
+    async def add(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) >= self._objects.part_size:
+            await self._ship()
+
+    async def complete(self, *, put_empty: bool) -> None:
+        """Store the object: finish the multipart upload (aborted if that fails, so nothing is
+        left open), else one PUT of the buffer when it has bytes or ``put_empty``."""
+        if self._stream is None:
+            if self._buffer or put_empty:
+                part, self._buffer = self._buffer, bytearray()
+                await self._objects.put(self._key, bytes(part), attributes=self._attributes)
+            return
+        if self._buffer:
+            await self._ship()
+        stream, self._stream = self._stream, None
+        try:
+            await stream.finish()
+        except BaseException:
+            await stream.abort()  # a cancelled finish must not leave the upload open
+            raise
+
+    async def discard(self) -> None:
+        """Drop the buffer and abort the multipart upload, if one was started."""
+        self._buffer = bytearray()
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            await stream.abort()
+
+    async def _ship(self) -> None:
+        if self._stream is None:
+            self._stream = PartStream(self._objects, self._key, self._attributes)
+        part, self._buffer = self._buffer, bytearray()
+        await self._stream.send(part)
+
+
 class S3Writer:
     """Appends one segment per writer session (a new one after each ``flush``)."""
 
@@ -90,8 +138,7 @@ class S3Writer:
         self._key = key
         self._start = size  # where the current segment starts
         self._size = size
-        self._buffer = bytearray()
-        self._stream: PartStream | None = None
+        self._segment = PartBuffer(objects, segment_key(key, size))
         self._create = create  # write an empty segment on close so that the file exists
         self._failed = False
         self._closed = False
@@ -105,10 +152,8 @@ class S3Writer:
             raise StorageError("write to a closed or failed S3 writer")
         if not data:
             return
-        self._buffer += data
         self._size += len(data)
-        if len(self._buffer) >= self._objects.part_size:
-            await self._guard(self._ship())
+        await self._guard(self._segment.add(data))
 
     async def flush(self) -> None:
         if not self._closed and not self._failed:
@@ -122,24 +167,12 @@ class S3Writer:
             return
         await self._guard(self._complete())
 
-    async def _ship(self) -> None:
-        if self._stream is None:
-            self._stream = PartStream(self._objects, segment_key(self._key, self._start))
-        part, self._buffer = self._buffer, bytearray()
-        await self._stream.send(part)
-
     async def _complete(self) -> None:
         """Store the current segment (if it has bytes, or the file must come into being)."""
-        if self._stream is not None:
-            if self._buffer:
-                await self._ship()
-            stream, self._stream = self._stream, None
-            await stream.finish()
-        elif self._buffer or self._create:
-            part, self._buffer = self._buffer, bytearray()
-            await self._objects.put(segment_key(self._key, self._start), bytes(part))
+        await self._segment.complete(put_empty=self._create)
         self._create = False
         self._start = self._size
+        self._segment = PartBuffer(self._objects, segment_key(self._key, self._start))
 
     async def _guard(self, step: Awaitable[None]) -> None:
         """Run ``step``; on any failure abort the open upload and count only stored bytes."""
@@ -148,8 +181,5 @@ class S3Writer:
         except BaseException:
             self._failed = True
             self._size = self._start
-            self._buffer = bytearray()
-            if self._stream is not None:
-                stream, self._stream = self._stream, None
-                await stream.abort()
+            await self._segment.discard()
             raise
