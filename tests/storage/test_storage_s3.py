@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import time
 import tracemalloc
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -35,6 +35,7 @@ from dockyard.storage.drivers.s3_options import (
 from dockyard.storage.testing import StorageDriverSuite, exists, noise, read_all
 from dockyard.storage.testing_scale import BLOB, UPLOAD, append_requests
 from support.oci import push_blob, sha256
+from support.s3_direct import failing_after_first_part
 from support.seaweed import SeaweedFS, session_seaweed, start_seaweed, unique_root
 from support.server import free_port, serving
 
@@ -225,15 +226,7 @@ def test_failed_publish_leaves_no_destination(
 def test_failed_append_counts_only_stored_bytes(
     driver: S3Driver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_put_stream = driver.objects.put_stream
-
-    async def broken(key: str, parts: AsyncIterable[Any], **options: Any) -> None:
-        async def first_then_fail() -> AsyncIterator[Any]:
-            async for part in parts:
-                yield part
-                raise StorageUnavailableError("connection reset")
-
-        await real_put_stream(key, first_then_fail(), **options)
+    broken = failing_after_first_part(driver.objects.put_stream)
 
     async def main() -> None:
         await append_requests(driver, UPLOAD, [b"committed"])

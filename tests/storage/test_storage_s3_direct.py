@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import tracemalloc
-from collections.abc import AsyncIterable, AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +26,14 @@ from dockyard.storage.drivers.s3 import S3Driver
 from dockyard.storage.drivers.s3_options import options_from_settings
 from dockyard.storage.testing import exists, noise, read_all
 from support.oci import sha256
-from support.s3_direct import MIB, PART, keys, pending_uploads, small_part_driver
+from support.s3_direct import (
+    MIB,
+    PART,
+    failing_after_first_part,
+    keys,
+    pending_uploads,
+    small_part_driver,
+)
 from support.seaweed import SeaweedFS, session_seaweed, unique_root
 from support.server import free_port, serving
 
@@ -79,15 +86,7 @@ def test_parts_stream_before_commit_yet_nothing_is_visible(driver: S3Driver) -> 
 def test_a_failing_part_aborts_the_upload(
     driver: S3Driver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_put_stream = driver.objects.put_stream
-
-    async def broken(key: str, parts: AsyncIterable[Any], **options: Any) -> None:
-        async def first_then_fail() -> AsyncIterator[Any]:
-            async for part in parts:
-                yield part
-                raise StorageUnavailableError("connection reset")
-
-        await real_put_stream(key, first_then_fail(), **options)
+    broken = failing_after_first_part(driver.objects.put_stream)
 
     monkeypatch.setattr(driver.objects, "put_stream", broken)
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the S3 direct-writer tests: a driver with small parts, and what it left.
+"""Helpers shared by the S3 writer tests: a driver with small parts, what it left, a fault.
 
 ``PART`` is S3's smallest part size, so multipart paths run on a few MiB of data.
 """
@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import msgspec
 
 from dockyard.config.model import S3Settings
+from dockyard.storage.driver import StorageUnavailableError
 from dockyard.storage.drivers.s3 import S3Driver
 from dockyard.storage.drivers.s3_options import options_from_settings
 from support.seaweed import SeaweedFS, unique_root
@@ -35,3 +38,21 @@ async def keys(driver: S3Driver) -> list[str]:
     """Paths of every object under the driver's root."""
     listed = await driver.objects.list_tree(driver.options.root + "/")
     return sorted(driver.options.path(m.key) for m in listed)
+
+
+PutStream = Callable[..., Awaitable[None]]
+
+
+def failing_after_first_part(put_stream: PutStream) -> PutStream:
+    """``put_stream`` whose multipart upload loses its connection right after the first part
+    (monkeypatch it over ``driver.objects.put_stream``)."""
+
+    async def broken(key: str, parts: AsyncIterable[Any], **options: Any) -> None:
+        async def first_then_fail() -> AsyncIterator[Any]:
+            async for part in parts:
+                yield part
+                raise StorageUnavailableError("connection reset")
+
+        await put_stream(key, first_then_fail(), **options)
+
+    return broken
