@@ -62,7 +62,9 @@ log = logging.getLogger("dockyard.bootstrap")
 def build_storage(settings: Settings) -> StorageDriver:
     driver = settings.storage.driver_name
     if driver == "filesystem":
-        return FilesystemDriver(settings.storage_root())
+        return FilesystemDriver(
+            settings.storage_root(), direct_writes=settings.dockyard.directwrites
+        )
     if driver == "inmemory":
         return MemoryDriver()
     if driver == "s3" and settings.storage.s3 is not None:

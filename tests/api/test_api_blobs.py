@@ -80,6 +80,26 @@ def test_chunked_upload_with_content_range(client: httpx.Client, repo: str) -> N
     assert client.get(f"/v2/{repo}/blobs/{sha256(data)}").content == data
 
 
+def test_chunks_of_odd_sizes_across_the_write_buffers(client: httpx.Client, repo: str) -> None:
+    """PATCHes that end anywhere (the filesystem driver writes whole 4 MiB buffers with
+    O_DIRECT and must re-align on every append), then a PUT carrying the last chunk."""
+    sizes = [5 * 1024 * 1024 + 3, 3 * 1024 * 1024 + 1, 4 * 1024 * 1024, 7, 1024 * 1024 + 5]
+    data = os.urandom(sum(sizes))
+    location = _start(client, repo)
+    start = 0
+    for size in sizes[:-1]:
+        chunk = data[start : start + size]
+        headers = {"Content-Range": f"{start}-{start + size - 1}"}
+        response = client.patch(location, content=chunk, headers=headers)
+        assert response.status_code == 202, response.text
+        assert response.headers["Range"] == f"0-{start + size - 1}"
+        location, start = response.headers["Location"], start + size
+    done = client.put(location, params={"digest": sha256(data)}, content=data[start:])
+    assert done.status_code == 201, done.text
+    fetched = client.get(f"/v2/{repo}/blobs/{sha256(data)}")
+    assert fetched.content == data
+
+
 def test_out_of_order_chunk_is_416_with_true_range(client: httpx.Client, repo: str) -> None:
     location = _start(client, repo)
     first = client.patch(location, content=b"a" * 10, headers={"Content-Range": "0-9"})

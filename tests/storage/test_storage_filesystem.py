@@ -15,8 +15,17 @@ from dockyard.storage.testing import StorageDriverSuite, pattern, read_all, writ
 
 
 class TestFilesystemDriver(StorageDriverSuite):
+    """The default: big uploads written with O_DIRECT (storage/drivers/direct_io.py)."""
+
     def make_driver(self, tmp_path: Path) -> StorageDriver:
         return FilesystemDriver(str(tmp_path / "root"))
+
+
+class TestFilesystemDriverCachedWrites(StorageDriverSuite):
+    """``dockyard.directwrites: false``: every upload byte through the page cache."""
+
+    def make_driver(self, tmp_path: Path) -> StorageDriver:
+        return FilesystemDriver(str(tmp_path / "root"), direct_writes=False)
 
 
 @pytest.fixture
@@ -178,7 +187,8 @@ def test_large_writes_hand_windows_to_writeback(
     monkeypatch.setattr(filesystem, "start_writeback", lambda fd, off, n: calls.append((off, n)))
 
     async def scenario() -> None:
-        writer = await FilesystemDriver(str(root)).writer("f", append=True)
+        driver = FilesystemDriver(str(root), direct_writes=False)
+        writer = await driver.writer("f", append=True)
         for _ in range(5):
             await writer.write(pattern(writeback.WINDOW // 2 + 1))
         await writer.close()

@@ -301,6 +301,7 @@ class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only
     server: str = "granian"
     workers: int = 1
     trustedproxies: list[str] = []  # CIDRs of reverse proxies whose X-Forwarded-For counts
+    directwrites: bool = True  # filesystem uploads: whole 4 MiB blocks written with O_DIRECT
     token: DockyardTokenSettings = msgspec.field(default_factory=DockyardTokenSettings)
     identity: DockyardIdentitySettings = msgspec.field(default_factory=DockyardIdentitySettings)
     gc: GcSettings = msgspec.field(default_factory=GcSettings)

@@ -10,7 +10,14 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 
-from dockyard.storage.driver import FileInfo, PathNotFoundError, StorageError, check_path
+from dockyard.storage.driver import (
+    FileInfo,
+    FileWriter,
+    PathNotFoundError,
+    StorageError,
+    check_path,
+)
+from dockyard.storage.drivers import direct_io
 from dockyard.storage.drivers.writeback import WINDOW, start_writeback
 
 READ_CHUNK = 1 << 20
@@ -89,23 +96,43 @@ class FilesystemWriter:
 
 
 class FilesystemDriver:
-    """Stores every path as a file below ``root``."""
+    """Stores every path as a file below ``root``.
+
+    ``direct_writes`` (the default) writes big uploads around the page cache
+    (:mod:`.direct_io`); False keeps every byte in the page cache (:class:`FilesystemWriter`).
+    """
 
     name = "filesystem"
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, direct_writes: bool = True) -> None:
         self.root = os.path.abspath(root)
+        self.direct_writes = direct_writes and direct_io.supported()
         os.makedirs(self.root, exist_ok=True)
 
     def _full(self, path: str) -> str:
         return os.path.join(self.root, *check_path(path))
 
-    async def writer(self, path: str, *, append: bool) -> FilesystemWriter:
+    async def writer(self, path: str, *, append: bool) -> FileWriter:
         full = self._full(path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
+        if self.direct_writes:
+            return self._direct_io_writer(full, append)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
         fd = os.open(full, flags, 0o644)
         return FilesystemWriter(fd, os.fstat(fd).st_size)
+
+    @staticmethod
+    def _direct_io_writer(full: str, append: bool) -> direct_io.DirectFileWriter:
+        fd = os.open(full, os.O_RDWR | os.O_CREAT | (0 if append else os.O_TRUNC), 0o644)
+        direct_fd = None
+        try:
+            direct_fd = direct_io.open_direct(full)
+            return direct_io.DirectFileWriter(fd, direct_fd, os.fstat(fd).st_size)
+        except BaseException:
+            for opened in (fd, direct_fd):
+                if opened is not None:
+                    os.close(opened)
+            raise
 
     async def direct_writer(self, path: str) -> None:
         """None: an upload file is published by a rename, so its bytes are written once."""

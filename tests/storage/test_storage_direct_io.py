@@ -1,0 +1,206 @@
+"""Filesystem uploads written with O_DIRECT (storage/drivers/direct_io.py).
+
+The conformance suite runs the driver in both modes (test_storage_filesystem.py); these
+tests pin what is particular to direct writes: alignment across appends that end anywhere,
+whole buffers really bypassing the page cache, the fallbacks when a filesystem refuses
+O_DIRECT, and what a failed write leaves behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import itertools
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dockyard.bootstrap import build_storage
+from dockyard.config.loader import load_settings
+from dockyard.storage.driver import StorageError
+from dockyard.storage.drivers import direct_io
+from dockyard.storage.drivers.filesystem import FilesystemDriver
+from dockyard.storage.testing import pattern, read_all
+
+MIB = 1 << 20
+UPLOAD = "_uploads/u1/data"
+
+
+def _resident_bytes(path: Path) -> int:
+    """Bytes of ``path`` in the page cache, as util-linux's fincore counts them."""
+    out = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(out.stdout.strip())
+
+
+async def _append(driver: FilesystemDriver, data: bytes, pieces: list[int]) -> int:
+    """Append ``data`` in ``pieces`` through one writer; the writer's final size."""
+    writer = await driver.writer(UPLOAD, append=True)
+    try:
+        offset = 0
+        for length in pieces:
+            await writer.write(data[offset : offset + length])
+            offset += length
+        assert offset == len(data)
+    finally:
+        await writer.close()
+    return writer.size
+
+
+def test_appends_ending_anywhere_round_trip(tmp_path: Path) -> None:
+    """Writers that start and stop at unaligned offsets, with writes straddling the 4 MiB
+    buffers, leave exactly the bytes sent, in order."""
+    rng = random.Random(7)
+    data = pattern(21 * MIB + 4097)
+    cuts = sorted({0, len(data), 1, 4095, 4 * MIB - 1, 4 * MIB + 1, 9 * MIB + 3, 17 * MIB})
+    driver = FilesystemDriver(str(tmp_path / "root"))
+
+    async def scenario() -> list[int]:
+        sizes = []
+        for start, end in itertools.pairwise(cuts):
+            part = data[start:end]
+            pieces = []
+            left = len(part)
+            while left:
+                pieces.append(min(left, rng.choice([1, 511, 65536, 400_000, 5 * MIB])))
+                left -= pieces[-1]
+            sizes.append(await _append(driver, part, pieces))
+        return sizes
+
+    sizes = asyncio.run(scenario())
+    assert sizes == cuts[1:]
+    if shutil.which("fincore"):
+        # The appends stayed aligned, so O_DIRECT took every whole buffer (4-8, 9-13, 13-17
+        # and 17-21 MiB); only 0-4 MiB (never one whole buffer) and 8-9 MiB were cached. Had
+        # alignment been lost, every write would have fallen back to the cache: 21 MiB.
+        assert _resident_bytes(tmp_path / "root" / UPLOAD) <= 6 * MIB
+    assert (tmp_path / "root" / UPLOAD).read_bytes() == data
+
+
+@pytest.mark.skipif(shutil.which("fincore") is None, reason="needs util-linux fincore")
+def test_whole_buffers_bypass_the_page_cache(tmp_path: Path) -> None:
+    """With direct writes only the last, partial buffer is cached; without, everything is."""
+    data = pattern(16 * MIB + 100)
+
+    async def write(driver: FilesystemDriver) -> None:
+        await _append(driver, data, [MIB] * 16 + [100])
+
+    direct = FilesystemDriver(str(tmp_path / "direct"))
+    cached = FilesystemDriver(str(tmp_path / "cached"), direct_writes=False)
+    asyncio.run(write(direct))
+    asyncio.run(write(cached))
+    assert _resident_bytes(tmp_path / "direct" / UPLOAD) <= 4 * MIB
+    assert _resident_bytes(tmp_path / "cached" / UPLOAD) >= 16 * MIB
+    assert (tmp_path / "direct" / UPLOAD).read_bytes() == data
+
+
+def test_filesystem_refusing_o_direct_at_open_is_written_through_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+
+    def refusing(path: str, flags: int, *args: int) -> int:
+        if flags & direct_io._O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", refusing)
+    data = pattern(9 * MIB + 5)
+    size = asyncio.run(_append(FilesystemDriver(str(tmp_path / "root")), data, [3 * MIB] * 3 + [5]))
+    assert size == len(data)
+    assert (tmp_path / "root" / UPLOAD).read_bytes() == data
+
+
+def test_einval_on_a_direct_write_falls_back_to_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device that wants another alignment refuses the write itself: it is retried
+    through the page cache and later buffers follow suit."""
+    driver = FilesystemDriver(str(tmp_path / "root"))
+    real_pwrite = os.pwrite
+    refused: list[int] = []
+
+    async def scenario() -> int:
+        writer = await driver.writer(UPLOAD, append=True)
+        direct_fd = writer._direct_fd  # type: ignore[attr-defined]
+
+        def picky(fd: int, data: object, offset: int) -> int:
+            if fd == direct_fd:
+                refused.append(offset)
+                raise OSError(errno.EINVAL, "Invalid argument")
+            return real_pwrite(fd, data, offset)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "pwrite", picky)
+        try:
+            for _ in range(3):
+                await writer.write(pattern(4 * MIB))
+        finally:
+            await writer.close()
+        return writer.size
+
+    assert asyncio.run(scenario()) == 12 * MIB
+    assert refused == [0]  # tried once, then the writer stopped using O_DIRECT
+    assert (tmp_path / "root" / UPLOAD).read_bytes() == pattern(4 * MIB) * 3
+
+
+def test_failed_write_reports_what_the_file_holds_and_refuses_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = FilesystemDriver(str(tmp_path / "root"))
+    real_pwrite = os.pwrite
+    calls = 0
+
+    def full_disk_on_second(fd: int, data: object, offset: int) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_pwrite(fd, data, offset)  # type: ignore[arg-type]
+
+    async def scenario() -> int:
+        writer = await driver.writer(UPLOAD, append=True)
+        monkeypatch.setattr(os, "pwrite", full_disk_on_second)
+        try:
+            with pytest.raises(StorageError, match="No space"):
+                for _ in range(4):
+                    await writer.write(pattern(4 * MIB))
+            with pytest.raises(StorageError):
+                await writer.write(b"more")
+        finally:
+            await writer.close()
+        return writer.size
+
+    size = asyncio.run(scenario())
+    stored = (tmp_path / "root" / UPLOAD).read_bytes()
+    assert size == len(stored) == 4 * MIB  # the first buffer landed, the second did not
+    assert stored == pattern(4 * MIB)
+
+
+def test_directwrites_setting_reaches_the_driver(tmp_path: Path) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path}\n")
+    default = build_storage(load_settings(str(config), {}))
+    off = {"REGISTRY_DOCKYARD_DIRECTWRITES": "false"}
+    turned_off = build_storage(load_settings(str(config), off))
+    assert isinstance(default, FilesystemDriver) and default.direct_writes
+    assert isinstance(turned_off, FilesystemDriver) and not turned_off.direct_writes
+
+
+def test_reads_see_every_byte_written_so_far(tmp_path: Path) -> None:
+    """After close (the end of a PATCH) a reader sees the whole upload, buffered tail too."""
+    driver = FilesystemDriver(str(tmp_path / "root"))
+    data = pattern(5 * MIB + 3)
+
+    async def scenario() -> bytes:
+        await _append(driver, data, [5 * MIB + 3])
+        return await read_all(driver, UPLOAD)
+
+    assert asyncio.run(scenario()) == data
