@@ -295,6 +295,7 @@ http:
 dockyard:
   database: {database}
   workers: 1
+  server: uvicorn
   trustedproxies: [127.0.0.1/32]
 """
 

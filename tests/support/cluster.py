@@ -150,6 +150,7 @@ class Cluster:
             env={**self.node_env(node), **(extra_env or {})},
             port=node.port,
             data_dir_flag=False,
+            server=None,  # node.yml's choice (uvicorn), as the README runs it
         )
 
     def heal(self) -> None:

@@ -45,7 +45,7 @@ def start_server(
     config: str | None = None,
     env: dict[str, str] | None = None,
     data_dir: Path | None = None,
-    server: str = "granian",
+    server: str | None = "granian",  # None: what the config says
     scheme: str = "http",
     port: int | None = None,
     verify: str | bool = False,
@@ -57,7 +57,8 @@ def start_server(
     args = [DOCKYARD, "serve", "--addr", f"127.0.0.1:{port}"]
     if data_dir_flag:
         args += ["--data-dir", str(data_dir)]
-    args += ["--server", server]
+    if server is not None:
+        args += ["--server", server]
     if config is not None:
         config_path = workdir / "config.yml"
         config_path.write_text(config)
