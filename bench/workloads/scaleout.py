@@ -62,8 +62,8 @@ def run_manifest(bench: Bench, reference: Server, balancer: Server, stack: Stack
         f"GET by tag of an OCI image manifest ({len(image.manifest)} bytes), Accept for OCI and "
         f"Docker types, wrk, {profile.manifest_concurrency} connections, {profile.load_seconds} s "
         f"each; reference: one Distribution process, filesystem storage; dockyard: {NODES} nodes "
-        "(one granian worker each) on PostgreSQL + SeaweedFS S3 behind nginx "
-        f"(examples/cluster/nginx.conf); all on the same {os.cpu_count()} cores",
+        "(one uvicorn worker each, as examples/cluster/node.yml) on PostgreSQL + SeaweedFS S3 "
+        f"behind nginx (examples/cluster/nginx.conf); all on the same {os.cpu_count()} cores",
     )
     rps = workload.figure("get_tag", "GET by tag", "req/s", HIGHER)
     p99 = workload.figure("get_tag_p99", "GET by tag, p99 latency", "ms", LOWER)
