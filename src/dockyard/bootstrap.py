@@ -32,12 +32,14 @@ from dockyard.cache.base import (
     SharedWindows,
 )
 from dockyard.config import Settings, parse_duration
+from dockyard.config.health import storage_health
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata
 from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.blobs import BlobService
 from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.gc import GarbageCollector
+from dockyard.services.health import HealthMonitor, HealthOptions, build_monitor
 from dockyard.services.importer import DistributionImporter
 from dockyard.services.listing import ListingService
 from dockyard.services.maintenance import UploadPurger
@@ -242,8 +244,20 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         shutdown=database.aclose,
     )
     registry.background = (*background_loops(settings, registry), *identity_loops(registry))
+    registry.health = health_monitor(settings, storage, metadata)
+    if registry.health is not None:
+        registry.background += (registry.health.run_forever,)
     registry.system = build_system_settings(settings, registry)
     return registry
+
+
+def health_monitor(
+    settings: Settings, storage: StorageDriver, metadata: SqlMetadata
+) -> HealthMonitor | None:
+    """``health.storagedriver``: probes of the storage and the database for /debug/health."""
+    checks = storage_health(settings.health)
+    options = HealthOptions(checks.enabled, checks.interval_seconds, checks.threshold)
+    return build_monitor(options, storage, metadata)
 
 
 def api_options(settings: Settings) -> ApiOptions:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -208,6 +209,18 @@ def test_postgres_restart_during_traffic(cluster: Cluster) -> None:
 # ---------------------------------------------------------------------------- S3
 
 
+def wait_for_debug_health(port: int, status: int, timeout: float = 30) -> dict[str, Any]:
+    """Poll a node's /debug/health until it answers ``status``; its JSON body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(f"http://127.0.0.1:{port}/debug/health", timeout=5)
+        if response.status_code == status:
+            return dict(response.json())
+        if time.monotonic() > deadline:
+            raise AssertionError(f"/debug/health on {port}: {response.status_code} {response.text}")
+        time.sleep(0.1)
+
+
 def test_s3_outage_during_traffic(cluster: Cluster) -> None:
     marks = cluster.log_marks()
     traffic = Traffic(cluster.url, "s3-outage").start()
@@ -215,6 +228,9 @@ def test_s3_outage_during_traffic(cluster: Cluster) -> None:
         traffic.wait_for_pushes(4)
         cluster.weed.stop()
         traffic.wait("503s while S3 is down", lambda: traffic.count(503) >= 4)
+        for node in [n for n in cluster.nodes if n.alive]:  # readiness: storage down, database ok
+            checks = wait_for_debug_health(node.debug_port, 503)["checks"]
+            assert checks["database"] == "ok" and checks["storage"] != "ok", checks
         repo, tag, image = traffic.pushed[0]
         fresh = make_image()
         with cluster.client() as client:
@@ -235,6 +251,8 @@ def test_s3_outage_during_traffic(cluster: Cluster) -> None:
             assert_oci_error(refused, 400, "MANIFEST_BLOB_UNKNOWN")
         cluster.weed.start()
         traffic.wait_for_pushes(len(traffic.pushed) + 4)
+        for node in [n for n in cluster.nodes if n.alive]:
+            wait_for_debug_health(node.debug_port, 200)
     finally:
         traffic.stop()
     assert traffic.bad == []

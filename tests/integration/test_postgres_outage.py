@@ -15,7 +15,7 @@ import pytest
 
 from support import postgres
 from support.oci import assert_oci_error, make_image, push_image
-from support.server import serving
+from support.server import free_port, serving
 
 pytestmark = pytest.mark.skipif(not postgres.available(), reason="PostgreSQL not installed")
 
@@ -92,4 +92,47 @@ def test_starts_while_postgres_is_down_and_serves_once_it_is_up(
         wait_until_serving(client, "/v2/_catalog")  # migrates on first use
         push_image(client, "late/app", make_image(), tag="v1")
         assert client.get("/v2/_catalog").json() == {"repositories": ["late/app"]}
+    assert_no_internal_errors(server.log())
+
+
+def _debug_health(port: int) -> tuple[int, dict[str, object]]:
+    response = httpx.get(f"http://127.0.0.1:{port}/debug/health", timeout=5)
+    return response.status_code, response.json()
+
+
+def _wait_for_health(port: int, status: int, timeout: float = 30) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code, body = _debug_health(port)
+        if code == status:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"/debug/health never answered {status}: {body}")
+
+
+def test_debug_health_reports_the_database_outage_and_the_recovery(
+    tmp_path: Path, own_postgres: postgres.PostgresServer
+) -> None:
+    """health.storagedriver on: /debug/health turns 503 naming the database while PostgreSQL
+    is down (storage still ok), and 200 again once it is back; /health stays 200 throughout."""
+    debug = free_port()
+    env = {
+        "REGISTRY_DOCKYARD_DATABASE": own_postgres.create_database("health") + "?pool_timeout=1",
+        "REGISTRY_HTTP_DEBUG_ADDR": f"127.0.0.1:{debug}",
+        "REGISTRY_HEALTH_STORAGEDRIVER_ENABLED": "true",
+        "REGISTRY_HEALTH_STORAGEDRIVER_INTERVAL": "200ms",
+        "REGISTRY_HEALTH_STORAGEDRIVER_THRESHOLD": "2",
+    }
+    with serving(tmp_path, env=env) as server, server.client() as client:
+        healthy = _wait_for_health(debug, 200)
+        assert healthy["checks"] == {"storage": "ok", "database": "ok"}
+        own_postgres.stop()
+        sick = _wait_for_health(debug, 503)
+        assert sick["status"] == "unhealthy"
+        checks = sick["checks"]
+        assert isinstance(checks, dict) and checks["storage"] == "ok"
+        assert checks["database"] != "ok"
+        assert client.get("/health").status_code == 200
+        own_postgres.start()
+        assert _wait_for_health(debug, 200)["checks"] == {"storage": "ok", "database": "ok"}
     assert_no_internal_errors(server.log())

@@ -43,6 +43,8 @@ from support.server import RunningServer, free_port, start_server, stop_server
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cluster"
 NODE_CONFIG = EXAMPLE / "node.yml"
+# node.yml probes S3 and PostgreSQL every 10 s; the outage tests want to see it sooner
+FAST_HEALTH_PROBES = {"REGISTRY_HEALTH_STORAGEDRIVER_INTERVAL": "250ms"}
 SIZE = 3
 
 
@@ -147,7 +149,7 @@ class Cluster:
         node.server = start_server(
             node.workdir,
             config=NODE_CONFIG.read_text(),
-            env={**self.node_env(node), **(extra_env or {})},
+            env={**self.node_env(node), **FAST_HEALTH_PROBES, **(extra_env or {})},
             port=node.port,
             data_dir_flag=False,
             server=None,  # node.yml's choice (uvicorn), as the README runs it

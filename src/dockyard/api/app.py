@@ -188,9 +188,24 @@ class RegistryApp:
         return self.metrics.render()
 
     def health(self) -> bytes:
+        """``/health`` (liveness): the process answers, whatever its backends do."""
         return msgspec.json.encode(
             {"status": "ok", "uptime_seconds": round(time.time() - self.started_at, 1)}
         )
+
+    def debug_health(self) -> tuple[int, bytes]:
+        """``/debug/health``: 503 while a ``health.storagedriver`` check keeps failing."""
+        uptime = round(time.time() - self.started_at, 1)
+        monitor = self.registry.health
+        if monitor is None:
+            return 200, msgspec.json.encode({"status": "ok", "uptime_seconds": uptime})
+        problems = monitor.problems()
+        body = {
+            "status": "unhealthy" if problems else "ok",
+            "uptime_seconds": uptime,
+            "checks": monitor.checks(),
+        }
+        return (503 if problems else 200), msgspec.json.encode(body)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -217,7 +232,7 @@ class RegistryApp:
         if self.options.debug_addr is not None:
             host, port = self.options.debug_addr
             debug = DebugServer(
-                host, port, self.render_metrics, self.health, self.options.metrics_path
+                host, port, self.render_metrics, self.debug_health, self.options.metrics_path
             )
             try:
                 await debug.start()

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable
 
 ROUTES_HELP = b"/metrics /debug/health"
+_STATUS_LINES = {200: b"200 OK", 503: b"503 Service Unavailable"}
 
 
 class DebugServer:
@@ -18,12 +19,14 @@ class DebugServer:
         host: str,
         port: int,
         metrics: Callable[[], bytes],
-        health: Callable[[], bytes],
+        health: Callable[[], tuple[int, bytes]],
         metrics_path: str = "/metrics",
     ) -> None:
         self.host, self.port = host, port
-        self._routes = {metrics_path: (b"text/plain; version=0.0.4", metrics)}
-        self._routes["/debug/health"] = (b"application/json", health)
+        self._routes: dict[str, tuple[bytes, Callable[[], tuple[int, bytes]]]] = {
+            metrics_path: (b"text/plain; version=0.0.4", lambda: (200, metrics())),
+            "/debug/health": (b"application/json", health),
+        }
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -45,7 +48,9 @@ class DebugServer:
             if route is None:
                 status, content_type, body = b"404 Not Found", b"text/plain", ROUTES_HELP
             else:
-                status, content_type, body = b"200 OK", route[0], route[1]()
+                content_type = route[0]
+                code, body = route[1]()
+                status = _STATUS_LINES[code]
             writer.write(
                 b"HTTP/1.0 "
                 + status

@@ -12,6 +12,7 @@ from typing import NoReturn
 from dockyard.config.address import parse_host_port
 from dockyard.config.duration import parse_duration
 from dockyard.config.errors import ConfigError
+from dockyard.config.health import storage_health
 from dockyard.config.ldap import check_ldap
 from dockyard.config.lifecycle_checks import check_lifecycle
 from dockyard.config.model import (
@@ -43,6 +44,7 @@ def validate(settings: Settings) -> None:
     _check_http(settings.http)
     _check_auth(settings.auth)
     _check_storage(settings.storage)
+    storage_health(settings.health)
     if settings.proxy.ttl:
         duration("proxy.ttl", settings.proxy.ttl)
     _check_dockyard(settings.dockyard, settings.storage)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from dockyard.auth.policy import AccessPolicy
     from dockyard.services.blobs import BlobService
     from dockyard.services.gc import GarbageCollector
+    from dockyard.services.health import HealthMonitor
     from dockyard.services.identity.wiring import IdentityServices
     from dockyard.services.importer import DistributionImporter
     from dockyard.services.lifecycle import Lifecycle
@@ -58,3 +59,5 @@ class Registry:
     shutdown: Callable[[], Awaitable[None]] = field(default=_nothing)
     # Loops the server runs for its lifetime (scheduled jobs); started by the ASGI lifespan.
     background: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = ()
+    # health.storagedriver: probes of storage and database behind /debug/health (None: off)
+    health: HealthMonitor | None = None
