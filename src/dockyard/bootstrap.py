@@ -20,7 +20,7 @@ from dockyard.auth.identity import IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.token_keys import KeyRing
 from dockyard.auth.token_trust import TrustError, TrustStore
-from dockyard.bootstrap_identity import build_identity_services, identity_loops
+from dockyard.bootstrap_identity import audit_loops, build_identity_services, identity_loops
 from dockyard.bootstrap_lifecycle import background_loops, build_lifecycle
 from dockyard.bootstrap_settings import build_system_settings
 from dockyard.cache.base import (
@@ -243,7 +243,11 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         startup=database.open,
         shutdown=database.aclose,
     )
-    registry.background = (*background_loops(settings, registry), *identity_loops(registry))
+    registry.background = (
+        *background_loops(settings, registry),
+        *identity_loops(registry),
+        *audit_loops(settings, database),
+    )
     registry.health = health_monitor(settings, storage, metadata)
     if registry.health is not None:
         registry.background += (registry.health.run_forever,)

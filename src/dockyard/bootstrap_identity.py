@@ -22,6 +22,7 @@ from dockyard.persistence.sql.projects import SqlProjectStore
 from dockyard.persistence.sql.robots import SqlRobotStore
 from dockyard.persistence.sql.session import Database
 from dockyard.services.identity.audit import AuditLog
+from dockyard.services.identity.audit_retention import AuditPruner
 from dockyard.services.identity.common import IdentityOptions
 from dockyard.services.identity.external_groups import (
     ExternalGroupSync,
@@ -132,3 +133,12 @@ def identity_loops(registry: Registry) -> tuple[Loop, ...]:
         return ()
     watch = HtpasswdWatch(registry.htpasswd, identity.directory, identity.audit)
     return (watch.run_forever,)
+
+
+def audit_loops(settings: Settings, database: Database) -> tuple[Loop, ...]:
+    """With ``dockyard.identity.auditretention`` set: the hourly deletion of older events."""
+    retention = settings.dockyard.identity.auditretention
+    seconds = parse_duration(retention) if retention else 0.0
+    if seconds <= 0:
+        return ()
+    return (AuditPruner(SqlAuditStore(database), seconds).run_forever,)

@@ -292,6 +292,7 @@ class DockyardIdentitySettings(Section, frozen=True, forbid_unknown_fields=True,
     clientattempts: int = 50  # failed logins per client address within loginwindow, then 429
     loginwindow: str = "5m"
     auditpulls: bool = True  # manifest pulls in the audit log (pushes and deletes always are)
+    auditretention: str = ""  # e.g. "2160h" (90 days): older audit events are deleted; "" keeps all
     oidc: OidcSettings = msgspec.field(default_factory=OidcSettings)  # ID tokens as passwords
     ldap: LdapSettings = msgspec.field(default_factory=LdapSettings)  # LDAP / AD passwords
 

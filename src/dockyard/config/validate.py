@@ -175,6 +175,8 @@ def _check_token_issuer(settings: Settings) -> None:
 
 def _check_identity(settings: Settings) -> None:
     identity = settings.dockyard.identity
+    if identity.auditretention:
+        duration("dockyard.identity.auditretention", identity.auditretention)
     if not identity.enabled:
         return
     if settings.auth.kind in ("token", "silly"):

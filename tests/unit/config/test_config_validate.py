@@ -195,3 +195,15 @@ def test_workers_must_be_positive() -> None:
     assert "dockyard.workers: must be at least 1" in error_of(
         None, {"REGISTRY_DOCKYARD_WORKERS": "0"}
     )
+
+
+def test_audit_retention_must_be_a_duration() -> None:
+    message = error_of(None, {"REGISTRY_DOCKYARD_IDENTITY_AUDITRETENTION": "90d"})
+    assert "dockyard.identity.auditretention" in message
+    settings = load_settings(None, {"REGISTRY_DOCKYARD_IDENTITY_AUDITRETENTION": "2160h"})
+    assert parse_duration(settings.dockyard.identity.auditretention) == 2160 * 3600
+
+
+def test_health_storagedriver_is_checked_when_loading() -> None:
+    message = error_of(None, {"REGISTRY_HEALTH_STORAGEDRIVER_THRESHOLD": "0"})
+    assert "health.storagedriver.threshold" in message

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from dockyard.persistence.identity_records import (
     AccessTokenRecord,
     AuditEvent,
@@ -171,6 +173,26 @@ def test_audit_query_and_export_order(audit_store: SqlAuditStore, run: Run[Any])
     oldest = run(audit_store.query(AuditQuery(after_id=0, limit=2)))
     assert [e.actor for e in oldest] == ["a", "b"]
     assert len(run(audit_store.query(AuditQuery(since=now + 2)))) == 2
+
+
+def test_audit_retention_deletes_only_older_events_in_batches(
+    audit_store: SqlAuditStore, run: Run[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dockyard.identity.auditretention: everything recorded before now - retention goes,
+    in batches (3 here, so the loop has to come back), and nothing newer."""
+    from dockyard.services.identity import audit_retention
+
+    monkeypatch.setattr(audit_retention, "BATCH", 3)
+    now = 1_000_000.0
+    ages = [10_000, 9_000, 8_000, 7_000, 6_000, 5_000, 4_000, 100, 10]  # seconds before now
+    for i, age in enumerate(ages):
+        event = AuditEvent(f"u{i}", "user", "login", "success", created_at=now - age)
+        run(audit_store.append(event))
+    pruner = audit_retention.AuditPruner(audit_store, 3_600, clock=lambda: now)
+    assert run(pruner.prune_once()) == 7
+    left = run(audit_store.query(AuditQuery(limit=100)))
+    assert sorted(e.actor for e in left) == ["u7", "u8"]
+    assert run(pruner.prune_once()) == 0
 
 
 def test_every_change_moves_the_generation(

@@ -65,6 +65,14 @@ class SqlAuditStore:
 
         await self.db.transaction(work)
 
+    async def prune(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest events recorded before ``before``; how many."""
+        return await self.db.execute(
+            "DELETE FROM audit_log WHERE id IN "
+            "(SELECT id FROM audit_log WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+            (before, limit),
+        )
+
     async def query(self, query: AuditQuery) -> list[AuditEvent]:
         """Matching events, newest first (oldest first when ``after_id`` is set)."""
         where, params = _filters(query)
