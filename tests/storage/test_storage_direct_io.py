@@ -15,6 +15,7 @@ import os
 import random
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,83 @@ def test_reads_see_every_byte_written_so_far(tmp_path: Path) -> None:
         return await read_all(driver, UPLOAD)
 
     assert asyncio.run(scenario()) == data
+
+
+def test_close_while_a_write_waits_for_its_buffer_leaves_no_write_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request cancelled twice can leave a write() waiting for the buffer in flight while
+    close() runs. close waits for that write to end, then writes everything out; and if
+    close itself is cancelled meanwhile, the write stops (the buffers went back to the pool,
+    maybe to another writer) and size is what the file holds."""
+    driver = FilesystemDriver(str(tmp_path / "root"))
+    real_pwrite = os.pwrite
+    data = pattern(8 * MIB + 10)
+
+    async def scenario(cancel_close: bool) -> tuple[int, BaseException | None, Path]:
+        path = f"_uploads/{int(cancel_close)}/data"
+        writer = await driver.writer(path, append=True)
+        direct_fd = writer._direct_fd  # type: ignore[attr-defined]
+
+        def slow(fd: int, view: object, offset: int) -> int:
+            if fd == direct_fd:
+                time.sleep(0.3)
+            return real_pwrite(fd, view, offset)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "pwrite", slow)
+        writing = asyncio.ensure_future(writer.write(data))
+        await asyncio.sleep(0.1)  # the first buffer is on its way, the second waits for it
+        closing = asyncio.ensure_future(writer.close())
+        if cancel_close:
+            await asyncio.sleep(0.05)
+            closing.cancel()
+        await asyncio.gather(closing, return_exceptions=True)
+        outcome = (await asyncio.gather(writing, return_exceptions=True))[0]
+        error = outcome if isinstance(outcome, BaseException) else None
+        return writer.size, error, tmp_path / "root" / path
+
+    size, error, path = asyncio.run(scenario(cancel_close=False))
+    assert error is None and size == len(data) and path.read_bytes() == data
+
+    size, error, path = asyncio.run(scenario(cancel_close=True))
+    stored = path.read_bytes()
+    assert isinstance(error, StorageError)
+    assert size == len(stored) < len(data)
+    assert stored == data[: len(stored)]
+
+
+def test_flush_then_close_writes_the_tail_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = FilesystemDriver(str(tmp_path / "root"))
+    real_pwrite = os.pwrite
+    cached_writes: list[int] = []
+
+    async def scenario() -> None:
+        writer = await driver.writer(UPLOAD, append=True)
+        cached_fd = writer._fd  # type: ignore[attr-defined]
+
+        def counting(fd: int, data: object, offset: int) -> int:
+            if fd == cached_fd:
+                cached_writes.append(offset)
+            return real_pwrite(fd, data, offset)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "pwrite", counting)
+        await writer.write(pattern(4 * MIB + 100))
+        await writer.flush()
+        await writer.close()
+
+    asyncio.run(scenario())
+    assert cached_writes == [4 * MIB]
+    assert (tmp_path / "root" / UPLOAD).read_bytes() == pattern(4 * MIB + 100)
+
+
+def test_a_buffer_still_viewed_is_dropped_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A traceback can keep a view of a buffer alive; with the pool full, closing it would
+    raise BufferError in place of the real error."""
+    monkeypatch.setattr(direct_io, "_pool", [direct_io._take_buffer() for _ in range(4)])
+    buffer = direct_io._take_buffer()
+    view = memoryview(buffer)
+    direct_io._give_back(buffer)  # must not raise
+    assert len(direct_io._pool) == direct_io._POOL_MAX
+    view.release()

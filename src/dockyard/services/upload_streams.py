@@ -55,8 +55,14 @@ async def pump(body: AsyncIterator[bytes], writer: Sink, live: LiveHash, hashing
 
 
 async def _store_and_hash(chunk: bytes, writer: Sink, live: LiveHash, hashing: Executor) -> None:
+    """Any failure or cancellation on the way marks the live hash stale (``hashed = -1``):
+    the hasher and its count may then disagree, or count bytes the writer never stored."""
     if len(chunk) < PARALLEL_HASH_MIN:
-        await writer.write(chunk)
+        try:
+            await writer.write(chunk)
+        except BaseException:
+            live.hashed = -1
+            raise
         live.hasher.update(chunk)
         live.hashed += len(chunk)
         return
@@ -64,10 +70,14 @@ async def _store_and_hash(chunk: bytes, writer: Sink, live: LiveHash, hashing: E
     try:
         await writer.write(chunk)
     except BaseException:
+        live.hashed = -1
         await asyncio.shield(hashed)
+        raise
+    try:
+        await hashed
+    except BaseException:
         live.hashed = -1
         raise
-    await hashed
     live.hashed += len(chunk)
 
 

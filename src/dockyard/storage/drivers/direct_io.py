@@ -21,6 +21,7 @@ from disk (later pulls are served from the page cache as before).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import mmap
 import os
@@ -57,7 +58,8 @@ def _give_back(buffer: mmap.mmap) -> None:
         if len(_pool) < _POOL_MAX:
             _pool.append(buffer)
             return
-    buffer.close()
+    with contextlib.suppress(BufferError):  # a view still held (a traceback): the GC frees it
+        buffer.close()
 
 
 def open_direct(path: str) -> int | None:
@@ -78,8 +80,9 @@ class DirectFileWriter:
     copies into one on the event loop; when it is full a worker thread writes it out while
     the next bytes fill the other, so at most one buffer is in flight. ``flush`` and ``close``
     wait for it and write out what the current buffer holds (through the page cache);
-    ``flush`` then fsyncs. ``size`` counts every byte accepted; after a failed write it drops
-    to what the file really holds, and the writer refuses further writes.
+    ``flush`` then fsyncs. ``size`` counts every byte accepted; after a failed write, or a
+    close that did not finish, it drops to what the file really holds, and the writer refuses
+    further writes. The buffers are taken at the first byte (an empty session costs none).
     """
 
     def __init__(self, fd: int, direct_fd: int | None, size: int) -> None:
@@ -87,33 +90,45 @@ class DirectFileWriter:
         self._direct_fd = direct_fd
         self._size = size
         self._base = size - size % BLOCK  # file offset of the current buffer's first byte
-        self._buffers = [_take_buffer(), _take_buffer()]
+        self._buffers: list[mmap.mmap] = []
         self._used = size - self._base
+        self._unwritten = False  # bytes in the current buffer that are not in the file yet
         self._inflight: asyncio.Future[None] | None = None
         self._failed = False
-        self._lock = threading.Lock()
-        if self._used:  # the partial last block comes back so the buffer stays aligned
-            self._read_tail()
+        self._lock = threading.Lock()  # the descriptors: thread writes against close
+        self._op = asyncio.Lock()  # one of write, flush, close at a time, across their waits
 
-    def _read_tail(self) -> None:
-        tail = os.pread(self._fd, self._used, self._base)
-        if len(tail) != self._used:
-            raise StorageError("upload file shorter than its size")
-        self._buffers[0][: self._used] = tail
+    def _take_buffers(self) -> None:
+        """Both buffers, the partial last block read back into the first (so it stays
+        aligned: it is rewritten, unchanged, with the bytes that follow it)."""
+        self._buffers = [_take_buffer(), _take_buffer()]
+        if self._used:
+            tail = os.pread(self._fd, self._used, self._base)
+            if len(tail) != self._used:
+                raise StorageError("upload file shorter than its size")
+            self._buffers[0][: self._used] = tail
 
     @property
     def size(self) -> int:
         return self._size
 
     async def write(self, data: bytes) -> None:
-        if self._failed or self._fd < 0:
-            raise StorageError("write after a failed write or close")
-        view = memoryview(data)
+        async with self._op:
+            await self._copy_in(memoryview(data))
+
+    async def _copy_in(self, view: memoryview) -> None:
         while view:
+            # checked again after every wait: a close that gave up waiting for this write
+            # (its request was cancelled) may have handed the buffers to another writer
+            if self._failed or self._fd < 0:
+                raise StorageError("write after a failed write or close")
+            if not self._buffers:
+                self._take_buffers()
             taken = view[: BUFFER_SIZE - self._used]
             self._buffers[0][self._used : self._used + len(taken)] = taken
             self._used += len(taken)
             self._size += len(taken)
+            self._unwritten = True
             view = view[len(taken) :]
             if self._used == BUFFER_SIZE:
                 await self._hand_off()
@@ -121,12 +136,15 @@ class DirectFileWriter:
     async def _hand_off(self) -> None:
         """Start writing the full buffer (after the one before it landed) and swap."""
         await self._landed()
+        if self._fd < 0:  # closed while that write landed
+            raise StorageError("write after close")
         full, offset = self._buffers[0], self._base
         loop = asyncio.get_running_loop()
         self._inflight = loop.run_in_executor(None, self._write_whole, full, offset)
         self._buffers.reverse()
         self._base += BUFFER_SIZE
         self._used = 0
+        self._unwritten = False
 
     async def _landed(self) -> None:
         """Wait for the buffer in flight; a failure makes the writer refuse more."""
@@ -169,8 +187,9 @@ class DirectFileWriter:
         with self._lock:
             if self._fd < 0:
                 raise StorageError("write after close")
-            if self._used:
+            if self._unwritten:
                 _pwrite_all(self._fd, memoryview(self._buffers[0])[: self._used], self._base)
+                self._unwritten = False
             if sync:
                 os.fsync(self._fd)
 
@@ -180,8 +199,9 @@ class DirectFileWriter:
             self._direct_fd = None
 
     async def flush(self) -> None:
-        await self._landed()
-        await self._finish(sync=True)
+        async with self._op:
+            await self._landed()
+            await self._finish(sync=True)
 
     async def _finish(self, *, sync: bool) -> None:
         try:
@@ -196,18 +216,24 @@ class DirectFileWriter:
         the request was cancelled) is done, and a queued one then finds them closed."""
         if self._fd < 0:
             return
+        finished = False
         try:
-            if not self._failed:
-                await self._landed()
-                await self._finish(sync=False)
+            async with self._op:  # a write still under way (a cancelled request's) ends first
+                if not self._failed:
+                    await self._landed()
+                    await self._finish(sync=False)
+            finished = True
         finally:
             with self._lock:
                 if self._fd >= 0:
+                    if not finished:  # a buffer may never have reached the file
+                        self._size = os.fstat(self._fd).st_size
                     self._drop_direct()
                     os.close(self._fd)
                     self._fd = -1
                     for buffer in self._buffers:
                         _give_back(buffer)
+                    self._buffers = []
 
 
 def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
