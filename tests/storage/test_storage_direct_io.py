@@ -16,6 +16,7 @@ import random
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,17 @@ def _resident_bytes(path: Path) -> int:
         text=True,
     )
     return int(out.stdout.strip())
+
+
+def _before_each_pwrite(monkeypatch: pytest.MonkeyPatch, hook: Callable[[int, int], None]) -> None:
+    """Call ``hook(fd, offset)`` before every ``os.pwrite`` (it may raise, sleep or record)."""
+    real_pwrite = os.pwrite
+
+    def wrapped(fd: int, data: bytes | memoryview, offset: int) -> int:
+        hook(fd, offset)
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", wrapped)
 
 
 async def _append(driver: FilesystemDriver, data: bytes, pieces: list[int]) -> int:
@@ -126,20 +138,18 @@ def test_einval_on_a_direct_write_falls_back_to_the_cache(
     """A device that wants another alignment refuses the write itself: it is retried
     through the page cache and later buffers follow suit."""
     driver = FilesystemDriver(str(tmp_path / "root"))
-    real_pwrite = os.pwrite
     refused: list[int] = []
 
     async def scenario() -> int:
         writer = await driver.writer(UPLOAD, append=True)
         direct_fd = writer._direct_fd  # type: ignore[attr-defined]
 
-        def picky(fd: int, data: object, offset: int) -> int:
+        def picky(fd: int, offset: int) -> None:
             if fd == direct_fd:
                 refused.append(offset)
                 raise OSError(errno.EINVAL, "Invalid argument")
-            return real_pwrite(fd, data, offset)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(os, "pwrite", picky)
+        _before_each_pwrite(monkeypatch, picky)
         try:
             for _ in range(3):
                 await writer.write(pattern(4 * MIB))
@@ -156,19 +166,17 @@ def test_failed_write_reports_what_the_file_holds_and_refuses_more(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     driver = FilesystemDriver(str(tmp_path / "root"))
-    real_pwrite = os.pwrite
     calls = 0
 
-    def full_disk_on_second(fd: int, data: object, offset: int) -> int:
+    def full_disk_on_second(fd: int, offset: int) -> None:
         nonlocal calls
         calls += 1
         if calls == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_pwrite(fd, data, offset)  # type: ignore[arg-type]
 
     async def scenario() -> int:
         writer = await driver.writer(UPLOAD, append=True)
-        monkeypatch.setattr(os, "pwrite", full_disk_on_second)
+        _before_each_pwrite(monkeypatch, full_disk_on_second)
         try:
             with pytest.raises(StorageError, match="No space"):
                 for _ in range(4):
@@ -215,7 +223,6 @@ def test_close_while_a_write_waits_for_its_buffer_leaves_no_write_behind(
     close itself is cancelled meanwhile, the write stops (the buffers went back to the pool,
     maybe to another writer) and size is what the file holds."""
     driver = FilesystemDriver(str(tmp_path / "root"))
-    real_pwrite = os.pwrite
     data = pattern(8 * MIB + 10)
 
     async def scenario(cancel_close: bool) -> tuple[int, BaseException | None, Path]:
@@ -223,12 +230,11 @@ def test_close_while_a_write_waits_for_its_buffer_leaves_no_write_behind(
         writer = await driver.writer(path, append=True)
         direct_fd = writer._direct_fd  # type: ignore[attr-defined]
 
-        def slow(fd: int, view: object, offset: int) -> int:
+        def slow(fd: int, offset: int) -> None:
             if fd == direct_fd:
                 time.sleep(0.3)
-            return real_pwrite(fd, view, offset)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(os, "pwrite", slow)
+        _before_each_pwrite(monkeypatch, slow)
         writing = asyncio.ensure_future(writer.write(data))
         await asyncio.sleep(0.1)  # the first buffer is on its way, the second waits for it
         closing = asyncio.ensure_future(writer.close())
@@ -254,19 +260,17 @@ def test_flush_then_close_writes_the_tail_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     driver = FilesystemDriver(str(tmp_path / "root"))
-    real_pwrite = os.pwrite
     cached_writes: list[int] = []
 
     async def scenario() -> None:
         writer = await driver.writer(UPLOAD, append=True)
         cached_fd = writer._fd  # type: ignore[attr-defined]
 
-        def counting(fd: int, data: object, offset: int) -> int:
+        def counting(fd: int, offset: int) -> None:
             if fd == cached_fd:
                 cached_writes.append(offset)
-            return real_pwrite(fd, data, offset)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(os, "pwrite", counting)
+        _before_each_pwrite(monkeypatch, counting)
         await writer.write(pattern(4 * MIB + 100))
         await writer.flush()
         await writer.close()
