@@ -14,6 +14,7 @@ import ctypes
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -166,11 +167,26 @@ class SeaweedFS:
         raise RuntimeError(f"SeaweedFS did not become ready:\n{self.log()[-4000:]}")
 
 
+START_ATTEMPTS = 3
+
+
 def start_seaweed(workdir: Path) -> SeaweedFS:
+    """A fresh SeaweedFS on free ports. A port picked free can be taken before weed binds it
+    (by another listener, or a port weed derives from one of ours): weed then exits with
+    "address already in use", and a new set of ports is tried, from empty data."""
     workdir.mkdir(parents=True, exist_ok=True)
     weed = SeaweedFS(workdir)
-    weed.start()
-    return weed
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            weed.start()
+            return weed
+        except RuntimeError as exc:
+            if "address already in use" not in str(exc) or attempt == START_ATTEMPTS:
+                raise
+            weed.stop()
+            weed.ports = {}
+            shutil.rmtree(workdir / "data", ignore_errors=True)
+    raise AssertionError("unreachable")
 
 
 _session: SeaweedFS | None = None
