@@ -39,7 +39,7 @@ from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.blobs import BlobService
 from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.gc import GarbageCollector
-from dockyard.services.health import HealthMonitor, HealthOptions, build_monitor
+from dockyard.services.health import HealthMonitor, build_monitor
 from dockyard.services.importer import DistributionImporter
 from dockyard.services.listing import ListingService
 from dockyard.services.maintenance import UploadPurger
@@ -259,9 +259,7 @@ def health_monitor(
     settings: Settings, storage: StorageDriver, metadata: SqlMetadata
 ) -> HealthMonitor | None:
     """``health.storagedriver``: probes of the storage and the database for /debug/health."""
-    checks = storage_health(settings.health)
-    options = HealthOptions(checks.enabled, checks.interval_seconds, checks.threshold)
-    return build_monitor(options, storage, metadata)
+    return build_monitor(storage_health(settings.health), storage, metadata)
 
 
 def api_options(settings: Settings) -> ApiOptions:

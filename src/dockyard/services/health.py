@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from dockyard.config.health import StorageHealth
 from dockyard.persistence.stores import MetadataStore
 from dockyard.storage.driver import PathNotFoundError, StorageDriver
 
@@ -24,15 +25,6 @@ log = logging.getLogger("dockyard.health")
 PROBE_PATH = "health/probe"  # never written: a stat of it only proves the backend answers
 PROBE_REPOSITORY = "dockyard-health/probe"  # looked up, never created
 Probe = Callable[[], Awaitable[None]]
-
-
-@dataclass
-class HealthOptions:
-    """``health.storagedriver`` as registry:2 reads it (defaults: off, 10 s, 3 failures)."""
-
-    enabled: bool = False
-    interval_seconds: float = 10.0
-    threshold: int = 3
 
 
 @dataclass
@@ -102,7 +94,7 @@ def database_probe(metadata: MetadataStore) -> Probe:
 
 
 def build_monitor(
-    options: HealthOptions, storage: StorageDriver, metadata: MetadataStore
+    options: StorageHealth, storage: StorageDriver, metadata: MetadataStore
 ) -> HealthMonitor | None:
     """The monitor ``options`` ask for, or None when the checks are off."""
     if not options.enabled:

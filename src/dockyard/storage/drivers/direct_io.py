@@ -154,17 +154,18 @@ class DirectFileWriter:
         try:
             await asyncio.shield(inflight)
         except OSError as exc:
-            self._fail()
-            raise StorageError(f"writing an upload failed: {exc}") from exc
+            raise self._failure(exc) from exc
         except asyncio.CancelledError:
             self._inflight = inflight  # still running: close waits for it
             raise
 
-    def _fail(self) -> None:
+    def _failure(self, exc: OSError) -> StorageError:
+        """Refuse further writes, size back to what the file really holds; the error."""
         self._failed = True
         with self._lock:
             if self._fd >= 0:
-                self._size = os.fstat(self._fd).st_size  # what the file really holds
+                self._size = os.fstat(self._fd).st_size
+        return StorageError(f"writing an upload failed: {exc}")
 
     def _write_whole(self, buffer: mmap.mmap, offset: int) -> None:
         with self._lock:
@@ -207,8 +208,7 @@ class DirectFileWriter:
         try:
             await asyncio.to_thread(self._write_partial, sync)
         except OSError as exc:
-            self._fail()
-            raise StorageError(f"writing an upload failed: {exc}") from exc
+            raise self._failure(exc) from exc
 
     async def close(self) -> None:
         """Write out what is buffered (unless a write failed), then release everything. The
