@@ -97,7 +97,8 @@ def test_basic_logins_follow_the_ldap_groups(registry: RunningServer) -> None:
 def test_every_wrong_credential_gets_the_same_401_and_is_audited(registry: RunningServer) -> None:
     answers = []
     for auth in (("alice", "wrong-password"), ("nobody", "whatever"), ("*)(uid=*", ALICE[1]),
-                 ("*", ALICE[1]), ("alice", ""), ("ALICE", ALICE[1])):  # fmt: skip
+                 ("*", ALICE[1]), ("alice", ""), ("ALICE", ALICE[1]),
+                 ("alice", "wrong\x00\t\x7f")):  # fmt: skip
         with registry.client(auth=auth) as client:
             response = client.get("/v2/")
         entry = assert_oci_error(response, 401, "UNAUTHORIZED")

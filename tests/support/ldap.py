@@ -7,7 +7,8 @@ without binding), and a small directory loaded with ``slapadd`` before the serve
     dc=dockyard,dc=test
       ou=people    uid=alice (developers, readers, "on call (24/7)"), uid=bob (readers),
                    uid=carol (no group), uid=erin (registry-admins),
-                   cn=Frank (Ops)* (uid frank; developers)
+                   cn=Frank (Ops)* (uid frank; developers),
+                   uid=pw-* (no group; passwords SASLprep would change, ODD_PASSWORDS)
       ou=groups    cn=developers, cn=readers, cn=registry-admins, cn=on call (24/7)
                    (groupOfNames, member: DN; the last name is not one dockyard can hold)
       ou=services  cn=dockyard (the service account dockyard binds as to search)
@@ -18,6 +19,7 @@ through ``ldapmodify`` (Debian ``ldap-utils``) as the root DN.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 import shutil
@@ -42,6 +44,12 @@ ROOT_DN, ROOT_PASSWORD = f"cn=admin,{BASE}", "root-secret"
 SERVICE_DN, SERVICE_PASSWORD = f"cn=dockyard,ou=services,{BASE}", "service-secret"
 PASSWORDS = {"alice": "alice-ldap-pw", "bob": "bob-ldap-pw", "carol": "carol-ldap-pw",
              "erin": "erin-ldap-pw", "frank": "frank-ldap-pw"}  # fmt: skip
+# Passwords stored byte for byte that SASLprep (RFC 4013) would refuse (control characters,
+# right-to-left mixed with left-to-right) or map to something else (NFKC, "mapped to nothing").
+ODD_PASSWORDS = {"pw-tab": "tab\there", "pw-nul": "nul\x00inside", "pw-del": "del\x7finside",
+                 "pw-mixed": "\u05e9\u05dc\u05d5\u05dd-shalom", "pw-super": "power\u00b2",
+                 "pw-decomposed": "cafe\u0301-noir", "pw-softhyphen": "soft\u00adhyphen",
+                 "pw-fullwidth": "\uff26ullwidth", "pw-plain": "Plain-password"}  # fmt: skip
 # frank's entry is named by cn, with filter syntax in it: finding his groups needs the DN escaped
 ODD_DNS = {"frank": f"cn=Frank (Ops)*,{PEOPLE}"}
 MEMBERS = {"developers": ["alice", "frank"], "readers": ["alice", "bob"],
@@ -151,6 +159,10 @@ def _ldif() -> str:
         text += _entry(user_dn(name), "objectClass: inetOrgPerson", f"uid: {name}",
                        f"cn: {common}", f"sn: {name.title()}",
                        f"mail: {name}@dockyard.test", f"userPassword: {password}")  # fmt: skip
+    for name, password in ODD_PASSWORDS.items():
+        raw = base64.b64encode(password.encode()).decode()  # LDIF: "::" is base64, byte-exact
+        text += _entry(user_dn(name), "objectClass: inetOrgPerson", f"uid: {name}",
+                       f"cn: {name}", "sn: odd", f"userPassword:: {raw}")  # fmt: skip
     for group, members in MEMBERS.items():
         text += _entry(f"cn={group},{GROUPS}", "objectClass: groupOfNames", f"cn: {group}",
                        f"member: {PLACEHOLDER}",  # groupOfNames needs one member

@@ -3,7 +3,8 @@
 One login: open a connection (``ldaps://``, or ``ldap://`` upgraded by StartTLS when asked),
 bind as the service account, search ``usersearchbase`` with ``userfilter`` (the login name
 escaped, :mod:`auth.ldap_filter`), then bind as the entry found with the password on a second
-connection, and on success read the entry's groups with the service account. An empty password
+connection, and on success read the entry's groups with the service account. Passwords go on
+the simple bind exactly as typed (UTF-8 bytes, never SASLprep'd). An empty password
 is refused before anything is sent: a simple bind with a DN and no password is an
 "unauthenticated bind" that many servers answer with success. So is a login name outside
 dockyard's user name grammar (it could never be a dockyard user), and the name found must equal
@@ -72,6 +73,20 @@ def _first(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _as_typed(password: str) -> bytes:
+    """The password as typed, in UTF-8, for the simple bind; empty when it cannot be encoded.
+
+    Deliberately not SASLprep (RFC 4013), which ldap3 applies to a ``str``: servers compare
+    the stored bytes (slapd does), so mapping or refusing characters refuses real passwords
+    (a tab, ``²``, a decomposed accent), accepts look-alikes (a soft hyphen, a fullwidth
+    letter) and turns a wrong password with a control character into a client-side error.
+    """
+    try:
+        return password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no directory could hold it
+        return b""
+
+
 def _close(conn: Connection) -> None:
     """Unbind and close; a connection that already broke has nothing left to say."""
     with suppress(LDAPException, OSError):
@@ -92,19 +107,21 @@ class LdapBackend:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dockyard-ldap")
 
     async def authenticate(self, username: str, password: str) -> ExternalIdentity | None:
-        if not password or not USER_NAME.fullmatch(username):
+        secret = _as_typed(password)
+        if not secret or not USER_NAME.fullmatch(username):
             return None  # never an unauthenticated bind; says nothing about who exists
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, self._authenticate, username, password)
+            return await loop.run_in_executor(self._pool, self._authenticate, username, secret)
         except (LdapUnavailableError, LDAPException, OSError) as exc:
             log.warning("ldap: %s: %s", type(exc).__name__, exc)
             raise RegistryError(ErrorCode.UNAVAILABLE, UNAVAILABLE, headers=dict(RETRY)) from None
 
     # blocking part (worker thread) ---------------------------------------------------------
 
-    def _authenticate(self, username: str, password: str) -> ExternalIdentity | None:
-        with self._connection(self.settings.binddn, self.settings.bindpassword) as service:
+    def _authenticate(self, username: str, password: bytes) -> ExternalIdentity | None:
+        service_password = _as_typed(self.settings.bindpassword)
+        with self._connection(self.settings.binddn, service_password) as service:
             entry = self._find_user(service, username)
             if entry is None:
                 self._bind_ok(f"cn=dockyard-no-such-user,{self.settings.usersearchbase}", password)
@@ -128,7 +145,7 @@ class LdapBackend:
                       connect_timeout=self.timeout, get_info=NONE)  # fmt: skip
 
     @contextmanager
-    def _connection(self, dn: str, password: str) -> Iterator[Connection]:
+    def _connection(self, dn: str, password: bytes) -> Iterator[Connection]:
         """An open connection bound as ``dn`` (the service account; anonymous when empty)."""
         conn = self._open(dn, password)
         try:
@@ -140,9 +157,10 @@ class LdapBackend:
         finally:
             _close(conn)
 
-    def _open(self, dn: str, password: str) -> Connection:
+    def _open(self, dn: str, password: bytes) -> Connection:
+        # bytes: ldap3 sends them as they are; a str would go through SASLprep first
         conn = Connection(
-            self._server(), user=dn or None, password=password or None,
+            self._server(), user=dn or None, password=password or None,  # type: ignore[arg-type]
             authentication=SIMPLE if dn else ANONYMOUS, read_only=True, raise_exceptions=False,
             receive_timeout=self.receive_timeout, auto_referrals=False,
         )  # fmt: skip
@@ -155,7 +173,7 @@ class LdapBackend:
             raise
         return conn
 
-    def _bind_ok(self, dn: str, password: str) -> bool:
+    def _bind_ok(self, dn: str, password: bytes) -> bool:
         """Whether ``dn`` binds with ``password`` (a fresh connection each time)."""
         conn = self._open(dn, password)
         try:

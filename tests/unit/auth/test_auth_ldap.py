@@ -14,6 +14,7 @@ from dockyard.config.ldap import LdapAttributes, LdapSettings
 from dockyard.core.errors import ErrorCode, RegistryError
 from support.ldap import (
     GROUPS,
+    ODD_PASSWORDS,
     PASSWORDS,
     PEOPLE,
     SERVICE_DN,
@@ -134,3 +135,40 @@ def test_group_filter_with_the_login_name(slapd: Slapd) -> None:
     by_name = backend(slapd, groupfilter="(member=uid={username},ou=people,dc=dockyard,dc=test)")
     found = check(by_name, "alice", PASSWORDS["alice"])
     assert found is not None and found.groups == ("developers", "readers")
+
+
+@pytest.mark.parametrize("name", sorted(ODD_PASSWORDS))
+def test_the_password_is_sent_exactly_as_typed(slapd: Slapd, name: str) -> None:
+    found = check(backend(slapd), name, ODD_PASSWORDS[name])  # stored byte for byte
+    assert found is not None and found.username == name
+
+
+# (user, a password SASLprep makes equal to theirs, or that carries a control character)
+LOOKALIKES = [
+    ("pw-super", "power2"), ("pw-decomposed", "caf\u00e9-noir"), ("pw-softhyphen", "softhyphen"),
+    ("pw-fullwidth", "Fullwidth"), ("pw-plain", "Plain-pass\u00adword"),
+    ("pw-plain", "\uff30lain-password"), ("pw-plain", "Plain-password\u200b"),
+    ("pw-tab", "tab\tthere"), ("pw-nul", "nul\x00outside"), ("pw-del", "del\x7foutside"),
+    ("alice", "wrong\x00"), ("alice", "wrong\tpassword"), ("alice", "\x7f"),
+    ("alice", "\u05e9-wrong"), ("nobody", "x\x00y"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "password"), LOOKALIKES)
+def test_lookalike_and_control_character_passwords_are_wrong_passwords(
+    slapd: Slapd, name: str, password: str
+) -> None:
+    assert check(backend(slapd), name, password) is None  # a 401, never a 503
+
+
+def test_a_password_that_is_not_utf8_is_refused_without_asking(slapd: Slapd) -> None:
+    closed = backend(slapd, url=f"ldap://127.0.0.1:{free_port()}")
+    assert check(closed, "alice", "\ud800") is None  # a lone surrogate: nothing is sent
+
+
+def test_an_outage_is_still_a_503_whatever_the_password(slapd: Slapd) -> None:
+    closed = backend(slapd, url=f"ldap://127.0.0.1:{free_port()}")
+    for password in ("tab\there", "x\x00y", "power\u00b2"):
+        with pytest.raises(RegistryError) as info:
+            check(closed, "pw-tab", password)
+        assert info.value.code is ErrorCode.UNAVAILABLE
