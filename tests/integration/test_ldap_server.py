@@ -92,12 +92,18 @@ def test_basic_logins_follow_the_ldap_groups(registry: RunningServer) -> None:
         users = {u["name"]: u for u in erin.ok("GET", "/users")["items"]}
     assert users["alice"]["source"] == "ldap" and users["erin"]["admin"]
     assert users["alice"]["email"] == "alice@dockyard.test"
+    with registry.client(auth=("ALICE", ALICE[1])) as shouting:  # the directory ignores case
+        assert shouting.get("/v2/team/app/tags/list").json()["tags"] == ["v1"]
+        assert shouting.post("/v2/team/app/blobs/uploads/").status_code == 202  # alice's role
+    with Api(registry, ERIN) as erin:
+        names = {u["name"] for u in erin.ok("GET", "/users")["items"]}
+    assert "alice" in names and "ALICE" not in names  # one account
 
 
 def test_every_wrong_credential_gets_the_same_401_and_is_audited(registry: RunningServer) -> None:
     answers = []
     for auth in (("alice", "wrong-password"), ("nobody", "whatever"), ("*)(uid=*", ALICE[1]),
-                 ("*", ALICE[1]), ("alice", ""), ("ALICE", ALICE[1]),
+                 ("*", ALICE[1]), ("alice", ""), ("ALICE", "wrong-password"),
                  ("alice", "wrong\x00\t\x7f")):  # fmt: skip
         with registry.client(auth=auth) as client:
             response = client.get("/v2/")

@@ -25,6 +25,7 @@ class ExternalIdentity:
     source: str  # the backend's name: "htpasswd", "ldap", "oidc"
     groups: tuple[str, ...] = ()
     email: str = ""
+    recorded: bool = False  # already written to the database by the backend (group sync)
 
 
 class CredentialBackend(Protocol):

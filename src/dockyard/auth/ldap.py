@@ -7,8 +7,13 @@ connection, and on success read the entry's groups with the service account. Pas
 the simple bind exactly as typed (UTF-8 bytes, never SASLprep'd). An empty password
 is refused before anything is sent: a simple bind with a DN and no password is an
 "unauthenticated bind" that many servers answer with success. So is a login name outside
-dockyard's user name grammar (it could never be a dockyard user), and the name found must equal
-the name typed, case included (one directory entry, one dockyard user).
+dockyard's user name grammar (it could never be a dockyard user).
+
+Which entry a name means is the directory's call (its matching rules: ``uid`` and AD's
+``sAMAccountName`` ignore case), and the dockyard account is named by the entry's own value of
+``attributes.username``, not by what was typed: ``Alice`` and ``alice`` are one entry, so one
+dockyard user ``alice`` (one directory entry, one dockyard user). An entry whose name dockyard
+cannot hold is refused.
 
 An unknown name still costs a bind (as a DN that does not exist), so unknown users and wrong
 passwords take the same round trips and give the same answer (None). A directory that cannot be
@@ -73,6 +78,14 @@ def _first(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _own_name(value: Any, typed: str) -> str:
+    """The entry's own spelling of the login name: of its values of the name attribute, the
+    one equal to ``typed`` but for case, else the first (the filter matched on another one)."""
+    values = [_first(v) for v in value] if isinstance(value, list | tuple) else [_first(value)]
+    folded = typed.casefold()
+    return next((v for v in values if v.casefold() == folded), values[0] if values else "")
+
+
 def _as_typed(password: str) -> bytes:
     """The password as typed, in UTF-8, for the simple bind; empty when it cannot be encoded.
 
@@ -128,12 +141,12 @@ class LdapBackend:
                 return None
             if not self._bind_ok(entry.dn, password):
                 return None
-            if entry.username != username:
-                log.warning("ldap: %r logged in as %r; names must match exactly",
-                            username, entry.username)  # fmt: skip
+            if not USER_NAME.fullmatch(entry.username):
+                log.warning("ldap: %r is %r in the directory, which cannot be a dockyard user "
+                            "name; refusing the login", username, entry.username)  # fmt: skip
                 return None
             groups = self._groups(service, entry)
-        return ExternalIdentity(username, self.name, groups, entry.email)
+        return ExternalIdentity(entry.username, self.name, groups, entry.email)
 
     def _server(self) -> Server:
         tls = None
@@ -205,8 +218,8 @@ class LdapBackend:
                 log.warning("ldap: %d entries match %r; refusing the login", len(found), username)
             return None
         attributes = found[0].get("attributes", {})
-        return _UserEntry(str(found[0]["dn"]), _first(attributes.get(names.username)),
-                          _first(attributes.get(names.email)))  # fmt: skip
+        canonical = _own_name(attributes.get(names.username), username)
+        return _UserEntry(str(found[0]["dn"]), canonical, _first(attributes.get(names.email)))
 
     def _groups(self, conn: Connection, entry: _UserEntry) -> tuple[str, ...]:
         if not self.settings.groupsearchbase:

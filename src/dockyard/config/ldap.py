@@ -31,7 +31,7 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 class LdapAttributes(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Which attributes hold what (defaults fit OpenLDAP; AD: ``sAMAccountName``)."""
 
-    username: str = "uid"  # must equal the name typed at login (case included)
+    username: str = "uid"  # names the dockyard account (the entry's value, whatever case was typed)
     email: str = "mail"
     groupname: str = "cn"  # on group entries: the dockyard group's name
 

@@ -82,9 +82,34 @@ def test_wrong_password_and_unknown_user_look_the_same(slapd: Slapd) -> None:
 
 
 @pytest.mark.parametrize("name", ["*", "*)(uid=*", "alice)(uid=*", "a*", "al*ce", "*)(|(uid=*",
-                                  "alice\x00", "ALICE", " alice", "x" * 300])  # fmt: skip
+                                  "alice\x00", " alice", "alice ", "x" * 300])  # fmt: skip
 def test_injection_and_lookalike_names_are_refused(slapd: Slapd, name: str) -> None:
     assert check(backend(slapd), name, PASSWORDS["alice"]) is None
+
+
+def test_the_directory_decides_the_case_and_the_entry_names_the_account(slapd: Slapd) -> None:
+    ldap = backend(slapd)
+    for typed in ("ALICE", "Alice", "aLiCe"):  # uid matches ignoring case (caseIgnoreMatch)
+        found = check(ldap, typed, PASSWORDS["alice"])
+        assert found == ExternalIdentity("alice", "ldap", ("developers", "readers"),
+                                         "alice@dockyard.test"), typed  # fmt: skip
+        assert check(ldap, typed, PASSWORDS["bob"]) is None  # still her password only
+    frank = check(ldap, "FRANK", PASSWORDS["frank"])  # DN "cn=Frank (Ops)*,..."
+    assert frank is not None and frank.username == "frank"
+    by_mail = backend(
+        slapd, userfilter="(mail={username})", attributes=LdapAttributes(username="mail")
+    )
+    found = check(by_mail, "Bob@Dockyard.TEST", PASSWORDS["bob"])
+    assert found is not None and found.username == "bob@dockyard.test"
+    by_uid = backend(slapd, userfilter="(mail={username})")  # looked up by mail, named by uid
+    found = check(by_uid, "BOB@dockyard.test", PASSWORDS["bob"])
+    assert found is not None and found.username == "bob"
+
+
+def test_an_entry_whose_name_dockyard_cannot_hold_is_refused(slapd: Slapd) -> None:
+    by_cn = backend(slapd, attributes=LdapAttributes(username="cn"))  # "Frank (Ops)*"
+    assert check(by_cn, "frank", PASSWORDS["frank"]) is None
+    assert check(by_cn, "alice", PASSWORDS["alice"]) is not None  # cn "alice" is fine
 
 
 def test_empty_password_is_refused_without_asking_the_directory(slapd: Slapd) -> None:

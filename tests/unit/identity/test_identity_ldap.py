@@ -4,7 +4,7 @@ every wrong credential, all audited; a directory that cannot answer is a 503, au
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from dockyard.auth.principal import Principal
 from dockyard.auth.token_service import InvalidCredentialsError
 from dockyard.config.ldap import LdapSettings
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.persistence.identity_records import NewUser, UserRecord
 from dockyard.persistence.sql.accounts import SqlAccountStore
 from dockyard.persistence.sql.audit import SqlAuditStore
 from dockyard.persistence.sql.projects import SqlProjectStore
@@ -57,12 +58,22 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
         yield server
 
 
+class CountingAccounts(SqlAccountStore):
+    """The real store, counting the writes that record external users."""
+
+    upserts = 0
+
+    async def upsert_external_user(self, new: NewUser, groups: Sequence[str]) -> UserRecord | None:
+        self.upserts += 1
+        return await super().upsert_external_user(new, groups)
+
+
 def ldap_identity(
     database: Database, policy: AccessPolicy, url: str, attempts: int = 100
 ) -> IdentityServices:
     settings = LdapSettings(url=url, binddn=SERVICE_DN, bindpassword=SERVICE_PASSWORD,
                             usersearchbase=PEOPLE, groupsearchbase=GROUPS)  # fmt: skip
-    accounts, projects = SqlAccountStore(database), SqlProjectStore(database)
+    accounts, projects = CountingAccounts(database), SqlProjectStore(database)
     sync = ExternalGroupSync(accounts, projects, RULES, AuditLog(SqlAuditStore(database), policy))
     return build_identity(
         accounts=accounts, projects=projects, robots=SqlRobotStore(database),
@@ -181,6 +192,19 @@ def test_failed_ldap_logins_are_throttled(
     assert login(identity, run, "alice", PASSWORDS["alice"]).name == "alice"
 
 
+def test_failed_logins_in_every_case_count_for_one_name(
+    database: Database, policy: AccessPolicy, slapd: Slapd, run: Run[Any]
+) -> None:
+    identity = ldap_identity(database, policy, slapd.url, attempts=2)
+    for user in ("BOB", "Bob"):  # the directory takes both for bob
+        with pytest.raises(InvalidCredentialsError):
+            login(identity, run, user, "wrong-password")
+    for user in ("bob", "bOB"):
+        with pytest.raises(RegistryError) as refused:
+            login(identity, run, user, PASSWORDS["bob"])
+        assert refused.value.code is ErrorCode.TOOMANYREQUESTS
+
+
 def test_a_local_user_of_the_same_name_wins(ldap: IdentityServices, run: Run[Any]) -> None:
     run(ldap.users.create(ROOT, "alice", "local-alice-password"))
     with pytest.raises(InvalidCredentialsError):
@@ -202,3 +226,73 @@ def test_a_directory_that_cannot_answer_is_a_503_and_audited(
     assert all('"unavailable"' in e.detail_json for e in events)
     with pytest.raises(InvalidCredentialsError):  # an empty password never reaches it
         login(down, run, "alice", "")
+
+
+def test_the_directory_decides_the_case_of_a_name(ldap: IdentityServices, run: Run[Any]) -> None:
+    shouting = login(ldap, run, "ALICE", PASSWORDS["alice"])
+    assert shouting.name == "alice" and shouting.identity is not None
+    assert ldap.login.policy.allows(shouting, Action.PUSH, "team/app")
+    quiet = login(ldap, run, "alice", PASSWORDS["alice"])
+    mixed = login(ldap, run, "Alice", PASSWORDS["alice"])
+    assert {quiet.name, mixed.name} == {"alice"}
+    assert quiet.identity == mixed.identity == shouting.identity  # one account
+    users = run(ldap.users.accounts.list_users("", 100))
+    assert sorted(u.name for u in users) == ["alice", "root"]
+    assert run(ldap.login.resolve("alice", "", "")) is not None  # tokens name "alice"
+    with pytest.raises(InvalidCredentialsError):
+        login(ldap, run, "ALICE", "wrong-password")
+    successes = run(ldap.audit.store.query(AuditQuery(event="login", outcome="success")))
+    assert {e.actor for e in successes} == {"alice"}
+
+
+def test_a_name_held_by_a_local_user_in_another_case_is_not_taken_over(
+    ldap: IdentityServices, run: Run[Any]
+) -> None:
+    run(ldap.users.create(ROOT, "alice", "local-alice-password"))
+    with pytest.raises(InvalidCredentialsError):
+        login(ldap, run, "ALICE", PASSWORDS["alice"])  # the directory's alice is shadowed
+    assert login(ldap, run, "alice", "local-alice-password").name == "alice"
+
+
+def test_an_external_login_records_the_user_once(ldap: IdentityServices, run: Run[Any]) -> None:
+    accounts = ldap.users.accounts
+    assert isinstance(accounts, CountingAccounts)
+    login(ldap, run, "bob", PASSWORDS["bob"])  # first login: recorded, with groups and roles
+    next_login(ldap, run, "bob")  # a later one: refreshed
+    assert accounts.upserts == 2
+    user = run(accounts.get_user("bob"))
+    assert user is not None and run(accounts.groups_of(user.id)) == ["readers"]
+
+
+def test_remembered_logins_outlive_other_users_first_logins(
+    ldap: IdentityServices, slapd: Slapd, run: Run[Any]
+) -> None:
+    login(ldap, run, "bob", PASSWORDS["bob"])
+    login(ldap, run, "carol", PASSWORDS["carol"])  # her first login records her...
+    ldap.directory._checked = float("-inf")  # ...which this process notices a second later
+    login(ldap, run, "root", "root-password")  # (any login that resolves someone)
+    slapd.stop()
+    try:
+        for user in ("bob", "carol"):  # remembered: no need to ask the directory
+            assert login(ldap, run, user, PASSWORDS[user]).name == user
+        for user, password in (("erin", PASSWORDS["erin"]), ("bob", "wrong-password")):
+            with pytest.raises(RegistryError) as refused:  # not remembered: asked, and down
+                login(ldap, run, user, password)
+            assert refused.value.code is ErrorCode.UNAVAILABLE
+    finally:
+        slapd.start()
+
+
+def test_a_remembered_login_ends_when_the_account_changes(
+    ldap: IdentityServices, run: Run[Any]
+) -> None:
+    run(ldap.users.create(ROOT, "dora", "dora-password-1"))
+    dora = login(ldap, run, "dora", "dora-password-1")
+    run(ldap.users.update(dora, "dora", password="dora-password-2",
+                          current_password="dora-password-1"))  # fmt: skip
+    with pytest.raises(InvalidCredentialsError):
+        login(ldap, run, "dora", "dora-password-1")
+    assert login(ldap, run, "dora", "dora-password-2").name == "dora"
+    run(ldap.users.update(ROOT, "dora", disabled=True))
+    with pytest.raises(InvalidCredentialsError):
+        login(ldap, run, "dora", "dora-password-2")

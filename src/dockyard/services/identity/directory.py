@@ -25,6 +25,7 @@ from dockyard.persistence.identity_records import (
     UserRecord,
 )
 from dockyard.persistence.stores import AccountStore, ProjectStore, RobotStore
+from dockyard.services.identity.remembered import RememberedLogins
 
 MAX_ENTRIES = 10_000
 
@@ -79,15 +80,14 @@ class IdentityDirectory:
         self._checked = -math.inf
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._public: tuple[str, ...] | None = None
-        # verified credentials: (name, SHA-256 of the password) -> (via, until)
-        self.logins: dict[tuple[str, bytes], tuple[str, float]] = {}
+        self.logins = RememberedLogins()  # verified credentials; each lives its own minute
 
     # cache ---------------------------------------------------------------------------------
 
     def invalidate(self) -> None:
-        """Forget everything (after a change made here); the next use re-reads."""
+        """Forget every identity (after a change made here); the next use re-reads. Remembered
+        logins stay: each is checked against its account's stamp when used."""
         self._entries.clear()
-        self.logins.clear()
         self._public = None
         self._checked = -math.inf
 

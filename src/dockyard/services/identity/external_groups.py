@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dockyard.auth.identity import CredentialBackend, ExternalIdentity
 from dockyard.auth.principal import Principal
@@ -63,16 +63,18 @@ class ExternalGroupSync:
         self.rules = rules
         self.audit = audit
 
-    async def apply(self, external: ExternalIdentity) -> None:
+    async def apply(self, external: ExternalIdentity) -> UserRecord | None:
+        """Record the user and apply the rules; None when another source holds the name."""
         new = NewUser(name=external.username, source=external.source, email=external.email,
                       stamp=new_stamp())  # fmt: skip
         user = await self.accounts.upsert_external_user(new, external.groups)
         if user is None:
-            return  # a local user holds the name: the login service refuses it
+            return None  # a local user holds the name: the login service refuses it
         if self.rules.admin_groups:
             await self._admin_flag(user, external)
         for rule in self.rules.roles_for(external.groups):
             await self._ensure_role(rule, external)
+        return user
 
     async def _admin_flag(self, user: UserRecord, external: ExternalIdentity) -> None:
         wanted = not self.rules.admin_groups.isdisjoint(external.groups)
@@ -125,6 +127,6 @@ class GroupSyncBackend:
 
     async def authenticate(self, username: str, password: str) -> ExternalIdentity | None:
         external = await self.backend.authenticate(username, password)
-        if external is not None:
-            await self.sync.apply(external)
-        return external
+        if external is None or await self.sync.apply(external) is None:
+            return external  # not recorded: the login service writes (or refuses) it
+        return replace(external, recorded=True)  # so the login service does not write it again

@@ -6,14 +6,15 @@ each external credential backend (htpasswd; LDAP and OIDC later), whose users ar
 first login. Every outcome gives the same error, and a name nobody knows still costs a bcrypt
 check, so neither message nor timing tells whether a user exists. A verified credential is
 remembered for a minute (by a SHA-256 of the password) so HTTP Basic on every request does
-not pay bcrypt each time; only checks that really ran are audited.
+not pay bcrypt each time (``remembered.py``: each for its own minute, dropped when the account's
+stamp changes); only checks that really ran are audited. An external backend may answer with
+the account's own spelling of the name (LDAP: ``Alice`` typed, ``alice`` in the directory):
+the principal, the account and the audited success carry that name.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
 from collections.abc import Iterable, Sequence
 
 from dockyard.auth.grants import Identity
@@ -38,7 +39,6 @@ from dockyard.services.identity.directory import IdentityDirectory
 from dockyard.services.identity.throttle import SharedLoginThrottle, build_throttle
 
 log = logging.getLogger("dockyard.auth")
-REMEMBER_SECONDS = 60.0
 INVALID = "invalid username or password"
 
 
@@ -66,28 +66,37 @@ class LoginService:
     # IdentityProvider -----------------------------------------------------------------------
 
     async def login(self, username: str, password: str, client: str) -> Principal:
-        await self.throttle.check(username, client)
-        key = (username, hashlib.sha256(password.encode()).digest())
-        remembered = self.directory.logins.get(key)
-        if remembered is not None and remembered[1] > time.monotonic():
-            identity = await self.directory.resolve(username, remembered[0])
-            if identity is not None:
-                return Principal(username, identity=identity, client=client)
+        counted = username.casefold()  # "ALICE" may be alice (LDAP): one count for every case
+        await self.throttle.check(counted, client)
+        remembered = await self._remembered(username, password, client)
+        if remembered is not None:
+            return remembered
         try:
-            identity, detail = await self._verify(username, password)
+            name, identity, detail = await self._verify(username, password)
         except RegistryError as exc:  # a backend that cannot answer (LDAP down): 503, audited
             if exc.code is ErrorCode.UNAVAILABLE:
                 why = {"method": "password", "error": "unavailable"}
                 await self.audit.login(username, client, ok=False, detail=why)
             raise
         if identity is None:
-            await self.throttle.failed(username, client)
+            await self.throttle.failed(counted, client)
             await self.audit.login(username, client, ok=False, detail=detail)
             raise InvalidCredentialsError(INVALID)
-        await self.throttle.succeeded(username)
-        self.directory.logins[key] = (identity.via, time.monotonic() + REMEMBER_SECONDS)
-        await self.audit.login(username, client, ok=True, kind=identity.kind, detail=detail)
-        return Principal(username, identity=identity, client=client)
+        await self.throttle.succeeded(counted)
+        self.directory.logins.remember(username, password, name, identity.via, identity.stamp)
+        await self.audit.login(name, client, ok=True, kind=identity.kind, detail=detail)
+        return Principal(name, identity=identity, client=client)
+
+    async def _remembered(self, username: str, password: str, client: str) -> Principal | None:
+        """The principal of a login verified within the minute, if its account is unchanged."""
+        remembered = self.directory.logins.get(username, password)
+        if remembered is None:
+            return None
+        identity = await self.directory.resolve(remembered.subject, remembered.via)
+        if identity is None or identity.stamp != remembered.stamp:
+            self.directory.logins.forget(username, password)
+            return None
+        return Principal(remembered.subject, identity=identity, client=client)
 
     async def resolve(self, subject: str, via: str, client: str) -> Principal | None:
         identity = await self.directory.resolve(subject, via)
@@ -132,16 +141,21 @@ class LoginService:
 
     # verification ---------------------------------------------------------------------------
 
-    async def _verify(self, username: str, password: str) -> tuple[Identity | None, dict[str, str]]:
+    async def _verify(
+        self, username: str, password: str
+    ) -> tuple[str, Identity | None, dict[str, str]]:
+        """(the account's name, its identity or None, what to audit)."""
         if not username:
             await verify_password(password, None, self.options.password_cost)
-            return None, {"method": "password"}
+            return username, None, {"method": "password"}
         if username.startswith(ROBOT_PREFIX):
-            return await self._robot(username, password), {"method": "robot"}
+            return username, await self._robot(username, password), {"method": "robot"}
         token = parse_token(password)
         if token is not None:
-            return await self._token(username, *token), {"method": "token", "token": token[0]}
-        return await self._password(username, password), {"method": "password"}
+            identity = await self._token(username, *token)
+            return username, identity, {"method": "token", "token": token[0]}
+        name, identity = await self._password(username, password)
+        return name, identity, {"method": "password"}
 
     async def _robot(self, name: str, secret: str) -> Identity | None:
         robot = await self.robots.get_robot(name)
@@ -157,27 +171,27 @@ class LoginService:
             return None
         return await self.directory.resolve(username, f"pat:{token_id}")
 
-    async def _password(self, username: str, password: str) -> Identity | None:
+    async def _password(self, username: str, password: str) -> tuple[str, Identity | None]:
         user = await self.accounts.get_user(username)
         cost = self.options.password_cost
         if user is not None and user.source == "local":
             if not await verify_password(password, user.password_hash, cost):
-                return None
-            return await self.directory.resolve(username)
+                return username, None
+            return username, await self.directory.resolve(username)
         for backend in self.backends:
             external = await backend.authenticate(username, password)
             if external is not None:
-                return await self._onboard(external)
+                return external.username, await self._onboard(external)
         if not self.backends:
             await verify_password(password, None, cost)  # the time a real check takes
-        return None
+        return username, None
 
     async def _onboard(self, external: ExternalIdentity) -> Identity | None:
         name, source = external.username, external.source
-        new = NewUser(name=name, source=source, email=external.email, stamp=new_stamp())
-        user = await self.accounts.upsert_external_user(new, external.groups)
-        if user is None:
-            log.warning("login: %s user %r shadowed by a local user of that name", source, name)
-            return None
+        if not external.recorded:  # a backend with group sync has written it already
+            new = NewUser(name=name, source=source, email=external.email, stamp=new_stamp())
+            if await self.accounts.upsert_external_user(new, external.groups) is None:
+                log.warning("login: %s user %r shadowed by a user of that name", source, name)
+                return None
         self.directory.forget(name)
         return await self.directory.resolve(name)
