@@ -23,10 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
+
 from dockyard.auth.identity import ExternalIdentity
 from dockyard.auth.oidc_keys import OidcKeys, ProviderUnavailableError, tls_verify
 from dockyard.auth.secrets import verify_password
-from dockyard.auth.tokens import MAX_TOKEN_LENGTH, TokenError, TokenVerifier, unverified_header
+from dockyard.auth.tokens import MAX_TOKEN_LENGTH, TokenError, TokenVerifier
 from dockyard.config.oidc import OidcSettings
 from dockyard.core.errors import ErrorCode, RegistryError
 
@@ -127,7 +129,7 @@ class OidcBackend:
     async def verify(self, token: str) -> Mapping[str, Any]:
         """The claims of a valid ID token; TokenError (or ClaimError) otherwise, and
         RegistryError UNAVAILABLE when the provider's keys are needed but out of reach."""
-        header = unverified_header(token)
+        header = _header(token)
         if header.get("alg") not in self.keys.algorithms:
             raise TokenError("token algorithm is not accepted")
         try:
@@ -151,6 +153,14 @@ class OidcBackend:
         audience, azp = claims.get("aud"), claims.get("azp")
         if isinstance(audience, list) and len(audience) > 1 and azp not in (None, self.client_id):
             raise TokenError("ID token was issued to another client (azp)")
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise TokenError("malformed token") from None
+    return header
 
 
 def build_oidc_backend(

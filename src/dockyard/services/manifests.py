@@ -12,7 +12,7 @@ from dockyard.core import mediatypes as mt
 from dockyard.core.digest import digest_of, is_valid_digest, parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import ParsedManifest, parse_manifest
-from dockyard.core.reference import validate_name, validate_tag
+from dockyard.core.reference import is_valid_tag, validate_name, validate_tag
 from dockyard.persistence.lifecycle_records import ImmutableTagError
 from dockyard.persistence.records import ManifestRecord, NewManifest
 from dockyard.persistence.stores import MetadataStore
@@ -30,6 +30,18 @@ class PushedManifest:
 
 def is_digest_reference(reference: str) -> bool:
     return ":" in reference
+
+
+def _unknown(reference: str) -> RegistryError:
+    return RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference[:200]})
+
+
+def _require_possible(reference: str) -> None:
+    """A reference that is neither a valid tag nor a valid digest names no manifest: reads and
+    deletes answer 404 MANIFEST_UNKNOWN (as the OCI conformance suite expects), not 400."""
+    valid = is_valid_digest if is_digest_reference(reference) else is_valid_tag
+    if not valid(reference):
+        raise _unknown(reference)
 
 
 class ManifestService:
@@ -51,14 +63,13 @@ class ManifestService:
     async def get(self, principal: Principal, repository: str, reference: str) -> ManifestRecord:
         validate_name(repository)
         self.policy.require(principal, Action.PULL, repository)
+        _require_possible(reference)
         if is_digest_reference(reference):
-            parse_digest(reference)
             record = await self.metadata.manifest_by_digest(repository, reference)
         else:
-            validate_tag(reference)
             record = await self.metadata.manifest_by_tag(repository, reference)
         if record is None:
-            raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference})
+            raise _unknown(reference)
         if self.pulls is not None:
             self.pulls.seen(repository, record.digest)
         return record
@@ -105,16 +116,16 @@ class ManifestService:
         await ensure_delete_enabled(self.options)
         if is_digest_reference(reference):
             self.policy.require(principal, Action.DELETE, repository)
-            parse_digest(reference)
+            _require_possible(reference)
             deleted = await self._delete_manifest(repository, reference)
         else:
             self.policy.require(principal, Action.DELETE_TAG, repository)
-            validate_tag(reference)
+            _require_possible(reference)
             if self.immutability is not None:
                 await self.immutability.require_tag_deletable(repository, reference)
             deleted = await self.metadata.delete_tag(repository, reference)
         if not deleted:
-            raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference})
+            raise _unknown(reference)
 
     async def _delete_manifest(self, repository: str, digest: str) -> bool:
         if self.immutability is None:
