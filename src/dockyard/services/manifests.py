@@ -26,6 +26,7 @@ from dockyard.services.registry import RegistryOptions
 class PushedManifest:
     digest: str
     subject: str | None
+    tags: tuple[str, ...] = ()  # every tag the push set: the reference's and ``?tag=`` ones
 
 
 def is_digest_reference(reference: str) -> bool:
@@ -97,7 +98,7 @@ class ManifestService:
                 f"manifest references {len(missing)} unknown blob(s) or manifest(s)",
                 detail={"digests": missing},
             )
-        return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
+        return PushedManifest(digest, parsed.subject.digest if parsed.subject else None, tags)
 
     async def _record(self, repository: str, new: NewManifest) -> list[str]:
         """Record the manifest; refused (DENIED) when it would move an immutable tag."""
