@@ -14,10 +14,11 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import ParsedManifest, parse_manifest
 from dockyard.core.reference import is_valid_tag, validate_name, validate_tag
 from dockyard.persistence.lifecycle_records import ImmutableTagError
-from dockyard.persistence.records import ManifestRecord, NewManifest
+from dockyard.persistence.records import ManifestRecord, NewManifest, ReferenceSizeError
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.guards import ensure_delete_enabled, ensure_writable
 from dockyard.services.immutability import ImmutabilityService
+from dockyard.services.manifest_checks import declared_sizes, optional_children, size_refusal
 from dockyard.services.pulls import PullRecorder
 from dockyard.services.registry import RegistryOptions
 
@@ -90,8 +91,14 @@ class ManifestService:
         self.policy.require(principal, Action.PUSH, repository)
         digest, tags = _digest_and_tags(reference, body, extra_tags)
         parsed = parse_manifest(body, content_type)
-        new = new_manifest(digest, body, parsed, tags)
-        missing = await self._record(repository, new)
+        new = replace(
+            new_manifest(digest, body, parsed, tags),
+            optional_children=optional_children(parsed, self.options.index_completeness),
+        )
+        try:
+            missing = await self._record(repository, new)
+        except ReferenceSizeError as error:
+            raise size_refusal(parsed, error) from None
         if missing:
             raise RegistryError(
                 ErrorCode.MANIFEST_BLOB_UNKNOWN,
@@ -166,4 +173,5 @@ def new_manifest(
         blob_digests=tuple(dict.fromkeys(blobs)),
         child_digests=tuple(dict.fromkeys(children)),
         tags=tags,
+        declared_sizes=declared_sizes(parsed),
     )

@@ -14,7 +14,9 @@ from dockyard.persistence.records import (
     BlobRecord,
     ManifestRecord,
     NewManifest,
+    ReferenceSizeError,
     ReferrerRecord,
+    SizeMismatch,
     UploadRecord,
 )
 from dockyard.persistence.sql.session import Database, Lookup, Session, chunks, placeholders
@@ -75,6 +77,16 @@ WHERE digest = ? AND state = 'ready' AND EXISTS (
     SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
     WHERE rb.blob_id = blobs.id AND r.name = ?)
 """
+
+
+def _check_sizes(manifest: NewManifest, stored: dict[str, int]) -> None:
+    mismatches = [
+        SizeMismatch(digest, declared, stored[digest])
+        for digest, declared in manifest.declared_sizes
+        if digest in stored and stored[digest] != declared
+    ]
+    if mismatches:
+        raise ReferenceSizeError(mismatches)
 
 
 class _MissingReferencesError(Exception):
@@ -273,31 +285,39 @@ class SqlMetadata:
     async def _missing_references(
         self, session: Session, repository_id: int, manifest: NewManifest
     ) -> list[str]:
+        """References the repository lacks; a held one declared with another size raises
+        ReferenceSizeError (all pullers would fail on it)."""
         blobs = await self._present(
             session,
-            "SELECT b.digest FROM repository_blobs rb JOIN blobs b ON b.id = rb.blob_id "
+            "SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.id = rb.blob_id "
             "WHERE rb.repository_id = ? AND b.digest IN",
             repository_id,
             manifest.blob_digests,
         )
         children = await self._present(
             session,
-            "SELECT digest FROM manifests WHERE repository_id = ? AND digest IN",
+            "SELECT digest, size FROM manifests WHERE repository_id = ? AND digest IN",
             repository_id,
             manifest.child_digests,
         )
+        _check_sizes(manifest, {**blobs, **children})
         missing = [d for d in manifest.blob_digests if d not in blobs]
-        return missing + [d for d in manifest.child_digests if d not in children]
+        optional = manifest.optional_children
+        return missing + [
+            d for d in manifest.child_digests if d not in children and d not in optional
+        ]
 
     @staticmethod
     async def _present(
         session: Session, query: str, repository_id: int, digests: tuple[str, ...]
-    ) -> set[str]:
-        """Which of ``digests`` the ``... IN`` query finds, a few hundred per statement."""
-        found: set[str] = set()
+    ) -> dict[str, int]:
+        """Digest -> size of those of ``digests`` the ``... IN`` query finds, a few hundred per
+        statement."""
+        found: dict[str, int] = {}
         for chunk in chunks(digests):
             sql = f"{query} ({placeholders(len(chunk))})"
-            found.update(r[0] for r in await session.fetchall(sql, (repository_id, *chunk)))
+            rows = await session.fetchall(sql, (repository_id, *chunk))
+            found.update((str(r[0]), int(r[1])) for r in rows)
         return found
 
     async def _upsert_manifest(
