@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import msgspec
@@ -88,3 +89,25 @@ def test_whatever_passes_decodes_without_recursion_error() -> None:
     document = json.dumps(nested(MAX_JSON_DEPTH)).encode()
     check_json_depth(document)
     assert msgspec.json.decode(document) is not None
+
+
+def _random_value(rng: random.Random, depth: int) -> Any:
+    if depth == 0 or rng.random() < 0.2:
+        return rng.choice([1, "[{", "}]", None, [], {}])
+    if rng.random() < 0.5:
+        return [_random_value(rng, depth - 1) for _ in range(rng.randint(0, 3))]
+    return {f"k{n}": _random_value(rng, depth - 1) for n in range(rng.randint(0, 3))}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_documents_agree_with_the_reference_measure(seed: int) -> None:
+    rng = random.Random(seed)
+    value = [_random_value(rng, rng.randint(1, 12)) for _ in range(4)]
+    document = json.dumps(value).encode()
+    depth = depth_of(value)
+    for limit in (depth - 1, depth, depth + 1):
+        if limit >= depth:
+            check_json_depth(document, limit=limit)
+        else:
+            with pytest.raises(JsonTooDeepError):
+                check_json_depth(document, limit=limit)
