@@ -41,6 +41,17 @@ class NewManifest:
     # of ``child_digests``: children that need not be in the repository (a sparse index)
     optional_children: frozenset[str] = frozenset()
 
+    def check_sizes(self, stored: dict[str, int]) -> None:
+        """Raise ReferenceSizeError for references ``stored`` (digest -> size) holds with
+        another size than declared."""
+        mismatches = [
+            SizeMismatch(digest, declared, stored[digest])
+            for digest, declared in self.declared_sizes
+            if digest in stored and stored[digest] != declared
+        ]
+        if mismatches:
+            raise ReferenceSizeError(mismatches)
+
 
 @dataclass(frozen=True, slots=True)
 class SizeMismatch:

@@ -14,9 +14,7 @@ from dockyard.persistence.records import (
     BlobRecord,
     ManifestRecord,
     NewManifest,
-    ReferenceSizeError,
     ReferrerRecord,
-    SizeMismatch,
     UploadRecord,
 )
 from dockyard.persistence.sql.session import Database, Lookup, Session, chunks, placeholders
@@ -77,16 +75,6 @@ WHERE digest = ? AND state = 'ready' AND EXISTS (
     SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
     WHERE rb.blob_id = blobs.id AND r.name = ?)
 """
-
-
-def _check_sizes(manifest: NewManifest, stored: dict[str, int]) -> None:
-    mismatches = [
-        SizeMismatch(digest, declared, stored[digest])
-        for digest, declared in manifest.declared_sizes
-        if digest in stored and stored[digest] != declared
-    ]
-    if mismatches:
-        raise ReferenceSizeError(mismatches)
 
 
 class _MissingReferencesError(Exception):
@@ -285,8 +273,8 @@ class SqlMetadata:
     async def _missing_references(
         self, session: Session, repository_id: int, manifest: NewManifest
     ) -> list[str]:
-        """References the repository lacks; a held one declared with another size raises
-        ReferenceSizeError (all pullers would fail on it)."""
+        """References the repository lacks; one held with another size than declared raises
+        ReferenceSizeError (every pull would fail on it)."""
         blobs = await self._present(
             session,
             "SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.id = rb.blob_id "
@@ -300,7 +288,7 @@ class SqlMetadata:
             repository_id,
             manifest.child_digests,
         )
-        _check_sizes(manifest, {**blobs, **children})
+        manifest.check_sizes({**blobs, **children})
         missing = [d for d in manifest.blob_digests if d not in blobs]
         optional = manifest.optional_children
         return missing + [
