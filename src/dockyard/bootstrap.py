@@ -33,6 +33,7 @@ from dockyard.cache.base import (
 )
 from dockyard.config import Settings, parse_duration
 from dockyard.config.health import storage_health
+from dockyard.config.validation import index_completeness
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata
 from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
 from dockyard.persistence.sqlite import SqliteDatabase
@@ -177,6 +178,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         delete_enabled=settings.storage.delete.enabled,
         read_only=maintenance.readonly.enabled,
         runtime=lifecycle.gate,
+        index_completeness=index_completeness(settings.validation.manifests),
     )
     htpasswd = None
     if settings.auth.htpasswd is not None:

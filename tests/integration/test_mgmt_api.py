@@ -50,6 +50,9 @@ def test_errors_use_the_envelope(server: RunningServer) -> None:
     ):
         assert_oci_error(admin.http.get("/nothing-here"), 404, "NOT_FOUND")
         assert_oci_error(admin.http.post("/users", content=b"{"), 400, "BAD_REQUEST")
+        deep = b'{"name":' + b"[" * 1000 + b"]" * 1000 + b"}"  # a RecursionError (500) once
+        too_deep = assert_oci_error(admin.http.post("/users", content=deep), 400, "BAD_REQUEST")
+        assert "deeper than 64 levels" in too_deep["message"]
         assert_oci_error(admin.http.post("/users", json={"name": "x"}), 400, "BAD_REQUEST")
         assert_oci_error(admin.http.post("/projects", json={"name": "team"}), 409, "CONFLICT")
         assert_oci_error(admin.http.put("/users"), 405, "UNSUPPORTED")

@@ -7,6 +7,7 @@ following the Bearer challenge on their own.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -215,8 +216,16 @@ def _forged(kind: str, server: RunningServer) -> str:
             claims(now=time.time() - 3600, lifetime=300, access=access), key, kid=kid
         ),
         "nbf-future": lambda: mint(dict(good, nbf=int(time.time()) + 300), key, kid=kid),
+        "deeply-nested-header": lambda: _deep_header(mint(good, key, kid=kid)),
     }
     return forgeries[kind]()
+
+
+def _deep_header(token: str) -> str:
+    """``token`` with a header nested 1000 levels deep (once a RecursionError, so a 500)."""
+    deep = b'{"alg":"ES256","x":' + b"[" * 1000 + b"]" * 1000 + b"}"
+    header = base64.urlsafe_b64encode(deep).rstrip(b"=").decode()
+    return header + token[token.index(".") :]
 
 
 BAD_TOKENS = [
@@ -231,6 +240,7 @@ BAD_TOKENS = [
     "wrong-iss",
     "expired",
     "nbf-future",
+    "deeply-nested-header",
 ]
 
 

@@ -25,6 +25,7 @@ from dockyard.config.model import (
     TlsSettings,
 )
 from dockyard.config.oidc import check_oidc
+from dockyard.config.validation import index_completeness
 
 LOG_LEVELS = ("error", "warn", "info", "debug")
 LOG_FORMATTERS = ("text", "json", "logstash")
@@ -45,6 +46,7 @@ def validate(settings: Settings) -> None:
     _check_auth(settings.auth)
     _check_storage(settings.storage)
     storage_health(settings.health)
+    index_completeness(settings.validation.manifests)
     if settings.proxy.ttl:
         duration("proxy.ttl", settings.proxy.ttl)
     _check_dockyard(settings.dockyard, settings.storage)

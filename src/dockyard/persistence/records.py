@@ -35,6 +35,37 @@ class NewManifest:
     child_digests: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     frozen_tags: tuple[str, ...] = ()  # of ``tags``: immutable, may be created but not moved
+    # (digest, size) the manifest declares: a reference held with another size is refused
+    # (ReferenceSizeError); digests not listed here are not size-checked (imports)
+    declared_sizes: tuple[tuple[str, int], ...] = ()
+    # of ``child_digests``: children that need not be in the repository (a sparse index)
+    optional_children: frozenset[str] = frozenset()
+
+    def check_sizes(self, stored: dict[str, int]) -> None:
+        """Raise ReferenceSizeError for references ``stored`` (digest -> size) holds with
+        another size than declared."""
+        mismatches = [
+            SizeMismatch(digest, declared, stored[digest])
+            for digest, declared in self.declared_sizes
+            if digest in stored and stored[digest] != declared
+        ]
+        if mismatches:
+            raise ReferenceSizeError(mismatches)
+
+
+@dataclass(frozen=True, slots=True)
+class SizeMismatch:
+    digest: str
+    declared: int
+    stored: int
+
+
+class ReferenceSizeError(Exception):
+    """A manifest declares a size for a blob or child manifest other than the stored one."""
+
+    def __init__(self, mismatches: list[SizeMismatch]) -> None:
+        super().__init__(", ".join(m.digest for m in mismatches))
+        self.mismatches = mismatches
 
 
 @dataclass(frozen=True, slots=True)

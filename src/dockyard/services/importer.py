@@ -20,7 +20,7 @@ already in place are neither copied nor recorded twice.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dockyard.core.digest import Digest, digest_of, new_hasher, parse_digest
 from dockyard.core.errors import RegistryError
@@ -238,5 +238,6 @@ class DistributionImporter:
         record = new_manifest(
             manifest.digest.text, manifest.body, manifest.parsed, tuple(sorted(manifest.tags))
         )
+        record = replace(record, declared_sizes=())  # registry:2 stored it; import it as is
         missing = await self.metadata.put_manifest(name, record)
         return not missing

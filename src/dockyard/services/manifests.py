@@ -12,12 +12,13 @@ from dockyard.core import mediatypes as mt
 from dockyard.core.digest import digest_of, is_valid_digest, parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import ParsedManifest, parse_manifest
-from dockyard.core.reference import validate_name, validate_tag
+from dockyard.core.reference import is_valid_tag, validate_name, validate_tag
 from dockyard.persistence.lifecycle_records import ImmutableTagError
-from dockyard.persistence.records import ManifestRecord, NewManifest
+from dockyard.persistence.records import ManifestRecord, NewManifest, ReferenceSizeError
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.guards import ensure_delete_enabled, ensure_writable
 from dockyard.services.immutability import ImmutabilityService
+from dockyard.services.manifest_checks import declared_sizes, optional_children, size_refusal
 from dockyard.services.pulls import PullRecorder
 from dockyard.services.registry import RegistryOptions
 
@@ -26,10 +27,23 @@ from dockyard.services.registry import RegistryOptions
 class PushedManifest:
     digest: str
     subject: str | None
+    tags: tuple[str, ...] = ()  # every tag the push set: the reference's and ``?tag=`` ones
 
 
 def is_digest_reference(reference: str) -> bool:
     return ":" in reference
+
+
+def _unknown(reference: str) -> RegistryError:
+    return RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference[:200]})
+
+
+def _require_possible(reference: str) -> None:
+    """A reference that is neither a valid tag nor a valid digest names no manifest: reads and
+    deletes answer 404 MANIFEST_UNKNOWN (as the OCI conformance suite expects), not 400."""
+    valid = is_valid_digest if is_digest_reference(reference) else is_valid_tag
+    if not valid(reference):
+        raise _unknown(reference)
 
 
 class ManifestService:
@@ -51,14 +65,13 @@ class ManifestService:
     async def get(self, principal: Principal, repository: str, reference: str) -> ManifestRecord:
         validate_name(repository)
         self.policy.require(principal, Action.PULL, repository)
+        _require_possible(reference)
         if is_digest_reference(reference):
-            parse_digest(reference)
             record = await self.metadata.manifest_by_digest(repository, reference)
         else:
-            validate_tag(reference)
             record = await self.metadata.manifest_by_tag(repository, reference)
         if record is None:
-            raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference})
+            raise _unknown(reference)
         if self.pulls is not None:
             self.pulls.seen(repository, record.digest)
         return record
@@ -78,15 +91,21 @@ class ManifestService:
         self.policy.require(principal, Action.PUSH, repository)
         digest, tags = _digest_and_tags(reference, body, extra_tags)
         parsed = parse_manifest(body, content_type)
-        new = new_manifest(digest, body, parsed, tags)
-        missing = await self._record(repository, new)
+        new = replace(
+            new_manifest(digest, body, parsed, tags),
+            optional_children=optional_children(parsed, self.options.index_completeness),
+        )
+        try:
+            missing = await self._record(repository, new)
+        except ReferenceSizeError as error:
+            raise size_refusal(parsed, error) from None
         if missing:
             raise RegistryError(
                 ErrorCode.MANIFEST_BLOB_UNKNOWN,
                 f"manifest references {len(missing)} unknown blob(s) or manifest(s)",
                 detail={"digests": missing},
             )
-        return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
+        return PushedManifest(digest, parsed.subject.digest if parsed.subject else None, tags)
 
     async def _record(self, repository: str, new: NewManifest) -> list[str]:
         """Record the manifest; refused (DENIED) when it would move an immutable tag."""
@@ -105,16 +124,16 @@ class ManifestService:
         await ensure_delete_enabled(self.options)
         if is_digest_reference(reference):
             self.policy.require(principal, Action.DELETE, repository)
-            parse_digest(reference)
+            _require_possible(reference)
             deleted = await self._delete_manifest(repository, reference)
         else:
             self.policy.require(principal, Action.DELETE_TAG, repository)
-            validate_tag(reference)
+            _require_possible(reference)
             if self.immutability is not None:
                 await self.immutability.require_tag_deletable(repository, reference)
             deleted = await self.metadata.delete_tag(repository, reference)
         if not deleted:
-            raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference})
+            raise _unknown(reference)
 
     async def _delete_manifest(self, repository: str, digest: str) -> bool:
         if self.immutability is None:
@@ -154,4 +173,5 @@ def new_manifest(
         blob_digests=tuple(dict.fromkeys(blobs)),
         child_digests=tuple(dict.fromkeys(children)),
         tags=tags,
+        declared_sizes=declared_sizes(parsed),
     )

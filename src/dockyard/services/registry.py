@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dockyard.config.validation import IndexCompleteness
+
 if TYPE_CHECKING:
     from dockyard.auth.htpasswd import HtpasswdFile
     from dockyard.auth.policy import AccessPolicy
@@ -30,6 +32,8 @@ class RegistryOptions:
     delete_enabled: bool = False
     read_only: bool = False
     manifest_max_bytes: int = 4 * 1024 * 1024
+    # validation.manifests.indexes: which children of a pushed index must be present
+    index_completeness: IndexCompleteness = field(default_factory=IndexCompleteness)
     runtime: WriteGate | None = None  # read-only mode switched while serving (lifecycle.md)
 
 

@@ -314,3 +314,27 @@ def test_negative_size_refused() -> None:
 def test_zero_size_allowed() -> None:
     parsed = parse(image(layers=[desc("empty", size=0)]), mt.OCI_MANIFEST)
     assert parsed.blobs[1].size == 0
+
+
+@pytest.mark.parametrize("field", ["annotations-like", "config-platform", "layer", "envelope"])
+def test_deeply_nested_json_refused_not_recursion_error(field: str) -> None:
+    deep = "DEEP"  # replaced below: the stdlib encoder cannot write 1000 levels either
+    if field == "annotations-like":
+        body = image(extra=deep)
+    elif field == "config-platform":
+        body = image(config=desc("config", OCI_CONFIG, platform={"os": deep}))
+    elif field == "layer":
+        body = image(layers=[desc("l1", extra=deep)])
+    else:
+        body = index(manifests=[desc("m", mt.OCI_MANIFEST, platform={"x": deep})])
+    raw = json.dumps(body).encode().replace(b'"DEEP"', b"[" * 1000 + b"1" + b"]" * 1000)
+    error = refused(raw, "")
+    assert "deeper than 64 levels" in error.message
+    assert error.detail == {"maxDepth": 64}
+
+
+def test_nesting_at_the_limit_is_accepted() -> None:
+    deep: Any = "leaf"
+    for _ in range(64 - 3):  # the manifest, "annotations-like" list and one more level
+        deep = [deep]
+    parse(image(extra=[deep]), mt.OCI_MANIFEST)

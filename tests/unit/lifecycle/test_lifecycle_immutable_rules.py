@@ -26,9 +26,13 @@ OCI = "application/vnd.oci.image.manifest.v1+json"
 INDEX = "application/vnd.oci.image.index.v1+json"
 
 
-def _manifest(seed: str, children: tuple[str, ...] = ()) -> tuple[str, bytes, str]:
+def _manifest(
+    seed: str, children: tuple[tuple[str, bytes, str], ...] = ()
+) -> tuple[str, bytes, str]:
     if children:
-        entries = ",".join(f'{{"mediaType":"{OCI}","digest":"{c}","size":2}}' for c in children)
+        entries = ",".join(
+            f'{{"mediaType":"{OCI}","digest":"{c[0]}","size":{len(c[1])}}}' for c in children
+        )
         body = f'{{"schemaVersion":2,"mediaType":"{INDEX}","manifests":[{entries}]}}'
         return "sha256:" + hashlib.sha256(body.encode()).hexdigest(), body.encode(), INDEX
     body = f'{{"schemaVersion":2,"mediaType":"{OCI}","config":{{"mediaType":"x","digest":"sha256:{"0" * 64}","size":0}},"layers":[],"annotations":{{"s":"{seed}"}}}}'  # noqa: E501
@@ -84,7 +88,7 @@ def test_immutable_tag_cannot_move_or_go(run: Run, database: Database) -> None:
 def test_index_children_are_protected_by_the_index_tag(run: Run, database: Database) -> None:
     service = _service(database, [ImmutableRule("**", "release-*")])
     child = _manifest("child")
-    index = _manifest("", (child[0],))
+    index = _manifest("", (child,))
 
     async def main() -> None:
         await _blob(database)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from dockyard.persistence.records import NewManifest
+from dockyard.persistence.records import NewManifest, ReferenceSizeError, SizeMismatch
 from dockyard.persistence.sql import SqlMetadata
 
 Run = Callable[[Awaitable[Any]], Any]
@@ -135,6 +136,47 @@ def test_index_requires_children_in_same_repository(run: Run, metadata: SqlMetad
         await metadata.put_manifest("repo", manifest("arm64"))
         assert await metadata.put_manifest("repo", idx) == []
         assert await metadata.manifest_by_digest("repo", idx.digest) is not None
+
+    run(main())
+
+
+def test_declared_size_must_match_the_stored_one(run: Run, metadata: SqlMetadata) -> None:
+    async def main() -> None:
+        await push_blobs(metadata, "repo")  # CONFIG 10 bytes, LAYER 20
+        await metadata.put_manifest("repo", manifest("child"))
+        child_size = len(manifest("child").content)
+        before = await counts(metadata)
+        wrong = replace(manifest("m", tags=("v",)), declared_sizes=((CONFIG, 10), (LAYER, 21)))
+        with pytest.raises(ReferenceSizeError) as error:
+            await metadata.put_manifest("repo", wrong)
+        assert error.value.mismatches == [SizeMismatch(LAYER, 21, 20)]
+        assert await counts(metadata) == before, "nothing of a refused push is written"
+        index = manifest("idx", blobs=(), children=(digest("child"),), media_type=OCI_INDEX)
+        with pytest.raises(ReferenceSizeError) as error:
+            await metadata.put_manifest(
+                "repo", replace(index, declared_sizes=((digest("child"), child_size + 1),))
+            )
+        assert error.value.mismatches == [SizeMismatch(digest("child"), child_size + 1, child_size)]
+        right = replace(index, declared_sizes=((digest("child"), child_size),))
+        assert await metadata.put_manifest("repo", right) == []
+
+    run(main())
+
+
+def test_optional_children_may_be_absent(run: Run, metadata: SqlMetadata) -> None:
+    async def main() -> None:
+        await push_blobs(metadata, "repo")
+        await metadata.put_manifest("repo", manifest("amd64"))
+        children = (digest("amd64"), digest("arm64"), digest("s390x"))
+        idx = manifest("idx", blobs=(), children=children, media_type=OCI_INDEX)
+        sparse = replace(idx, optional_children=frozenset({digest("arm64")}))
+        assert await metadata.put_manifest("repo", sparse) == [digest("s390x")]
+        sparse = replace(idx, optional_children=frozenset(children[1:]))
+        assert await metadata.put_manifest("repo", sparse) == []
+        refs = await metadata.db.fetchall(
+            "SELECT digest FROM manifest_refs WHERE kind = 'manifest' ORDER BY digest"
+        )
+        assert sorted(r[0] for r in refs) == sorted(children), "absent children are referenced"
 
     run(main())
 

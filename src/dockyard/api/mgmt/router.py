@@ -18,6 +18,7 @@ from dockyard.api.http import Request
 from dockyard.api.mgmt.schemas import Errors
 from dockyard.auth.principal import Principal
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.jsondepth import JsonTooDeepError, check_json_depth
 
 B = TypeVar("B")
 PREFIX = "/api/v1"
@@ -68,6 +69,10 @@ class Call:
         return int(value)
 
     def body(self, kind: type[B]) -> B:
+        try:
+            check_json_depth(self.raw_body)
+        except JsonTooDeepError as exc:
+            raise RegistryError(ErrorCode.BAD_REQUEST, f"invalid body: {exc}") from None
         try:
             return msgspec.json.decode(self.raw_body or b"null", type=kind)
         except msgspec.ValidationError as exc:

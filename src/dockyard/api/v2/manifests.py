@@ -25,13 +25,14 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
     name = ctx.repository = params["name"]
     registry = ctx.registry
     body = await ctx.request.read_limited(registry.options.manifest_max_bytes)
+    tag_params = ctx.request.params("tag")
     pushed = await registry.manifests.put(
         ctx.principal,
         name,
         params["reference"],
         content_type=ctx.request.headers.get("content-type", ""),
         body=body,
-        extra_tags=ctx.request.params("tag"),
+        extra_tags=tag_params,
     )
     headers = ctx.base_headers()
     headers += [
@@ -40,6 +41,8 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
     ]
     if pushed.subject:
         headers.append((b"oci-subject", pushed.subject.encode()))
+    if tag_params:  # distribution-spec: one OCI-Tag per accepted tag of a ?tag= push
+        headers += [(b"oci-tag", tag.encode()) for tag in pushed.tags]
     headers += await quota_warning(ctx, name)
     await respond(ctx.send, 201, headers)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dockyard.core.descriptors import Descriptor
@@ -23,3 +24,11 @@ class ParsedManifest:
     def effective_artifact_type(self) -> str | None:
         """The type the referrers API reports: artifactType, else the config media type."""
         return self.artifact_type or self.config_media_type
+
+    def named_references(self) -> Iterator[tuple[str, Descriptor]]:
+        """Every blob and child descriptor with where it sits: ``config``, ``layers[0]``,
+        ``manifests[1]`` (an image lists its config first, then its layers)."""
+        for n, blob in enumerate(self.blobs):
+            yield ("config" if n == 0 else f"layers[{n - 1}]"), blob
+        for n, child in enumerate(self.children):
+            yield f"manifests[{n}]", child

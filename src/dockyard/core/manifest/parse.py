@@ -6,6 +6,7 @@ import msgspec
 
 from dockyard.core import mediatypes as mt
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.jsondepth import MAX_JSON_DEPTH, JsonTooDeepError, check_json_depth
 from dockyard.core.manifest.image import parse_image_manifest
 from dockyard.core.manifest.index import parse_index
 from dockyard.core.manifest.model import ParsedManifest
@@ -19,6 +20,14 @@ class _Envelope(msgspec.Struct):
 
 
 def _read_envelope(body: bytes) -> _Envelope:
+    try:
+        check_json_depth(body)
+    except JsonTooDeepError as exc:
+        raise RegistryError(
+            ErrorCode.MANIFEST_INVALID,
+            f"manifest is not valid JSON: {exc}",
+            detail={"maxDepth": MAX_JSON_DEPTH},
+        ) from None
     try:
         return msgspec.json.decode(body, type=_Envelope)
     except msgspec.DecodeError as exc:

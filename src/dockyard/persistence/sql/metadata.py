@@ -273,31 +273,39 @@ class SqlMetadata:
     async def _missing_references(
         self, session: Session, repository_id: int, manifest: NewManifest
     ) -> list[str]:
+        """References the repository lacks; one held with another size than declared raises
+        ReferenceSizeError (every pull would fail on it)."""
         blobs = await self._present(
             session,
-            "SELECT b.digest FROM repository_blobs rb JOIN blobs b ON b.id = rb.blob_id "
+            "SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.id = rb.blob_id "
             "WHERE rb.repository_id = ? AND b.digest IN",
             repository_id,
             manifest.blob_digests,
         )
         children = await self._present(
             session,
-            "SELECT digest FROM manifests WHERE repository_id = ? AND digest IN",
+            "SELECT digest, size FROM manifests WHERE repository_id = ? AND digest IN",
             repository_id,
             manifest.child_digests,
         )
+        manifest.check_sizes({**blobs, **children})
         missing = [d for d in manifest.blob_digests if d not in blobs]
-        return missing + [d for d in manifest.child_digests if d not in children]
+        optional = manifest.optional_children
+        return missing + [
+            d for d in manifest.child_digests if d not in children and d not in optional
+        ]
 
     @staticmethod
     async def _present(
         session: Session, query: str, repository_id: int, digests: tuple[str, ...]
-    ) -> set[str]:
-        """Which of ``digests`` the ``... IN`` query finds, a few hundred per statement."""
-        found: set[str] = set()
+    ) -> dict[str, int]:
+        """Digest -> size of those of ``digests`` the ``... IN`` query finds, a few hundred per
+        statement."""
+        found: dict[str, int] = {}
         for chunk in chunks(digests):
             sql = f"{query} ({placeholders(len(chunk))})"
-            found.update(r[0] for r in await session.fetchall(sql, (repository_id, *chunk)))
+            rows = await session.fetchall(sql, (repository_id, *chunk))
+            found.update((str(r[0]), int(r[1])) for r in rows)
         return found
 
     async def _upsert_manifest(
