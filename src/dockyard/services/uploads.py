@@ -127,16 +127,20 @@ class UploadService:
         body: AsyncIterator[bytes],
         *,
         length: int | None = None,
+        start: int | None = None,
     ) -> BlobRecord:
-        """Take the last chunk, verify ``digest`` and publish the blob."""
+        """Take the last chunk, verify ``digest`` and publish the blob; ``start`` (from
+        Content-Range) must equal the stored offset, else 416 and the session stays as it was."""
         expected = parse_digest(digest)
         record = await self.find(principal, repository, upload_id)
         await ensure_writable(self.options)
         async with self._lock(record.id):
+            if start is not None and start != (stored := await self.offset(record)):
+                raise _range_error(stored)
             writer = await self._direct_writer(record, expected, length)
             if writer is not None:
                 return await self._complete_direct(record, expected, writer, body, length)
-            live, size = await self._write_within_quota(record, body, None, length, durable=True)
+            live, size = await self._write_within_quota(record, body, start, length, durable=True)
             actual = await self._final_digest(record.id, live, expected.algorithm, size)
             if actual != expected.hex:
                 await self._discard(record.id)
