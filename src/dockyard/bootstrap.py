@@ -278,6 +278,7 @@ def api_options(settings: Settings) -> ApiOptions:
         debug_addr=debug,
         metrics_path=http.debug.prometheus.path,
         trusted_proxies=tuple(settings.dockyard.trustedproxies),
+        body_timeout=settings.dockyard.uploads.body_timeout_seconds,
     )
 
 

@@ -161,7 +161,6 @@ class BearerAuthenticator:
             raise self.challenge.error(request, needs, "insufficient_scope")
         return principal
 
-
     async def _current(
         self, request: Request, needs: Sequence[Need], verified: VerifiedToken
     ) -> Principal:
