@@ -177,6 +177,8 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         delete_enabled=settings.storage.delete.enabled,
         read_only=maintenance.readonly.enabled,
         runtime=lifecycle.gate,
+        sessions_per_repository=settings.dockyard.uploads.sessionsperrepository,
+        sessions_per_client=settings.dockyard.uploads.sessionsperclient,
     )
     htpasswd = None
     if settings.auth.htpasswd is not None:

@@ -30,6 +30,8 @@ class RegistryOptions:
     delete_enabled: bool = False
     read_only: bool = False
     manifest_max_bytes: int = 4 * 1024 * 1024
+    sessions_per_repository: int = 0  # open upload sessions (dockyard.uploads); 0: no cap
+    sessions_per_client: int = 0
     runtime: WriteGate | None = None  # read-only mode switched while serving (lifecycle.md)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dockyard.api.context import Context
-from dockyard.api.http import Headers, respond
+from dockyard.api.http import Headers, client_address, respond
 from dockyard.api.v2.quota import quota_warning
 from dockyard.core.errors import ErrorCode, RegistryError
 
@@ -50,7 +50,7 @@ async def start(ctx: Context, params: dict[str, str]) -> None:
         )
         await _created(ctx, name, blob.digest)
         return
-    record = await service.start(ctx.principal, name)
+    record = await service.start(ctx.principal, name, address=client_address(request))
     headers = _upload_headers(ctx, name, record.id, 0)
     headers.append((b"oci-chunk-min-length", CHUNK_MIN_LENGTH))
     headers += await quota_warning(ctx, name)
