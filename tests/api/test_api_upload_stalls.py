@@ -1,4 +1,5 @@
-"""Request bodies that stall (``dockyard.uploads.bodytimeout``), on both servers.
+"""Request bodies that stall (``dockyard.uploads.bodytimeout``), on both servers; and the
+default session caps, which a busy CI does not reach.
 
 A raw socket sends the headers and part of a body, then nothing: the server must answer 408
 (and close) instead of holding the request open, keep the bytes that arrived in the session
@@ -11,6 +12,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -163,3 +165,12 @@ def test_stalled_manifest_put_stores_nothing(
     assert client.get(f"/v2/{repo}/manifests/latest").status_code == 404
     tags = client.get(f"/v2/{repo}/tags/list")
     assert "latest" not in (tags.json().get("tags") or []) if tags.status_code == 200 else True
+
+
+def test_default_caps_take_many_parallel_pushes(stall_server: RunningServer) -> None:
+    """200 sessions opened at once by one (anonymous) client in one repository: all taken."""
+    with stall_server.client() as http, ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: http.post("/v2/stalls/busy/blobs/uploads/"), range(200)))
+        assert [answer.status_code for answer in answers] == [202] * 200
+        for answer in answers:
+            assert http.delete(answer.headers["Location"]).status_code == 204
