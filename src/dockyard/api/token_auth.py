@@ -161,6 +161,7 @@ class BearerAuthenticator:
             raise self.challenge.error(request, needs, "insufficient_scope")
         return principal
 
+
     async def _current(
         self, request: Request, needs: Sequence[Need], verified: VerifiedToken
     ) -> Principal:

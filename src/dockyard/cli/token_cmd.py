@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("token", help="token service signing keys")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     rotate = actions.add_parser("rotate", help="add a new signing key; prints its key id")
-    rotate.add_argument("--algorithm", choices=ALGORITHMS, help="default: dockyard.token.algorithm")
+    rotate.add_argument(
+        "--algorithm", choices=ALGORITHMS, help="default: dockyard.token.algorithm"
+    )
     listing = actions.add_parser("list", help="the keys, oldest first, and which one signs")
     retire = actions.add_parser("retire", help="remove a key: tokens it signed stop verifying")
     retire.add_argument("kid", help="the key id (as `token list` shows it)")

@@ -23,6 +23,7 @@ Rows = Callable[..., list[tuple[Any, ...]]]
 TABLES = ("repositories", "blobs", "repository_blobs", "manifests", "manifest_refs", "tags")
 
 
+
 def postgres_url() -> str:
     return postgres.suite_database_url("unit")
 
