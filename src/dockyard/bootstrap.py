@@ -179,6 +179,8 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         read_only=maintenance.readonly.enabled,
         runtime=lifecycle.gate,
         index_completeness=index_completeness(settings.validation.manifests),
+        sessions_per_repository=settings.dockyard.uploads.sessionsperrepository,
+        sessions_per_client=settings.dockyard.uploads.sessionsperclient,
     )
     htpasswd = None
     if settings.auth.htpasswd is not None:
@@ -280,6 +282,7 @@ def api_options(settings: Settings) -> ApiOptions:
         debug_addr=debug,
         metrics_path=http.debug.prometheus.path,
         trusted_proxies=tuple(settings.dockyard.trustedproxies),
+        body_timeout=settings.dockyard.uploads.body_timeout_seconds,
     )
 
 

@@ -113,6 +113,33 @@ def test_out_of_order_chunk_is_416_with_true_range(client: httpx.Client, repo: s
     assert client.get(location).headers["Range"] == "0-9"
 
 
+def test_closing_put_with_wrong_content_range_is_416_and_resumable(
+    client: httpx.Client, repo: str
+) -> None:
+    data = b"a" * 10 + b"b" * 10
+    location = _start(client, repo)
+    assert client.patch(location, content=data[:10], headers={"Content-Range": "0-9"}).is_success
+    for wrong in ("20-29", "5-14"):
+        refused = client.put(
+            location,
+            params={"digest": sha256(data)},
+            content=data[10:],
+            headers={"Content-Range": wrong},
+        )
+        assert_oci_error(refused, 416, "BLOB_UPLOAD_INVALID")
+        assert refused.headers["Range"] == "0-9"
+        assert refused.headers["Location"].endswith(location.rsplit("/", 1)[1])
+        assert client.get(location).headers["Range"] == "0-9"
+    done = client.put(
+        location,
+        params={"digest": sha256(data)},
+        content=data[10:],
+        headers={"Content-Range": "10-19"},
+    )
+    assert done.status_code == 201, done.text
+    assert client.get(f"/v2/{repo}/blobs/{sha256(data)}").content == data
+
+
 def test_malformed_content_range_is_416(client: httpx.Client, repo: str) -> None:
     location = _start(client, repo)
     for bad in ("nonsense", "5-2", "0-9"):

@@ -47,6 +47,7 @@ class ApiOptions:
     metrics_path: str = "/metrics"
     extra_headers: tuple[tuple[bytes, bytes], ...] = ()
     trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-For is believed
+    body_timeout: float = 60.0  # dockyard.uploads.bodytimeout: a body silent this long: 408
 
 
 class RegistryApp:
@@ -125,7 +126,7 @@ class RegistryApp:
 
     async def _registry_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        request = Request(scope, receive)
+        request = Request(scope, receive, body_timeout=self.options.body_timeout)
         request_id = request.headers.get("x-request-id") or self._next_request_id()
         ctx = Context(request, send, self.registry, self.options.urls, request_id[:64])
         try:
@@ -141,6 +142,8 @@ class RegistryApp:
         except Exception:
             log.exception("unhandled error", extra={"fields": {"request_id": ctx.request_id}})
             await self._fail(ctx, internal_error(ctx.request_id))
+        finally:
+            request.close()
         elapsed = time.perf_counter() - started
         self.metrics.observe(ctx, elapsed)
         log_request(ctx, elapsed)

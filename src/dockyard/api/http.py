@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,18 +23,28 @@ class ClientDisconnectedError(Exception):
 class Request:
     __slots__ = (
         "_query",
+        "_task",
+        "_waiting_since",
+        "_watchdog",
         "body_complete",
+        "body_timeout",
         "bytes_received",
         "headers",
         "method",
         "path",
         "receive",
         "scope",
+        "stalled",
     )
 
-    def __init__(self, scope: Scope, receive: Receive) -> None:
+    def __init__(self, scope: Scope, receive: Receive, *, body_timeout: float = 0.0) -> None:
         self.scope = scope
         self.receive = receive
+        self.body_timeout = body_timeout  # seconds a body may send nothing; 0: no limit
+        self.stalled = False
+        self._waiting_since: float | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[object] | None = None
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.headers: dict[str, str] = {
@@ -66,9 +77,12 @@ class Request:
         return int(value)
 
     async def stream(self) -> AsyncIterator[bytes]:
-        """The body, chunk by chunk; raises ClientDisconnectedError if the client leaves."""
+        """The body, chunk by chunk; raises ClientDisconnectedError if the client leaves and
+        a 408 RegistryError if it sends nothing for ``body_timeout`` seconds."""
+        if self.stalled:
+            raise self._stalled_error()
         while True:
-            message = await self.receive()
+            message = await self._receive()
             if message["type"] == "http.disconnect":
                 raise ClientDisconnectedError
             chunk = message.get("body", b"")
@@ -77,7 +91,53 @@ class Request:
                 yield chunk
             if not message.get("more_body", False):
                 self.body_complete = True
+                self.close()
                 return
+
+    async def _receive(self) -> Message:
+        """``receive()``, watched: one timer per request checks every quarter of the timeout
+        whether the current wait is older than the timeout (cheaper than a timer per chunk)."""
+        if not self.body_timeout:
+            return await self.receive()
+        loop = asyncio.get_running_loop()
+        self._waiting_since = loop.time()
+        if self._watchdog is None:
+            self._task = asyncio.current_task()
+            self._watchdog = loop.call_later(self.body_timeout / 4, self._watch, loop)
+        try:
+            return await self.receive()
+        except asyncio.CancelledError:
+            if self.stalled and self._task is not None and self._task.uncancel() == 0:
+                raise self._stalled_error() from None
+            raise
+        finally:
+            self._waiting_since = None
+
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        since = self._waiting_since
+        if since is not None and loop.time() - since >= self.body_timeout:
+            self._watchdog = None
+            self.stalled = True
+            if self._task is not None:
+                self._task.cancel()
+            return
+        self._watchdog = loop.call_later(self.body_timeout / 4, self._watch, loop)
+
+    def close(self) -> None:
+        """Stop watching the body (it is complete, or the request is over)."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def _stalled_error(self) -> RegistryError:
+        manifest = "/manifests/" in self.path
+        return RegistryError(
+            ErrorCode.MANIFEST_INVALID if manifest else ErrorCode.BLOB_UPLOAD_INVALID,
+            f"request body stalled: nothing arrived for {self.body_timeout:g} s",
+            detail={"received": self.bytes_received, "timeout_seconds": self.body_timeout},
+            status=408,
+            headers={"Connection": "close"},
+        )
 
     async def drain(self, limit: int) -> bool:
         """Read and discard what is left of the body, up to ``limit`` bytes.

@@ -24,6 +24,7 @@ from dockyard.config.lifecycle import (
     RetentionSettings,
 )
 from dockyard.config.oidc import OidcSettings
+from dockyard.config.uploads import UploadLimitSettings
 
 
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -309,6 +310,7 @@ class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only
     immutability: ImmutabilitySettings = msgspec.field(default_factory=ImmutabilitySettings)
     quotas: QuotaSettings = msgspec.field(default_factory=QuotaSettings)
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
+    uploads: UploadLimitSettings = msgspec.field(default_factory=UploadLimitSettings)
 
 
 # --- the root --------------------------------------------------------------------------

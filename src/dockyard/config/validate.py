@@ -147,11 +147,24 @@ def _check_dockyard(dockyard: DockyardSettings, storage: StorageSettings) -> Non
         _fail("dockyard.database", "expected sqlite:///PATH or postgresql://...")
     if not dockyard.database and storage.driver_name == "s3":
         _fail("dockyard.database", "required with the s3 driver (no local root for SQLite)")
+    _check_uploads(dockyard)
     for index, cidr in enumerate(dockyard.trustedproxies):
         try:
             ipaddress.ip_network(str(cidr).strip(), strict=False)
         except ValueError:
             _fail(f"dockyard.trustedproxies[{index}]", f'not an address or network: "{cidr}"')
+
+
+def _check_uploads(dockyard: DockyardSettings) -> None:
+    uploads = dockyard.uploads
+    for key, value in (
+        ("sessionsperrepository", uploads.sessionsperrepository),
+        ("sessionsperclient", uploads.sessionsperclient),
+    ):
+        if value < 0:
+            _fail(f"dockyard.uploads.{key}", f"must be at least 0 (0: no cap), got {value}")
+    if uploads.bodytimeout.strip():
+        duration("dockyard.uploads.bodytimeout", uploads.bodytimeout)
 
 
 TOKEN_ALGORITHMS = ("ES256", "RS256")

@@ -85,4 +85,5 @@ class UploadRecord:
     offset: int
     started_at: float
     last_activity: float
+    client: str = ""  # whose session counts against dockyard.uploads.sessionsperclient
     attributes: dict[str, str] = field(default_factory=dict)

@@ -34,6 +34,8 @@ class RegistryOptions:
     manifest_max_bytes: int = 4 * 1024 * 1024
     # validation.manifests.indexes: which children of a pushed index must be present
     index_completeness: IndexCompleteness = field(default_factory=IndexCompleteness)
+    sessions_per_repository: int = 0  # open upload sessions (dockyard.uploads); 0: no cap
+    sessions_per_client: int = 0
     runtime: WriteGate | None = None  # read-only mode switched while serving (lifecycle.md)
 
 

@@ -34,6 +34,7 @@ from dockyard.services.blob_publishing import BlobPublisher
 from dockyard.services.guards import ensure_writable
 from dockyard.services.quotas import QuotaExceededError, QuotaService
 from dockyard.services.registry import RegistryOptions
+from dockyard.services.upload_limits import session_cap_error, session_client
 from dockyard.services.upload_streams import LiveHash, pump
 from dockyard.storage.driver import BlobWriter, PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, is_upload_id, upload_dir, upload_path
@@ -67,15 +68,29 @@ class UploadService:
 
     # sessions ------------------------------------------------------------------------------
 
-    async def start(self, principal: Principal, repository: str) -> UploadRecord:
+    async def start(
+        self, principal: Principal, repository: str, *, address: str = ""
+    ) -> UploadRecord:
+        """A new session; refused (429) while the repository or the client (the user, or
+        ``address`` when anonymous) has as many open sessions as the options allow."""
         await self._check_push(principal, repository)
         if self.quotas is not None:
             await self.quotas.room(repository)  # refuses a session in a full project
         now = self.clock()
-        record = UploadRecord(secrets.token_urlsafe(24), repository, principal.name, 0, now, now)
-        writer = await self.storage.writer(upload_path(record.id), append=False)
-        await writer.close()
-        await self.metadata.uploads.create(record)
+        client = session_client(principal.name, principal.authenticated, address)
+        record = UploadRecord(
+            secrets.token_urlsafe(24), repository, principal.name, 0, now, now, client
+        )
+        if not await self.metadata.uploads.create_within(
+            record, self.options.sessions_per_repository, self.options.sessions_per_client
+        ):
+            raise session_cap_error(self.options)
+        try:
+            writer = await self.storage.writer(upload_path(record.id), append=False)
+            await writer.close()
+        except BaseException:
+            await self.metadata.uploads.delete(record.id)  # the place is not taken
+            raise
         self._live[record.id] = LiveHash(new_hasher("sha256"), 0)
         return record
 
@@ -127,16 +142,20 @@ class UploadService:
         body: AsyncIterator[bytes],
         *,
         length: int | None = None,
+        start: int | None = None,
     ) -> BlobRecord:
-        """Take the last chunk, verify ``digest`` and publish the blob."""
+        """Take the last chunk, verify ``digest`` and publish the blob; ``start`` (from
+        Content-Range) must equal the stored offset, else 416 and the session stays as it was."""
         expected = parse_digest(digest)
         record = await self.find(principal, repository, upload_id)
         await ensure_writable(self.options)
         async with self._lock(record.id):
+            if start is not None and start != (stored := await self.offset(record)):
+                raise _range_error(stored)
             writer = await self._direct_writer(record, expected, length)
             if writer is not None:
                 return await self._complete_direct(record, expected, writer, body, length)
-            live, size = await self._write_within_quota(record, body, None, length, durable=True)
+            live, size = await self._write_within_quota(record, body, start, length, durable=True)
             actual = await self._final_digest(record.id, live, expected.algorithm, size)
             if actual != expected.hex:
                 await self._discard(record.id)

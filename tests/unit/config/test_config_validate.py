@@ -207,3 +207,28 @@ def test_audit_retention_must_be_a_duration() -> None:
 def test_health_storagedriver_is_checked_when_loading() -> None:
     message = error_of(None, {"REGISTRY_HEALTH_STORAGEDRIVER_THRESHOLD": "0"})
     assert "health.storagedriver.threshold" in message
+
+
+def test_upload_limits_defaults_and_environment() -> None:
+    uploads = load_settings(None, {}).dockyard.uploads
+    assert (uploads.sessionsperrepository, uploads.sessionsperclient) == (1000, 2000)
+    assert uploads.body_timeout_seconds == 60.0
+    environ = {
+        "REGISTRY_DOCKYARD_UPLOADS_BODYTIMEOUT": "2s",
+        "REGISTRY_DOCKYARD_UPLOADS_SESSIONSPERCLIENT": "0",
+    }
+    changed = load_settings(None, environ).dockyard.uploads
+    assert (changed.body_timeout_seconds, changed.sessionsperclient) == (2.0, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "key"),
+    [
+        ("SESSIONSPERREPOSITORY", "-1", "dockyard.uploads.sessionsperrepository"),
+        ("SESSIONSPERCLIENT", "-5", "dockyard.uploads.sessionsperclient"),
+        ("BODYTIMEOUT", "soon", "dockyard.uploads.bodytimeout"),
+        ("BODYTIMEOUT", "-3s", "dockyard.uploads.bodytimeout"),
+    ],
+)
+def test_upload_limits_refused_when_wrong(name: str, value: str, key: str) -> None:
+    assert key in error_of(environ={f"REGISTRY_DOCKYARD_UPLOADS_{name}": value})

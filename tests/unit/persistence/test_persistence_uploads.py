@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -88,3 +89,37 @@ def test_uploads_survive_reopening(
     run(metadata.db.aclose())
     got = run(SqlMetadata(open_again()).uploads.get("u1"))
     assert got is not None and got.offset == 77
+
+
+def _client_record(upload_id: str, repository: str, client: str) -> UploadRecord:
+    return UploadRecord(upload_id, repository, "alice", 0, 100.0, 100.0, client)
+
+
+def test_create_within_refuses_past_either_cap(run: Run, metadata: SqlMetadata) -> None:
+    async def main() -> None:
+        create = metadata.uploads.create_within
+        assert await create(_client_record("a1", "team/a", "@one"), 2, 3)
+        assert await create(_client_record("a2", "team/a", "@two"), 2, 3)
+        assert not await create(_client_record("a3", "team/a", "@three"), 2, 3)  # repository
+        assert await create(_client_record("b1", "team/b", "@one"), 2, 3)
+        assert await create(_client_record("c1", "team/c", "@one"), 2, 3)
+        assert not await create(_client_record("d1", "team/d", "@one"), 2, 3)  # client
+        assert await metadata.uploads.get("a3") is None and await metadata.uploads.get("d1") is None
+        assert await create(_client_record("d2", "team/d", "@two"), 2, 3)
+        assert await metadata.uploads.delete("a1")  # a closed session frees its place
+        assert await create(_client_record("a4", "team/a", "@three"), 2, 3)
+        assert await create(_client_record("e1", "team/a", "@four"), 0, 0)  # 0: no cap
+        got = await metadata.uploads.get("a4")
+        assert got is not None and got.client == "@three"
+
+    run(main())
+
+
+def test_concurrent_creates_never_pass_the_cap(run: Run, metadata: SqlMetadata) -> None:
+    async def main() -> list[bool]:
+        records = [_client_record(f"r{n}", "team/busy", f"@{n}") for n in range(8)]
+        return list(
+            await asyncio.gather(*(metadata.uploads.create_within(r, 3, 0) for r in records))
+        )
+
+    assert sorted(run(main())) == [False] * 5 + [True] * 3

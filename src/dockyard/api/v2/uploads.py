@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dockyard.api.context import Context
-from dockyard.api.http import Headers, respond
+from dockyard.api.http import Headers, client_address, respond
 from dockyard.api.v2.quota import quota_warning
 from dockyard.core.errors import ErrorCode, RegistryError
 
@@ -50,7 +50,7 @@ async def start(ctx: Context, params: dict[str, str]) -> None:
         )
         await _created(ctx, name, blob.digest)
         return
-    record = await service.start(ctx.principal, name)
+    record = await service.start(ctx.principal, name, address=client_address(request))
     headers = _upload_headers(ctx, name, record.id, 0)
     headers.append((b"oci-chunk-min-length", CHUNK_MIN_LENGTH))
     headers += await quota_warning(ctx, name)
@@ -114,10 +114,15 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
     digest = ctx.request.param("digest")
     if not digest:
         raise RegistryError(ErrorCode.DIGEST_INVALID, "the digest query parameter is required")
-    blob = await ctx.registry.uploads.complete(
-        ctx.principal, name, upload_id, digest, ctx.request.stream(),
-        length=ctx.request.content_length(),
-    )  # fmt: skip
+    try:
+        # an empty closing PUT places no bytes: a Content-Range on it is not checked
+        start_at = _content_range(ctx) if ctx.request.content_length() != 0 else None
+        blob = await ctx.registry.uploads.complete(
+            ctx.principal, name, upload_id, digest, ctx.request.stream(),
+            length=ctx.request.content_length(), start=start_at,
+        )  # fmt: skip
+    except RegistryError as error:
+        raise _with_location(ctx, name, upload_id, error) from None
     await _created(ctx, name, blob.digest)
 
 

@@ -97,6 +97,11 @@ MIGRATIONS: tuple[str, ...] = (
     lifecycle_migration("postgres"),
     # 5: when each manifest was last pulled (retention's "not pulled for")
     pulls_migration("postgres"),
+    # 6: upload sessions remember their client (user, or address when anonymous) for the caps
+    """
+    ALTER TABLE uploads ADD COLUMN client TEXT NOT NULL DEFAULT '';
+    CREATE INDEX uploads_client ON uploads(client);
+    """,
 )
 
 _CREATE_VERSION_TABLE = f"""

@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 from dockyard.persistence.records import UploadRecord
-from dockyard.persistence.sql.session import Database
+from dockyard.persistence.sql.session import Database, Session
 
-_COLUMNS = "id, repository, principal, committed_offset, started_at, last_activity"
+_COLUMNS = "id, repository, principal, committed_offset, started_at, last_activity, client"
+_INSERT = f"INSERT INTO uploads({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 
 
 class SqlUploadStore:
-    """Each method is one statement, so each is atomic on its own."""
+    """Each method is one statement (``create_within`` one transaction), so each is atomic."""
 
     def __init__(self, database: Database) -> None:
         self.db = database
 
     async def create(self, record: UploadRecord) -> None:
-        await self.db.execute(
-            f"INSERT INTO uploads({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
-            (
-                record.id,
-                record.repository,
-                record.principal,
-                record.offset,
-                record.started_at,
-                record.last_activity,
-            ),
-        )
+        await self.db.execute(_INSERT, _row(record))
+
+    async def create_within(
+        self, record: UploadRecord, per_repository: int, per_client: int
+    ) -> bool:
+        """Insert ``record`` unless its repository or its client already has as many open
+        sessions as allowed (0: no cap); False when refused. Count and insert are one
+        transaction (PostgreSQL serializable, SQLite one writer), so the caps hold across
+        nodes."""
+
+        async def work(session: Session) -> bool:
+            for column, value, cap in (
+                ("repository", record.repository, per_repository),
+                ("client", record.client, per_client),
+            ):
+                if cap and await _count(session, column, value, cap) >= cap:
+                    return False
+            await session.execute(_INSERT, _row(record))
+            return True
+
+        return await self.db.transaction(work)
 
     async def get(self, upload_id: str) -> UploadRecord | None:
         row = await self.db.fetchone(
@@ -50,3 +61,24 @@ class SqlUploadStore:
             (before, limit),
         )
         return [UploadRecord(*row) for row in rows]
+
+
+def _row(record: UploadRecord) -> tuple[object, ...]:
+    return (
+        record.id,
+        record.repository,
+        record.principal,
+        record.offset,
+        record.started_at,
+        record.last_activity,
+        record.client,
+    )
+
+
+async def _count(session: Session, column: str, value: str, cap: int) -> int:
+    """Open sessions with ``column = value``, counted no further than ``cap``."""
+    row = await session.fetchone(
+        f"SELECT count(*) FROM (SELECT 1 FROM uploads WHERE {column} = ? LIMIT ?) AS open",  # noqa: S608
+        (value, cap),
+    )
+    return int(row[0]) if row else 0

@@ -83,4 +83,9 @@ MIGRATIONS: tuple[str, ...] = (
     lifecycle_migration("sqlite"),
     # 5: when each manifest was last pulled (retention's "not pulled for")
     pulls_migration("sqlite"),
+    # 6: upload sessions remember their client (user, or address when anonymous) for the caps
+    """
+    ALTER TABLE uploads ADD COLUMN client TEXT NOT NULL DEFAULT '';
+    CREATE INDEX uploads_client ON uploads(client);
+    """,
 )
