@@ -110,7 +110,7 @@ class AccessLog:
             self._write(line)
             return
         if self._size + len(line) > PIPE_BUF:
-            self.flush()
+            self._write_pending()  # the timer stays armed for the lines that follow
         self._pending.append(line)
         self._size += len(line)
         if self._timer is None:
@@ -120,15 +120,22 @@ class AccessLog:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # called outside the event loop: nothing would fire the timer
-            self.flush()
+            self._write_pending()
             return
-        self._timer = loop.call_later(FLUSH_DELAY, self.flush)
+        self._timer = loop.call_later(FLUSH_DELAY, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._write_pending()
 
     def flush(self) -> None:
         """Write every pending line now."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._write_pending()
+
+    def _write_pending(self) -> None:
         if self._pending:
             data = b"".join(self._pending)
             self._pending.clear()
