@@ -104,7 +104,7 @@ class AccessLog:
         if self._text:
             line = _text_line(stamp.decode(), entry)
         else:
-            own = _encode(entry)
+            own = _encode_entry(entry)
             line = b"%s%s%s%s\n" % (self._json_open, stamp, self._json_head, own[1:])
         if not self._batching:
             self._write(line)
@@ -165,6 +165,18 @@ def _json_head(time_key: str, fields: Mapping[str, str]) -> bytes:
     constant: dict[str, str] = {"level": "info", "logger": LOGGER, "msg": MESSAGE}
     constant.update({k: v for k, v in fields.items() if k not in _ENTRY_FIELDS | {time_key}})
     return b'",' + _encode(constant)[1:-1] + b","
+
+
+def _encode_entry(entry: AccessEntry) -> bytes:
+    try:
+        return _encode(entry)
+    except UnicodeEncodeError:  # a lone surrogate, from a server that let one through
+        scrubbed = {
+            name: value.encode(errors="replace").decode()
+            for name in AccessEntry.__struct_fields__
+            if isinstance(value := getattr(entry, name), str)
+        }
+        return _encode(msgspec.structs.replace(entry, **scrubbed))
 
 
 def _text_line(stamp: str, entry: AccessEntry) -> bytes:

@@ -50,6 +50,13 @@ def test_json_line_escapes_client_text_and_keeps_one_line(pipe: tuple[int, int])
     assert list(line)[:5] == ["time", "level", "logger", "msg", "service"]
 
 
+def test_a_lone_surrogate_is_replaced_not_raised(pipe: tuple[int, int]) -> None:
+    log = AccessLog("json", {}, fd=pipe[1])
+    log.record(entry(path="/v2/a\udcff/tags/list"))
+    log.flush()
+    assert json.loads(drain(pipe[0]))["path"] == "/v2/a?/tags/list"
+
+
 def test_logstash_names_the_time_field_at_timestamp(pipe: tuple[int, int]) -> None:
     log = AccessLog("logstash", {}, fd=pipe[1])
     log.record(entry())
