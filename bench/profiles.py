@@ -32,9 +32,13 @@ class Profile:
     scaleout_blob_size: int  # workload 12
     populate_concurrency: int
     disk_needed: int  # bytes free before starting
+    access_log: bool = True  # both registries at their default logging; False: warn, no access log
 
     def with_repeats(self, repeats: int | None) -> Profile:
         return self if repeats is None else replace(self, repeats=repeats)
+
+    def with_access_log(self, on: bool) -> Profile:
+        return replace(self, access_log=on)
 
 
 FULL = Profile(

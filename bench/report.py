@@ -31,6 +31,15 @@ def _met(met: bool | None) -> str:
     return {True: "met", False: "**NOT met**", None: "not measured"}[met]
 
 
+def _logging(doc: dict[str, Any]) -> str:
+    if doc["profile"].get("access_log", True):
+        return (
+            "default logging (no `log:` section: level info, access log on; dockyard one JSON "
+            "line per request on stderr, the reference a text line and a combined-format line)"
+        )
+    return "log level warn, access logs disabled (`--access-log off`)"
+
+
 def header(doc: dict[str, Any]) -> list[str]:
     machine, versions, mode = doc["machine"], doc["versions"], doc["mode"]
     lines = [
@@ -49,8 +58,8 @@ def header(doc: dict[str, Any]) -> list[str]:
         "registries alternate which goes first; ratio = dockyard / reference, and *better* "
         "says which direction wins",
         "- reference = CNCF Distribution (`docker-registry serve`); both with filesystem storage, "
-        "no auth, delete enabled, log level warn, access logs disabled; dockyard with its "
-        "default single granian worker",
+        f"no auth, delete enabled, {_logging(doc)}; dockyard with its default single granian "
+        "worker",
     ]
     if {"scaleout_manifest", "scaleout_s3"} & set(doc["workloads"]):
         lines.append(

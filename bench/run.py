@@ -57,6 +57,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results directory")
     parser.add_argument("--only", help=f"comma-separated phases of {','.join(PHASES)}")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--access-log",
+        choices=("on", "off"),
+        default="on",
+        help="on (default): both registries at their default logging; off: level warn, "
+        "access logs disabled",
+    )
     return parser.parse_args(argv)
 
 
@@ -150,7 +157,7 @@ def phase(bench: Bench, errors: dict[str, str], name: str, action: Callable[[], 
 
 def run_main_pair(bench: Bench, errors: dict[str, str], selected: set[str]) -> None:
     """Workloads 1-5, 7, 8 against one long-lived pair of registries."""
-    servers = make_pair(bench.workdir, "main")
+    servers = make_pair(bench.workdir, "main", bench.profile.access_log)
     bench.active = list(servers.values())
     try:
         for server in servers.values():
@@ -363,6 +370,7 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     profile = PROFILES["quick" if args.quick else "full"].with_repeats(args.repeats)
+    profile = profile.with_access_log(args.access_log == "on")
     selected = set(args.only.split(",")) if args.only else set(PHASES)
     tmp = tempfile.gettempdir()
     problem = preflight(profile, tmp, selected)

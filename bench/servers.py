@@ -1,9 +1,12 @@
 """Start and stop the two registries with equivalent settings, and measure their memory.
 
 Both read the same registry:2 ``config.yml`` shape: filesystem storage in a private directory,
-no auth, delete enabled, log level warn, access log disabled, ``blobdescriptor: inmemory``
-cache (as the ``registry:2`` image ships it), and a loopback address of their own. Each server
-runs in its own session so the whole process tree (granian's workers too) can be stopped.
+no auth, delete enabled, ``blobdescriptor: inmemory`` cache (as the ``registry:2`` image ships
+it), and a loopback address of their own. Logging is each one's default (no ``log:`` section:
+level info, access log on, as ``dockyard serve`` and ``registry:2`` run without a config), or,
+with ``access_log=False`` (``scripts/bench --access-log off``), level warn and access log off.
+Each server runs in its own session so the whole process tree (granian's workers too) can be
+stopped.
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ STOP_TIMEOUT = 15.0
 SETTLE_WINDOW = 0.1
 SETTLE_TIMEOUT = 60.0
 
-CONFIG = """\
-version: 0.1
+QUIET_LOG = """\
 log:
   level: warn
   accesslog:
     disabled: true
-storage:
+"""
+
+CONFIG = """\
+version: 0.1
+{log}storage:
   cache:
     blobdescriptor: inmemory
   filesystem:
@@ -64,6 +70,7 @@ class Server:
     name: str
     workdir: Path
     port: int = field(default_factory=free_port)
+    access_log: bool = True  # False: log level warn, access log disabled
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -89,11 +96,12 @@ class Server:
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-        env.update(REGISTRY_LOG_LEVEL="warn", REGISTRY_STORAGE_DELETE_ENABLED="true")
+        env.update(REGISTRY_STORAGE_DELETE_ENABLED="true")
         return env
 
     def config_text(self) -> str:
-        return CONFIG.format(root=self.root, host=HOST, port=self.port)
+        log = "" if self.access_log else QUIET_LOG
+        return CONFIG.format(log=log, root=self.root, host=HOST, port=self.port)
 
     def start(self) -> float:
         """Launch; seconds from launch to the first 200 on ``/v2/``."""
@@ -242,6 +250,6 @@ def _proc_status(pid: int) -> dict[str, int]:
     return values
 
 
-def make_pair(workdir: Path, label: str) -> dict[str, Server]:
+def make_pair(workdir: Path, label: str, access_log: bool = True) -> dict[str, Server]:
     """A fresh (not yet started) reference + dockyard pair under ``workdir/label``."""
-    return {name: Server(name, workdir / label / name) for name in NAMES}
+    return {name: Server(name, workdir / label / name, access_log=access_log) for name in NAMES}

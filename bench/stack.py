@@ -28,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.servers import DOCKYARD, HOST, STOP_TIMEOUT, Server, free_port
+from bench.servers import DOCKYARD, HOST, QUIET_LOG, STOP_TIMEOUT, Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_EXAMPLE = ROOT / "examples" / "cluster" / "nginx.conf"
@@ -268,11 +268,7 @@ class Seaweed(Service):
 
 NODE_CONFIG = """\
 version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
+{log}storage:
   cache:
     blobdescriptor: inmemory
   s3:
@@ -309,6 +305,7 @@ class Node(Server):
 
     def config_text(self) -> str:
         return NODE_CONFIG.format(
+            log="" if self.access_log else QUIET_LOG,
             s3=self.s3,
             bucket=BUCKET,
             part_size=PART_SIZE,
@@ -344,6 +341,7 @@ class Stack:
     """PostgreSQL, SeaweedFS, ``NODES`` dockyard nodes and nginx; ``stop`` undoes ``start``."""
 
     workdir: Path
+    access_log: bool = True  # the nodes' logging: see bench/servers.py
     parts: list[Server] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
 
@@ -358,7 +356,13 @@ class Stack:
         weed = Seaweed("seaweedfs", self.workdir / "seaweedfs")
         self._start(weed)
         for index in range(NODES):
-            node = Node(DOCKYARD, self.workdir / f"node{index}", s3=weed, database=postgres.url)
+            node = Node(
+                DOCKYARD,
+                self.workdir / f"node{index}",
+                access_log=self.access_log,
+                s3=weed,
+                database=postgres.url,
+            )
             self.nodes.append(node)
             self._start(node)
         nginx = Nginx("nginx", self.workdir / "nginx", upstream=[n.port for n in self.nodes])

@@ -49,7 +49,7 @@ def run_catalog_and_cold_start(bench: Bench, workdir: Path, storage: str) -> Non
         f"launch to first 200 on /v2/ with {small:,} and with {big:,} repositories stored "
         f"(page cache warm), storage on {storage}",
     )
-    servers = make_pair(workdir, "catalog")
+    servers = make_pair(workdir, "catalog", bench.profile.access_log)
     bench.active = list(servers.values())
     try:
         for server in servers.values():

@@ -63,7 +63,8 @@ def _during(server: Server, action: Callable[[], None]) -> float:
 
 
 def sample_memory(bench: Bench, name: str, repeat: int, blob: BlobFile) -> MemorySample:
-    server = Server(name, bench.workdir / "memory" / f"{name}-{repeat}")
+    workdir = bench.workdir / "memory" / f"{name}-{repeat}"
+    server = Server(name, workdir, access_log=bench.profile.access_log)
     try:
         server.start()
         idle = server.memory_kib()[0] / KIB_PER_MIB

@@ -30,8 +30,9 @@ TICKS_PER_SECOND = 100
 
 def run_scaleout(bench: Bench) -> None:
     """Start the stack and a reference, run both workloads, stop and remove everything."""
-    stack = Stack(bench.workdir / "scaleout")
-    reference = Server(REFERENCE, bench.workdir / "scaleout-reference")
+    stack = Stack(bench.workdir / "scaleout", access_log=bench.profile.access_log)
+    workdir = bench.workdir / "scaleout-reference"
+    reference = Server(REFERENCE, workdir, access_log=bench.profile.access_log)
     try:
         bench.log(f"  starting PostgreSQL, SeaweedFS, {NODES} dockyard nodes, nginx, reference")
         balancer = stack.start()

@@ -10,6 +10,7 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
+from dockyard.api.access_log import AccessLog
 from dockyard.api.app import ApiOptions, RegistryApp
 from dockyard.api.context import UrlPolicy
 from dockyard.api.observability import Metrics
@@ -325,7 +326,16 @@ def create_app(settings: Settings) -> RegistryApp:
     registry = build_registry(settings, metrics)
     identity = registry.identity.login if registry.identity and registry.identity.enabled else None
     tokens = build_token_api(settings, registry.policy, registry.htpasswd, identity)
-    return RegistryApp(registry, api_options(settings), metrics, tokens)
+    return RegistryApp(registry, api_options(settings), metrics, tokens, build_access_log(settings))
+
+
+def build_access_log(settings: Settings) -> AccessLog | None:
+    """The access log on stderr, unless ``log.accesslog.disabled`` or ``log.level`` is above
+    info (the lines are info lines)."""
+    log = settings.log
+    if log.accesslog.disabled or log.level in ("warn", "error"):
+        return None
+    return AccessLog(log.formatter, dict(log.fields))
 
 
 SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"

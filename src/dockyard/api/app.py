@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import itertools
 import logging
-import secrets
 import time
 from dataclasses import dataclass, field
 
 import msgspec
 
+from dockyard.api.access_log import AccessLog, registry_entry
 from dockyard.api.authn import BasicAuthenticator
 from dockyard.api.context import Context, UrlPolicy
 from dockyard.api.debug import DebugServer
@@ -28,8 +27,9 @@ from dockyard.api.http import (
     respond,
 )
 from dockyard.api.identity_mount import MGMT_PREFIX, mount_identity
-from dockyard.api.observability import Metrics, log_request
+from dockyard.api.observability import Metrics
 from dockyard.api.registry_audit import registry_audit_hook
+from dockyard.api.request_id import RequestIds
 from dockyard.api.token_auth import TokenApi
 from dockyard.api.v2.router import match
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -59,24 +59,23 @@ class RegistryApp:
         options: ApiOptions,
         metrics: Metrics | None = None,
         tokens: TokenApi | None = None,
+        access_log: AccessLog | None = None,  # None: log.accesslog.disabled
     ) -> None:
         self.registry = registry
         self.options = options
         self.metrics = metrics or Metrics()
         self.authenticator = BasicAuthenticator(registry.htpasswd, options.realm)
         self.tokens = tokens  # bearer tokens (dockyard.token or auth.token) replace Basic
-        self.identity_authn, self.mgmt = mount_identity(registry, options.realm)
+        self.access_log = access_log
+        self.request_ids = RequestIds()
+        self.identity_authn, self.mgmt = mount_identity(
+            registry, options.realm, access_log, self.request_ids
+        )
         self.audit_hook = registry_audit_hook(registry, self.metrics)  # pushes, pulls, deletes
         self._tasks: list[asyncio.Task[None]] = []
         self._debug: DebugServer | None = None
-        self._id_prefix = secrets.token_hex(4)
-        self._id_counter = itertools.count(1)
         self.started_at = time.time()
         self.proxies = TrustedProxies.from_cidrs(options.trusted_proxies)
-
-    def _next_request_id(self) -> str:
-        """Unique across processes (random prefix) and cheap (a counter), 16 hex digits."""
-        return f"{self._id_prefix}{next(self._id_counter):08x}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -127,8 +126,8 @@ class RegistryApp:
     async def _registry_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request = Request(scope, receive, body_timeout=self.options.body_timeout)
-        request_id = request.headers.get("x-request-id") or self._next_request_id()
-        ctx = Context(request, send, self.registry, self.options.urls, request_id[:64])
+        request_id = self.request_ids.for_request(request.headers.get("x-request-id"))
+        ctx = Context(request, send, self.registry, self.options.urls, request_id)
         try:
             await self._dispatch(ctx)
         except RegistryError as error:
@@ -146,7 +145,8 @@ class RegistryApp:
             request.close()
         elapsed = time.perf_counter() - started
         self.metrics.observe(ctx, elapsed)
-        log_request(ctx, elapsed)
+        if self.access_log is not None:
+            self.access_log.record(registry_entry(ctx, elapsed))
         if self.audit_hook is not None:
             self.audit_hook(ctx)
 
@@ -253,6 +253,8 @@ class RegistryApp:
         if self._debug is not None:
             await self._debug.stop()
         await self.registry.shutdown()
+        if self.access_log is not None:
+            self.access_log.close()  # nothing pending is lost; later lines are written at once
 
 
 DRAIN_LIMIT = 8 * 1024 * 1024

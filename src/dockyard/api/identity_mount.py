@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dockyard.api.access_log import AccessLog
 from dockyard.api.identity_authn import IdentityAuthenticator
 from dockyard.api.mgmt.app import ManagementApi
 from dockyard.api.mgmt.router import PREFIX as MGMT_PREFIX
+from dockyard.api.request_id import RequestIds
 from dockyard.services.lifecycle_admin import LifecycleAdmin
 from dockyard.services.registry import Registry
 
@@ -12,7 +14,7 @@ __all__ = ["MGMT_PREFIX", "mount_identity"]
 
 
 def mount_identity(
-    registry: Registry, realm: str
+    registry: Registry, realm: str, access_log: AccessLog | None, request_ids: RequestIds
 ) -> tuple[IdentityAuthenticator | None, ManagementApi | None]:
     """Both when ``dockyard.identity.enabled``; neither otherwise."""
     services = registry.identity
@@ -22,4 +24,7 @@ def mount_identity(
     admin = LifecycleAdmin(
         registry.lifecycle, registry.policy, services.projects, services.audit, registry.options
     )
-    return authenticator, ManagementApi(services, authenticator, admin, registry.system)
+    api = ManagementApi(
+        services, authenticator, admin, registry.system, access_log=access_log, ids=request_ids
+    )
+    return authenticator, api

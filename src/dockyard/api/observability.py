@@ -1,8 +1,7 @@
-"""Prometheus metrics and the one-line-per-request access log."""
+"""Prometheus metrics (the access log is api/access_log.py)."""
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -11,8 +10,6 @@ from dockyard.api.lifecycle_metrics import LifecycleMetrics
 
 if TYPE_CHECKING:
     from dockyard.api.context import Context
-
-access_log = logging.getLogger("dockyard.access")
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -89,26 +86,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
-
-
-def log_request(ctx: Context, seconds: float) -> None:
-    if not access_log.isEnabledFor(logging.INFO):
-        return
-    access_log.info(
-        "request",
-        extra={
-            "fields": {
-                "request_id": ctx.request_id,
-                "method": ctx.request.method,
-                "route": ctx.route,
-                "path": ctx.request.path,
-                "repository": ctx.repository,
-                "status": ctx.status,
-                "bytes_in": ctx.request.bytes_received,
-                "bytes_out": ctx.bytes_sent,
-                "duration_ms": round(seconds * 1000, 3),
-                "user": ctx.principal.name,
-                "remote": (ctx.request.scope.get("client") or ("", 0))[0],
-            }
-        },
-    )

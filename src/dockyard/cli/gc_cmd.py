@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    configure_logging(settings.log.level, "text", {}, access_log=False)  # progress on stderr
+    configure_logging(settings.log.level, "text", {})  # progress on stderr
     registry = build_registry(settings)
     if grace is not None:
         registry.gc.grace_seconds = grace

@@ -60,7 +60,9 @@ def _iso(created: float) -> str:
     )
 
 
-def configure_logging(level: str, formatter: str, fields: dict[str, str], access_log: bool) -> None:
+def configure_logging(level: str, formatter: str, fields: dict[str, str]) -> None:
+    """The ``logging`` setup of a process. The access log does not use it: see
+    api/access_log.py (built by bootstrap from the same settings)."""
     handler = logging.StreamHandler(sys.stderr)
     if formatter == "text":
         handler.setFormatter(TextFormatter())
@@ -69,6 +71,5 @@ def configure_logging(level: str, formatter: str, fields: dict[str, str], access
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(LEVELS.get(level, logging.INFO))
-    logging.getLogger("dockyard.access").disabled = not access_log
     for noisy in ("uvicorn.access", "granian.access"):
         logging.getLogger(noisy).disabled = True

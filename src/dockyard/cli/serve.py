@@ -82,12 +82,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    configure_logging(
-        settings.log.level,
-        settings.log.formatter,
-        dict(settings.log.fields),
-        not settings.log.accesslog.disabled,
-    )
+    configure_logging(settings.log.level, settings.log.formatter, dict(settings.log.fields))
     build_registry(settings).close()  # create the data directory and migrate before serving
     os.environ[SETTINGS_ENV] = settings.to_json().decode()
     driver = settings.storage.driver_name

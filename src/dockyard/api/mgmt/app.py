@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import base64
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator
 
 import msgspec
 
 from dockyard import __version__
+from dockyard.api.access_log import AccessEntry, AccessLog
 from dockyard.api.errors import internal_error, render_error
 from dockyard.api.http import (
     ClientDisconnectedError,
+    Message,
     Receive,
     Request,
     Scope,
@@ -33,6 +34,7 @@ from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt.refusals import record_refusal
 from dockyard.api.mgmt.router import PREFIX, Call, Reply, Router
+from dockyard.api.request_id import RequestIds
 from dockyard.auth.principal import Principal
 from dockyard.auth.secrets import parse_token
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -70,39 +72,49 @@ class ManagementApi:
         authenticator: IdentityAuthenticator,
         admin: LifecycleAdmin | None = None,  # bulk deletion and quotas (lifecycle.md)
         system: SystemSettingsService | None = None,  # /system/settings
+        *,
+        access_log: AccessLog | None = None,
+        ids: RequestIds | None = None,
     ) -> None:
         self.services = services
         self.authenticator = authenticator
         self.router = build_router(services, admin, system)
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
+        self.access_log = access_log
+        self.ids = ids or RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request = Request(scope, receive)
-        request_id = (request.headers.get("x-request-id") or secrets.token_hex(8))[:64]
-        principal: Principal | None = None
-        status = 500
+        request_id = self.ids.for_request(request.headers.get("x-request-id"))
+        outcome = _Outcome(send)
+        try:
+            await self._serve(request, request_id, outcome)
+        except ClientDisconnectedError:
+            outcome.status = 499
+        except Exception:
+            log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+            if not outcome.status:
+                await self._fail(outcome.send, request_id, internal_error(request_id))
+        if self.access_log is not None:
+            entry = outcome.entry(request, request_id, time.perf_counter() - started)
+            self.access_log.record(entry)
+
+    async def _serve(self, request: Request, request_id: str, outcome: _Outcome) -> None:
+        send = outcome.send
         try:
             path = request.path[len(PREFIX) :] or "/"
             if path == "/openapi.json" and request.method in ("GET", "HEAD"):
                 await self._send(send, request_id, Reply(200, None), self._openapi)
                 return
             endpoint, params = self.router.match(request.method, path)
-            principal = await self._authenticate(request)
-            call = Call(request, principal, params, await _read_body(request))
+            outcome.principal = await self._authenticate(request)
+            call = Call(request, outcome.principal, params, await _read_body(request))
             reply = await endpoint.handler(call)
-            status = reply.status
             await self._send(send, request_id, reply)
         except RegistryError as error:
-            await self._audit_refusal(request, principal, error)
-            status = await self._fail(send, request_id, self._challenge(error, principal))
-        except ClientDisconnectedError:
-            status = 499
-        except Exception:
-            log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
-            status = await self._fail(send, request_id, internal_error(request_id))
-        finally:
-            _log(request, principal, status, time.perf_counter() - started)
+            await self._audit_refusal(request, outcome.principal, error)
+            await self._fail(send, request_id, self._challenge(error, outcome.principal))
 
     async def _authenticate(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
@@ -196,12 +208,33 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(parts)
 
 
-def _log(request: Request, principal: Principal | None, status: int, elapsed: float) -> None:
-    fields = {
-        "method": request.method,
-        "path": request.path,
-        "status": status,
-        "user": principal.name if principal is not None else "",
-        "duration_ms": round(elapsed * 1000, 2),
-    }
-    log.info("api request", extra={"fields": fields})
+class _Outcome:
+    """What a management request sent back (status, bytes) and who asked: its log line."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 0
+        self.bytes_sent = 0
+        self.principal: Principal | None = None
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body":
+            self.bytes_sent += len(message.get("body", b""))
+        await self._send(message)
+
+    def entry(self, request: Request, request_id: str, seconds: float) -> AccessEntry:
+        return AccessEntry(
+            request_id,
+            request.method,
+            "api",
+            request.path,
+            "",
+            self.status or 500,
+            request.bytes_received,
+            self.bytes_sent,
+            round(seconds * 1000, 3),
+            self.principal.name if self.principal is not None else "",
+            (request.scope.get("client") or ("", 0))[0],
+        )
