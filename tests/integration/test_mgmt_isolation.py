@@ -266,6 +266,60 @@ def test_revoked_personal_access_token_stops_its_bearer_tokens(issuer: RunningSe
             assert_oci_error(client.get("/v2/red/app/tags/list"), 401, "UNAUTHORIZED")
 
 
+def offline(server: RunningServer, auth: tuple[str, str]) -> dict[str, str]:
+    """An access token for red/app and a refresh token."""
+    params = {"service": "dockyard", "offline_token": "true", "scope": "repository:red/app:pull"}
+    response = httpx.get(server.url + "/token", params=params, auth=auth)
+    assert response.status_code == 200, response.text
+    body: dict[str, str] = response.json()
+    return body
+
+
+def assert_all_cut(server: RunningServer, issued: dict[str, str]) -> None:
+    """Neither the access token nor the refresh token of ``issued`` works any more."""
+    with bearer(server, issued["token"]) as client:
+        refused = client.get("/v2/red/app/tags/list")
+        assert_oci_error(refused, 401, "UNAUTHORIZED")
+        assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    form = {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"],
+            "service": "dockyard", "scope": "repository:red/app:pull"}  # fmt: skip
+    assert_oci_error(httpx.post(server.url + "/token", data=form), 401, "UNAUTHORIZED")
+
+
+def test_a_new_robot_secret_cuts_the_tokens_issued_before(issuer: RunningServer) -> None:
+    with Api(issuer) as admin:
+        robot_id, name, secret = admin.robot("rotor", "red", "repository:pull")
+        before = offline(issuer, (name, secret))
+        with bearer(issuer, before["token"]) as client:
+            assert client.get("/v2/red/app/tags/list").status_code == 200
+        fresh = admin.ok("POST", f"/robots/{robot_id}/secret")["secret"]
+    assert_all_cut(issuer, before)
+    old_login = httpx.get(issuer.url + "/token", params={"service": "dockyard"},
+                          auth=(name, secret))  # fmt: skip
+    assert old_login.status_code == 401
+    with bearer(issuer, offline(issuer, (name, fresh))["token"]) as client:
+        assert client.get("/v2/red/app/tags/list").status_code == 200
+
+
+def test_disabling_a_user_cuts_everything_issued_before_for_good(issuer: RunningServer) -> None:
+    with Api(issuer) as admin:
+        admin.user("paused", "paused-password")
+        admin.member("red", "paused", "guest")
+    with Api(issuer, ("paused", "paused-password")) as paused:
+        pat = paused.ok("POST", "/tokens", 201, json={"name": "ci"})["secret"]
+    by_password = offline(issuer, ("paused", "paused-password"))
+    by_pat = offline(issuer, ("paused", pat))
+    with Api(issuer) as admin:
+        admin.ok("PATCH", "/users/paused", json={"disabled": True})
+        admin.ok("PATCH", "/users/paused", json={"disabled": False})
+        assert admin.ok("GET", "/tokens", params={"user": "paused"})["items"] == []
+    for issued in (by_password, by_pat):
+        assert_all_cut(issuer, issued)
+    for auth in (("paused", pat), ("paused", "paused-password")):
+        login = httpx.get(issuer.url + "/token", params={"service": "dockyard"}, auth=auth)
+        assert login.status_code == (401 if auth[1] == pat else 200)
+
+
 def test_mounts_with_tokens_borrow_only_what_the_token_may_pull(issuer: RunningServer) -> None:
     layer = os.urandom(1024)
     digest = sha256(layer)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from dockyard.api.http import Request, client_address
-from dockyard.auth.identity import VIA_CLAIM, IdentityProvider
+from dockyard.auth.identity import STAMP_CLAIM, VIA_CLAIM, IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.principal import Principal
 from dockyard.auth.scopes import ResourceActions, resource_for, scope_string
@@ -161,7 +161,6 @@ class BearerAuthenticator:
             raise self.challenge.error(request, needs, "insufficient_scope")
         return principal
 
-
     async def _current(
         self, request: Request, needs: Sequence[Need], verified: VerifiedToken
     ) -> Principal:
@@ -173,10 +172,19 @@ class BearerAuthenticator:
         else:
             via = str(verified.claims.get(VIA_CLAIM) or "")
             current = await self.identity.resolve(verified.subject, via, client)
-        if current is None:
+        if current is None or not _stamp_current(verified, current):
             log.info("bearer token refused: its subject is gone or revoked")
             raise self.challenge.error(request, needs, "invalid_token")
         return replace(current, access=verified.access)
+
+
+def _stamp_current(verified: VerifiedToken, current: Principal) -> bool:
+    """False when the token names a credential stamp that is no longer the subject's (a new
+    secret or password, disabled and enabled again). Tokens of another issuer carry none."""
+    stamp = verified.claims.get(STAMP_CLAIM)
+    if stamp is None:
+        return True
+    return current.identity is not None and current.identity.stamp == stamp
 
 
 @dataclass(frozen=True, slots=True)

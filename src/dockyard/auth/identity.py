@@ -15,6 +15,10 @@ from typing import Protocol
 from dockyard.auth.principal import Principal
 
 VIA_CLAIM = "dyv"  # in issued tokens: the credential used (pat:<id>), checked on every request
+# in issued tokens: the stamp of the subject's credential entry when the token was issued. It
+# changes with a new password or robot secret and with disabling or re-enabling, and a token
+# whose stamp is no longer the current one is refused (access and refresh tokens alike).
+STAMP_CLAIM = "cst"
 
 
 @dataclass(frozen=True, slots=True)
