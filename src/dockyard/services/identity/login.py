@@ -84,7 +84,7 @@ class LoginService:
             await self.throttle.failed(username, client)
             await self.audit.login(username, client, ok=False, detail=detail)
             raise InvalidCredentialsError(INVALID)
-        await self.throttle.succeeded(username)
+        await self.throttle.succeeded(username, client)
         self.directory.logins[key] = (identity.via, time.monotonic() + REMEMBER_SECONDS)
         await self.audit.login(username, client, ok=True, kind=identity.kind, detail=detail)
         return Principal(username, identity=identity, client=client)
