@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -318,6 +320,52 @@ def test_disabling_a_user_cuts_everything_issued_before_for_good(issuer: Running
     for auth in (("paused", pat), ("paused", "paused-password")):
         login = httpx.get(issuer.url + "/token", params={"service": "dockyard"}, auth=auth)
         assert login.status_code == (401 if auth[1] == pat else 200)
+
+
+def from_address(source: str, server: RunningServer) -> httpx.Client:
+    """A client whose connections come from loopback address ``source``."""
+    transport = httpx.HTTPTransport(local_address=source)
+    return httpx.Client(base_url=server.url, transport=transport, timeout=30)
+
+
+def audited(server: RunningServer, event: str, client: str) -> list[dict[str, Any]]:
+    """The audit rows of ``event`` from ``client``, once the batch writer has written one."""
+    deadline = time.monotonic() + 30
+    while True:
+        with Api(server) as admin:
+            rows = admin.ok("GET", "/audit", params={"event": event, "limit": "500"})["items"]
+        mine = [row for row in rows if row["client"] == client]
+        if mine or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.2)
+
+
+def test_refused_tokens_and_throttled_logins_are_audited_once_per_address(
+    issuer: RunningServer,
+) -> None:
+    with from_address("127.0.0.7", issuer) as flood:
+        flood.headers["Authorization"] = "Bearer not.a.token"
+        for _ in range(30):
+            assert_oci_error(flood.get("/v2/red/app/tags/list"), 401, "UNAUTHORIZED")
+        for _ in range(12):
+            flood.get("/token", params={"service": "dockyard"}, auth=("nobody", "guess"))
+        assert_oci_error(flood.get("/token", auth=("nobody", "guess")), 429, "TOOMANYREQUESTS")
+    tokens = audited(issuer, "token.refused", "127.0.0.7")
+    assert len(tokens) == 1, tokens  # sampled: one row for the whole flood
+    assert tokens[0]["outcome"] == "failure" and tokens[0]["detail"]["reason"] == "invalid"
+    throttled = audited(issuer, "login.throttled", "127.0.0.7")
+    assert len(throttled) == 1 and throttled[0]["actor"] == "nobody", throttled
+    with Api(issuer) as admin:
+        admin.user("brief", "brief-password")
+        admin.member("red", "brief", "guest")
+    live = token(issuer, ("brief", "brief-password"), "repository:red/app:pull")["token"]
+    with Api(issuer) as admin:
+        admin.ok("PATCH", "/users/brief", json={"disabled": True})
+    with from_address("127.0.0.8", issuer) as client:
+        client.headers["Authorization"] = f"Bearer {live}"
+        assert_oci_error(client.get("/v2/red/app/tags/list"), 401, "UNAUTHORIZED")
+    revoked = audited(issuer, "token.refused", "127.0.0.8")
+    assert [(r["actor"], r["detail"]["reason"]) for r in revoked] == [("brief", "revoked")]
 
 
 def test_mounts_with_tokens_borrow_only_what_the_token_may_pull(issuer: RunningServer) -> None:

@@ -151,6 +151,7 @@ class BearerAuthenticator:
             verified = self.verifier.verify(raw)
         except TokenError as exc:
             log.info("bearer token refused: %s", exc)
+            self._audit(request, "", "invalid")
             raise self.challenge.error(request, needs, "invalid_token") from None
         principal = Principal(
             verified.subject, authenticated=bool(verified.subject), access=verified.access
@@ -158,8 +159,16 @@ class BearerAuthenticator:
         if self.identity is not None:
             principal = await self._current(request, needs, verified)
         if not all(self.policy.allows(principal, action, repo) for action, repo in needs):
+            self._audit(request, principal.name, "insufficient_scope")
             raise self.challenge.error(request, needs, "insufficient_scope")
         return principal
+
+    def _audit(self, request: Request, subject: str, reason: str) -> None:
+        """A refused token into the audit log (sampled per address by the identity service);
+        a request without any token is only the challenge and is not recorded."""
+        if self.identity is not None:
+            detail: dict[str, object] = {"reason": reason, "status": 401}
+            self.identity.refused(subject, client_address(request), "token.refused", detail)
 
     async def _current(
         self, request: Request, needs: Sequence[Need], verified: VerifiedToken
@@ -174,6 +183,7 @@ class BearerAuthenticator:
             current = await self.identity.resolve(verified.subject, via, client)
         if current is None or not _stamp_current(verified, current):
             log.info("bearer token refused: its subject is gone or revoked")
+            self._audit(request, verified.subject, "revoked")
             raise self.challenge.error(request, needs, "invalid_token")
         return replace(current, access=verified.access)
 

@@ -53,6 +53,13 @@ class IdentityProvider(Protocol):
         """
         ...
 
+    def refused(
+        self, name: str, client: str, event: str, detail: dict[str, object] | None = None
+    ) -> None:
+        """Note a refused request for the audit log (``token.refused``), without waiting:
+        sampled per client address and written in batches, so a flood costs no writes."""
+        ...
+
     async def resolve(self, subject: str, via: str, client: str) -> Principal | None:
         """The current principal for a token's subject; None once it is gone or revoked."""
         ...

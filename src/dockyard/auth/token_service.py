@@ -168,14 +168,17 @@ class TokenService:
         try:
             verified = self.refresh_verifier.verify(refresh_token)
         except TokenError:
+            self.identity.refused("", client, "token.refused", {"reason": "invalid refresh"})
             raise InvalidCredentialsError("invalid refresh token") from None
         via = str(verified.claims.get(VIA_CLAIM) or "")
         principal = await self.identity.resolve(verified.subject, via, client)
         stamp = verified.claims.get(STAMP_CLAIM)
-        if principal is None or principal.identity is None or not verified.subject:
+        current = principal.identity.stamp if principal and principal.identity else None
+        if not verified.subject or not stamp or current != stamp:
+            detail: dict[str, object] = {"reason": "revoked refresh"}
+            self.identity.refused(verified.subject, client, "token.refused", detail)
             raise InvalidCredentialsError("refresh token revoked")
-        if not stamp or principal.identity.stamp != stamp:
-            raise InvalidCredentialsError("refresh token revoked")
+        assert principal is not None
         return principal
 
     def redeem(self, refresh_token: str) -> Principal:

@@ -35,6 +35,7 @@ from dockyard.persistence.stores import AccountStore, ProjectStore, RobotStore
 from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.common import IdentityOptions
 from dockyard.services.identity.directory import IdentityDirectory
+from dockyard.services.identity.refusals import Refusal, RefusalAudit
 from dockyard.services.identity.throttle import SharedLoginThrottle, build_throttle
 
 log = logging.getLogger("dockyard.auth")
@@ -52,6 +53,7 @@ class LoginService:
         backends: Sequence[CredentialBackend] = (),
         *,
         throttle: SharedLoginThrottle | None = None,
+        refusals: RefusalAudit | None = None,
     ) -> None:
         self.directory = directory
         self.accounts: AccountStore = directory.accounts
@@ -62,11 +64,16 @@ class LoginService:
         self.options = options
         self.backends = tuple(backends)
         self.throttle = throttle or build_throttle(options)
+        self.refusals = refusals
 
     # IdentityProvider -----------------------------------------------------------------------
 
     async def login(self, username: str, password: str, client: str) -> Principal:
-        await self.throttle.check(username, client)
+        try:
+            await self.throttle.check(username, client)
+        except RegistryError:
+            self.refused(username, client, "login.throttled", {"status": 429})
+            raise
         key = (username, hashlib.sha256(password.encode()).digest())
         remembered = self.directory.logins.get(key)
         if remembered is not None and remembered[1] > time.monotonic():
@@ -88,6 +95,14 @@ class LoginService:
         self.directory.logins[key] = (identity.via, time.monotonic() + REMEMBER_SECONDS)
         await self.audit.login(username, client, ok=True, kind=identity.kind, detail=detail)
         return Principal(username, identity=identity, client=client)
+
+    def refused(
+        self, name: str, client: str, event: str, detail: dict[str, object] | None = None
+    ) -> None:
+        """Note a refusal for the audit log (sampled per address, written in batches)."""
+        if self.refusals is not None:
+            kind = "robot" if name.startswith(ROBOT_PREFIX) else "user" if name else "anonymous"
+            self.refusals.note(Refusal(event, name, client, kind, detail))
 
     async def resolve(self, subject: str, via: str, client: str) -> Principal | None:
         identity = await self.directory.resolve(subject, via)
