@@ -58,6 +58,18 @@ def needed_access(found: tuple[Route, dict[str, str]] | None, method: str) -> li
     return [(Action.PULL, name)]
 
 
+_WRITES = {("upload_start", "POST"), ("manifest", "PUT")}
+
+
+def pushed_repository(found: tuple[Route, dict[str, str]] | None, method: str) -> str | None:
+    """The repository a request starts writing to (an upload start or a manifest PUT): where
+    a project may be created by pushing (``createonpush``), never by asking for a token."""
+    if found is None or (found[0].name, method) not in _WRITES:
+        return None
+    name = found[1].get("name")
+    return name if name is not None and _valid_name(name) else None
+
+
 def _valid_name(name: str) -> bool:
     try:
         validate_name(name)
@@ -158,6 +170,10 @@ class BearerAuthenticator:
         )
         if self.identity is not None:
             principal = await self._current(request, needs, verified)
+            pushed = pushed_repository(found, request.method)
+            if pushed is not None and principal.access is not None:
+                created = await self.identity.prepare_push(principal, [pushed])
+                principal = replace(created, access=principal.access)
         if not all(self.policy.allows(principal, action, repo) for action, repo in needs):
             self._audit(request, principal.name, "insufficient_scope")
             raise self.challenge.error(request, needs, "insufficient_scope")

@@ -68,6 +68,12 @@ class IdentityProvider(Protocol):
         """A caller without credentials: public projects only."""
         ...
 
+    async def plan_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
+        """For a token: push rights on missing projects the principal would create by pushing,
+        without creating them."""
+        ...
+
     async def prepare_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
-        """Create missing projects the principal may create by pushing; fresh grants."""
+        """At a push that writes: create missing projects the principal may create by
+        pushing; fresh grants."""
         ...

@@ -151,7 +151,8 @@ class TokenService:
         return ANONYMOUS
 
     async def prepare(self, principal: Principal, scopes: Iterable[str]) -> Principal:
-        """Before granting: let the identity service create projects pushed to (if allowed)."""
+        """Before granting: push rights on projects the caller would create by pushing
+        (``createonpush``). A token request creates nothing; the first push does."""
         if self.identity is None or not principal.authenticated:
             return principal
         pushes = [
@@ -159,7 +160,7 @@ class TokenService:
             for entry in parse_scopes(scopes)
             if entry.type == REPOSITORY and {"push", WILDCARD} & set(entry.actions)
         ]
-        return await self.identity.prepare_push(principal, pushes) if pushes else principal
+        return await self.identity.plan_push(principal, pushes) if pushes else principal
 
     async def redeem_refresh(self, refresh_token: str, client: str = "") -> Principal:
         """:meth:`redeem`, checking the credential's current stamp with the identity service."""

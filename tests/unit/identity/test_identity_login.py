@@ -234,6 +234,24 @@ def test_create_on_push(identity: IdentityServices, run: Run[Any]) -> None:
     assert run(identity.projects.projects.get_project("adminproj")) is not None
 
 
+def test_a_token_plan_creates_nothing(identity: IdentityServices, run: Run[Any]) -> None:
+    from dataclasses import replace
+
+    identity.login.options = replace(identity.login.options, create_on_push=True)
+    policy = identity.login.policy
+    setup(identity, run)
+    alice = login(identity, run, "alice", "alice-password")
+    wanted = [f"new{n}/app" for n in range(64)] + ["team/app"]
+    planned = run(identity.login.plan_push(alice, wanted))
+    assert all(policy.allows(planned, Action.PUSH, name) for name in wanted)
+    assert run(identity.projects.projects.get_project("new0")) is None  # nothing created
+    assert not policy.allows(alice, Action.PUSH, "new0/app")
+    created = run(identity.login.prepare_push(alice, ["new0/app"]))  # the push itself
+    assert policy.allows(created, Action.PUSH, "new0/app")
+    assert run(identity.projects.projects.get_project("new0")) is not None
+    assert run(identity.projects.projects.get_project("new1")) is None
+
+
 def test_projects_are_invisible_to_strangers(identity: IdentityServices, run: Run[Any]) -> None:
     setup(identity, run)
     bob = login(identity, run, "bob", "bob-password")

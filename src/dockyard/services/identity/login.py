@@ -15,10 +15,12 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import TypeGuard
 
-from dockyard.auth.grants import Identity
+from dockyard.auth.grants import Grant, Grants, Identity
 from dockyard.auth.identity import CredentialBackend, ExternalIdentity
-from dockyard.auth.permissions import project_of
+from dockyard.auth.permissions import BUILTIN_ROLES, project_of
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.principal import Principal
 from dockyard.auth.secrets import (
@@ -112,20 +114,52 @@ class LoginService:
         identity = await self.directory.anonymous()
         return Principal("", authenticated=False, identity=identity, client=client)
 
-    async def prepare_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
-        """Create the missing projects of ``repositories`` when the principal may: system
-        administrators always, other users with ``createonpush`` (they become its admin)."""
+    async def plan_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
+        """For a token request: the principal with the rights of a project's owner on the
+        projects of ``repositories`` that do not exist yet and that it would create by pushing
+        (``createonpush``). Nothing is created: that waits for the push itself
+        (:meth:`prepare_push`). System administrators need no such grants."""
         identity = principal.identity
-        if identity is None or identity.kind != "user" or identity.grants.ceiling is not None:
+        if not self._may_create(identity) or identity.admin or not self.options.create_on_push:
             return principal
-        wanted = {
+        missing = [
+            project
+            for project in sorted(self._unpushable(principal, repositories))
+            if await self.projects.get_project(project) is None
+        ]
+        if not missing:
+            return principal
+        owner = BUILTIN_ROLES["admin"]
+        grants = identity.grants
+        planned = grants.entries + tuple(Grant(project, owner) for project in missing)
+        extended = Grants(grants.admin, planned, grants.ceiling)
+        return replace(principal, identity=replace(identity, grants=extended))
+
+    def _may_create(self, identity: Identity | None) -> TypeGuard[Identity]:
+        """Users (not robots, not restricted personal access tokens) may create projects."""
+        return identity is not None and identity.kind == "user" and identity.grants.ceiling is None
+
+    def _unpushable(self, principal: Principal, repositories: Iterable[str]) -> set[str]:
+        """Projects of ``repositories`` the principal may not push to today."""
+        return {
             project_of(name)
             for name in repositories
-            if identity.admin
-            or (
-                self.options.create_on_push and not self.policy.allows(principal, Action.PUSH, name)
-            )
+            if not self.policy.allows(principal, Action.PUSH, name)
         }
+
+    async def prepare_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
+        """At a push that writes (an upload start, a manifest PUT): create the missing projects
+        of ``repositories`` when the principal may: system administrators always, other users
+        with ``createonpush`` (they become its admin)."""
+        identity = principal.identity
+        if not self._may_create(identity):
+            return principal
+        if identity.admin:
+            wanted = {project_of(name) for name in repositories}
+        elif self.options.create_on_push:
+            wanted = self._unpushable(principal, repositories)
+        else:
+            return principal
         created = [p for p in sorted(wanted) if await self._create_on_push(principal, identity, p)]
         if not created:
             return principal
