@@ -299,8 +299,13 @@ def test_a_new_robot_secret_cuts_the_tokens_issued_before(issuer: RunningServer)
     old_login = httpx.get(issuer.url + "/token", params={"service": "dockyard"},
                           auth=(name, secret))  # fmt: skip
     assert old_login.status_code == 401
-    with bearer(issuer, offline(issuer, (name, fresh))["token"]) as client:
+    current = offline(issuer, (name, fresh))
+    with bearer(issuer, current["token"]) as client:
         assert client.get("/v2/red/app/tags/list").status_code == 200
+    with Api(issuer) as admin:  # disabled and enabled again: what it held before stays cut
+        admin.ok("PATCH", f"/robots/{robot_id}", json={"disabled": True})
+        admin.ok("PATCH", f"/robots/{robot_id}", json={"disabled": False})
+    assert_all_cut(issuer, current)
 
 
 def test_disabling_a_user_cuts_everything_issued_before_for_good(issuer: RunningServer) -> None:
