@@ -1,8 +1,9 @@
 """Failed-login throttling across two real server processes sharing one real redis-server.
 
 Both nodes share a SQLite file and a storage root (enough for identity: users live in the
-database) and ``redis.addr``. Failures on node A throttle the name on node B; with Redis
-stopped logins keep working and each node throttles by its own counts.
+database) and ``redis.addr``. Failures on node A throttle the name from that address on node
+B, never from another address; with Redis stopped logins keep working and each node throttles
+by its own counts.
 """
 
 from __future__ import annotations
