@@ -62,3 +62,11 @@ def test_a_token_request_creates_no_project_and_the_first_push_does(
 def test_no_push_rights_on_a_project_that_exists(server: RunningServer) -> None:
     granted = token(server, "repository:taken/app:pull,push")
     assert granted["scope"] == ""  # someone else's project: not hers by pushing
+
+
+def test_a_token_without_push_creates_nothing_even_at_an_upload(server: RunningServer) -> None:
+    granted = token(server, "repository:pullonly/app:pull")
+    with server.client(headers={"Authorization": f"Bearer {granted['token']}"}) as client:
+        refused = client.post("/v2/pullonly/app/blobs/uploads/")
+    assert refused.status_code == 401
+    assert "pullonly" not in projects(server)

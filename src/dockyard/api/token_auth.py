@@ -170,14 +170,23 @@ class BearerAuthenticator:
         )
         if self.identity is not None:
             principal = await self._current(request, needs, verified)
-            pushed = pushed_repository(found, request.method)
-            if pushed is not None and principal.access is not None:
-                created = await self.identity.prepare_push(principal, [pushed])
-                principal = replace(created, access=principal.access)
+            principal = await self._create_on_push(request, found, principal)
         if not all(self.policy.allows(principal, action, repo) for action, repo in needs):
             self._audit(request, principal.name, "insufficient_scope")
             raise self.challenge.error(request, needs, "insufficient_scope")
         return principal
+
+    async def _create_on_push(
+        self, request: Request, found: tuple[Route, dict[str, str]] | None, principal: Principal
+    ) -> Principal:
+        """At a push the token allows, the project it names may be created (``createonpush``)."""
+        pushed = pushed_repository(found, request.method)
+        access = principal.access
+        if pushed is None or access is None or not access.permits(*resource_for("push", pushed)):
+            return principal
+        assert self.identity is not None
+        created = await self.identity.prepare_push(principal, [pushed])
+        return replace(created, access=access)
 
     def _audit(self, request: Request, subject: str, reason: str) -> None:
         """A refused token into the audit log (sampled per address by the identity service);
