@@ -80,6 +80,7 @@ def build_identity_services(
         backends=backends,
         enabled=settings.dockyard.identity.enabled,
         throttle=build_throttle(options, shared, telemetry),
+        telemetry=telemetry,
     )
 
 

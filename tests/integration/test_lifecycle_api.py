@@ -111,7 +111,10 @@ def test_who_may_delete_in_bulk(server: RunningServer) -> None:
             assert entry["detail"]["permission"] == "project:configure"
             for stranger in (carol, anonymous):  # a private project: not even its name
                 assert_oci_error(stranger.http.post(path, json=body), 404, "NOT_FOUND")
-        assert_oci_error(bob.http.post("/projects/ci/deletions", content=b"{"), 400, "BAD_REQUEST")
+        broken = bob.http.post(
+            "/projects/ci/deletions", content=b"{", headers={"Content-Type": "application/json"}
+        )
+        assert_oci_error(broken, 400, "BAD_REQUEST")
     with Api(server) as admin:
         assert admin.ok("POST", "/projects/other/deletions/preview", json=body)["dry_run"]
         missing = admin.http.post("/projects/nope/deletions/preview", json=body)

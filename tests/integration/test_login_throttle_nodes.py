@@ -1,8 +1,9 @@
 """Failed-login throttling across two real server processes sharing one real redis-server.
 
 Both nodes share a SQLite file and a storage root (enough for identity: users live in the
-database) and ``redis.addr``. Failures on node A throttle the name on node B; with Redis
-stopped logins keep working and each node throttles by its own counts.
+database) and ``redis.addr``. Failures on node A throttle the name from that address on node
+B, never from another address; with Redis stopped logins keep working and each node throttles
+by its own counts.
 """
 
 from __future__ import annotations
@@ -86,3 +87,25 @@ def test_failures_on_one_node_throttle_the_other_and_redis_outage_fails_open(
         logs = a.log() + b.log()
     assert "unhandled error" not in logs
     assert "redis throttle" in logs, "the outage is logged"
+
+
+def _from(source: str, node: RunningServer) -> httpx.Client:
+    """A client whose connections come from loopback address ``source``."""
+    transport = httpx.HTTPTransport(local_address=source)
+    return httpx.Client(base_url=node.url, transport=transport, timeout=30)
+
+
+def test_wrong_passwords_never_lock_the_right_one_out_of_another_address(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    with ExitStack() as stack:
+        a, b, _ = _nodes(tmp_path, stack, redis_server.addr)
+        with _from("127.0.0.66", a) as stranger:  # no credentials, only guesses
+            for _ in range(3):
+                assert_oci_error(stranger.get("/v2/", auth=(ADMIN[0], "guess")), 401,
+                                 "UNAUTHORIZED")  # fmt: skip
+        with _from("127.0.0.66", b) as stranger:  # throttled on every node, even when right
+            assert_oci_error(stranger.get("/v2/", auth=ADMIN), 429, "TOOMANYREQUESTS")
+        for node in (a, b):
+            with _from("127.0.0.10", node) as admin:
+                assert admin.get("/v2/", auth=ADMIN).status_code == 200

@@ -5,6 +5,7 @@ audit log (API and ``dockyard audit export``), pagination and login throttling."
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import pytest
 from support.identity import ADMIN, Api, cli, identity_env, identity_server
 from support.oci import assert_oci_error
 from support.server import RunningServer
+
+JSON_BODY = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +45,40 @@ def test_openapi_document_lists_every_endpoint(server: RunningServer) -> None:
     assert "Errors" in doc["components"]["schemas"]
 
 
+def test_a_web_page_cannot_drive_the_api_through_a_logged_in_browser(
+    server: RunningServer,
+) -> None:
+    own_origin = server.url  # http://127.0.0.1:<port>, what a same-origin page sends
+    with Api(server) as admin:
+        forged = admin.http.post("/projects", content=b'{"name": "forged1"}',
+                                 headers={"Content-Type": "text/plain"})  # fmt: skip
+        assert_oci_error(forged, 415, "UNSUPPORTED")
+        for headers in (
+            {"Origin": "http://evil.example"},
+            {"Origin": "null"},
+            {"Origin": own_origin.replace("127.0.0.1", "localhost")},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "same-site", "Origin": own_origin},
+        ):
+            refused = admin.http.post("/projects", json={"name": "forged2"}, headers=headers)
+            assert_oci_error(refused, 403, "DENIED")
+            assert_oci_error(admin.http.delete("/users/bob", headers=headers), 403, "DENIED")
+        same = {"Origin": own_origin, "Sec-Fetch-Site": "same-origin"}
+        admin.ok("POST", "/projects", 201, json={"name": "from-the-ui"}, headers=same)
+        names = {p["name"] for p in admin.ok("GET", "/projects", params={"limit": "500"})["items"]}
+        assert "from-the-ui" in names and not {"forged1", "forged2"} & names
+        admin.ok("GET", "/users/bob", headers={"Origin": "http://evil.example"})  # reads: CORS
+    done = subprocess.run(
+        ["curl", "-sS", "-u", ":".join(ADMIN), "--json", '{"name": "from-curl"}',
+         f"{server.url}/api/v1/projects"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and json.loads(done.stdout)["name"] == "from-curl", done
+    with httpx.Client(base_url=server.url) as anonymous:
+        assert anonymous.get("/api/v1/users").headers["www-authenticate"].startswith("Bearer ")
+        assert anonymous.get("/v2/").headers["www-authenticate"].startswith("Basic ")
+
+
 def test_errors_use_the_envelope(server: RunningServer) -> None:
     with (
         Api(server) as admin,
@@ -49,16 +86,17 @@ def test_errors_use_the_envelope(server: RunningServer) -> None:
         Api(server, ("bob", "bob-password")) as bob,
     ):
         assert_oci_error(admin.http.get("/nothing-here"), 404, "NOT_FOUND")
-        assert_oci_error(admin.http.post("/users", content=b"{"), 400, "BAD_REQUEST")
+        broken = admin.http.post("/users", content=b"{", headers=JSON_BODY)
+        assert_oci_error(broken, 400, "BAD_REQUEST")
         deep = b'{"name":' + b"[" * 1000 + b"]" * 1000 + b"}"  # a RecursionError (500) once
-        too_deep = assert_oci_error(admin.http.post("/users", content=deep), 400, "BAD_REQUEST")
-        assert "deeper than 64 levels" in too_deep["message"]
+        too_deep = admin.http.post("/users", content=deep, headers=JSON_BODY)
+        assert "deeper than 64 levels" in assert_oci_error(too_deep, 400, "BAD_REQUEST")["message"]
         assert_oci_error(admin.http.post("/users", json={"name": "x"}), 400, "BAD_REQUEST")
         assert_oci_error(admin.http.post("/projects", json={"name": "team"}), 409, "CONFLICT")
         assert_oci_error(admin.http.put("/users"), 405, "UNSUPPORTED")
         refused = anonymous.http.get("/users")
         assert_oci_error(refused, 401, "UNAUTHORIZED")
-        assert refused.headers["www-authenticate"].startswith("Basic ")
+        assert refused.headers["www-authenticate"].startswith("Bearer ")  # never Basic here
         assert_oci_error(bob.http.get("/users"), 403, "DENIED")
         assert_oci_error(bob.http.get("/projects/team"), 404, "NOT_FOUND")  # not even its name
         bad = httpx.get(server.url + "/api/v1/me", auth=("bob", "wrong"))

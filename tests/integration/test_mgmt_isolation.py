@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -264,6 +266,111 @@ def test_revoked_personal_access_token_stops_its_bearer_tokens(issuer: RunningSe
             assert client.get("/v2/red/app/tags/list").status_code == 200
             tess.ok("DELETE", f"/tokens/{made['token']['id']}", 204)
             assert_oci_error(client.get("/v2/red/app/tags/list"), 401, "UNAUTHORIZED")
+
+
+def offline(server: RunningServer, auth: tuple[str, str]) -> dict[str, str]:
+    """An access token for red/app and a refresh token."""
+    params = {"service": "dockyard", "offline_token": "true", "scope": "repository:red/app:pull"}
+    response = httpx.get(server.url + "/token", params=params, auth=auth)
+    assert response.status_code == 200, response.text
+    body: dict[str, str] = response.json()
+    return body
+
+
+def assert_all_cut(server: RunningServer, issued: dict[str, str]) -> None:
+    """Neither the access token nor the refresh token of ``issued`` works any more."""
+    with bearer(server, issued["token"]) as client:
+        refused = client.get("/v2/red/app/tags/list")
+        assert_oci_error(refused, 401, "UNAUTHORIZED")
+        assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    form = {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"],
+            "service": "dockyard", "scope": "repository:red/app:pull"}  # fmt: skip
+    assert_oci_error(httpx.post(server.url + "/token", data=form), 401, "UNAUTHORIZED")
+
+
+def test_a_new_robot_secret_cuts_the_tokens_issued_before(issuer: RunningServer) -> None:
+    with Api(issuer) as admin:
+        robot_id, name, secret = admin.robot("rotor", "red", "repository:pull")
+        before = offline(issuer, (name, secret))
+        with bearer(issuer, before["token"]) as client:
+            assert client.get("/v2/red/app/tags/list").status_code == 200
+        fresh = admin.ok("POST", f"/robots/{robot_id}/secret")["secret"]
+    assert_all_cut(issuer, before)
+    old_login = httpx.get(issuer.url + "/token", params={"service": "dockyard"},
+                          auth=(name, secret))  # fmt: skip
+    assert old_login.status_code == 401
+    current = offline(issuer, (name, fresh))
+    with bearer(issuer, current["token"]) as client:
+        assert client.get("/v2/red/app/tags/list").status_code == 200
+    with Api(issuer) as admin:  # disabled and enabled again: what it held before stays cut
+        admin.ok("PATCH", f"/robots/{robot_id}", json={"disabled": True})
+        admin.ok("PATCH", f"/robots/{robot_id}", json={"disabled": False})
+    assert_all_cut(issuer, current)
+
+
+def test_disabling_a_user_cuts_everything_issued_before_for_good(issuer: RunningServer) -> None:
+    with Api(issuer) as admin:
+        admin.user("paused", "paused-password")
+        admin.member("red", "paused", "guest")
+    with Api(issuer, ("paused", "paused-password")) as paused:
+        pat = paused.ok("POST", "/tokens", 201, json={"name": "ci"})["secret"]
+    by_password = offline(issuer, ("paused", "paused-password"))
+    by_pat = offline(issuer, ("paused", pat))
+    with Api(issuer) as admin:
+        admin.ok("PATCH", "/users/paused", json={"disabled": True})
+        admin.ok("PATCH", "/users/paused", json={"disabled": False})
+        assert admin.ok("GET", "/tokens", params={"user": "paused"})["items"] == []
+    for issued in (by_password, by_pat):
+        assert_all_cut(issuer, issued)
+    for auth in (("paused", pat), ("paused", "paused-password")):
+        login = httpx.get(issuer.url + "/token", params={"service": "dockyard"}, auth=auth)
+        assert login.status_code == (401 if auth[1] == pat else 200)
+
+
+def from_address(source: str, server: RunningServer) -> httpx.Client:
+    """A client whose connections come from loopback address ``source``."""
+    transport = httpx.HTTPTransport(local_address=source)
+    return httpx.Client(base_url=server.url, transport=transport, timeout=30)
+
+
+def audited(server: RunningServer, event: str, client: str) -> list[dict[str, Any]]:
+    """The audit rows of ``event`` from ``client``, once the batch writer has written one."""
+    deadline = time.monotonic() + 30
+    while True:
+        with Api(server) as admin:
+            rows = admin.ok("GET", "/audit", params={"event": event, "limit": "500"})["items"]
+        mine = [row for row in rows if row["client"] == client]
+        if mine or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.2)
+
+
+def test_refused_tokens_and_throttled_logins_are_audited_once_per_address(
+    issuer: RunningServer,
+) -> None:
+    with from_address("127.0.0.7", issuer) as flood:
+        flood.headers["Authorization"] = "Bearer not.a.token"
+        for _ in range(30):
+            assert_oci_error(flood.get("/v2/red/app/tags/list"), 401, "UNAUTHORIZED")
+        for _ in range(12):
+            flood.get("/token", params={"service": "dockyard"}, auth=("nobody", "guess"))
+        assert_oci_error(flood.get("/token", auth=("nobody", "guess")), 429, "TOOMANYREQUESTS")
+    tokens = audited(issuer, "token.refused", "127.0.0.7")
+    assert len(tokens) == 1, tokens  # sampled: one row for the whole flood
+    assert tokens[0]["outcome"] == "failure" and tokens[0]["detail"]["reason"] == "invalid"
+    throttled = audited(issuer, "login.throttled", "127.0.0.7")
+    assert len(throttled) == 1 and throttled[0]["actor"] == "nobody", throttled
+    with Api(issuer) as admin:
+        admin.user("brief", "brief-password")
+        admin.member("red", "brief", "guest")
+    live = token(issuer, ("brief", "brief-password"), "repository:red/app:pull")["token"]
+    with Api(issuer) as admin:
+        admin.ok("PATCH", "/users/brief", json={"disabled": True})
+    with from_address("127.0.0.8", issuer) as client:
+        client.headers["Authorization"] = f"Bearer {live}"
+        assert_oci_error(client.get("/v2/red/app/tags/list"), 401, "UNAUTHORIZED")
+    revoked = audited(issuer, "token.refused", "127.0.0.8")
+    assert [(r["actor"], r["detail"]["reason"]) for r in revoked] == [("brief", "revoked")]
 
 
 def test_mounts_with_tokens_borrow_only_what_the_token_may_pull(issuer: RunningServer) -> None:

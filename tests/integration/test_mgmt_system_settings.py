@@ -15,6 +15,7 @@ from support.identity import ADMIN, Api, cli, identity_env, identity_server
 from support.oci import assert_oci_error, make_image, push_image
 from support.server import RunningServer
 
+JSON_BODY = {"Content-Type": "application/json"}
 TOKEN_SETTINGS = {
     "REGISTRY_DOCKYARD_TOKEN_ENABLED": "true",
     "REGISTRY_DOCKYARD_TOKEN_ISSUER": "settings-test-issuer",
@@ -72,7 +73,8 @@ def test_bad_changes_are_refused(server: RunningServer) -> None:
         http = admin.http
         for body in (b"{", b"[]", b'{"createonpush": true}', b'{"readonly": {"enabled": "yes"}}',
                      b'{"readonly": {"reason": "no switch"}}'):  # fmt: skip
-            assert_oci_error(http.patch("/system/settings", content=body), 400, "BAD_REQUEST")
+            bad = http.patch("/system/settings", content=body, headers=JSON_BODY)
+            assert_oci_error(bad, 400, "BAD_REQUEST")
         assert_oci_error(http.put("/system/settings", json={}), 400, "BAD_REQUEST")
         long = {"readonly": {"enabled": True, "reason": "x" * 501}}
         assert_oci_error(http.patch("/system/settings", json=long), 400, "BAD_REQUEST")

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from dockyard.api.authn import basic_credentials
 from dockyard.api.http import Request, client_address
-from dockyard.api.token_auth import needed_access
+from dockyard.api.token_auth import needed_access, pushed_repository
 from dockyard.auth.identity import IdentityProvider
-from dockyard.auth.policy import AccessPolicy, Action
+from dockyard.auth.policy import AccessPolicy
 from dockyard.auth.principal import Principal
 from dockyard.auth.token_service import InvalidCredentialsError
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -58,7 +58,7 @@ class IdentityAuthenticator:
             if not needs or not all(self.policy.allows(principal, *need) for need in needs):
                 raise self.unauthorized("authentication required")
             return principal
-        pushes = [repo for action, repo in needs if action is Action.PUSH and repo]
-        if pushes:
-            principal = await self.identity.prepare_push(principal, pushes)
+        pushed = pushed_repository(found, request.method)
+        if pushed is not None:  # the first push into a missing project may create it
+            principal = await self.identity.prepare_push(principal, [pushed])
         return principal

@@ -23,6 +23,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "retention_manifests_deleted": ("Manifests deleted by retention, by policy", ("policy",)),
     "pulls_recorded": ("Manifest pull times written to the database (in batches)", ()),
     "pull_flush_failures": ("Batches of manifest pull times that could not be written", ()),
+    "audit_refusals_suppressed": (
+        "Refusals (throttled logins, refused tokens) left out of the audit log by the per-node cap",
+        (),
+    ),
     "login_throttle_fallbacks": (
         "Login throttle checks and updates done with this process's counts only (Redis down)",
         (),

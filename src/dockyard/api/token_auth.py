@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from dockyard.api.http import Request, client_address
-from dockyard.auth.identity import VIA_CLAIM, IdentityProvider
+from dockyard.auth.identity import STAMP_CLAIM, VIA_CLAIM, IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.principal import Principal
 from dockyard.auth.scopes import ResourceActions, resource_for, scope_string
@@ -56,6 +56,18 @@ def needed_access(found: tuple[Route, dict[str, str]] | None, method: str) -> li
         tag = route.name == "manifest" and ":" not in params.get("reference", ":")
         return [(Action.DELETE_TAG if tag else Action.DELETE, name)]
     return [(Action.PULL, name)]
+
+
+_WRITES = {("upload_start", "POST"), ("manifest", "PUT")}
+
+
+def pushed_repository(found: tuple[Route, dict[str, str]] | None, method: str) -> str | None:
+    """The repository a request starts writing to (an upload start or a manifest PUT): where
+    a project may be created by pushing (``createonpush``), never by asking for a token."""
+    if found is None or (found[0].name, method) not in _WRITES:
+        return None
+    name = found[1].get("name")
+    return name if name is not None and _valid_name(name) else None
 
 
 def _valid_name(name: str) -> bool:
@@ -151,16 +163,37 @@ class BearerAuthenticator:
             verified = self.verifier.verify(raw)
         except TokenError as exc:
             log.info("bearer token refused: %s", exc)
+            self._audit(request, "", "invalid")
             raise self.challenge.error(request, needs, "invalid_token") from None
         principal = Principal(
             verified.subject, authenticated=bool(verified.subject), access=verified.access
         )
         if self.identity is not None:
             principal = await self._current(request, needs, verified)
+            principal = await self._create_on_push(request, found, principal)
         if not all(self.policy.allows(principal, action, repo) for action, repo in needs):
+            self._audit(request, principal.name, "insufficient_scope")
             raise self.challenge.error(request, needs, "insufficient_scope")
         return principal
 
+    async def _create_on_push(
+        self, request: Request, found: tuple[Route, dict[str, str]] | None, principal: Principal
+    ) -> Principal:
+        """At a push the token allows, the project it names may be created (``createonpush``)."""
+        pushed = pushed_repository(found, request.method)
+        access = principal.access
+        if pushed is None or access is None or not access.permits(*resource_for("push", pushed)):
+            return principal
+        assert self.identity is not None
+        created = await self.identity.prepare_push(principal, [pushed])
+        return replace(created, access=access)
+
+    def _audit(self, request: Request, subject: str, reason: str) -> None:
+        """A refused token into the audit log (sampled per address by the identity service);
+        a request without any token is only the challenge and is not recorded."""
+        if self.identity is not None:
+            detail: dict[str, object] = {"reason": reason, "status": 401}
+            self.identity.refused(subject, client_address(request), "token.refused", detail)
 
     async def _current(
         self, request: Request, needs: Sequence[Need], verified: VerifiedToken
@@ -173,10 +206,20 @@ class BearerAuthenticator:
         else:
             via = str(verified.claims.get(VIA_CLAIM) or "")
             current = await self.identity.resolve(verified.subject, via, client)
-        if current is None:
+        if current is None or not _stamp_current(verified, current):
             log.info("bearer token refused: its subject is gone or revoked")
+            self._audit(request, verified.subject, "revoked")
             raise self.challenge.error(request, needs, "invalid_token")
         return replace(current, access=verified.access)
+
+
+def _stamp_current(verified: VerifiedToken, current: Principal) -> bool:
+    """False when the token names a credential stamp that is no longer the subject's (a new
+    secret or password, disabled and enabled again). Tokens of another issuer carry none."""
+    stamp = verified.claims.get(STAMP_CLAIM)
+    if stamp is None:
+        return True
+    return current.identity is not None and current.identity.stamp == stamp
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,10 @@ from typing import Protocol
 from dockyard.auth.principal import Principal
 
 VIA_CLAIM = "dyv"  # in issued tokens: the credential used (pat:<id>), checked on every request
+# in issued tokens: the stamp of the subject's credential entry when the token was issued. It
+# changes with a new password or robot secret and with disabling or re-enabling, and a token
+# whose stamp is no longer the current one is refused (access and refresh tokens alike).
+STAMP_CLAIM = "cst"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,13 @@ class IdentityProvider(Protocol):
         """
         ...
 
+    def refused(
+        self, name: str, client: str, event: str, detail: dict[str, object] | None = None
+    ) -> None:
+        """Note a refused request for the audit log (``token.refused``), without waiting:
+        sampled per client address and written in batches, so a flood costs no writes."""
+        ...
+
     async def resolve(self, subject: str, via: str, client: str) -> Principal | None:
         """The current principal for a token's subject; None once it is gone or revoked."""
         ...
@@ -58,6 +69,12 @@ class IdentityProvider(Protocol):
         """A caller without credentials: public projects only."""
         ...
 
+    async def plan_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
+        """For a token: push rights on missing projects the principal would create by pushing,
+        without creating them."""
+        ...
+
     async def prepare_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
-        """Create missing projects the principal may create by pushing; fresh grants."""
+        """At a push that writes: create missing projects the principal may create by
+        pushing; fresh grants."""
         ...

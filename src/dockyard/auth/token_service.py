@@ -6,8 +6,9 @@ intersection of what was asked and what ``auth.policy`` allows the caller: never
 unknown or invalid scopes are dropped rather than refused (token.md, "Requesting a Token").
 
 Refresh tokens ("offline tokens") are signed like access tokens but with their own ``typ`` and
-audience, so a registry endpoint never accepts one. They carry a stamp of the user's credential
-entry: changing the password or removing the user revokes every refresh token issued before.
+audience, so a registry endpoint never accepts one. Both carry a stamp of the caller's credential
+entry (with identity management, access tokens too): changing the password or a robot's secret,
+disabling, re-enabling or removing the account revokes every token issued before.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dockyard.auth.identity import VIA_CLAIM, IdentityProvider
+from dockyard.auth.identity import STAMP_CLAIM, VIA_CLAIM, IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.principal import ANONYMOUS, Principal
 from dockyard.auth.scopes import (
@@ -38,8 +39,6 @@ from dockyard.auth.tokens import (
     TokenIssuer,
     TokenVerifier,
 )
-
-STAMP_CLAIM = "cst"
 
 
 class CredentialStore(Protocol):
@@ -152,7 +151,8 @@ class TokenService:
         return ANONYMOUS
 
     async def prepare(self, principal: Principal, scopes: Iterable[str]) -> Principal:
-        """Before granting: let the identity service create projects pushed to (if allowed)."""
+        """Before granting: push rights on projects the caller would create by pushing
+        (``createonpush``). A token request creates nothing; the first push does."""
         if self.identity is None or not principal.authenticated:
             return principal
         pushes = [
@@ -160,7 +160,7 @@ class TokenService:
             for entry in parse_scopes(scopes)
             if entry.type == REPOSITORY and {"push", WILDCARD} & set(entry.actions)
         ]
-        return await self.identity.prepare_push(principal, pushes) if pushes else principal
+        return await self.identity.plan_push(principal, pushes) if pushes else principal
 
     async def redeem_refresh(self, refresh_token: str, client: str = "") -> Principal:
         """:meth:`redeem`, checking the credential's current stamp with the identity service."""
@@ -169,14 +169,17 @@ class TokenService:
         try:
             verified = self.refresh_verifier.verify(refresh_token)
         except TokenError:
+            self.identity.refused("", client, "token.refused", {"reason": "invalid refresh"})
             raise InvalidCredentialsError("invalid refresh token") from None
         via = str(verified.claims.get(VIA_CLAIM) or "")
         principal = await self.identity.resolve(verified.subject, via, client)
         stamp = verified.claims.get(STAMP_CLAIM)
-        if principal is None or principal.identity is None or not verified.subject:
+        current = principal.identity.stamp if principal and principal.identity else None
+        if not verified.subject or not stamp or current != stamp:
+            detail: dict[str, object] = {"reason": "revoked refresh"}
+            self.identity.refused(verified.subject, client, "token.refused", detail)
             raise InvalidCredentialsError("refresh token revoked")
-        if not stamp or principal.identity.stamp != stamp:
-            raise InvalidCredentialsError("refresh token revoked")
+        assert principal is not None
         return principal
 
     def redeem(self, refresh_token: str) -> Principal:
@@ -221,7 +224,7 @@ class TokenService:
         """An access token for the granted part of ``scopes`` (plus a refresh token when
         ``offline`` is asked by a named user, or the one being redeemed)."""
         access = self.granted(principal, parse_scopes(scopes))
-        issued = self.access.issue(principal.name, access, extra=_via_claims(principal))
+        issued = self.access.issue(principal.name, access, extra=_identity_claims(principal))
         if refresh_token is None and offline:
             refresh_token = self._refresh_token(principal)
         return TokenGrant(
@@ -240,6 +243,15 @@ class TokenService:
         if stamp is None:
             return None
         return self.refresh.issue(principal.name, extra={STAMP_CLAIM: stamp}).token
+
+
+def _identity_claims(principal: Principal) -> dict[str, str]:
+    """The credential and its stamp, checked against the database on every request."""
+    claims = _via_claims(principal)
+    identity = principal.identity
+    if identity is not None and identity.stamp and identity.kind != "anonymous":
+        claims[STAMP_CLAIM] = identity.stamp
+    return claims
 
 
 def _via_claims(principal: Principal) -> dict[str, str]:

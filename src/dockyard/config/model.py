@@ -289,7 +289,7 @@ class DockyardIdentitySettings(Section, frozen=True, forbid_unknown_fields=True,
     enabled: bool = False  # off: registry:2 rules (every authenticated user may do everything)
     createonpush: bool = False  # users (not only admins) may create a project by pushing to it
     passwordcost: int = 12  # bcrypt cost for new password hashes
-    loginattempts: int = 10  # failed logins per user name within loginwindow, then 429
+    loginattempts: int = 10  # failed logins per (user name, client address) in loginwindow: 429
     clientattempts: int = 50  # failed logins per client address within loginwindow, then 429
     loginwindow: str = "5m"
     auditpulls: bool = True  # manifest pulls in the audit log (pushes and deletes always are)

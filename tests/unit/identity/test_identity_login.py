@@ -51,7 +51,9 @@ def test_password_login_and_grants(identity: IdentityServices, run: Run[Any]) ->
     assert all(e.client == "10.0.0.1" for e in events)
 
 
-def test_failed_logins_are_throttled_per_user(identity: IdentityServices, run: Run[Any]) -> None:
+def test_failed_logins_are_throttled_per_user_and_address(
+    identity: IdentityServices, run: Run[Any]
+) -> None:
     setup(identity, run)
     for _ in range(3):
         with pytest.raises(InvalidCredentialsError):
@@ -61,6 +63,34 @@ def test_failed_logins_are_throttled_per_user(identity: IdentityServices, run: R
     assert refused.value.code is ErrorCode.TOOMANYREQUESTS
     assert int(refused.value.headers["Retry-After"]) >= 1
     assert login(identity, run, "alice", "alice-password").name == "alice"  # others still work
+
+
+def test_failures_from_one_address_never_lock_the_name_out_of_another(
+    identity: IdentityServices, run: Run[Any]
+) -> None:
+    setup(identity, run)
+    for _ in range(3):  # a stranger guesses alice's password from 10.0.0.1
+        with pytest.raises(InvalidCredentialsError):
+            login(identity, run, "alice", "guessing")
+    with pytest.raises(RegistryError) as refused:
+        login(identity, run, "alice", "alice-password")
+    assert refused.value.code is ErrorCode.TOOMANYREQUESTS  # from the address that failed
+    elsewhere = run(identity.login.login("alice", "alice-password", "10.0.0.2"))
+    assert elsewhere.name == "alice"
+
+
+def test_throttle_counts_a_name_per_address() -> None:
+    throttle = LoginThrottle(per_user=2, per_client=100, window=60, clock=lambda: 0.0)
+    for _ in range(2):
+        throttle.failed("admin", "192.0.2.66")
+    with pytest.raises(RegistryError):
+        throttle.check("admin", "192.0.2.66")
+    throttle.check("admin", "192.0.2.10")  # the administrator's own address did not fail
+    throttle.check("other", "192.0.2.66")  # below the per-address limit
+    throttle.failed("admin", "192.0.2.10")
+    throttle.succeeded("admin", "192.0.2.10")  # clears only its own address
+    with pytest.raises(RegistryError):
+        throttle.check("admin", "192.0.2.66")
 
 
 def test_throttle_per_client_and_window() -> None:
@@ -202,6 +232,24 @@ def test_create_on_push(identity: IdentityServices, run: Run[Any]) -> None:
     root = login(identity, run, "root", "root-password")
     run(identity.login.prepare_push(root, ["adminproj/app"]))
     assert run(identity.projects.projects.get_project("adminproj")) is not None
+
+
+def test_a_token_plan_creates_nothing(identity: IdentityServices, run: Run[Any]) -> None:
+    from dataclasses import replace
+
+    identity.login.options = replace(identity.login.options, create_on_push=True)
+    policy = identity.login.policy
+    setup(identity, run)
+    alice = login(identity, run, "alice", "alice-password")
+    wanted = [f"new{n}/app" for n in range(64)] + ["team/app"]
+    planned = run(identity.login.plan_push(alice, wanted))
+    assert all(policy.allows(planned, Action.PUSH, name) for name in wanted)
+    assert run(identity.projects.projects.get_project("new0")) is None  # nothing created
+    assert not policy.allows(alice, Action.PUSH, "new0/app")
+    created = run(identity.login.prepare_push(alice, ["new0/app"]))  # the push itself
+    assert policy.allows(created, Action.PUSH, "new0/app")
+    assert run(identity.projects.projects.get_project("new0")) is not None
+    assert run(identity.projects.projects.get_project("new1")) is None
 
 
 def test_projects_are_invisible_to_strangers(identity: IdentityServices, run: Run[Any]) -> None:

@@ -22,7 +22,7 @@ from dockyard.services.identity.throttle import SharedLoginThrottle, build_throt
 from support.redis_server import RedisServer, start_redis
 from unit.identity.conftest import Run
 
-KEY = re.compile(r"dockyard:login:(user|client):[0-9a-f]{64}")
+KEY = re.compile(r"dockyard:login:(pair|client):[0-9a-f]{64}")
 
 
 class Counted:
@@ -74,14 +74,15 @@ def fail(run: Run[Any], throttle: SharedLoginThrottle, user: str, client: str, t
         run(throttle.failed(user, client))
 
 
-def test_failures_on_one_node_throttle_the_name_on_another(
+def test_failures_on_one_node_throttle_the_name_from_that_address_on_another(
     redis_server: RedisServer, run: Run[Any]
 ) -> None:
     a, b = node(redis_server), node(redis_server)
     fail(run, a, "mallory", "10.0.0.1", 3)
-    assert 1 <= refused(run, b, "mallory", "10.0.0.2") <= 60
-    run(b.check("alice", "10.0.0.2"))  # other names are not affected
-    run(b.succeeded("mallory"))  # a success anywhere clears the name everywhere
+    assert 1 <= refused(run, b, "mallory", "10.0.0.1") <= 60
+    run(b.check("mallory", "10.0.0.2"))  # the name from an address that did not fail
+    run(b.check("alice", "10.0.0.1"))  # other names are not affected
+    run(b.succeeded("mallory", "10.0.0.1"))  # a success anywhere clears it everywhere
     run(a.check("mallory", "10.0.0.1"))
 
 
@@ -108,11 +109,11 @@ def test_keys_are_hashed_namespaced_bounded_and_expire(
         assert len(keys) == 2 and all(KEY.fullmatch(k) for k in keys), keys
         for key in keys:
             assert 0 < client.pttl(key) <= 60_000
-        user_key = next(k for k in keys if ":user:" in k)
+        user_key = next(k for k in keys if ":pair:" in k)
         assert client.zcard(user_key) == 3, "no more entries than the limit"
     finally:
         client.close()
-    refused(run, a, hostile, "")
+    refused(run, a, hostile, "2001:db8::1")
 
 
 def test_redis_down_falls_back_to_each_nodes_own_counts(
@@ -123,9 +124,9 @@ def test_redis_down_falls_back_to_each_nodes_own_counts(
     redis_server.stop()
     fail(run, a, "trudy", "10.0.0.1", 3)  # no error: counted in the process
     refused(run, a, "trudy", "10.0.0.1")
-    run(b.check("trudy", "10.0.0.2"))  # the other node has not seen those failures
+    run(b.check("trudy", "10.0.0.1"))  # the other node has not seen those failures
     assert telemetry.counts["login_throttle_fallbacks"] >= 6
-    run(a.succeeded("trudy"))
+    run(a.succeeded("trudy", "10.0.0.1"))
     redis_server.start()
     fail(run, b, "trudy", "10.0.0.2", 3)  # shared again once Redis is back
-    refused(run, a, "trudy", "10.0.0.1")
+    refused(run, a, "trudy", "10.0.0.2")

@@ -3,7 +3,10 @@
 Authentication: HTTP Basic (password, robot secret, personal access token), or
 ``Authorization: Bearer dyp_...`` (a personal access token). Without credentials the caller
 is anonymous and sees public projects; when an anonymous call is refused the answer is 401
-with the Basic challenge. Bodies are JSON (at most 64 KiB); every error is the OCI envelope.
+with a ``Bearer`` challenge, never ``Basic``, so a browser never offers to log in here and
+never replays a remembered password. Bodies are ``application/json`` (at most 64 KiB), and
+cross-origin requests may not change anything (``browsers.py``); every error is the OCI
+envelope.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from dockyard.api.http import (
 from dockyard.api.identity_authn import IdentityAuthenticator
 from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots
 from dockyard.api.mgmt import system as system_api
+from dockyard.api.mgmt.browsers import check_browser_request
 from dockyard.api.mgmt.refusals import record_refusal
 from dockyard.api.mgmt.router import PREFIX, Call, Reply, Router
 from dockyard.api.request_id import RequestIds
@@ -108,13 +112,15 @@ class ManagementApi:
                 await self._send(send, request_id, Reply(200, None), self._openapi)
                 return
             endpoint, params = self.router.match(request.method, path)
+            check_browser_request(request)  # before logging in: a forged request costs nothing
             outcome.principal = await self._authenticate(request)
             call = Call(request, outcome.principal, params, await _read_body(request))
             reply = await endpoint.handler(call)
             await self._send(send, request_id, reply)
         except RegistryError as error:
             await self._audit_refusal(request, outcome.principal, error)
-            await self._fail(send, request_id, self._challenge(error, outcome.principal))
+            challenge = self._no_basic(self._challenge(error, outcome.principal))
+            await self._fail(send, request_id, challenge)
 
     async def _authenticate(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
@@ -152,6 +158,15 @@ class ManagementApi:
         if error.code is ErrorCode.DENIED and principal is not None and not principal.authenticated:
             return self.authenticator.unauthorized("authentication required")
         return error
+
+    def _no_basic(self, error: RegistryError) -> RegistryError:
+        """A 401 with a Bearer challenge in place of Basic (see the module's docstring)."""
+        if error.status != 401:
+            return error
+        realm = self.authenticator.challenge.partition(" ")[2]
+        headers = {**error.headers, "WWW-Authenticate": f"Bearer {realm}".strip()}
+        return RegistryError(error.code, error.message, detail=error.detail, status=401,
+                             headers=headers)  # fmt: skip
 
     async def _send(self, send: Send, request_id: str, reply: Reply, raw: bytes = b"") -> None:
         headers = [(b"x-request-id", request_id.encode()), NO_STORE]

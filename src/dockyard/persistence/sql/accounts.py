@@ -85,7 +85,9 @@ class SqlAccountStore:
         return [_user(r) for r in rows]
 
     async def update_user(self, name: str, **changes: object) -> UserRecord | None:
-        """Set some of ``password_hash``, ``email``, ``is_admin``, ``disabled``, ``stamp``."""
+        """Set some of ``password_hash``, ``email``, ``is_admin``, ``disabled``, ``stamp``.
+        Disabling a user deletes their personal access tokens in the same transaction, so
+        enabling them again never brings those back."""
         fields = [key for key in changes if key in _USER_FIELDS]
         if len(fields) != len(changes):
             raise ValueError(f"unknown user fields: {sorted(set(changes) - set(fields))}")
@@ -99,6 +101,8 @@ class SqlAccountStore:
                 (*values, time.time(), name),
             )
             if row is not None:
+                if changes.get("disabled"):
+                    await session.execute("DELETE FROM access_tokens WHERE user_id = ?", (row[0],))
                 await bump(session)
             return _user(row) if row else None
 

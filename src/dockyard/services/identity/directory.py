@@ -9,6 +9,7 @@ Expiry times (robots, personal access tokens) are checked on every use.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -58,7 +59,10 @@ def robot_grants(robot: RobotRecord) -> tuple[Grant, ...]:
 
 
 def robot_stamp(robot: RobotRecord) -> str:
-    return robot.secret_hash[:16]
+    """Changes with every change to the robot (a new secret, disabled, enabled, described):
+    tokens issued before carry the old one and are refused."""
+    text = f"{robot.secret_hash}:{robot.updated_at!r}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class IdentityDirectory:

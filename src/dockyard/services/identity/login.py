@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import TypeGuard
 
-from dockyard.auth.grants import Identity
+from dockyard.auth.grants import Grant, Grants, Identity
 from dockyard.auth.identity import CredentialBackend, ExternalIdentity
-from dockyard.auth.permissions import project_of
+from dockyard.auth.permissions import BUILTIN_ROLES, project_of
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.principal import Principal
 from dockyard.auth.secrets import (
@@ -36,6 +38,7 @@ from dockyard.persistence.stores import AccountStore, ProjectStore, RobotStore
 from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.common import IdentityOptions
 from dockyard.services.identity.directory import IdentityDirectory
+from dockyard.services.identity.refusals import Refusal, RefusalAudit
 from dockyard.services.identity.throttle import SharedLoginThrottle, build_throttle
 
 log = logging.getLogger("dockyard.auth")
@@ -52,6 +55,7 @@ class LoginService:
         backends: Sequence[CredentialBackend] = (),
         *,
         throttle: SharedLoginThrottle | None = None,
+        refusals: RefusalAudit | None = None,
     ) -> None:
         self.directory = directory
         self.accounts: AccountStore = directory.accounts
@@ -62,12 +66,17 @@ class LoginService:
         self.options = options
         self.backends = tuple(backends)
         self.throttle = throttle or build_throttle(options)
+        self.refusals = refusals
 
     # IdentityProvider -----------------------------------------------------------------------
 
     async def login(self, username: str, password: str, client: str) -> Principal:
         counted = username.casefold()  # "ALICE" may be alice (LDAP): one count for every case
-        await self.throttle.check(counted, client)
+        try:
+            await self.throttle.check(counted, client)
+        except RegistryError:
+            self.refused(username, client, "login.throttled", {"status": 429})
+            raise
         remembered = await self._remembered(username, password, client)
         if remembered is not None:
             return remembered
@@ -82,7 +91,7 @@ class LoginService:
             await self.throttle.failed(counted, client)
             await self.audit.login(username, client, ok=False, detail=detail)
             raise InvalidCredentialsError(INVALID)
-        await self.throttle.succeeded(counted)
+        await self.throttle.succeeded(counted, client)
         self.directory.logins.remember(username, password, name, identity.via, identity.stamp)
         await self.audit.login(name, client, ok=True, kind=identity.kind, detail=detail)
         return Principal(name, identity=identity, client=client)
@@ -98,6 +107,14 @@ class LoginService:
             return None
         return Principal(remembered.subject, identity=identity, client=client)
 
+    def refused(
+        self, name: str, client: str, event: str, detail: dict[str, object] | None = None
+    ) -> None:
+        """Note a refusal for the audit log (sampled per address, written in batches)."""
+        if self.refusals is not None:
+            kind = "robot" if name.startswith(ROBOT_PREFIX) else "user" if name else "anonymous"
+            self.refusals.note(Refusal(event, name, client, kind, detail))
+
     async def resolve(self, subject: str, via: str, client: str) -> Principal | None:
         identity = await self.directory.resolve(subject, via)
         return None if identity is None else Principal(subject, identity=identity, client=client)
@@ -106,20 +123,52 @@ class LoginService:
         identity = await self.directory.anonymous()
         return Principal("", authenticated=False, identity=identity, client=client)
 
-    async def prepare_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
-        """Create the missing projects of ``repositories`` when the principal may: system
-        administrators always, other users with ``createonpush`` (they become its admin)."""
+    async def plan_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
+        """For a token request: the principal with the rights of a project's owner on the
+        projects of ``repositories`` that do not exist yet and that it would create by pushing
+        (``createonpush``). Nothing is created: that waits for the push itself
+        (:meth:`prepare_push`). System administrators need no such grants."""
         identity = principal.identity
-        if identity is None or identity.kind != "user" or identity.grants.ceiling is not None:
+        if not self._may_create(identity) or identity.admin or not self.options.create_on_push:
             return principal
-        wanted = {
+        missing = [
+            project
+            for project in sorted(self._unpushable(principal, repositories))
+            if await self.projects.get_project(project) is None
+        ]
+        if not missing:
+            return principal
+        owner = BUILTIN_ROLES["admin"]
+        grants = identity.grants
+        planned = grants.entries + tuple(Grant(project, owner) for project in missing)
+        extended = Grants(grants.admin, planned, grants.ceiling)
+        return replace(principal, identity=replace(identity, grants=extended))
+
+    def _may_create(self, identity: Identity | None) -> TypeGuard[Identity]:
+        """Users (not robots, not restricted personal access tokens) may create projects."""
+        return identity is not None and identity.kind == "user" and identity.grants.ceiling is None
+
+    def _unpushable(self, principal: Principal, repositories: Iterable[str]) -> set[str]:
+        """Projects of ``repositories`` the principal may not push to today."""
+        return {
             project_of(name)
             for name in repositories
-            if identity.admin
-            or (
-                self.options.create_on_push and not self.policy.allows(principal, Action.PUSH, name)
-            )
+            if not self.policy.allows(principal, Action.PUSH, name)
         }
+
+    async def prepare_push(self, principal: Principal, repositories: Iterable[str]) -> Principal:
+        """At a push that writes (an upload start, a manifest PUT): create the missing projects
+        of ``repositories`` when the principal may: system administrators always, other users
+        with ``createonpush`` (they become its admin)."""
+        identity = principal.identity
+        if not self._may_create(identity):
+            return principal
+        if identity.admin:
+            wanted = {project_of(name) for name in repositories}
+        elif self.options.create_on_push:
+            wanted = self._unpushable(principal, repositories)
+        else:
+            return principal
         created = [p for p in sorted(wanted) if await self._create_on_push(principal, identity, p)]
         if not created:
             return principal

@@ -1,9 +1,12 @@
-"""Failed-login throttling per user name and per client address.
+"""Failed-login throttling per (user name, client address) and per client address.
 
-After ``per_user`` failures for one name (or ``per_client`` from one address) within
-``window`` seconds, logins are refused with 429 TOOMANYREQUESTS and ``Retry-After`` until the
-oldest failure leaves the window, without checking the credentials. Names that do not exist
-are throttled like names that do, so a 429 tells nothing about who exists.
+After ``per_user`` failures for one name from one address (or ``per_client`` from one address
+for any names) within ``window`` seconds, logins from that address are refused with 429
+TOOMANYREQUESTS and ``Retry-After`` until the oldest failure leaves the window, without
+checking the credentials. Nothing is counted per name alone: failures elsewhere never lock a
+name out of an address that did not fail, so nobody can lock an administrator or a CI robot
+out by guessing wrong on purpose. Names that do not exist are throttled like names that do, so
+a 429 tells nothing about who exists.
 
 :class:`LoginThrottle` counts in this process. :class:`SharedLoginThrottle` (what logins use)
 decides by the counts of every node when Redis is configured (``cache.windows``), and keeps
@@ -48,35 +51,33 @@ class LoginThrottle:
         window: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.limits = {"user": per_user, "client": per_client}
+        self.limits = {"pair": per_user, "client": per_client}
         self.window = window
         self.clock = clock
         self._failures: dict[tuple[str, str], deque[float]] = {}
 
     def check(self, username: str, client: str) -> None:
-        """Raise 429 while either the name or the address is throttled."""
+        """Raise 429 while the name from this address, or the address, is throttled."""
         wait = self.wait(username, client)
         if wait > 0:
             raise throttled(wait)
 
     def wait(self, username: str, client: str) -> float:
-        """Seconds until neither the name nor the address is throttled (0.0: not throttled)."""
+        """Seconds until neither the name from this address nor the address is throttled
+        (0.0: not throttled)."""
         now = self.clock()
-        waits = [self._wait(("user", username), now)]
-        if client:
-            waits.append(self._wait(("client", client), now))
-        return max(waits)
+        return max(self._wait(key, now) for key in counted(username, client))
 
     def failed(self, username: str, client: str) -> None:
         now = self.clock()
         if len(self._failures) > MAX_KEYS:
             self._forget_expired(now)
-        for key in (("user", username), ("client", client)):
-            if key[1]:
-                self._failures.setdefault(key, deque()).append(now)
+        for key in counted(username, client):
+            self._failures.setdefault(key, deque()).append(now)
 
-    def succeeded(self, username: str) -> None:
-        self._failures.pop(("user", username), None)
+    def succeeded(self, username: str, client: str) -> None:
+        """A correct login clears the failures of this name from this address."""
+        self._failures.pop(pair_key(username, client), None)
 
     def _wait(self, key: tuple[str, str], now: float) -> float:
         failures = self._failures.get(key)
@@ -130,14 +131,16 @@ class SharedLoginThrottle:
             limits = self._limits(username, client)
             await self._try(self.shared.record(limits, self.local.window))
 
-    async def succeeded(self, username: str) -> None:
-        self.local.succeeded(username)
-        if self.shared is not None and username:
-            await self._try(self.shared.forget(_shared_key("user", username)))
+    async def succeeded(self, username: str, client: str) -> None:
+        self.local.succeeded(username, client)
+        if self.shared is not None:
+            await self._try(self.shared.forget(_shared_key(*pair_key(username, client))))
 
     def _limits(self, username: str, client: str) -> list[tuple[str, int]]:
-        wanted = (("user", username), ("client", client))
-        return [(_shared_key(kind, name), self.local.limits[kind]) for kind, name in wanted if name]
+        return [
+            (_shared_key(kind, name), self.local.limits[kind])
+            for kind, name in counted(username, client)
+        ]
 
     async def _try(self, call: Awaitable[T]) -> T | None:
         """The shared store's answer, or None when it cannot be reached (counted)."""
@@ -146,6 +149,19 @@ class SharedLoginThrottle:
         except CacheUnavailableError:
             self.telemetry.count("login_throttle_fallbacks")
             return None
+
+
+def pair_key(username: str, client: str) -> tuple[str, str]:
+    return ("pair", f"{username}\0{client}")
+
+
+def counted(username: str, client: str) -> list[tuple[str, str]]:
+    """What one login attempt counts against: the name from this address, and the address
+    (when known)."""
+    keys = [pair_key(username, client)]
+    if client:
+        keys.append(("client", client))
+    return keys
 
 
 def _shared_key(kind: str, name: str) -> str:

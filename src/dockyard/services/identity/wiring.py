@@ -15,10 +15,12 @@ from dockyard.services.identity.directory import IdentityDirectory
 from dockyard.services.identity.login import LoginService
 from dockyard.services.identity.members import MemberService
 from dockyard.services.identity.projects import ProjectService
+from dockyard.services.identity.refusals import RefusalAudit
 from dockyard.services.identity.robots import RobotService
 from dockyard.services.identity.throttle import SharedLoginThrottle
 from dockyard.services.identity.tokens import AccessTokenService
 from dockyard.services.identity.users import UserService
+from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,20 +54,25 @@ def build_identity(
     backends: Sequence[CredentialBackend] = (),
     enabled: bool = True,
     throttle: SharedLoginThrottle | None = None,
+    telemetry: Telemetry = NO_TELEMETRY,
 ) -> IdentityServices:
     directory = IdentityDirectory(accounts, projects, robots)
     log = AuditLog(audit, policy)
     guard = Guard(policy, options)
     project_service = ProjectService(projects, directory, log, guard)
+    buffer = AuditBuffer(audit)  # registry events and refusals, written in batches
+    refusals = RefusalAudit(buffer, telemetry=telemetry)
     return IdentityServices(
         enabled=enabled,
         directory=directory,
-        login=LoginService(directory, log, policy, options, backends, throttle=throttle),
+        login=LoginService(
+            directory, log, policy, options, backends, throttle=throttle, refusals=refusals
+        ),
         audit=log,
         users=UserService(accounts, directory, log, guard),
         projects=project_service,
         members=MemberService(projects, project_service, directory, log, guard),
         robots=RobotService(robots, project_service, directory, log, guard),
         tokens=AccessTokenService(accounts, directory, log, guard),
-        registry_audit=RegistryAudit(AuditBuffer(audit), pulls=options.audit_pulls),
+        registry_audit=RegistryAudit(buffer, pulls=options.audit_pulls),
     )
