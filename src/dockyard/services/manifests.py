@@ -19,6 +19,7 @@ from dockyard.persistence.stores import MetadataStore
 from dockyard.services.guards import ensure_delete_enabled, ensure_writable
 from dockyard.services.immutability import ImmutabilityService
 from dockyard.services.pulls import PullRecorder
+from dockyard.services.quotas import QuotaService
 from dockyard.services.registry import RegistryOptions
 
 
@@ -41,7 +42,9 @@ class ManifestService:
         *,
         immutability: ImmutabilityService | None = None,
         pulls: PullRecorder | None = None,
+        quotas: QuotaService | None = None,
     ) -> None:
+        self.quotas = quotas  # a new manifest's bytes count in its project's quota
         self.metadata = metadata
         self.policy = policy
         self.options = options
@@ -79,7 +82,7 @@ class ManifestService:
         digest, tags = _digest_and_tags(reference, body, extra_tags)
         parsed = parse_manifest(body, content_type)
         new = new_manifest(digest, body, parsed, tags)
-        missing = await self._record(repository, new)
+        missing = await self._record_within_quota(repository, new)
         if missing:
             raise RegistryError(
                 ErrorCode.MANIFEST_BLOB_UNKNOWN,
@@ -87,6 +90,14 @@ class ManifestService:
                 detail={"digests": missing},
             )
         return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
+
+    async def _record_within_quota(self, repository: str, new: NewManifest) -> list[str]:
+        """``_record``, holding the manifest's size in the project's quota while it is
+        recorded (refused, DENIED, when it does not fit); one the repository has is free."""
+        if self.quotas is None or await self.metadata.manifest_by_digest(repository, new.digest):
+            return await self._record(repository, new)
+        async with self.quotas.holding(repository, len(new.content)):
+            return await self._record(repository, new)
 
     async def _record(self, repository: str, new: NewManifest) -> list[str]:
         """Record the manifest; refused (DENIED) when it would move an immutable tag."""

@@ -15,7 +15,11 @@ import logging
 import psycopg
 
 from dockyard.persistence.sql.identity_schema import identity_migration
-from dockyard.persistence.sql.lifecycle_schema import lifecycle_migration, pulls_migration
+from dockyard.persistence.sql.lifecycle_schema import (
+    lifecycle_migration,
+    pulls_migration,
+    reservations_migration,
+)
 
 log = logging.getLogger("dockyard.persistence")
 
@@ -97,6 +101,8 @@ MIGRATIONS: tuple[str, ...] = (
     lifecycle_migration("postgres"),
     # 5: when each manifest was last pulled (retention's "not pulled for")
     pulls_migration("postgres"),
+    # 6: bytes held by uploads in progress in projects with a quota
+    reservations_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""
