@@ -242,6 +242,7 @@ class UploadService:
     ) -> tuple[LiveHash, int]:
         writer = await self.storage.writer(upload_path(record.id), append=True)
         live: LiveHash | None = None
+        stored = True  # the bytes written count as the session's (False: refused, discarded)
         try:
             if start is not None and start != writer.size:
                 raise _range_error(writer.size)
@@ -249,11 +250,15 @@ class UploadService:
             await pump(body, writer, live, self.hashing)
             if durable:
                 await writer.flush()
+        except QuotaExceededError:
+            stored = False  # must not count, not even until the caller discards the session
+            raise
         finally:
             await writer.close()
             if live is not None:
                 self._live[record.id] = live
-            await self.metadata.uploads.set_offset(record.id, writer.size, self.clock())
+            if stored:
+                await self.metadata.uploads.set_offset(record.id, writer.size, self.clock())
         return live, writer.size
 
     async def _write_within_quota(

@@ -152,6 +152,23 @@ def test_holds_of_a_dead_node_lapse_and_a_cancelled_session_frees_its_hold(
     run(main())
 
 
+def test_a_sessions_hold_and_its_recorded_offset_never_count_twice(
+    run: Run, database: Database, metadata: SqlMetadata
+) -> None:
+    quotas = _service(database, Recorder())
+
+    async def main() -> None:
+        session = UploadRecord("v" * 32, "team/a", "alice", 100, 0.0, 0.0)
+        await metadata.uploads.create(session)
+        async with quotas.holding("team/a", 50, upload_id=session.id):
+            assert await quotas.usage.in_flight_bytes("team") == 150
+            await metadata.uploads.set_offset(session.id, 150, 1.0)  # the bytes are recorded
+            assert await quotas.usage.in_flight_bytes("team") == 150, "not 200"
+        assert await quotas.usage.in_flight_bytes("team") == 150
+
+    run(main())
+
+
 def test_a_dozen_concurrent_holds_never_pass_the_limit(
     run: Run, database: Database, metadata: SqlMetadata
 ) -> None:

@@ -101,6 +101,7 @@ CREATE TABLE quota_reservations (
     id TEXT PRIMARY KEY,
     project TEXT {c} NOT NULL,
     upload_id TEXT NOT NULL,
+    base {ref} NOT NULL,
     bytes {ref} NOT NULL,
     expires_at {real} NOT NULL
 );
@@ -111,6 +112,7 @@ CREATE INDEX quota_reservations_upload ON quota_reservations(upload_id)
 
 def reservations_migration(dialect: str) -> str:
     """Migration 6: ``quota_reservations``, the bytes each request streaming into a project
-    with a quota holds (``sql/usage.py``); a row lapses at ``expires_at`` unless renewed, so
-    a node that died mid-request frees its hold within minutes."""
+    with a quota holds (``sql/usage.py``), beyond ``base``, its upload session's recorded
+    offset when the hold was taken; a row lapses at ``expires_at`` unless renewed, so a node
+    that died mid-request frees its hold within minutes."""
     return _RESERVATIONS.format(**_DIALECTS[dialect])

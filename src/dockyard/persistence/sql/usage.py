@@ -50,13 +50,19 @@ _IN_FLIGHT = (
     "SELECT COALESCE(SUM(committed_offset), 0) FROM uploads "
     "WHERE (repository = ? OR substr(repository, 1, ?) = ?) AND id <> ?"
 )
-_HELD = (
-    "SELECT COALESCE(SUM(bytes), 0) FROM quota_reservations "
-    "WHERE project = ? AND expires_at >= ? AND id <> ?"
-)
+# A hold on a session counts only what its session's offset does not yet: once the request
+# records the bytes (the offset moves past ``base``), they are not counted twice.
+_HELD = """
+SELECT COALESCE(SUM(CASE WHEN q.base + q.bytes > COALESCE(u.committed_offset, 0)
+    THEN q.base + q.bytes - COALESCE(u.committed_offset, 0) ELSE 0 END), 0)
+FROM quota_reservations q LEFT JOIN uploads u ON u.id = q.upload_id
+WHERE q.project = ? AND q.expires_at >= ? AND q.id <> ?
+"""
 _HOLD = """
-INSERT INTO quota_reservations(id, project, upload_id, bytes, expires_at) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes, expires_at = excluded.expires_at
+INSERT INTO quota_reservations(id, project, upload_id, base, bytes, expires_at)
+VALUES (?, ?, ?, COALESCE((SELECT committed_offset FROM uploads WHERE id = ?), 0), ?, ?)
+ON CONFLICT(id) DO UPDATE
+SET base = excluded.base, bytes = excluded.bytes, expires_at = excluded.expires_at
 """
 _COUNTED = f"SELECT 1 FROM blobs b WHERE b.digest = ? AND b.digest IN ({_PROJECT_BLOBS})"  # noqa: S608
 
@@ -106,7 +112,7 @@ class SqlUsage:
             granted = min(wanted, hold.limit - used)
             if granted < needed:
                 return -1, used
-            row = (hold.id, hold.project, hold.upload_id, granted, hold.expires_at)
+            row = (hold.id, hold.project, hold.upload_id, hold.upload_id, granted, hold.expires_at)
             await session.execute(_HOLD, row)
             return granted, used
 
