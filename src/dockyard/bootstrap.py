@@ -213,7 +213,12 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
             storage, metadata, policy, options, locks=locks, quotas=lifecycle.quotas
         ),
         manifests=ManifestService(
-            metadata, policy, options, immutability=lifecycle.immutability, pulls=lifecycle.pulls
+            metadata,
+            policy,
+            options,
+            immutability=lifecycle.immutability,
+            pulls=lifecycle.pulls,
+            quotas=lifecycle.quotas,
         ),
         listing=ListingService(metadata, policy, SqlRepositoryCatalog(database)),
         purger=UploadPurger(

@@ -144,3 +144,45 @@ def test_sigkill_during_gc_then_restart_loses_nothing_referenced(tmp_path: Path)
         for blob in [kept.config, *kept.layers]:
             assert client.get(f"/v2/crash/kept/blobs/{sha256(blob)}").content == blob
         assert_oci_error(client.get("/v2/crash/junk0/manifests/x"), 404, "MANIFEST_UNKNOWN")
+
+
+def test_pushes_beside_a_grace_zero_gc_loop_never_get_a_500(tmp_path: Path) -> None:
+    """``dockyard gc --grace 0s`` in a loop while clients keep pushing the same few blobs (so
+    sweeps keep deleting what pushes publish again): a closing PUT is 201 or, at worst, a
+    retryable 503, never a 500; and any blob still recorded afterwards has all its bytes."""
+    contents = [os.urandom(300_000) for _ in range(4)]
+    with serving(tmp_path, env=ENV) as server, server.client() as client:
+        stop, runs = threading.Event(), []
+
+        def collect() -> None:
+            while not stop.is_set() and len(runs) < 8:
+                command = [DOCKYARD, "gc", "--data-dir", str(server.data_dir), "--grace", "0s"]
+                subprocess.run(command, capture_output=True, timeout=120, check=True)
+                runs.append(1)
+
+        collector = threading.Thread(target=collect)
+        collector.start()
+        statuses: list[int] = []
+
+        def worker(index: int) -> None:
+            with server.client() as own:
+                while collector.is_alive():
+                    for data in contents:
+                        started = own.post(f"/v2/race/w{index}/blobs/uploads/")
+                        put = own.put(started.headers["location"],
+                                      params={"digest": sha256(data)}, content=data)  # fmt: skip
+                        statuses.append(put.status_code)
+
+        workers = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+        for thread in workers:
+            thread.start()
+        collector.join(timeout=600)
+        stop.set()
+        for thread in workers:
+            thread.join(timeout=120)
+        assert len(runs) == 8 and statuses
+        assert set(statuses) <= {201, 503}, sorted(set(statuses))
+        for index in range(6):
+            for data in contents:
+                got = client.get(f"/v2/race/w{index}/blobs/{sha256(data)}")
+                assert got.status_code == 404 or got.content == data

@@ -140,3 +140,22 @@ def test_skopeo_push_over_quota_is_refused_with_a_clear_message(tmp_path: Path) 
         assert result.returncode != 0
         assert "denied" in result.stderr and "quota of project" in result.stderr, result.stderr
         assert _uploads_on_disk(server) == []
+
+
+def test_a_new_manifest_counts_and_one_the_repository_has_is_free(tmp_path: Path) -> None:
+    with serving(tmp_path, config=CONFIG) as server, server.client() as client:
+        image = make_image(layers=1, size=100 * KB)
+        push_image(client, "full/app", image, tag="v1")
+        used = json.loads(_cli(server, "list", "--json", "full"))["used_bytes"]
+        push_blob(client, "full/app", os.urandom(200 * KB - used))  # now exactly full
+
+        changed = json.loads(image.manifest) | {"annotations": {"rebuilt": "yes"}}
+        refused = client.put("/v2/full/app/manifests/v2", content=json.dumps(changed).encode(),
+                             headers={"Content-Type": image.media_type})  # fmt: skip
+        error = assert_oci_error(refused, 403, "DENIED")
+        assert 'quota of project "full" exceeded' in error["message"], error
+        assert client.head("/v2/full/app/manifests/v2").status_code == 404
+
+        retag = client.put("/v2/full/app/manifests/again", content=image.manifest,
+                           headers={"Content-Type": image.media_type})  # fmt: skip
+        assert retag.status_code == 201, "a manifest the repository has costs nothing"

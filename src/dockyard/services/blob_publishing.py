@@ -35,14 +35,17 @@ async def publish(
     """Claim (pins against GC), ``place`` the bytes, then mark ready and link.
 
     While garbage collection is deleting an older copy of the same content the claim waits
-    for it to finish, so fresh bytes are never removed by a sweep that began earlier.
+    for it to finish, so fresh bytes are never removed by a sweep that began earlier. A
+    commit that finds the row deleting or gone (a sweep took the blob between the claim and
+    the commit) starts over: claim, place (unless stored), commit. ``place`` must then
+    either put the bytes there again or raise; it must never leave the path empty.
     """
     for delay in PUBLISH_RETRY_DELAYS:
         if await metadata.claim_blob(digest.text, size) == "deleting":
             await asyncio.sleep(delay)
             continue
         await place()
-        blob = await metadata.commit_blob(repository, digest.text, size)
+        blob = await metadata.commit_blob(repository, digest.text, size, claimed=True)
         if blob is not None:
             return blob
     raise RegistryError(
@@ -60,10 +63,16 @@ class BlobPublisher:
     async def moved(self, source: str, repository: str, digest: Digest, size: int) -> BlobRecord:
         """Publish the finished upload file at ``source`` (moved unless the blob is stored)."""
         destination = blob_path(digest)
+        spent = False  # the upload file was moved: it cannot be placed a second time
 
         async def place() -> None:
-            if not await is_stored(self.storage, destination, size):
-                await self.storage.move(source, destination)
+            nonlocal spent
+            if await is_stored(self.storage, destination, size):
+                return
+            if spent:
+                raise _bytes_lost(digest)
+            await self.storage.move(source, destination)
+            spent = True
 
         return await publish(self.metadata, repository, digest, size, place)
 
@@ -71,14 +80,29 @@ class BlobPublisher:
         """Publish what ``writer`` streamed to the blob's path (its digest already verified):
         commit it, or abort it when the blob is stored already."""
         destination, size = blob_path(digest), writer.size
+        spent = False  # the writer was committed: committing it again would publish nothing
 
         async def place() -> None:
+            nonlocal spent
             if await is_stored(self.storage, destination, size):
                 await writer.abort()
-            else:
-                await writer.commit()
+                return
+            if spent:
+                raise _bytes_lost(digest)
+            await writer.commit()
+            spent = True
 
         return await publish(self.metadata, repository, digest, size, place)
+
+
+def _bytes_lost(digest: Digest) -> RegistryError:
+    """A sweep deleted the bytes this publisher had placed (a copy of the same content that
+    another push published was being collected): nothing is recorded; the client retries."""
+    return RegistryError(
+        ErrorCode.UNAVAILABLE,
+        "garbage collection removed this blob while it was being published; push it again",
+        detail={"digest": digest.text},
+    )
 
 
 async def is_stored(storage: StorageDriver, path: str, size: int) -> bool:

@@ -67,7 +67,10 @@ class BlobCopier:
                     staged = staged or await self._stage(digest, size, upload_id)
                     await self.target.move(upload_path(upload_id), blob_path(digest))
                     staged, used, copied = False, True, size
-                if await self.metadata.commit_blob(repository, digest.text, size) is not None:
+                committed = await self.metadata.commit_blob(
+                    repository, digest.text, size, claimed=True
+                )
+                if committed is not None:
                     return Copied(size, copied)
             raise CopyError(f"blob {digest} is being garbage collected; try the import again")
         finally:

@@ -20,6 +20,7 @@ from dockyard.services.guards import ensure_delete_enabled, ensure_writable
 from dockyard.services.immutability import ImmutabilityService
 from dockyard.services.manifest_checks import declared_sizes, optional_children, size_refusal
 from dockyard.services.pulls import PullRecorder
+from dockyard.services.quotas import QuotaService
 from dockyard.services.registry import RegistryOptions
 
 
@@ -55,7 +56,9 @@ class ManifestService:
         *,
         immutability: ImmutabilityService | None = None,
         pulls: PullRecorder | None = None,
+        quotas: QuotaService | None = None,
     ) -> None:
+        self.quotas = quotas  # a new manifest's bytes count in its project's quota
         self.metadata = metadata
         self.policy = policy
         self.options = options
@@ -96,7 +99,7 @@ class ManifestService:
             optional_children=optional_children(parsed, self.options.index_completeness),
         )
         try:
-            missing = await self._record(repository, new)
+            missing = await self._record_within_quota(repository, new)
         except ReferenceSizeError as error:
             raise size_refusal(parsed, error) from None
         if missing:
@@ -106,6 +109,14 @@ class ManifestService:
                 detail={"digests": missing},
             )
         return PushedManifest(digest, parsed.subject.digest if parsed.subject else None, tags)
+
+    async def _record_within_quota(self, repository: str, new: NewManifest) -> list[str]:
+        """``_record``, holding the manifest's size in the project's quota while it is
+        recorded (refused, DENIED, when it does not fit); one the repository has is free."""
+        if self.quotas is None or await self.metadata.manifest_by_digest(repository, new.digest):
+            return await self._record(repository, new)
+        async with self.quotas.holding(repository, len(new.content)):
+            return await self._record(repository, new)
 
     async def _record(self, repository: str, new: NewManifest) -> list[str]:
         """Record the manifest; refused (DENIED) when it would move an immutable tag."""

@@ -5,28 +5,46 @@ many of its repositories share it (``persistence/sql/usage.py``), plus its manif
 the bytes of its uploads in progress. Limits come from ``dockyard.quotas`` and, overriding
 those, from the database (``dockyard quota set``).
 
-Enforcement: an upload session cannot start in a project that is full; a body whose
-``Content-Length`` does not fit is refused before a byte is read; a body without one is cut
-off where the quota ends. A refusal is ``DENIED`` (403) with what is used and what is left,
-and the partial upload is deleted. Usage is cached for a few seconds per node (this node's
-own uploads are added at once; uploads in progress anywhere are always counted), so pushes
-through other nodes can overshoot a limit by about what they complete in that time.
+Enforcement: every request that adds bytes *holds* them first (``holding``): one database
+transaction checks what the project stores, its sessions' bytes and every other hold, and
+records the hold only if all of it fits, so concurrent uploads, on one node or many, can
+never together pass the limit. A body whose ``Content-Length`` does not fit is refused
+before a byte is read; a body without one holds room as it arrives and is cut off where no
+more can be held. A refusal is ``DENIED`` (403) with what is used and what is left, and the
+partial upload is deleted. A hold goes when its request ends, with its upload session
+(cancel, purge), or lapses minutes after its node died. Mounts hold the blob's size while
+they link it; manifests hold their size while they are recorded.
+
+The cached usage (a few seconds per node) only serves the quick checks (a session cannot
+start in a full project), the warning header and the gauges, never the decision to store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.sizes import format_size
-from dockyard.persistence.lifecycle_records import QuotaLimitStore, UsageDetail, UsageStore
+from dockyard.persistence.lifecycle_records import (
+    QuotaHold,
+    QuotaLimitStore,
+    UsageDetail,
+    UsageStore,
+)
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 LIMITS_SECONDS = 5.0
 USAGE_SECONDS = 5.0  # a big project's usage takes tens of ms to add up
+HOLD_SECONDS = 300.0  # a hold its request stopped renewing (a dead node) lapses after this
+RENEW_SECONDS = 60.0
+
+Admit = Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]]
 
 
 def project_of(repository: str) -> str:
@@ -132,39 +150,47 @@ class QuotaService:
         self._publish(project, room.used, limit)
         return _Room(project, limit, room.used + stored)
 
-    async def admit(
-        self,
-        repository: str,
-        body: AsyncIterator[bytes],
-        length: int | None,
-        *,
-        upload_id: str = "",
-        stored: int = 0,
-    ) -> AsyncIterator[bytes]:
-        """``body``, refused at once if ``length`` does not fit, else cut off at the limit.
+    @contextlib.asynccontextmanager
+    async def holding(
+        self, repository: str, length: int | None, *, upload_id: str = ""
+    ) -> AsyncIterator[Admit]:
+        """Hold room for a body of ``length`` bytes (None: held as it arrives) while the
+        caller stores it, atomically against every other upload into the project (on every
+        node). Yields what passes the body through: refused before a byte is read when
+        ``length`` does not fit, else cut off where no more room can be held. The hold goes on
+        exit, when the caller has recorded the bytes (its session's offset, or a blob).
 
         No bytes never exceed anything: an empty ``PUT`` completing an upload that filled the
         quota exactly goes through.
         """
-        room = await self._room(repository, upload_id, stored)
-        if room is None or length == 0:
-            return body
-        if length is not None and length > room.left:
-            why = f"this upload needs {format_size(length)} with {format_size(room.left)} left"
-            raise self._exceeded(room, why)
-        return self._cut_off(room, body)
-
-    async def may_add(self, repository: str, digest: str, size: int) -> bool:
-        """Whether linking an existing blob (a mount) fits; one the project has is free."""
         project = project_of(repository)
         limit = await self.limit(project)
-        if limit is None:
-            return True
+        if limit is None or length == 0:
+            yield _as_is
+            return
         recent_after = self.wall() - self.policy.recent_seconds
-        if await self.usage.counts_blob(project, digest, recent_after):
-            return True
-        used = await self.stored_bytes(project) + await self.usage.in_flight_bytes(project)
-        return used + size <= limit
+        expires_at = self.wall() + HOLD_SECONDS
+        hold = QuotaHold(
+            secrets.token_urlsafe(16), project, upload_id, limit, recent_after, expires_at
+        )
+        holder = _Holder(self, hold)
+        try:
+            if length is not None:
+                await holder.take(length, _needs(length))
+            else:
+                holder.room = await self._room(repository, "", 0)
+            yield holder.admit
+        finally:
+            await self.usage.release(hold.id)
+
+    async def release_upload(self, upload_id: str) -> None:
+        """Drop whatever is held for an upload session that was cancelled or purged."""
+        await self.usage.release(upload_id=upload_id)
+
+    async def counts_already(self, repository: str, digest: str) -> bool:
+        """Whether the blob already counts in the project (linking it again is free)."""
+        recent_after = self.wall() - self.policy.recent_seconds
+        return await self.usage.counts_blob(project_of(repository), digest, recent_after)
 
     async def warning(self, repository: str) -> str | None:
         """A ``Warning`` header value when the project is above the warning threshold."""
@@ -239,15 +265,6 @@ class QuotaService:
         self.telemetry.count("quota_denied", project=room.project)
         return QuotaExceededError(room.project, room.limit, room.used, why)
 
-    async def _cut_off(self, room: _Room, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        received = 0
-        async for chunk in body:
-            received += len(chunk)
-            if received > max(room.left, 0):
-                why = f"this upload went past the {format_size(room.left)} left"
-                raise self._exceeded(room, why)
-            yield chunk
-
     def _publish(self, project: str, used: int, limit: int) -> None:
         self.telemetry.gauge("quota_used_bytes", used, project=project)
         self.telemetry.gauge("quota_limit_bytes", limit, project=project)
@@ -255,3 +272,59 @@ class QuotaService:
 
 def _config_source(policy: QuotaPolicy, project: str) -> str:
     return "configuration" if project in policy.projects else "default"
+
+
+class _Holder:
+    """One request's hold. A known length is held before the body is read; a body without one
+    is held once it has arrived (refused then if it does not fit), and while it streams it is
+    cut off where the room counted at its start ends. Renewed while the request lives: the
+    hold of a request whose node died lapses after ``HOLD_SECONDS``."""
+
+    def __init__(self, service: QuotaService, hold: QuotaHold) -> None:
+        self.service = service
+        self.hold = hold
+        self.held = 0
+        self.room: _Room | None = None  # a body of unknown length: what was left at its start
+        self.renew_at = service.clock() + RENEW_SECONDS
+
+    async def take(self, amount: int, why: Callable[[int], str]) -> None:
+        held, used = await self.service.usage.reserve(self.hold, amount, amount)
+        room = _Room(self.hold.project, self.hold.limit, used)
+        self.service._publish(room.project, used, room.limit)
+        if held < 0:
+            raise self.service._exceeded(room, why(room.left))
+        self.held = held
+
+    async def admit(self, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        received = 0
+        async for chunk in body:
+            received += len(chunk)
+            self._check(received)
+            if self.held and self.service.clock() >= self.renew_at:
+                await self._renew()
+            yield chunk
+        if received > self.held:
+            await self.take(received, _went_past)  # before the caller records the bytes
+
+    def _check(self, received: int) -> None:
+        room = self.room or _Room(self.hold.project, self.hold.limit, self.hold.limit - self.held)
+        if received > max(room.left, 0):
+            raise self.service._exceeded(room, _went_past(room.left))
+
+    async def _renew(self) -> None:
+        self.renew_at = self.service.clock() + RENEW_SECONDS
+        self.hold = dataclasses.replace(self.hold, expires_at=self.service.wall() + HOLD_SECONDS)
+        if not await self.service.usage.renew(self.hold.id, self.hold.expires_at):
+            await self.take(self.held, _went_past)  # it lapsed: hold it again
+
+
+def _as_is(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    return body
+
+
+def _needs(length: int) -> Callable[[int], str]:
+    return lambda left: f"this upload needs {format_size(length)} with {format_size(left)} left"
+
+
+def _went_past(left: int) -> str:
+    return f"this upload went past the {format_size(left)} left"

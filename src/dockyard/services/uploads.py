@@ -15,6 +15,7 @@ and the session's offset stays what it was. Chunked uploads keep the upload path
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -32,7 +33,7 @@ from dockyard.persistence.records import BlobRecord, UploadRecord
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.blob_publishing import BlobPublisher
 from dockyard.services.guards import ensure_writable
-from dockyard.services.quotas import QuotaExceededError, QuotaService
+from dockyard.services.quotas import Admit, QuotaExceededError, QuotaService
 from dockyard.services.registry import RegistryOptions
 from dockyard.services.upload_limits import session_cap_error, session_client
 from dockyard.services.upload_streams import LiveHash, pump
@@ -179,8 +180,12 @@ class UploadService:
         direct = await self.storage.direct_writer(blob_path(expected))
         if direct is not None:
             return await self._direct(direct, repository, expected, body, length)
-        if self.quotas is not None:
-            body = await self.quotas.admit(repository, body, length)
+        async with self._hold(repository, length) as admit:  # held until published
+            return await self._monolithic(repository, expected, admit(body))
+
+    async def _monolithic(
+        self, repository: str, expected: Digest, body: AsyncIterator[bytes]
+    ) -> BlobRecord:
         upload_id = secrets.token_urlsafe(24)
         path = upload_path(upload_id)
         try:
@@ -213,11 +218,7 @@ class UploadService:
             found = await self.metadata.linked_blob(candidate, digest)
             if found is None:
                 continue
-            if self.quotas is not None and not await self.quotas.may_add(
-                repository, digest, found.size
-            ):
-                return None  # no room: the client uploads instead, and hears why
-            return await self.metadata.link_blob(repository, digest)
+            return await self._link_within_quota(repository, found)
         return None
 
     # internals -----------------------------------------------------------------------------
@@ -226,6 +227,25 @@ class UploadService:
         validate_name(repository)
         await ensure_writable(self.options)
         self.policy.require(principal, Action.PUSH, repository)
+
+    async def _link_within_quota(self, repository: str, found: BlobRecord) -> BlobRecord | None:
+        """Link a mounted blob, holding its size while it is linked unless the project counts
+        it already; None when it does not fit (the client uploads instead, and hears why)."""
+        if self.quotas is None or await self.quotas.counts_already(repository, found.digest):
+            return await self.metadata.link_blob(repository, found.digest)
+        try:
+            async with self.quotas.holding(repository, found.size):
+                return await self.metadata.link_blob(repository, found.digest)
+        except QuotaExceededError:
+            return None
+
+    def _hold(
+        self, repository: str, length: int | None, upload_id: str = ""
+    ) -> AbstractAsyncContextManager[Admit]:
+        """Room held in the project's quota while a body is stored (services/quotas.py)."""
+        if self.quotas is None:
+            return _unlimited()
+        return self.quotas.holding(repository, length, upload_id=upload_id)
 
     def _lock(self, upload_id: str) -> AbstractAsyncContextManager[None]:
         """One writer per session, across every node that shares the lock manager."""
@@ -241,6 +261,7 @@ class UploadService:
     ) -> tuple[LiveHash, int]:
         writer = await self.storage.writer(upload_path(record.id), append=True)
         live: LiveHash | None = None
+        stored = True  # the bytes written count as the session's (False: refused, discarded)
         try:
             if start is not None and start != writer.size:
                 raise _range_error(writer.size)
@@ -248,11 +269,15 @@ class UploadService:
             await pump(body, writer, live, self.hashing)
             if durable:
                 await writer.flush()
+        except QuotaExceededError:
+            stored = False  # must not count, not even until the caller discards the session
+            raise
         finally:
             await writer.close()
             if live is not None:
                 self._live[record.id] = live
-            await self.metadata.uploads.set_offset(record.id, writer.size, self.clock())
+            if stored:
+                await self.metadata.uploads.set_offset(record.id, writer.size, self.clock())
         return live, writer.size
 
     async def _write_within_quota(
@@ -267,11 +292,8 @@ class UploadService:
         """``_write``, refused or cut off where the project's quota ends (the partial upload
         is then deleted: the session is gone, the client starts over)."""
         try:
-            if self.quotas is not None:
-                body = await self.quotas.admit(
-                    record.repository, body, length, upload_id=record.id, stored=record.offset
-                )
-            return await self._write(record, body, start, durable=durable)
+            async with self._hold(record.repository, length, record.id) as admit:
+                return await self._write(record, admit(body), start, durable=durable)
         except QuotaExceededError:
             await self._discard(record.id)
             raise
@@ -319,13 +341,12 @@ class UploadService:
         """Stream ``body`` into ``writer`` (at the blob's path), hashing it; publish only a
         verified digest. Whatever goes wrong, the writer is aborted: nothing becomes visible."""
         try:
-            if self.quotas is not None:
-                body = await self.quotas.admit(repository, body, length, upload_id=upload_id)
-            live = LiveHash(new_hasher(expected.algorithm), 0)
-            await pump(body, writer, live, self.hashing)
-            if live.hasher.hexdigest() != expected.hex:
-                raise _digest_mismatch(expected, live.hasher.hexdigest())
-            blob = await self.publisher.direct(writer, repository, expected)
+            async with self._hold(repository, length, upload_id) as admit:
+                live = LiveHash(new_hasher(expected.algorithm), 0)
+                await pump(admit(body), writer, live, self.hashing)
+                if live.hasher.hexdigest() != expected.hex:
+                    raise _digest_mismatch(expected, live.hasher.hexdigest())
+                blob = await self.publisher.direct(writer, repository, expected)
         finally:
             await writer.abort()  # nothing to do once committed
         if self.quotas is not None:
@@ -361,6 +382,13 @@ class UploadService:
         await self.storage.delete(upload_dir(upload_id))
         await self.metadata.uploads.delete(upload_id)
         self._live.pop(upload_id, None)
+        if self.quotas is not None:
+            await self.quotas.release_upload(upload_id)
+
+
+@contextlib.asynccontextmanager
+async def _unlimited() -> AsyncIterator[Admit]:
+    yield lambda body: body
 
 
 def _range_error(offset: int) -> RegistryError:

@@ -15,7 +15,11 @@ import logging
 import psycopg
 
 from dockyard.persistence.sql.identity_schema import identity_migration
-from dockyard.persistence.sql.lifecycle_schema import lifecycle_migration, pulls_migration
+from dockyard.persistence.sql.lifecycle_schema import (
+    lifecycle_migration,
+    pulls_migration,
+    reservations_migration,
+)
 
 log = logging.getLogger("dockyard.persistence")
 
@@ -102,6 +106,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE uploads ADD COLUMN client TEXT NOT NULL DEFAULT '';
     CREATE INDEX uploads_client ON uploads(client);
     """,
+    # 7: bytes held by uploads in progress in projects with a quota
+    reservations_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

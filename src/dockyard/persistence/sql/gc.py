@@ -4,6 +4,11 @@ A blob row moves ``publishing`` -> ``ready`` -> ``deleting`` -> gone. A sweep ta
 ``deleting`` (and removes its repository links) only inside a transaction that re-checks, at
 that moment, that no manifest references it and that no upload, mount or manifest push has
 pinned it; publishers that find ``deleting`` wait until the row is gone.
+
+A ``publishing`` row is a publisher between placing the bytes and committing them: it is
+never swept while its claim holds, whatever the grace period (with a grace of 0 a pin alone
+protects nothing), so a sweep cannot delete bytes that were just moved into place. Only a
+claim that lapsed a grace period ago (its publisher died) makes the row collectable.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dockyard.persistence.sql.session import Database, Session
 
 _UNREFERENCED = """
 b.state <> 'deleting' AND b.pinned_until < ? AND b.committed_at < ?
+AND (b.state = 'ready' OR b.pinned_until < ?)
 AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.digest = b.digest AND r.kind = 'blob')
 """
 _UNTAGGED = """
@@ -43,7 +49,7 @@ class SqlGarbageStore(GarbagePreviewQueries):
         rows = await self.db.fetchall(
             f"SELECT b.digest, b.size FROM blobs b WHERE {_UNREFERENCED} "  # noqa: S608
             "ORDER BY b.id LIMIT ?",
-            (pinned_before, committed_before, limit),
+            (pinned_before, committed_before, committed_before, limit),
         )
         return [(str(r[0]), int(r[1])) for r in rows]
 
@@ -67,7 +73,7 @@ class SqlGarbageStore(GarbagePreviewQueries):
         async def work(session: Session) -> list[str] | None:
             row = await session.fetchone(
                 f"SELECT b.id FROM blobs b WHERE b.digest = ? AND {_UNREFERENCED}",  # noqa: S608
-                (digest, pinned_before, committed_before),
+                (digest, pinned_before, committed_before, committed_before),
             )
             if row is None:
                 return None

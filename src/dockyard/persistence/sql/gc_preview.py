@@ -35,6 +35,7 @@ _FREEABLE_BLOBS = (
     "SELECT b.digest, b.size, x.manifest_id FROM blobs b "  # noqa: S608
     "LEFT JOIN manifest_refs x ON x.digest = b.digest AND x.kind = 'blob' "
     "WHERE b.state <> 'deleting' AND b.pinned_until < ? AND b.committed_at < ? "
+    "AND (b.state = 'ready' OR b.pinned_until < ?) "
     "AND NOT EXISTS (SELECT 1 FROM manifest_refs y JOIN manifests k ON k.id = y.manifest_id "
     f"WHERE y.digest = b.digest AND y.kind = 'blob' AND NOT ({_CANDIDATE.format(m='k')})) "
     "ORDER BY b.id"
@@ -63,6 +64,6 @@ class GarbagePreviewQueries:
         """(digest, size, referencing manifest id or None) of the blobs a sweep takes once
         the candidate manifests that reference them are deleted (None: nothing does now)."""
         rows = await self.db.fetchall(
-            _FREEABLE_BLOBS, (pinned_before, committed_before, created_before)
+            _FREEABLE_BLOBS, (pinned_before, committed_before, committed_before, created_before)
         )
         return [(str(r[0]), int(r[1]), None if r[2] is None else int(r[2])) for r in rows]

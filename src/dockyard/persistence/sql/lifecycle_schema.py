@@ -75,6 +75,7 @@ LIFECYCLE_TABLES = (
     "project_quotas",
     "immutable_tag_rules",
     "lifecycle_deletions",
+    "quota_reservations",
 )
 
 
@@ -93,3 +94,25 @@ def pulls_migration(dialect: str) -> str:
     never, as far as anyone recorded); written in batches by ``sql/pulls.py``, read by
     retention's "not pulled for"."""
     return _PULLS.format(**_DIALECTS[dialect])
+
+
+_RESERVATIONS = """
+CREATE TABLE quota_reservations (
+    id TEXT PRIMARY KEY,
+    project TEXT {c} NOT NULL,
+    upload_id TEXT NOT NULL,
+    base {ref} NOT NULL,
+    bytes {ref} NOT NULL,
+    expires_at {real} NOT NULL
+);
+CREATE INDEX quota_reservations_project ON quota_reservations(project, expires_at);
+CREATE INDEX quota_reservations_upload ON quota_reservations(upload_id)
+"""
+
+
+def reservations_migration(dialect: str) -> str:
+    """Migration 7: ``quota_reservations``, the bytes each request streaming into a project
+    with a quota holds (``sql/usage.py``), beyond ``base``, its upload session's recorded
+    offset when the hold was taken; a row lapses at ``expires_at`` unless renewed, so a node
+    that died mid-request frees its hold within minutes."""
+    return _RESERVATIONS.format(**_DIALECTS[dialect])

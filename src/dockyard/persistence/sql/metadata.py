@@ -153,15 +153,25 @@ class SqlMetadata:
 
         return await self.db.transaction(work)
 
-    async def commit_blob(self, repository: str, digest: str, size: int) -> BlobRecord | None:
+    async def commit_blob(
+        self, repository: str, digest: str, size: int, *, claimed: bool = False
+    ) -> BlobRecord | None:
         """Mark published bytes ready and link them into ``repository``, in one transaction.
 
-        None when garbage collection is deleting the blob (nothing is linked then).
+        None when garbage collection is deleting the blob, or, for a ``claimed`` blob, when
+        its row is gone: a sweep that finished since the claim may have deleted the bytes
+        just placed, so the publisher must claim and place them again. Nothing is linked
+        then. Without a claim (bytes already in place, as an in-place import has them) a
+        missing row is created.
         """
         now = time.time()
 
         async def work(session: Session) -> bool:
-            await session.execute(_CLAIM, (digest, size, now, now + self.pin_seconds, "ready"))
+            if claimed:
+                pin = now + self.pin_seconds
+                await session.execute(_PIN + " = ?", (pin, pin, digest))
+            else:
+                await session.execute(_CLAIM, (digest, size, now, now + self.pin_seconds, "ready"))
             await session.execute(
                 "UPDATE blobs SET state = 'ready' WHERE digest = ? AND state = 'publishing'",
                 (digest,),

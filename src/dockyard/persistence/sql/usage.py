@@ -9,8 +9,10 @@ follows ``/``), which the ``repositories.name`` index serves on both backends.
 
 from __future__ import annotations
 
-from dockyard.persistence.lifecycle_records import UsageDetail
-from dockyard.persistence.sql.session import Database
+import time
+
+from dockyard.persistence.lifecycle_records import QuotaHold, UsageDetail
+from dockyard.persistence.sql.session import Database, Session
 
 _IN_PROJECT = "(r.name = ? OR (r.name > ? AND r.name < ?))"
 _PROJECT_BLOBS = f"""
@@ -48,6 +50,20 @@ _IN_FLIGHT = (
     "SELECT COALESCE(SUM(committed_offset), 0) FROM uploads "
     "WHERE (repository = ? OR substr(repository, 1, ?) = ?) AND id <> ?"
 )
+# A hold on a session counts only what its session's offset does not yet: once the request
+# records the bytes (the offset moves past ``base``), they are not counted twice.
+_HELD = """
+SELECT COALESCE(SUM(CASE WHEN q.base + q.bytes > COALESCE(u.committed_offset, 0)
+    THEN q.base + q.bytes - COALESCE(u.committed_offset, 0) ELSE 0 END), 0)
+FROM quota_reservations q LEFT JOIN uploads u ON u.id = q.upload_id
+WHERE q.project = ? AND q.expires_at >= ? AND q.id <> ?
+"""
+_HOLD = """
+INSERT INTO quota_reservations(id, project, upload_id, base, bytes, expires_at)
+VALUES (?, ?, ?, COALESCE((SELECT committed_offset FROM uploads WHERE id = ?), 0), ?, ?)
+ON CONFLICT(id) DO UPDATE
+SET base = excluded.base, bytes = excluded.bytes, expires_at = excluded.expires_at
+"""
 _COUNTED = f"SELECT 1 FROM blobs b WHERE b.digest = ? AND b.digest IN ({_PROJECT_BLOBS})"  # noqa: S608
 
 
@@ -61,16 +77,61 @@ class SqlUsage:
 
     async def stored_bytes(self, project: str, recent_after: float) -> int:
         """Bytes the project stores: its blobs (each once) and its manifests."""
-        blobs = await self.db.fetchone(_BLOB_BYTES, self._blob_params(project, recent_after))
-        manifests = await self.db.fetchone(_MANIFEST_BYTES, _scope(project))
+        return await self._stored(self.db, project, recent_after)
+
+    async def _stored(self, session: Session, project: str, recent_after: float) -> int:
+        blobs = await session.fetchone(_BLOB_BYTES, self._blob_params(project, recent_after))
+        manifests = await session.fetchone(_MANIFEST_BYTES, _scope(project))
         return int(blobs[0] if blobs else 0) + int(manifests[0] if manifests else 0)
 
     async def in_flight_bytes(self, project: str, exclude_upload: str = "") -> int:
-        """Bytes of upload sessions in progress in the project (other than ``exclude``)."""
+        """Bytes of upload sessions in progress in the project (other than ``exclude``),
+        plus the bytes requests streaming into it hold (``reserve``)."""
+        return await self._in_flight(self.db, project, exclude_upload, "")
+
+    async def _in_flight(
+        self, session: Session, project: str, exclude_upload: str, exclude_hold: str
+    ) -> int:
         prefix = project + "/"
-        params = (project, len(prefix), prefix, exclude_upload)
-        row = await self.db.fetchone(_IN_FLIGHT, params)
-        return int(row[0]) if row else 0
+        stored = await session.fetchone(_IN_FLIGHT, (project, len(prefix), prefix, exclude_upload))
+        held = await session.fetchone(_HELD, (project, time.time(), exclude_hold))
+        return sum(int(row[0]) for row in (stored, held) if row)
+
+    async def reserve(self, hold: QuotaHold, wanted: int, needed: int) -> tuple[int, int]:
+        """Hold up to ``wanted`` bytes (at least ``needed``) for ``hold``, atomically against
+        every other holder: what the project stores, its sessions' bytes and the other holds
+        must leave room. Returns (bytes now held, bytes used without this hold); when even
+        ``needed`` does not fit, nothing changes and the first value is -1.
+        """
+
+        async def work(session: Session) -> tuple[int, int]:
+            now = time.time()
+            await session.execute("DELETE FROM quota_reservations WHERE expires_at < ?", (now,))
+            used = await self._stored(session, hold.project, hold.recent_after)
+            used += await self._in_flight(session, hold.project, "", hold.id)
+            granted = min(wanted, hold.limit - used)
+            if granted < needed:
+                return -1, used
+            row = (hold.id, hold.project, hold.upload_id, hold.upload_id, granted, hold.expires_at)
+            await session.execute(_HOLD, row)
+            return granted, used
+
+        return await self.db.transaction(work)
+
+    async def renew(self, hold_id: str, expires_at: float) -> bool:
+        """Keep a hold alive; False when it lapsed (and may be gone)."""
+        changed = await self.db.execute(
+            "UPDATE quota_reservations SET expires_at = ? WHERE id = ? AND expires_at >= ?",
+            (expires_at, hold_id, time.time()),
+        )
+        return changed > 0
+
+    async def release(self, hold_id: str = "", upload_id: str = "") -> None:
+        """Drop one hold, or every hold on an upload session (cancelled, purged)."""
+        await self.db.execute(
+            "DELETE FROM quota_reservations WHERE id = ? OR upload_id = ?",
+            (hold_id, upload_id or "-"),
+        )
 
     async def counts_blob(self, project: str, digest: str, recent_after: float) -> bool:
         """Whether ``digest`` already counts for the project (so linking it costs nothing)."""

@@ -6,7 +6,11 @@ Keep in step with ``postgres/schema.py``: migration N means the same change in b
 from __future__ import annotations
 
 from dockyard.persistence.sql.identity_schema import identity_migration
-from dockyard.persistence.sql.lifecycle_schema import lifecycle_migration, pulls_migration
+from dockyard.persistence.sql.lifecycle_schema import (
+    lifecycle_migration,
+    pulls_migration,
+    reservations_migration,
+)
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -88,4 +92,6 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE uploads ADD COLUMN client TEXT NOT NULL DEFAULT '';
     CREATE INDEX uploads_client ON uploads(client);
     """,
+    # 7: bytes held by uploads in progress in projects with a quota
+    reservations_migration("sqlite"),
 )
