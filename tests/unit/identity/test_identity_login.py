@@ -268,23 +268,33 @@ def test_projects_are_invisible_to_strangers(identity: IdentityServices, run: Ru
 
 
 def test_unknown_users_cost_as_much_as_wrong_passwords(
-    identity: IdentityServices, run: Run[Any]
+    identity: IdentityServices, run: Run[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A name that does not exist runs the same bcrypt work as a wrong password (one check at
+    the configured cost), so timing cannot tell who exists. Counted, not timed."""
+    import bcrypt
+
+    from dockyard.auth import secrets as secret_module
     from dockyard.services.identity.login import LoginService
 
     slow = IdentityOptions(password_cost=9, login_attempts=1000, client_attempts=1000)
     run(identity.users.accounts.create_user(
         NewUser("known", password_hash=hash_password("right-password", 9), stamp="s")))  # fmt: skip
     service = LoginService(identity.directory, identity.audit, identity.login.policy, slow)
+    costs: list[int] = []
+    real_check = bcrypt.checkpw
 
-    def median(user: str) -> float:
-        times = []
-        for _ in range(5):
-            started = time.perf_counter()
-            with pytest.raises(InvalidCredentialsError):
-                run(service.login(user, "wrong-password", "10.0.0.9"))
-            times.append(time.perf_counter() - started)
-        return sorted(times)[2]
+    def counting_check(password: bytes, hashed: bytes) -> bool:
+        costs.append(int(hashed.split(b"$")[2]))  # "$2b$09$...": the work factor
+        return bool(real_check(password, hashed))
 
-    known, unknown = median("known"), median("nobody-at-all")
-    assert unknown > 0.5 * known, (known, unknown)
+    monkeypatch.setattr(secret_module.bcrypt, "checkpw", counting_check)
+
+    def bcrypt_costs(user: str) -> list[int]:
+        costs.clear()
+        with pytest.raises(InvalidCredentialsError):
+            run(service.login(user, "wrong-password", "10.0.0.9"))
+        return list(costs)
+
+    assert bcrypt_costs("known") == [9]
+    assert bcrypt_costs("nobody-at-all") == [9]
