@@ -69,18 +69,18 @@ def needed_access(
     return [(Action.PULL, name)]
 
 
-def _mount_source(name: str, mount_from: str | None) -> list[Need]:
-    if not mount_from or mount_from == name or not _valid_name(mount_from):
-        return []
-    return [(Action.PULL, mount_from)]
-
-
 def _valid_name(name: str) -> bool:
     try:
         validate_name(name)
     except RegistryError:
         return False
     return True
+
+
+def _mount_source(name: str, mount_from: str | None) -> list[Need]:
+    if not mount_from or mount_from == name or not _valid_name(mount_from):
+        return []
+    return [(Action.PULL, mount_from)]
 
 
 def _scopes(needs: Sequence[Need]) -> list[ResourceActions]:
