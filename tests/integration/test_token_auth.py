@@ -22,7 +22,7 @@ from dockyard.auth.token_jwk import public_jwk
 from dockyard.auth.token_keys import KeyRing
 from e2e.clientkit import Clients, OciLayout, access_log, auth_refused, host_of, write_htpasswd
 from e2e.clientkit import make_image as make_layout_image
-from support.oci import assert_oci_error, make_image, push_image, sha256
+from support.oci import assert_oci_error, make_image, push_blob, push_image, sha256
 from support.server import RunningServer, serving
 from support.tokens import (
     claims,
@@ -111,6 +111,16 @@ ROUTES = [
     ("PATCH", "/v2/team/app/blobs/uploads/some-id", "repository:team/app:pull,push"),
     ("DELETE", "/v2/team/app/blobs/uploads/some-id", "repository:team/app:pull,push"),
     ("GET", f"/v2/team/app/referrers/{sha256(b'x')}", "repository:team/app:pull"),
+    (
+        "POST",
+        f"/v2/team/app/blobs/uploads/?mount={sha256(b'x')}&from=team/base",
+        "repository:team/app:pull,push repository:team/base:pull",
+    ),
+    (
+        "POST",
+        f"/v2/team/app/blobs/uploads/?mount={sha256(b'x')}&from=team/app",
+        "repository:team/app:pull,push",
+    ),
 ]
 
 
@@ -179,6 +189,27 @@ def test_push_pull_delete_with_tokens(issuer: RunningServer) -> None:
     deleter = get_token(issuer, "repository:tok/app:delete")["token"]
     with issuer.client(headers=bearer(deleter)) as client:
         assert client.delete(f"/v2/tok/app/manifests/{image.digest}").status_code == 202
+
+
+def test_mount_needs_pull_on_the_source_as_registry_2(issuer: RunningServer) -> None:
+    """A mount's challenge names the source repository, so a client that follows it mounts."""
+    layer = b"layer shared by two repositories"
+    source = get_token(issuer, "repository:mnt/base:pull,push")["token"]
+    with issuer.client(headers=bearer(source)) as client:
+        assert push_blob(client, "mnt/base", layer).status_code == 201
+    mount = f"/v2/mnt/app/blobs/uploads/?mount={sha256(layer)}&from=mnt/base"
+    both = "repository:mnt/app:pull,push repository:mnt/base:pull"
+    target_only = get_token(issuer, "repository:mnt/app:pull,push")["token"]
+    with issuer.client(headers=bearer(target_only)) as client:
+        refused = client.post(mount)
+        assert_challenge(refused, challenge(issuer, both, "insufficient_scope"))
+        assert client.head(f"/v2/mnt/app/blobs/{sha256(layer)}").status_code == 404
+    scopes = both.split(" ")
+    with issuer.client(headers=bearer(get_token(issuer, *scopes)["token"])) as client:
+        mounted = client.post(mount)
+        assert mounted.status_code == 201, mounted.text
+        assert mounted.headers["docker-content-digest"] == sha256(layer)
+        assert client.get(f"/v2/mnt/app/blobs/{sha256(layer)}").content == layer
 
 
 def _own_key(server: RunningServer) -> tuple[Any, str]:

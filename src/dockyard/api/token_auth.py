@@ -2,7 +2,8 @@
 
 Every request needs a valid token. Which access it needs follows distribution's
 ``appendAccessRecords``: GET/HEAD need ``pull``, writes need ``pull,push``, DELETE needs
-``delete`` (an upload session, whatever the method, needs ``pull,push``), ``_catalog`` needs
+``delete`` (an upload session, whatever the method, needs ``pull,push``; a mount with
+``from=<repo>`` also ``pull`` on that repository), ``_catalog`` needs
 ``registry:catalog:*`` and ``/v2/`` only a valid token. The check is ``auth.policy`` itself,
 asked early so the challenge can name the missing scope; the services ask it again.
 
@@ -40,8 +41,15 @@ _SAFE_PROTO = ("http", "https")
 _READS = ("GET", "HEAD")
 
 
-def needed_access(found: tuple[Route, dict[str, str]] | None, method: str) -> list[Need]:
-    """What a request needs, in the order a challenge lists it."""
+def needed_access(
+    found: tuple[Route, dict[str, str]] | None, method: str, mount_from: str | None = None
+) -> list[Need]:
+    """What a request needs, in the order a challenge lists it.
+
+    ``mount_from`` is the ``from`` of a ``POST .../blobs/uploads/?mount=&from=``: a mount also
+    needs ``pull`` on that repository, so the challenge names it and a client that follows the
+    challenge asks for a token that lets the mount happen (distribution's rule).
+    """
     if found is None:
         return []
     route, params = found
@@ -51,7 +59,10 @@ def needed_access(found: tuple[Route, dict[str, str]] | None, method: str) -> li
     if name is None or not _valid_name(name):
         return []
     if route.name in ("upload_start", "upload") or method not in (*_READS, "DELETE"):
-        return [(Action.PULL, name), (Action.PUSH, name)]
+        writes: list[Need] = [(Action.PULL, name), (Action.PUSH, name)]
+        if route.name == "upload_start" and method == "POST":
+            writes += _mount_source(name, mount_from)
+        return writes
     if method == "DELETE":
         tag = route.name == "manifest" and ":" not in params.get("reference", ":")
         return [(Action.DELETE_TAG if tag else Action.DELETE, name)]
@@ -76,6 +87,12 @@ def _valid_name(name: str) -> bool:
     except RegistryError:
         return False
     return True
+
+
+def _mount_source(name: str, mount_from: str | None) -> list[Need]:
+    if not mount_from or mount_from == name or not _valid_name(mount_from):
+        return []
+    return [(Action.PULL, mount_from)]
 
 
 def _scopes(needs: Sequence[Need]) -> list[ResourceActions]:
@@ -155,7 +172,7 @@ class BearerAuthenticator:
     async def authenticate(
         self, request: Request, found: tuple[Route, dict[str, str]] | None
     ) -> Principal:
-        needs = needed_access(found, request.method)
+        needs = needed_access(found, request.method, request.param("from"))
         raw = bearer_token(request.headers.get("authorization"))
         if raw is None:
             raise self.challenge.error(request, needs, None)
