@@ -23,6 +23,8 @@ from dockyard.supervision import SERVE_PID_ENV, drain_seconds
 DEFAULT_DATA_DIR = "dockyard-data"
 FACTORY = "dockyard.bootstrap:app_from_environment"
 log = logging.getLogger("dockyard.serve")
+# granian's own lines (worker crashes, forced stops) go through dockyard's log format
+GRANIAN_LOGS_TO_ROOT = {"loggers": {"_granian": {"handlers": [], "propagate": True}}}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -182,6 +184,7 @@ def _run_granian(settings: Settings, listener: socket.socket, drain: float) -> i
         http=HTTPModes.http1 if settings.http.http2.disabled else HTTPModes.auto,
         log_enabled=True,
         log_level=LogLevels.warning,
+        log_dictconfig=GRANIAN_LOGS_TO_ROOT,
         log_access=False,
         **_granian_tls(settings),
     )

@@ -13,6 +13,7 @@ import logging
 import math
 import signal
 import socket
+import time
 from typing import Any
 
 from granian._granian import SocketHolder
@@ -54,11 +55,20 @@ class PreboundGranian(_GranianServer):  # type: ignore[misc]
     def _stop_workers(self) -> None:
         processes = [worker.inner for worker in self.wrks]
         super()._stop_workers()
-        killed = sum(1 for process in processes if process.exitcode == -signal.SIGKILL)
-        if killed:
+        codes = [_exit_code(process) for process in processes]
+        if any(code == -signal.SIGKILL for code in codes):
             log.warning(
                 "drain timeout reached: workers killed with connections still open",
-                extra={"fields": {"killed": killed, "drain_seconds": self._drain}},
+                extra={"fields": {"exit_codes": codes, "drain_seconds": self._drain}},
             )
         else:
-            log.info("connections drained", extra={"fields": {"workers": len(processes)}})
+            log.info("connections drained", extra={"fields": {"exit_codes": codes}})
+
+
+def _exit_code(process: Any, wait: float = 2.0) -> int | None:
+    """A stopped worker's exit status; granian's watcher thread may be the one reaping it."""
+    deadline = time.monotonic() + wait
+    while process.exitcode is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    code: int | None = process.exitcode
+    return code
