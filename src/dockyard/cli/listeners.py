@@ -5,6 +5,7 @@ The sockets are bound without ``SO_REUSEPORT``: a second registry on a taken por
 between two registries with different settings and data). Like ``registry:2``, a taken
 address is one line on stderr and a non-zero exit. ``SO_REUSEADDR`` is set so that a restart
 does not wait for old connections in TIME_WAIT; Linux still refuses a second listener.
+``TCP_NODELAY`` is set as granian sets it on its own sockets.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def open_listener(host: str, port: int, what: str, backlog: int = BACKLOG) -> so
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted ones inherit it
         sock.bind(address)
         sock.listen(backlog)
     except OSError as exc:

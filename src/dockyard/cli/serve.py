@@ -88,14 +88,24 @@ def run(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 1
     try:  # before anything starts: a taken address is one line and exit status 1
-        listener = open_listener(host, port, "http.addr")
-        if debug is not None:
-            open_listener(*debug, "http.debug.addr").close()  # the worker binds it again
+        listener = _listen(host, port, debug)
     except ListenError as exc:
         print(f"dockyard: {exc}", file=sys.stderr)
         return 1
     with listener:
         return _serve(settings, listener)
+
+
+def _listen(host: str, port: int, debug: tuple[str, int] | None) -> socket.socket:
+    """The bound ``http.addr`` socket, once ``http.debug.addr`` (if set) proved free too."""
+    listener = open_listener(host, port, "http.addr")
+    if debug is not None:
+        try:
+            open_listener(*debug, "http.debug.addr").close()  # a worker binds it again
+        except ListenError:
+            listener.close()
+            raise
+    return listener
 
 
 def _serve(settings: Settings, listener: socket.socket) -> int:
