@@ -45,13 +45,14 @@ def _second_serve(tmp_path: Path, addr: str, env: dict[str, str]) -> tuple[int, 
     data = tmp_path / "second-data"
     args = [DOCKYARD, "serve", "--addr", addr, "--data-dir", str(data)]
     process = subprocess.Popen(
-        args, env=_clean_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        args, env=_clean_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its workers too can be killed if it wrongly starts
+    )  # fmt: skip
     try:
         _, stderr = process.communicate(timeout=60)
     except subprocess.TimeoutExpired:
-        process.kill()
-        _, stderr = process.communicate(timeout=10)
+        os.killpg(process.pid, signal.SIGKILL)
+        _, stderr = process.communicate(timeout=30)
         return -999, stderr, data
     return process.returncode, stderr, data
 
