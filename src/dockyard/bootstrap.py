@@ -53,7 +53,12 @@ from dockyard.storage.drivers.filesystem import FilesystemDriver
 from dockyard.storage.drivers.memory import MemoryDriver
 from dockyard.storage.instrumented import InstrumentedDriver
 from dockyard.storage.readonly import ReadOnlyDriver
-from dockyard.supervision import drain_seconds, expected_parent, watch_parent
+from dockyard.supervision import (
+    drain_seconds,
+    expected_parent,
+    stop_app_when_drain_is_over,
+    watch_parent,
+)
 
 if TYPE_CHECKING:  # redis-py loads only when Redis is configured
     from dockyard.cache.redis import RedisOptions
@@ -337,7 +342,10 @@ def app_from_environment() -> RegistryApp:
     parent = expected_parent()
     if parent is not None:
         _supervise_worker(settings, parent)
-    return create_app(settings)
+    app = create_app(settings)
+    if parent is not None:
+        stop_app_when_drain_is_over(app.shutdown)
+    return app
 
 
 def _supervise_worker(settings: Settings, parent: int) -> None:

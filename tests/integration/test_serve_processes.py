@@ -7,10 +7,12 @@ workers, TLS, the debug listener, IPv4, IPv6 and ``localhost`` binds (all on loo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from support.oci import make_image, push_image
 from support.server import (
     DOCKYARD,
     RunningServer,
@@ -220,3 +223,30 @@ def test_open_idle_connections_do_not_hold_up_the_stop(tmp_path: Path, mode: str
         for connection in connections:
             connection.close()
         stop_server(server)
+
+
+def test_app_shutdown_still_flushes_when_the_drain_timeout_cuts_the_stop(tmp_path: Path) -> None:
+    """granian runs the app's shutdown only after its last connection; a worker that outlives
+    the drain is told to stop its app (which writes the pull times it buffers) before it exits."""
+    config = "version: 0.1\nhttp:\n  draintimeout: 1s\ndockyard:\n  retention:\n    pullflush: 1h\n"
+    server = start_server(tmp_path, config=config)
+    connections: list[socket.socket] = []
+    try:
+        with server.client() as client:
+            image = make_image()
+            push_image(client, "held/app", image, tag="v1")
+            assert client.get("/v2/held/app/manifests/v1").status_code == 200
+        connections = _open_idle_connections(server.port)
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(60)
+        assert "drain timeout reached" in server.log()
+    finally:
+        for connection in connections:
+            connection.close()
+        stop_server(server)
+    database = sqlite3.connect(server.data_dir / "dockyard" / "metadata.db")
+    with contextlib.closing(database):
+        rows = database.execute(
+            "SELECT last_pulled_at FROM manifests WHERE digest = ?", (image.digest,)
+        ).fetchall()
+    assert rows and rows[0][0] is not None, "the pull buffered in memory was lost"

@@ -67,6 +67,7 @@ class RegistryApp:
         self.identity_authn, self.mgmt = mount_identity(registry, options.realm)
         self.audit_hook = registry_audit_hook(registry, self.metrics)  # pushes, pulls, deletes
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
         self._debug: DebugServer | None = None
         self._id_prefix = secrets.token_hex(4)
         self._id_counter = itertools.count(1)
@@ -243,6 +244,9 @@ class RegistryApp:
                 log.warning("http.debug.addr %s:%s in use: no metrics from this worker", host, port)
 
     async def shutdown(self) -> None:
+        if self._stopped:  # the server's lifespan, or a drain deadline, came first
+            return
+        self._stopped = True
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

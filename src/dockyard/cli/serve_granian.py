@@ -3,14 +3,16 @@
 granian binds each worker's own socket with ``SO_REUSEPORT``, which lets a second server
 join a taken port. Here the workers share the one listening socket opened (exclusively) by
 ``dockyard serve`` instead: granian's own path for platforms without ``SO_REUSEPORT``.
-Stopping drains connections for at most the drain timeout, then the workers are killed; the
-stop is logged (signal, drained or not, stopped) in dockyard's log format.
+Stopping drains connections for at most the drain timeout; then each worker still draining
+is told to stop its app (which flushes what it buffers) and exit, and is killed if it has not
+within a few seconds. The stop is logged (signal, drained or not) in dockyard's log format.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import math
+import os
 import signal
 import socket
 import time
@@ -18,6 +20,8 @@ from typing import Any
 
 from granian._granian import SocketHolder
 from granian.server import MPServer
+
+from dockyard.supervision import DRAIN_OVER_SIGNAL, FLUSH_SECONDS
 
 log = logging.getLogger("dockyard.serve")
 _GranianServer: Any = MPServer  # its private hooks are overridden here; they are untyped
@@ -27,7 +31,7 @@ class PreboundGranian(_GranianServer):  # type: ignore[misc]
     """granian's process server, serving ``listener`` and stopping within ``drain`` seconds."""
 
     def __init__(self, target: str, listener: socket.socket, drain: float, **options: Any) -> None:
-        super().__init__(target, workers_kill_timeout=max(1, math.ceil(drain)), **options)
+        super().__init__(target, **options)
         self._listener = listener
         self._drain = drain
         self._stop_reason = "a worker exited"
@@ -53,16 +57,38 @@ class PreboundGranian(_GranianServer):  # type: ignore[misc]
         super().shutdown(exit_code)
 
     def _stop_workers(self) -> None:
-        processes = [worker.inner for worker in self.wrks]
-        super()._stop_workers()
-        codes = [_exit_code(process) for process in processes]
-        if any(code == -signal.SIGKILL for code in codes):
+        """SIGTERM; after the drain timeout DRAIN_OVER_SIGNAL (the app stops, flushing what it
+        buffers); FLUSH_SECONDS later SIGKILL. Replaces granian's own, which only kills."""
+        workers = list(self.wrks)
+        for worker in workers:
+            worker.terminate()
+        _join_all(workers, self._drain)
+        late = [worker for worker in workers if worker.is_alive()]
+        for worker in late:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.inner.pid, DRAIN_OVER_SIGNAL)
+        _join_all(late, FLUSH_SECONDS)
+        for worker in late:
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+        self.wrks.clear()
+        self._log_drain([_exit_code(worker.inner) for worker in workers], len(late))
+
+    def _log_drain(self, codes: list[int | None], late: int) -> None:
+        if late:
             log.warning(
-                "drain timeout reached: workers killed with connections still open",
-                extra={"fields": {"exit_codes": codes, "drain_seconds": self._drain}},
+                "drain timeout reached: workers stopped with connections still open",
+                extra={"fields": {"workers": late, "exit_codes": codes, "drain": self._drain}},
             )
         else:
             log.info("connections drained", extra={"fields": {"exit_codes": codes}})
+
+
+def _join_all(workers: list[Any], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    for worker in workers:
+        worker.join(max(deadline - time.monotonic(), 0.001))
 
 
 def _exit_code(process: Any, wait: float = 2.0) -> int | None:
