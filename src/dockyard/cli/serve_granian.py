@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import time
+from multiprocessing.connection import wait as wait_for_any
 from typing import Any
 
 from granian._granian import SocketHolder
@@ -62,16 +63,13 @@ class PreboundGranian(_GranianServer):  # type: ignore[misc]
         workers = list(self.wrks)
         for worker in workers:
             worker.terminate()
-        _join_all(workers, self._drain)
-        late = [worker for worker in workers if worker.is_alive()]
+        late = _still_running(workers, self._drain)
         for worker in late:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.inner.pid, DRAIN_OVER_SIGNAL)
-        _join_all(late, FLUSH_SECONDS)
-        for worker in late:
-            if worker.is_alive():
-                worker.kill()
-                worker.join()
+        for worker in _still_running(late, FLUSH_SECONDS):
+            worker.kill()
+        _still_running(workers, FLUSH_SECONDS)
         self.wrks.clear()
         self._log_drain([_exit_code(worker.inner) for worker in workers], len(late))
 
@@ -85,10 +83,16 @@ class PreboundGranian(_GranianServer):  # type: ignore[misc]
             log.info("connections drained", extra={"fields": {"exit_codes": codes}})
 
 
-def _join_all(workers: list[Any], seconds: float) -> None:
+def _still_running(workers: list[Any], seconds: float) -> list[Any]:
+    """The workers that have not exited within ``seconds``. Exits are seen on each process's
+    sentinel: granian's watcher thread reaps the workers, so join() and is_alive() can miss
+    an exit (they return early, or report a reaped process alive)."""
     deadline = time.monotonic() + seconds
-    for worker in workers:
-        worker.join(max(deadline - time.monotonic(), 0.001))
+    pending = list(workers)
+    while pending and (remaining := deadline - time.monotonic()) > 0:
+        ready = wait_for_any([worker.inner.sentinel for worker in pending], remaining)
+        pending = [worker for worker in pending if worker.inner.sentinel not in ready]
+    return pending
 
 
 def _exit_code(process: Any, wait: float = 2.0) -> int | None:
