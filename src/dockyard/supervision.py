@@ -3,8 +3,9 @@
 ``dockyard serve`` puts its own pid in ``DOCKYARD_SERVE_PID``; a worker process (granian
 always runs the app in one, uvicorn with ``dockyard.workers`` > 1) watches that its parent is
 still that process. When the parent is gone (``kill -9``, OOM killer) the worker stops as on
-SIGTERM, draining connections for at most the drain timeout, and is ended after that: an
-orphan would otherwise keep serving the port with the old configuration.
+SIGTERM, draining connections for at most the drain timeout, then stops the app (which
+writes what it buffers) and exits: an orphan would otherwise keep serving the port with the
+old configuration. The same DRAIN_OVER_SIGNAL ends a normal stop's drain (cli/serve_granian).
 
 Imports nothing from dockyard; the composition root starts the watch.
 """
