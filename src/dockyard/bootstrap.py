@@ -32,6 +32,7 @@ from dockyard.cache.base import (
     NullCache,
     SharedWindows,
 )
+from dockyard.cli.logsetup import configure_logging
 from dockyard.config import Settings, parse_duration
 from dockyard.config.health import storage_health
 from dockyard.config.validation import index_completeness
@@ -54,6 +55,12 @@ from dockyard.storage.drivers.filesystem import FilesystemDriver
 from dockyard.storage.drivers.memory import MemoryDriver
 from dockyard.storage.instrumented import InstrumentedDriver
 from dockyard.storage.readonly import ReadOnlyDriver
+from dockyard.supervision import (
+    drain_seconds,
+    expected_parent,
+    stop_app_when_drain_is_over,
+    watch_parent,
+)
 
 if TYPE_CHECKING:  # redis-py loads only when Redis is configured
     from dockyard.cache.redis import RedisOptions
@@ -351,4 +358,18 @@ def app_from_environment() -> RegistryApp:
     raw = os.environ.get(SETTINGS_ENV)
     if raw is None:
         raise RuntimeError(f"{SETTINGS_ENV} is not set; start the server with `dockyard serve`")
-    return create_app(Settings.from_json(raw.encode()))
+    settings = Settings.from_json(raw.encode())
+    parent = expected_parent()
+    if parent is not None:
+        _supervise_worker(settings, parent)
+    app = create_app(settings)
+    if parent is not None:
+        stop_app_when_drain_is_over(app.shutdown)
+    return app
+
+
+def _supervise_worker(settings: Settings, parent: int) -> None:
+    """A worker process: log as the parent does, and stop when `dockyard serve` is gone."""
+    if not logging.getLogger().handlers:  # spawned (uvicorn's workers), not forked
+        configure_logging(settings.log.level, settings.log.formatter, dict(settings.log.fields))
+    watch_parent(parent, drain_seconds(settings.http.draintimeout_seconds))

@@ -51,10 +51,11 @@ def start_server(
     verify: str | bool = False,
     data_dir_flag: bool = True,
     log_path: Path | None = None,  # several servers may share one (appends keep the order)
+    host: str = "127.0.0.1",  # "[::1]" or "localhost" bind elsewhere on loopback
 ) -> RunningServer:
     port = port or free_port()
     data_dir = data_dir or workdir / "data"
-    args = [DOCKYARD, "serve", "--addr", f"127.0.0.1:{port}"]
+    args = [DOCKYARD, "serve", "--addr", f"{host}:{port}"]
     if data_dir_flag:
         args += ["--data-dir", str(data_dir)]
     if server is not None:
@@ -70,7 +71,7 @@ def start_server(
         process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=workdir
         )
-    url = f"{scheme}://127.0.0.1:{port}"
+    url = f"{scheme}://{host}:{port}"
     running = RunningServer(url, data_dir, process, log_path, port)
     _wait_ready(running, verify)
     return running
@@ -100,6 +101,28 @@ def wait_for_http(url: str, seconds: float = 20) -> None:
         except httpx.HTTPError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing answered at {url}")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (from /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            children.append(int(stat.parent.name))
+    return children
+
+
+def process_gone(pid: int) -> bool:
+    """True when ``pid`` has exited (a zombie waiting to be reaped counts as exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
 
 
 def stop_server(running: RunningServer) -> None:

@@ -73,6 +73,8 @@ class RegistryApp:
         )
         self.audit_hook = registry_audit_hook(registry, self.metrics)  # pushes, pulls, deletes
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
+        self._stopping = asyncio.Lock()  # a second shutdown waits for the first to finish
         self._debug: DebugServer | None = None
         self.started_at = time.time()
         self.proxies = TrustedProxies.from_cidrs(options.trusted_proxies)
@@ -246,6 +248,12 @@ class RegistryApp:
                 log.warning("http.debug.addr %s:%s in use: no metrics from this worker", host, port)
 
     async def shutdown(self) -> None:
+        async with self._stopping:  # the server's lifespan, or a drain deadline, came first
+            if not self._stopped:
+                await self._stop()
+                self._stopped = True
+
+    async def _stop(self) -> None:
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

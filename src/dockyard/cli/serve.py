@@ -5,22 +5,26 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import ssl
+import socket
 import sys
 from pathlib import Path
 
 import msgspec
-from granian import Granian
 from granian.constants import HTTPModes, Interfaces, SSLProtocols
 from granian.log import LogLevels
 
 from dockyard.bootstrap import SETTINGS_ENV, build_registry
+from dockyard.cli.listeners import ListenError, open_listener, show_address
 from dockyard.cli.logsetup import configure_logging
+from dockyard.cli.serve_granian import PreboundGranian
 from dockyard.config import ConfigError, Settings, load_settings
+from dockyard.supervision import SERVE_PID_ENV, drain_seconds
 
 DEFAULT_DATA_DIR = "dockyard-data"
 FACTORY = "dockyard.bootstrap:app_from_environment"
 log = logging.getLogger("dockyard.serve")
+# granian's own lines (worker crashes, forced stops) go through dockyard's log format
+GRANIAN_LOGS_TO_ROOT = {"loggers": {"_granian": {"handlers": [], "propagate": True}}}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,50 +83,67 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = resolve_settings(args)
         host, port = settings.listen_host_port()
+        debug = settings.debug_host_port()
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    try:  # before anything starts: a taken address is one line and exit status 1
+        listener = _listen(host, port, debug)
+    except ListenError as exc:
+        print(f"dockyard: {exc}", file=sys.stderr)
+        return 1
+    with listener:
+        return _serve(settings, listener)
+
+
+def _listen(host: str, port: int, debug: tuple[str, int] | None) -> socket.socket:
+    """The bound ``http.addr`` socket, once ``http.debug.addr`` (if set) proved free too."""
+    listener = open_listener(host, port, "http.addr")
+    if debug is not None:
+        try:
+            open_listener(*debug, "http.debug.addr").close()  # a worker binds it again
+        except ListenError:
+            listener.close()
+            raise
+    return listener
+
+
+def _serve(settings: Settings, listener: socket.socket) -> int:
     configure_logging(settings.log.level, settings.log.formatter, dict(settings.log.fields))
     build_registry(settings).close()  # create the data directory and migrate before serving
     os.environ[SETTINGS_ENV] = settings.to_json().decode()
+    os.environ[SERVE_PID_ENV] = str(os.getpid())  # workers stop when this process is gone
     driver = settings.storage.driver_name
     where = settings.storage_root() if driver == "filesystem" else driver
+    host, port = listener.getsockname()[:2]
     log.info(
         "dockyard listening",
         extra={
             "fields": {
-                "addr": f"{host}:{port}",
+                "addr": show_address(host, port),
                 "storage": where,
                 "server": settings.dockyard.server,
             }
         },
     )
+    drain = drain_seconds(settings.http.draintimeout_seconds)
     if settings.dockyard.server == "uvicorn":
-        return _run_uvicorn(settings, host, port)
-    return _run_granian(settings, host, port)
+        return _run_uvicorn(settings, listener, drain)
+    return _run_granian(settings, listener, drain)
 
 
-def _run_uvicorn(settings: Settings, host: str, port: int) -> int:
-    import uvicorn  # noqa: PLC0415 - only this server option needs it (50 ms to import)
+def _run_uvicorn(settings: Settings, listener: socket.socket, drain: float) -> int:
+    from dockyard.cli.serve_uvicorn import run_uvicorn, tls_options  # noqa: PLC0415 - 50 ms
 
     tls = settings.http.tls
     bundle = client_ca_bundle(settings) if tls.certificate else None
-    uvicorn.run(
+    return run_uvicorn(
         FACTORY,
-        factory=True,
-        host=host,
-        port=port,
-        ssl_certfile=tls.certificate or None,
-        ssl_keyfile=tls.key or None,
-        ssl_ca_certs=str(bundle) if bundle else None,
-        ssl_cert_reqs=ssl.CERT_REQUIRED if bundle else ssl.CERT_NONE,
-        access_log=False,
-        log_level="warning",
-        lifespan="on",
-        proxy_headers=False,  # dockyard.trustedproxies decides (api/forwarded.py)
+        listener,
+        drain,
         workers=settings.dockyard.workers if settings.dockyard.workers > 1 else None,
+        **tls_options(tls.certificate, tls.key, str(bundle) if bundle else None),
     )
-    return 0
 
 
 def client_ca_bundle(settings: Settings) -> Path | None:
@@ -154,10 +175,12 @@ def _granian_tls(settings: Settings) -> dict[str, object]:
     return options
 
 
-def _run_granian(settings: Settings, host: str, port: int) -> int:
-    extra = _granian_tls(settings)
-    server = Granian(
+def _run_granian(settings: Settings, listener: socket.socket, drain: float) -> int:
+    host, port = listener.getsockname()[:2]
+    server = PreboundGranian(
         FACTORY,
+        listener,
+        drain,
         address=host,
         port=port,
         interface=Interfaces.ASGI,
@@ -166,8 +189,12 @@ def _run_granian(settings: Settings, host: str, port: int) -> int:
         http=HTTPModes.http1 if settings.http.http2.disabled else HTTPModes.auto,
         log_enabled=True,
         log_level=LogLevels.warning,
+        log_dictconfig=GRANIAN_LOGS_TO_ROOT,
         log_access=False,
-        **extra,  # type: ignore[arg-type]
+        **_granian_tls(settings),
     )
-    server.serve()
+    try:
+        server.serve()
+    finally:
+        log.info("dockyard stopped", extra={"fields": {}})
     return 0
