@@ -14,9 +14,11 @@ from granian import Granian
 from granian.constants import HTTPModes, Interfaces, SSLProtocols
 from granian.log import LogLevels
 
+from dockyard.auth import htpasswd_provision
 from dockyard.bootstrap import SETTINGS_ENV, build_registry
 from dockyard.cli.logsetup import configure_logging
 from dockyard.config import ConfigError, Settings, load_settings
+from dockyard.config.ignored import ignored_warnings
 
 DEFAULT_DATA_DIR = "dockyard-data"
 FACTORY = "dockyard.bootstrap:app_from_environment"
@@ -88,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
         dict(settings.log.fields),
         not settings.log.accesslog.disabled,
     )
+    for warning in ignored_warnings(settings):
+        log.warning(warning)
+    if not _provision_htpasswd(settings):
+        return 1
     build_registry(settings).close()  # create the data directory and migrate before serving
     os.environ[SETTINGS_ENV] = settings.to_json().decode()
     driver = settings.storage.driver_name
@@ -105,6 +111,24 @@ def run(args: argparse.Namespace) -> int:
     if settings.dockyard.server == "uvicorn":
         return _run_uvicorn(settings, host, port)
     return _run_granian(settings, host, port)
+
+
+def _provision_htpasswd(settings: Settings) -> bool:
+    """Create a missing htpasswd file as registry:2 does (False: it cannot be, said why)."""
+    if settings.auth.htpasswd is None:
+        return True
+    path = os.path.abspath(settings.auth.htpasswd.path)
+    try:
+        password = htpasswd_provision.provision(path)
+    except OSError as exc:
+        print(f"config: auth.htpasswd.path: cannot create {path}: {exc.strerror}", file=sys.stderr)
+        return False
+    if password is not None:
+        log.warning(
+            "htpasswd file %s was missing: created it with user %s and password %s",
+            path, htpasswd_provision.USER, password,
+        )  # fmt: skip
+    return True
 
 
 def _run_uvicorn(settings: Settings, host: str, port: int) -> int:

@@ -155,7 +155,7 @@ class _Overlay:
 def names_a_key(t: mi.Type, parts: list[str]) -> bool:
     """Whether ``parts`` (the variable's name, split at ``_``) is a key path of type ``t``.
 
-    Free-form maps take any key; a list takes a numeric index (its range is checked later).
+    A list takes a numeric index (its range is checked later).
     """
     for part in parts:
         t = unwrap(t)
@@ -168,10 +168,8 @@ def names_a_key(t: mi.Type, parts: list[str]) -> bool:
             if not part.isdigit():
                 return False
             t = t.item_type
-        elif isinstance(t, mi.DictType | mi.AnyType):
-            return True
-        else:
-            return False
+        else:  # free-form maps take any key below; a scalar has none
+            return isinstance(t, mi.DictType | mi.AnyType)
     return True
 
 
