@@ -105,11 +105,20 @@ async def every(fetch: Callable[[str], Awaitable[Page[T]]]) -> AsyncIterator[T]:
 
 
 def read_password(args: argparse.Namespace, prompt: str = "Password") -> str:
-    """``--password-stdin`` (one line), else asked twice on the terminal."""
+    """``--password-stdin`` (one line), else asked twice on the terminal.
+
+    Without a terminal (a script, a pipe) and without ``--password-stdin``: UsageError.
+    """
     if getattr(args, "password_stdin", False):
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass(f"{prompt}: ")
-    if getpass.getpass(f"{prompt} (again): ") != first:
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the password on: pass --password-stdin")
+    try:
+        first = getpass.getpass(f"{prompt}: ")
+        again = getpass.getpass(f"{prompt} (again): ")
+    except (EOFError, KeyboardInterrupt):
+        raise UsageError("no password given") from None
+    if again != first:
         raise UsageError("the passwords differ")
     return first
 

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from dockyard.bootstrap import build_registry
+from dockyard.cli import datadir
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError, Settings
 from dockyard.services.registry import Registry
@@ -22,13 +23,22 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR", help="storage root")
 
 
-def load(args: argparse.Namespace) -> Settings | None:
-    """The settings for ``--config`` / ``--data-dir``, or None after printing why not."""
+def load(args: argparse.Namespace, *, data_dir_needed: bool = True) -> Settings | None:
+    """The settings for ``--config`` / ``--data-dir``, or None after printing why not.
+
+    A missing data directory is refused, or created by a command marked as creating
+    (:mod:`dockyard.cli.datadir`), unless ``data_dir_needed`` is False.
+    """
     try:
-        return settings_for(args.config, data_dir=args.data_dir)
+        settings = settings_for(args.config, data_dir=args.data_dir)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return None
+    refusal = datadir.prepare(settings, create=datadir.creates(args)) if data_dir_needed else None
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return None
+    return settings
 
 
 def with_registry(settings: Settings, work: Callable[[Registry], Awaitable[T]]) -> T:

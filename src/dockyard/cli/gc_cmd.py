@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from dockyard.bootstrap import build_registry
+from dockyard.cli import datadir
 from dockyard.cli.logsetup import configure_logging
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError, parse_duration
@@ -40,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
         grace = parse_duration(args.grace) if args.grace is not None else None
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return 1
+    refusal = datadir.prepare(settings, create=False)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
         return 1
     configure_logging(settings.log.level, "text", {}, access_log=False)  # progress on stderr
     registry = build_registry(settings)

@@ -14,6 +14,7 @@ import os
 import sys
 
 from dockyard.bootstrap import build_import_source, build_registry
+from dockyard.cli import datadir
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError
 from dockyard.services.importer import ImportReport
@@ -53,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if not os.path.isdir(os.path.join(root, "docker", "registry", "v2")):
         print(f"import: {root} does not look like a registry:2 storage root", file=sys.stderr)
+        return 1
+    refusal = datadir.prepare(settings, create=True)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
         return 1
     source = build_import_source(settings, root)
     registry = build_registry(settings)

@@ -16,6 +16,7 @@ from granian.log import LogLevels
 
 from dockyard.auth import htpasswd_provision
 from dockyard.bootstrap import SETTINGS_ENV, build_registry
+from dockyard.cli import datadir
 from dockyard.cli.logsetup import configure_logging
 from dockyard.config import ConfigError, Settings, load_settings
 from dockyard.config.ignored import ignored_warnings
@@ -83,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
         host, port = settings.listen_host_port()
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return 1
+    refusal = datadir.prepare(settings, create=True)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
         return 1
     configure_logging(
         settings.log.level,
