@@ -86,10 +86,7 @@ def _data_dir(args: argparse.Namespace) -> str | None:
 
 def _print_report(report: ImportReport, *, dry_run: bool, copying: bool) -> None:
     verb = "would import" if dry_run else "imported"
-    text = (
-        f"{verb} {report.repositories} repositories, {report.blobs} blob links, "
-        f"{report.manifests} manifests, {report.tags} tags"
-    )
+    text = f"{verb} {report.new.text('new ')} (already recorded: {report.already.text()})"
     if copying:
         text += f"; {'would copy' if dry_run else 'copied'} {report.copied} blobs "
         text += f"({report.copied_bytes} bytes)"
