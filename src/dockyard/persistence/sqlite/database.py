@@ -130,7 +130,7 @@ def make_private(path: str) -> None:
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
     for name in (path, path + "-wal", path + "-shm"):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError, PermissionError):  # not ours to narrow
             if os.stat(name).st_mode & 0o077:
                 os.chmod(name, PRIVATE_FILE)
 
