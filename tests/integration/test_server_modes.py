@@ -230,7 +230,9 @@ def test_uvicorn_server_option_works(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "env,config,expected",
     [
-        ({"REGISTRY_HTTP_ADRESS": ":5000"}, None, "REGISTRY_HTTP_ADRESS"),
+        # (a variable naming no key, REGISTRY_HTTP_ADRESS, is ignored with a warning instead:
+        # tests/integration/test_config_warnings.py)
+        ({"REGISTRY_LOG_LEVEL": "loud"}, None, "REGISTRY_LOG_LEVEL"),
         ({"REGISTRY_STORAGE_DELETE_ENABLED": "maybe"}, None, "storage.delete.enabled"),
         ({}, "version: 0.1\nhttp:\n  adress: ':5000'\n", "adress"),
         (

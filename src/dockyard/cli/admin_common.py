@@ -10,14 +10,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import getpass
-import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeAlias, TypeVar
 
-from dockyard.auth.grants import SYSTEM
 from dockyard.auth.principal import Principal
-from dockyard.cli.common import fail, load, with_registry
+from dockyard.cli.common import fail, load, operator, with_registry
 from dockyard.config import ConfigError
 from dockyard.core.errors import RegistryError
 from dockyard.services.identity.common import Page
@@ -38,15 +36,6 @@ class UsageError(Exception):
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="registry:2 style config.yml")
     parser.add_argument("--data-dir", metavar="DIR", help="storage root, as for serve")
-
-
-def operator() -> Principal:
-    """Whoever runs the CLI with access to the database: a system administrator."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return Principal(f"cli:{user}", identity=SYSTEM, client="local")
 
 
 def run_with_registry(args: argparse.Namespace, work: Callable[[Registry], Awaitable[T]]) -> int:
@@ -105,11 +94,20 @@ async def every(fetch: Callable[[str], Awaitable[Page[T]]]) -> AsyncIterator[T]:
 
 
 def read_password(args: argparse.Namespace, prompt: str = "Password") -> str:
-    """``--password-stdin`` (one line), else asked twice on the terminal."""
+    """``--password-stdin`` (one line), else asked twice on the terminal.
+
+    Without a terminal (a script, a pipe) and without ``--password-stdin``: UsageError.
+    """
     if getattr(args, "password_stdin", False):
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass(f"{prompt}: ")
-    if getpass.getpass(f"{prompt} (again): ") != first:
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the password on: pass --password-stdin")
+    try:
+        first = getpass.getpass(f"{prompt}: ")
+        again = getpass.getpass(f"{prompt} (again): ")
+    except (EOFError, KeyboardInterrupt):
+        raise UsageError("no password given") from None
+    if again != first:
         raise UsageError("the passwords differ")
     return first
 

@@ -10,12 +10,13 @@ import argparse
 
 from dockyard.auth.principal import Principal
 from dockyard.cli.admin_common import PAGE, Actions, action, command, every
+from dockyard.cli.datadir import mark_creating
 from dockyard.services.identity.wiring import IdentityServices
 
 
 def register(subparsers: Actions) -> None:
     actions = command(subparsers, "group", "manage groups of users")
-    create = action(actions, "create", "create a local group", _create)
+    create = mark_creating(action(actions, "create", "create a local group", _create))
     create.add_argument("name")
     create.add_argument("--description", default="")
     listing = action(actions, "list", "list groups", _list)

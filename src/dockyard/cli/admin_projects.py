@@ -6,12 +6,13 @@ import argparse
 
 from dockyard.auth.principal import Principal
 from dockyard.cli.admin_common import PAGE, Actions, action, command, every
+from dockyard.cli.datadir import mark_creating
 from dockyard.services.identity.wiring import IdentityServices
 
 
 def register(subparsers: Actions) -> None:
     actions = command(subparsers, "project", "manage projects")
-    create = action(actions, "create", "create a project", _create)
+    create = mark_creating(action(actions, "create", "create a project", _create))
     create.add_argument("name")
     create.add_argument("--public", action="store_true", help="anyone may pull")
     create.add_argument("--description", default="")

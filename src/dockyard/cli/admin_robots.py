@@ -7,6 +7,7 @@ import argparse
 from dockyard.auth.permissions import Permission
 from dockyard.auth.principal import Principal
 from dockyard.cli.admin_common import PAGE, Actions, action, command, every, when
+from dockyard.cli.datadir import mark_creating
 from dockyard.config import parse_duration
 from dockyard.services.identity.robots import RobotAccess
 from dockyard.services.identity.wiring import IdentityServices
@@ -14,7 +15,9 @@ from dockyard.services.identity.wiring import IdentityServices
 
 def register(subparsers: Actions) -> None:
     actions = command(subparsers, "robot", "manage robot accounts")
-    create = action(actions, "create", "create a robot and print its secret", _create)
+    create = mark_creating(
+        action(actions, "create", "create a robot and print its secret", _create)
+    )
     create.add_argument("name", help="short name: robot$<project>+<name> (or robot$<name>)")
     create.add_argument("--project", help="the robot's project (default: a system robot)")
     create.add_argument(

@@ -10,13 +10,16 @@ import argparse
 
 from dockyard.auth.principal import Principal
 from dockyard.cli.admin_common import Actions, action, command
+from dockyard.cli.datadir import mark_creating
 from dockyard.services.identity.members import role_permissions
 from dockyard.services.identity.wiring import IdentityServices
 
 
 def register(subparsers: Actions) -> None:
     actions = command(subparsers, "role", "manage custom roles")
-    create = action(actions, "create", "create a custom role from permissions", _create)
+    create = mark_creating(
+        action(actions, "create", "create a custom role from permissions", _create)
+    )
     create.add_argument("name", help="lower case letters, digits, - and _")
     create.add_argument(
         "--permission",

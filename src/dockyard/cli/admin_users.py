@@ -6,12 +6,13 @@ import argparse
 
 from dockyard.auth.principal import Principal
 from dockyard.cli.admin_common import PAGE, Actions, action, command, every, read_password
+from dockyard.cli.datadir import mark_creating
 from dockyard.services.identity.wiring import IdentityServices
 
 
 def register(subparsers: Actions) -> None:
     actions = command(subparsers, "user", "manage local users")
-    add = action(actions, "add", "create a local user", _add)
+    add = mark_creating(action(actions, "add", "create a local user", _add))
     add.add_argument("name")
     add.add_argument("--admin", action="store_true", help="a system administrator")
     add.add_argument("--email", default="")

@@ -7,7 +7,9 @@ import json
 import os
 import sys
 
+from dockyard.auth import htpasswd_provision
 from dockyard.config import ConfigError, load_settings, settings_json_schema
+from dockyard.config.ignored import ignored_warnings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,12 +30,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def check_config(args: argparse.Namespace) -> int:
-    """Exit 0 with ``ok: FILE`` when the configuration loads, else 1 with the error line."""
+    """Exit 0 with ``ok: FILE`` when the configuration loads, else 1 with the error line.
+
+    Warnings (keys accepted but ignored, an htpasswd file serve will create) go to stderr; an
+    htpasswd file serve could not create is an error, as it is for serve.
+    """
     try:
-        load_settings(args.config, os.environ)
+        settings = load_settings(args.config, os.environ)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
+    for warning in ignored_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
+    if settings.auth.htpasswd is not None:
+        provisioning = htpasswd_provision.plan(os.path.abspath(settings.auth.htpasswd.path))
+        if provisioning is not None and not provisioning[0]:
+            print(f"config: {provisioning[1]}", file=sys.stderr)
+            return 1
+        if provisioning is not None:
+            print(f"warning: {provisioning[1]}", file=sys.stderr)
     print(f"ok: {args.config if args.config is not None else '(no file: defaults)'}")
     return 0
 

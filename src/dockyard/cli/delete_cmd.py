@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dockyard.cli.common import add_config_arguments, fail, load, with_registry
+from dockyard.cli.common import add_config_arguments, audit, fail, load, with_registry
 from dockyard.config import ConfigError
 from dockyard.config.lifecycle import parse_age
 from dockyard.core.errors import RegistryError
@@ -72,7 +72,15 @@ def run(args: argparse.Namespace) -> int:
 
 async def _delete(registry: Registry, selection: Selection, *, dry_run: bool) -> BulkReport:
     actor = "dockyard delete"
-    return await registry.lifecycle.bulk.run(selection, dry_run=dry_run, actor=actor)
+    report = await registry.lifecycle.bulk.run(selection, dry_run=dry_run, actor=actor)
+    if not dry_run:
+        manifests, tags = report.counts(report.done)
+        await audit(
+            registry, "images.delete", f"repositories:{selection.repositories}",
+            {"selection": selection.describe(), "manifests": manifests, "tags": tags,
+             "skipped": len(report.skipped)},
+        )  # fmt: skip
+    return report
 
 
 def _confirmed(yes: bool, preview: BulkReport) -> bool:

@@ -7,6 +7,8 @@ import asyncio
 import sys
 
 from dockyard.bootstrap import build_registry
+from dockyard.cli import datadir
+from dockyard.cli.common import audit
 from dockyard.cli.logsetup import configure_logging
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError, parse_duration
@@ -41,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    refusal = datadir.prepare(settings, create=False)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 1
     configure_logging(settings.log.level, "text", {})  # progress on stderr
     registry = build_registry(settings)
     if grace is not None:
@@ -74,6 +80,16 @@ async def _collect(registry: Registry, dry_run: bool, delete_untagged: bool) -> 
     """
     if dry_run:
         return await registry.gc.run(dry_run=True, delete_untagged=delete_untagged)
+    report = await _collect_now(registry, delete_untagged)
+    if isinstance(report, GcReport):
+        await audit(registry, "gc.run", "system:gc", {
+            "manifests": report.manifests_deleted, "blobs": report.blobs_deleted,
+            "bytes": report.bytes_freed, "stopped_early": report.stopped_early,
+        })  # fmt: skip
+    return report
+
+
+async def _collect_now(registry: Registry, delete_untagged: bool) -> GcReport | str:
     reports: list[GcReport] = []
 
     async def collect() -> JobResult:

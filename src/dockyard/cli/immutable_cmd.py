@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from dockyard.cli.common import add_config_arguments, fail, load, with_registry
+from dockyard.cli.common import add_config_arguments, audit, fail, load, with_registry
 from dockyard.services.immutability import ImmutableRule
 from dockyard.services.registry import Registry
 
@@ -41,11 +41,14 @@ async def _act(registry: Registry, args: argparse.Namespace) -> int:
     service = registry.lifecycle.immutability
     if args.action == "add":
         rule = await service.add_rule(args.repositories, args.tags)
+        detail = {"repositories": rule.repositories, "tags": rule.tags}
+        await audit(registry, "immutability.add", f"rule:{rule.id}", detail)
         print(f"rule {rule.describe()}")
         return 0
     if args.action == "remove":
         if not await service.remove_rule(args.id):
             return fail(f"immutable: no stored rule #{args.id}")
+        await audit(registry, "immutability.remove", f"rule:{args.id}")
         print(f"removed rule #{args.id}")
         return 0
     for rule in await service.rules():

@@ -14,6 +14,7 @@ import os
 import sys
 
 from dockyard.bootstrap import build_import_source, build_registry
+from dockyard.cli import datadir
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError
 from dockyard.services.importer import ImportReport
@@ -54,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isdir(os.path.join(root, "docker", "registry", "v2")):
         print(f"import: {root} does not look like a registry:2 storage root", file=sys.stderr)
         return 1
+    refusal = datadir.prepare(settings, create=True)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 1
     source = build_import_source(settings, root)
     registry = build_registry(settings)
     importer = registry.importer.reading(source)
@@ -81,10 +86,7 @@ def _data_dir(args: argparse.Namespace) -> str | None:
 
 def _print_report(report: ImportReport, *, dry_run: bool, copying: bool) -> None:
     verb = "would import" if dry_run else "imported"
-    text = (
-        f"{verb} {report.repositories} repositories, {report.blobs} blob links, "
-        f"{report.manifests} manifests, {report.tags} tags"
-    )
+    text = f"{verb} {report.new.text('new ')} (already recorded: {report.already.text()})"
     if copying:
         text += f"; {'would copy' if dry_run else 'copied'} {report.copied} blobs "
         text += f"({report.copied_bytes} bytes)"

@@ -23,6 +23,8 @@ from dockyard.cli import (
     serve,
     token_cmd,
 )
+from dockyard.config import ConfigError
+from dockyard.core.errors import RegistryError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result: int = args.handler(args)
+    try:
+        result: int = args.handler(args)
+    except RegistryError as exc:  # e.g. the metadata database cannot be reached
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     return result
 
 

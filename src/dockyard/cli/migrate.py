@@ -11,6 +11,7 @@ import sys
 from urllib.parse import urlsplit, urlunsplit
 
 from dockyard.bootstrap import migrate_database
+from dockyard.cli import datadir
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError
 from dockyard.core.errors import RegistryError
@@ -29,6 +30,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_for(args.config, args.data_dir)
         url = settings.database_url()
+        refusal = datadir.prepare(settings, create=True)
+        if refusal is not None:
+            print(refusal, file=sys.stderr)
+            return 1
         version = migrate_database(settings)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from dockyard.cli.common import add_config_arguments, fail, load, with_registry
+from dockyard.cli.common import add_config_arguments, audit, fail, load, with_registry
 from dockyard.config import ConfigError
 from dockyard.config.lifecycle import parse_limit
 from dockyard.core.sizes import format_size
@@ -46,11 +46,13 @@ async def _act(registry: Registry, args: argparse.Namespace, limit: int | None) 
     quotas = registry.lifecycle.quotas
     if args.action == "set":
         await quotas.set_limit(args.project, limit)
+        await audit(registry, "quota.set", f"project:{args.project}", {"limit": limit})
         print(f"{args.project}: {format_size(limit) if limit is not None else 'unlimited'}")
         return 0
     if args.action == "unset":
         if not await quotas.unset_limit(args.project):
             return fail(f"quota: no stored limit for {args.project}")
+        await audit(registry, "quota.unset", f"project:{args.project}")
         print(f"{args.project}: the configured limit applies again")
         return 0
     reports = await quotas.report(args.projects or None)

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from dockyard.cli.common import add_config_arguments, fail, load, with_registry
+from dockyard.cli.common import add_config_arguments, audit, fail, load, with_registry
 from dockyard.core.errors import RegistryError
 from dockyard.jobs.scheduler import JobResult, ScheduledJob, Scheduler
 from dockyard.services.registry import Registry
@@ -40,11 +40,20 @@ def run(args: argparse.Namespace) -> int:
         print("retention: no policies configured (dockyard.retention.policies)", file=sys.stderr)
         return 1
     try:
-        report = with_registry(settings, lambda registry: _run(registry, args.dry_run))
+        report = with_registry(settings, lambda registry: _run_audited(registry, args.dry_run))
     except RegistryError as error:
         return fail(f"retention: {error.message}")
     print_report(report, verbose=args.verbose)
     return 0
+
+
+async def _run_audited(registry: Registry, dry_run: bool) -> RetentionReport:
+    report = await _run(registry, dry_run)
+    if not dry_run:
+        detail = {"deleted": len(report.deleted), "repositories": report.repositories,
+                  "skipped": len(report.skipped)}  # fmt: skip
+        await audit(registry, "retention.run", "system:retention", detail)
+    return report
 
 
 async def _run(registry: Registry, dry_run: bool) -> RetentionReport:

@@ -13,11 +13,14 @@ import msgspec
 from granian.constants import HTTPModes, Interfaces, SSLProtocols
 from granian.log import LogLevels
 
+from dockyard.auth import htpasswd_provision
 from dockyard.bootstrap import SETTINGS_ENV, build_registry
+from dockyard.cli import datadir
 from dockyard.cli.listeners import ListenError, open_listener, show_address
 from dockyard.cli.logsetup import configure_logging
 from dockyard.cli.serve_granian import PreboundGranian
 from dockyard.config import ConfigError, Settings, load_settings
+from dockyard.config.ignored import ignored_warnings
 from dockyard.supervision import SERVE_PID_ENV, drain_seconds
 
 DEFAULT_DATA_DIR = "dockyard-data"
@@ -109,7 +112,15 @@ def _listen(host: str, port: int, debug: tuple[str, int] | None) -> socket.socke
 
 
 def _serve(settings: Settings, listener: socket.socket) -> int:
+    refusal = datadir.prepare(settings, create=True)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 1
     configure_logging(settings.log.level, settings.log.formatter, dict(settings.log.fields))
+    for warning in ignored_warnings(settings):
+        log.warning(warning)
+    if not _provision_htpasswd(settings):
+        return 1
     build_registry(settings).close()  # create the data directory and migrate before serving
     os.environ[SETTINGS_ENV] = settings.to_json().decode()
     os.environ[SERVE_PID_ENV] = str(os.getpid())  # workers stop when this process is gone
@@ -130,6 +141,24 @@ def _serve(settings: Settings, listener: socket.socket) -> int:
     if settings.dockyard.server == "uvicorn":
         return _run_uvicorn(settings, listener, drain)
     return _run_granian(settings, listener, drain)
+
+
+def _provision_htpasswd(settings: Settings) -> bool:
+    """Create a missing htpasswd file as registry:2 does (False: it cannot be, said why)."""
+    if settings.auth.htpasswd is None:
+        return True
+    path = os.path.abspath(settings.auth.htpasswd.path)
+    try:
+        password = htpasswd_provision.provision(path)
+    except OSError as exc:
+        print(f"config: auth.htpasswd.path: cannot create {path}: {exc.strerror}", file=sys.stderr)
+        return False
+    if password is not None:
+        log.warning(
+            "htpasswd file %s was missing: created it with user %s and password %s",
+            path, htpasswd_provision.USER, password,
+        )  # fmt: skip
+    return True
 
 
 def _run_uvicorn(settings: Settings, listener: socket.socket, drain: float) -> int:

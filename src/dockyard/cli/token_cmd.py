@@ -13,6 +13,7 @@ import sys
 
 from dockyard.auth.token_keys import KeyRing
 from dockyard.cli.common import add_config_arguments, fail, load
+from dockyard.cli.datadir import mark_creating
 from dockyard.config import ConfigError
 
 ALGORITHMS = ("ES256", "RS256")
@@ -21,10 +22,10 @@ ALGORITHMS = ("ES256", "RS256")
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("token", help="token service signing keys")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    rotate = actions.add_parser("rotate", help="add a new signing key; prints its key id")
-    rotate.add_argument(
-        "--algorithm", choices=ALGORITHMS, help="default: dockyard.token.algorithm"
+    rotate = mark_creating(
+        actions.add_parser("rotate", help="add a new signing key; prints its key id")
     )
+    rotate.add_argument("--algorithm", choices=ALGORITHMS, help="default: dockyard.token.algorithm")
     listing = actions.add_parser("list", help="the keys, oldest first, and which one signs")
     retire = actions.add_parser("retire", help="remove a key: tokens it signed stop verifying")
     retire.add_argument("kid", help="the key id (as `token list` shows it)")
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _ring(args: argparse.Namespace) -> KeyRing | None:
     """The key ring the arguments name, or None after printing why there is none."""
-    settings = load(args)
+    settings = load(args, data_dir_needed=not args.keydir)
     if settings is None:
         return None
     algorithm = getattr(args, "algorithm", None) or settings.dockyard.token.algorithm

@@ -11,9 +11,11 @@ One-of sections (``storage`` drivers, ``auth`` methods): a plain string selects 
 one of its keys, drops whatever choice the file made. Other storage keys (``delete``,
 ``maintenance``...) are kept.
 
-Unknown first components are ignored with a warning (orchestrators inject variables such as
-``REGISTRY_PORT`` for a service called ``registry``); an unknown key below a known section is
-a :class:`ConfigError` naming the variable.
+A variable that names no key is ignored with a warning, as registry:2 does: orchestrators
+inject ``REGISTRY_PORT`` for a service called ``registry``, and podman and skopeo users set
+``REGISTRY_AUTH_FILE`` for their own credentials. Nothing is changed for such a variable (a
+one-of choice is not made by it). A variable that names a key but holds a bad value is a
+:class:`ConfigError` naming the variable; unknown keys in the config FILE stay errors too.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class _Overlay:
         if parts == ["LOGLEVEL"]:  # registry:2's deprecated top-level key
             raw["loglevel"] = self._value(mi.StrType())
             return
-        if field_named(root_type(), parts[0].lower()) is None:
+        if not names_a_key(root_type(), parts):
             _log.warning("ignoring unrecognized environment variable %s", name)
             return
         path = self._walk(raw, root_type(), parts, ())
@@ -148,6 +150,27 @@ class _Overlay:
 
     def _error(self, message: str) -> ConfigError:
         return ConfigError(f"{self.name}: {message}", key=self.name)
+
+
+def names_a_key(t: mi.Type, parts: list[str]) -> bool:
+    """Whether ``parts`` (the variable's name, split at ``_``) is a key path of type ``t``.
+
+    A list takes a numeric index (its range is checked later).
+    """
+    for part in parts:
+        t = unwrap(t)
+        if isinstance(t, mi.StructType):
+            f = field_named(t, part.lower())
+            if f is None:
+                return False
+            t = f.type
+        elif isinstance(t, mi.ListType):
+            if not part.isdigit():
+                return False
+            t = t.item_type
+        else:  # free-form maps take any key below; a scalar has none
+            return isinstance(t, mi.DictType | mi.AnyType)
+    return True
 
 
 def _has(node: Any, key: Any) -> bool:

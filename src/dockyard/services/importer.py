@@ -38,15 +38,43 @@ log = logging.getLogger("dockyard.import")
 
 
 @dataclass
-class ImportReport:
+class Counts:
     repositories: int = 0
     blobs: int = 0
     manifests: int = 0
     tags: int = 0
+
+    def text(self, qualifier: str = "") -> str:
+        return (
+            f"{self.repositories} {qualifier}repositories, {self.blobs} {qualifier}blob links, "
+            f"{self.manifests} {qualifier}manifests, {self.tags} {qualifier}tags"
+        )
+
+
+@dataclass
+class ImportReport:
+    """What the root holds (each count) and, of that, what was recorded before this run
+    (``already``), so a repeated import can say it recorded nothing new."""
+
+    repositories: int = 0
+    blobs: int = 0
+    manifests: int = 0
+    tags: int = 0
+    already: Counts = field(default_factory=Counts)
     copied: int = 0
     copied_bytes: int = 0
     problems: list[str] = field(default_factory=list)
     planned: set[str] = field(default_factory=set)  # digests a dry run counted as copied
+
+    @property
+    def new(self) -> Counts:
+        """What this run recorded (a dry run: would record) that was not recorded before."""
+        return Counts(
+            self.repositories - self.already.repositories,
+            self.blobs - self.already.blobs,
+            self.manifests - self.already.manifests,
+            self.tags - self.already.tags,
+        )
 
     def problem(self, text: str) -> None:
         log.warning("import: %s", text)
@@ -79,6 +107,7 @@ class DistributionImporter:
     async def run(self, *, dry_run: bool = False, verify_blobs: bool = False) -> ImportReport:
         report = ImportReport()
         for name in await self.repositories():
+            report.already.repositories += await self.metadata.repository_exists(name)
             await self._import_repository(name, report, dry_run=dry_run, verify=verify_blobs)
             report.repositories += 1
         return report
@@ -113,8 +142,10 @@ class DistributionImporter:
             return
         base = f"{REPOSITORIES}/{name}"
         for digest in await self._linked_digests(f"{base}/_layers", report):
+            known = await self.metadata.linked_blob(name, digest.text) is not None
             if await self._import_blob(name, digest, report, dry_run=dry_run, verify=verify):
                 report.blobs += 1
+                report.already.blobs += known
         manifests = await self._read_manifests(name, base, report)
         await self._attach_tags(name, base, manifests, report)
         await self._record_manifests(name, manifests, report, dry_run=dry_run)
@@ -223,9 +254,12 @@ class DistributionImporter:
         while pending:
             deferred = []
             for manifest in pending:
+                known, tags_known = await self._recorded(name, manifest)
                 if dry_run or await self._put(name, manifest):
                     report.manifests += 1
                     report.tags += len(manifest.tags)
+                    report.already.manifests += known
+                    report.already.tags += tags_known
                 else:
                     deferred.append(manifest)
             if len(deferred) == len(pending):
@@ -233,6 +267,16 @@ class DistributionImporter:
                     report.problem(f"{name}: manifest {manifest.digest} references missing content")
                 return
             pending = deferred
+
+    async def _recorded(self, name: str, manifest: _Manifest) -> tuple[bool, int]:
+        """Whether the manifest is recorded already, and how many of its tags point at it."""
+        digest = manifest.digest.text
+        known = await self.metadata.manifest_by_digest(name, digest) is not None
+        tags = 0
+        for tag in manifest.tags:
+            current = await self.metadata.manifest_by_tag(name, tag)
+            tags += current is not None and current.digest == digest
+        return known, tags
 
     async def _put(self, name: str, manifest: _Manifest) -> bool:
         record = new_manifest(

@@ -161,19 +161,31 @@ def test_more_specific_variable_wins() -> None:
     assert load_settings(None, env).storage.maintenance.readonly.enabled is True
 
 
-def test_unknown_env_key_under_known_section_fails() -> None:
-    assert env_error({"REGISTRY_HTTP_ADRESS": ":1"}) == (
-        "config: REGISTRY_HTTP_ADRESS: unknown key http.adress"
-    )
-    assert env_error({"REGISTRY_STORAGE_DELETE_ENABLE": "true"}) == (
-        "config: REGISTRY_STORAGE_DELETE_ENABLE: unknown key storage.delete.enable"
-    )
+def test_variables_naming_no_key_are_ignored_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """registry:2 ignores them; podman and skopeo users set REGISTRY_AUTH_FILE for themselves."""
+    env = {
+        "REGISTRY_AUTH_FILE": "/run/user/1000/containers/auth.json",
+        "REGISTRY_HTTP_ADRESS": ":1",
+        "REGISTRY_STORAGE_DELETE_ENABLE": "true",
+        "REGISTRY_HTTP_ADDR_PORT": "1",  # below a scalar
+        "REGISTRY_AUTH_HTPASSWD_FILE": "/x",  # must not choose htpasswd either
+        "REGISTRY_HTTP_TLS_CLIENTCAS_FIRST": "/ca.pem",  # a list takes numbers only
+    }
+    with caplog.at_level("WARNING", logger="dockyard.config.env"):
+        assert load_settings(None, env) == load_settings(None, {})
+    warned = {r.getMessage().rsplit(" ", 1)[-1] for r in caplog.records}
+    assert warned == set(env)
 
 
-def test_env_below_a_scalar_fails() -> None:
-    assert env_error({"REGISTRY_HTTP_ADDR_PORT": "1"}) == (
-        "config: REGISTRY_HTTP_ADDR_PORT: http.addr is a str, not a section"
-    )
+def test_a_known_key_with_a_bad_value_stays_an_error() -> None:
+    env = {"REGISTRY_AUTH_FILE": "/auth.json", "REGISTRY_STORAGE_DELETE_ENABLED": "maybe"}
+    assert env_error(env).startswith("config: REGISTRY_STORAGE_DELETE_ENABLED: ")
+
+
+def test_unknown_key_in_the_file_stays_an_error(write_config: WriteConfig) -> None:
+    assert env_error({}, write_config("auth:\n  file: /x\n")) == "config: unknown key auth.file"
 
 
 def test_env_type_error_names_the_variable() -> None:

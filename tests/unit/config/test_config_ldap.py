@@ -112,7 +112,6 @@ BAD: list[tuple[dict[str, str], str]] = [
      'dockyard.identity.ldap.groupmappings[0].role: invalid role name "Boss Man"'),
     ({**BASE, f"{PREFIX}GROUPSEARCHBASE": "dc=x", f"{PREFIX}GROUPMAPPINGS_0_GROUP": "devs"},
      "groupmappings[0]"),  # project is required
-    ({**BASE, f"{PREFIX}PORT": "389"}, "REGISTRY_DOCKYARD_IDENTITY_LDAP_PORT: unknown key"),
 ]  # fmt: skip
 
 

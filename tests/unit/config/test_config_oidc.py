@@ -80,7 +80,10 @@ def test_environment() -> None:
             "groupmappings[0].group: required key missing",
         ),
         ({"issuer": ISSUER, "clientid": "c", "admingroups": "['']"}, "admingroups[0]: must not"),
-        ({"issuer": ISSUER, "clientid": "c", "colour": "blue"}, "unknown key"),
+        (  # a known key whose value holds an unknown key
+            {"issuer": ISSUER, "clientid": "c", "groupmappings": "[{group: d, project: t, x: 1}]"},
+            "unknown key dockyard.identity.oidc.groupmappings[0].x",
+        ),
     ],
 )
 def test_errors_name_the_key(keys: dict[str, str], expected: str) -> None:

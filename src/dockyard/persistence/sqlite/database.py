@@ -23,7 +23,7 @@ class SqliteDatabase:
 
     def __init__(self, path: str) -> None:
         if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            make_private(path)
         self.path = path
         self.connection = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, timeout=30.0
@@ -112,6 +112,27 @@ class SqliteDatabase:
             _rollback(conn)
             raise
         return result
+
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIRECTORY = 0o700
+
+
+def make_private(path: str) -> None:
+    """Create the database file (and a missing directory) for the owner alone.
+
+    The file holds password hashes and token records. SQLite gives its ``-wal`` and ``-shm``
+    files the mode of the database file, so those follow. A file (or ``-wal``/``-shm``) left
+    readable by others by an older version is narrowed to 0600; an existing directory is the
+    operator's and is left as it is.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=PRIVATE_DIRECTORY, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    for name in (path, path + "-wal", path + "-shm"):
+        with contextlib.suppress(FileNotFoundError, PermissionError):  # not ours to narrow
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, PRIVATE_FILE)
 
 
 @contextlib.contextmanager

@@ -107,7 +107,7 @@ class FilesystemDriver:
     def __init__(self, root: str, *, direct_writes: bool = True) -> None:
         self.root = os.path.abspath(root)
         self.direct_writes = direct_writes and direct_io.supported()
-        os.makedirs(self.root, exist_ok=True)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)  # a new root is the owner's alone
 
     def _full(self, path: str) -> str:
         return os.path.join(self.root, *check_path(path))

@@ -1,0 +1,46 @@
+"""Keys dockyard accepts for registry:2 compatibility but ignores are named, never silent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec.inspect as mi
+import pytest
+
+from dockyard.config import load_settings
+from dockyard.config.ignored import IGNORED, ignored_keys, ignored_warnings
+from dockyard.config.shape import field_named, root_type, unwrap
+
+
+def test_defaults_set_nothing_ignored() -> None:
+    assert ignored_keys(load_settings(None, {})) == []
+
+
+@pytest.mark.parametrize("key", IGNORED)
+def test_every_listed_key_exists(key: str) -> None:
+    t: mi.Type = root_type()
+    for part in key.split("."):
+        assert isinstance(t, mi.StructType), key
+        found = field_named(t, part)
+        assert found is not None, key
+        t = unwrap(found.type)
+
+
+def test_set_keys_are_named(write_config: Callable[[str], str]) -> None:
+    path = write_config(
+        "proxy: {remoteurl: https://registry-1.docker.io}\n"
+        "storage: {s3: {bucket: b, accelerate: true}, maintenance: {readonly: {enabled: false}}}\n"
+        "dockyard: {database: 'sqlite:///x.db'}\n"
+        "health: {storagedriver: {enabled: true}, file: [{file: /x}]}\n"
+        "log: {reportcaller: true}\n"
+    )
+    settings = load_settings(path, {})
+    assert ignored_keys(settings) == [
+        "log.reportcaller", "storage.s3.accelerate", "proxy", "health.file",
+    ]  # fmt: skip
+    assert "NOT a pull-through cache" in ignored_warnings(settings)[2]
+
+
+def test_variables_count_as_well() -> None:
+    settings = load_settings(None, {"REGISTRY_NOTIFICATIONS_ENDPOINTS_0_NAME": "hook"})
+    assert ignored_keys(settings) == ["notifications"]
