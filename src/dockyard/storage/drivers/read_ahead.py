@@ -90,4 +90,3 @@ class ReadAheadFile:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
-
