@@ -1,9 +1,9 @@
 """Filesystem reads of files not in the page cache (storage/drivers/read_ahead.py).
 
-A blob pushed with O_DIRECT is on disk only; its first GET must read it with read-ahead on a
-worker thread, return exactly the bytes asked for (whole file or any range), and give back
-its descriptor however the read ends (finished, closed early, or its task cancelled while a
-disk read runs on the thread).
+A blob pushed with O_DIRECT is on disk only; its first GET must read it on a worker thread
+(with the kernel's read-ahead doubled for long reads), return exactly the bytes asked for
+(whole file or any range), and give back its descriptor however the read ends (finished,
+closed early, or its task cancelled while a disk read runs on the thread).
 """
 
 from __future__ import annotations
@@ -109,34 +109,34 @@ def test_cold_chunks_are_read_off_the_event_loop(
     assert readers[0] is False  # the first chunk was cold: read on a worker thread
 
 
-def test_a_cold_read_asks_the_kernel_for_the_bytes_ahead(
-    cold: tuple[FilesystemDriver, bytes, Path],
+@pytest.fixture
+def advice(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
+    """Record (offset, length, advice) of every ``os.posix_fadvise`` call, then make it."""
+    seen: list[tuple[int, int, int]] = []
+    real = os.posix_fadvise
+
+    def recording(fd: int, offset: int, length: int, what: int) -> None:
+        seen.append((offset, length, what))
+        real(fd, offset, length, what)
+
+    monkeypatch.setattr(os, "posix_fadvise", recording)
+    return seen
+
+
+def test_a_long_read_asks_for_sequential_read_ahead(
+    cold: tuple[FilesystemDriver, bytes, Path], advice: list[tuple[int, int, int]]
 ) -> None:
-    driver, data, full = cold
-
-    async def first_chunk_then_look_ahead() -> int:
-        chunks = driver.read(BLOB)
-        assert await anext(chunks) == data[:READ_CHUNK]
-        try:
-            for _ in range(500):  # the hinted reads complete in the background
-                if _resident_bytes(full) >= 16 * MIB:
-                    break
-                await asyncio.sleep(0.02)
-            return _resident_bytes(full)
-        finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
-
-    # one chunk consumed, but the next 16 MiB and more are already on their way in
-    assert asyncio.run(first_chunk_then_look_ahead()) >= 16 * MIB
+    driver, data, _ = cold
+    assert asyncio.run(_collect(driver, MIB, None)) == data[MIB:]
+    assert advice == [(MIB, SIZE - MIB, os.POSIX_FADV_SEQUENTIAL)]
 
 
-def test_read_ahead_stops_at_the_end_of_the_range(
-    cold: tuple[FilesystemDriver, bytes, Path],
+def test_a_short_range_keeps_the_default_read_ahead(
+    cold: tuple[FilesystemDriver, bytes, Path], advice: list[tuple[int, int, int]]
 ) -> None:
-    driver, data, full = cold
-    assert asyncio.run(_collect(driver, 0, 2 * MIB)) == data[: 2 * MIB]
-    time.sleep(0.5)  # let any hinted read land: none may go far past the range
-    assert _resident_bytes(full) < 12 * MIB  # unbounded, the window would take all 24
+    driver, data, _ = cold
+    assert asyncio.run(_collect(driver, 3 * MIB, MIB)) == data[3 * MIB : 4 * MIB]
+    assert advice == []
 
 
 def test_closing_a_cold_read_early_frees_its_descriptor(
@@ -189,7 +189,7 @@ def test_cancelling_during_a_disk_read_frees_its_descriptor(
 def test_a_read_after_close_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"x" * 10)
-    reader = read_ahead.ReadAheadFile(os.open(path, os.O_RDONLY), 10)
+    reader = read_ahead.ReadAheadFile(os.open(path, os.O_RDONLY), 0, 10)
     reader.close()
     with pytest.raises(StorageError, match="after close"):
         reader._read_from_disk(0, 10)

@@ -158,7 +158,7 @@ class FilesystemDriver:
         except BaseException:
             os.close(fd)
             raise
-        reader = ReadAheadFile(fd, end)
+        reader = ReadAheadFile(fd, offset, end)
         try:
             while offset < end:
                 chunk = await reader.read(offset, min(READ_CHUNK, end - offset))

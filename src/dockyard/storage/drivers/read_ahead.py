@@ -1,19 +1,20 @@
-"""Reading a file that is not in the page cache: deep read-ahead, disk waits off the loop.
+"""Reading a file that is not in the page cache: a bigger read-ahead, disk waits off the loop.
 
 An upload written with ``O_DIRECT`` (:mod:`.direct_io`) is on disk only, so the first GET
-after its push reads from the disk. One 1 MiB ``pread`` at a time, with the kernel's default
-read-ahead (128 KiB), keeps about one request in flight and blocks the event loop while it
-waits. So each chunk is first probed with ``preadv2(RWF_NOWAIT)`` (one byte, at the chunk's
-last byte): a cached chunk is read inline as before; otherwise the file is "cold" and, on a
-worker thread, ``posix_fadvise(WILLNEED)`` asks the kernel to read the next :data:`WINDOW`
-bytes in :data:`STEP` pieces (many requests in flight) before the chunk is read there.
-While cold, the hinted window is topped up every :data:`STEP` bytes, so the disk stays
-busy ahead of the reader.
+after its push reads it from the disk. Two things help that read:
 
-The bytes land in the page cache (later GETs are served from memory, as before), never in
-the process: memory stays flat whatever the window. A lock makes ``close`` wait for a read
-or hint still running on its thread (say, after the GET was cancelled), so the descriptor
-is never closed under it.
+- ``posix_fadvise(SEQUENTIAL)`` on the descriptor of a long read doubles the kernel's
+  read-ahead for it: +10-30 % on a 1 GiB cold read here, A/B in the same minutes
+  (docs/benchmarks.md). ``WILLNEED`` hints for a window ahead were tried and were slower
+  (580-725 against 1,270-1,670 MB/s for plain reads, three times the CPU): they bypass the
+  kernel's asynchronous read-ahead.
+- each chunk is first probed with ``preadv2(RWF_NOWAIT)`` at its last byte: a cached chunk
+  is read inline as before (no thread hop for the usual, cached GET); a chunk that must come
+  from the disk is read on a worker thread, so the event loop keeps serving other requests.
+
+The bytes land in the page cache (later GETs are served from memory), never in the process:
+memory stays flat. A lock makes ``close`` wait for a read still running on its thread (say,
+after the GET was cancelled), so the descriptor is never closed under it.
 """
 
 from __future__ import annotations
@@ -26,15 +27,17 @@ from collections.abc import Iterator
 
 from dockyard.storage.driver import StorageError
 
-WINDOW = 64 << 20  # bytes hinted ahead of the reader once the file is found cold
-STEP = 8 << 20  # one hint's length; the window is topped up in these steps
+SEQUENTIAL_FROM = 8 << 20  # reads this long ask for the doubled read-ahead
 _NOWAIT: int = getattr(os, "RWF_NOWAIT", 0)
-_WILLNEED: int = getattr(os, "POSIX_FADV_WILLNEED", 0)
+_SEQUENTIAL: int | None = getattr(os, "POSIX_FADV_SEQUENTIAL", None)
 
 
 def is_cached(fd: int, offset: int) -> bool:
-    """Whether the byte at ``offset`` is in the page cache; True when it cannot be told."""
-    if not _NOWAIT or not _WILLNEED:
+    """Whether the byte at ``offset`` is in the page cache; True when it cannot be told.
+
+    When it is not, the probe starts the kernel's read-ahead there (it does not wait for it).
+    """
+    if not _NOWAIT:
         return True
     try:
         os.preadv(fd, [bytearray(1)], offset, _NOWAIT)
@@ -46,22 +49,19 @@ def is_cached(fd: int, offset: int) -> bool:
 
 
 class ReadAheadFile:
-    """Chunked reads of one open file, with read-ahead once it turns out not to be cached."""
+    """Chunked reads of ``[offset, end)`` of one open file; disk waits on a worker thread."""
 
-    def __init__(self, fd: int, end: int) -> None:
+    def __init__(self, fd: int, offset: int, end: int) -> None:
         self._fd = fd
-        self._end = end  # where the caller stops reading: nothing is hinted past it
-        self._hinted_to = 0  # end of the bytes already asked for with WILLNEED
-        self._cold = False
         self._lock = threading.Lock()
+        if _SEQUENTIAL is not None and end - offset >= SEQUENTIAL_FROM:
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(fd, offset, end - offset, _SEQUENTIAL)
 
     async def read(self, offset: int, length: int) -> bytes:
         """Up to ``length`` bytes at ``offset`` (fewer only at the end of the file)."""
-        if self._cold and self._hinted_to - offset < WINDOW - STEP:
-            await asyncio.to_thread(self._advise_ahead, offset)
         if is_cached(self._fd, offset + length - 1):
             return os.pread(self._fd, length, offset)
-        self._cold = True
         return await asyncio.to_thread(self._read_from_disk, offset, length)
 
     @contextlib.contextmanager
@@ -71,22 +71,12 @@ class ReadAheadFile:
                 raise StorageError("read after close")
             yield self._fd
 
-    def _advise_ahead(self, offset: int) -> None:
-        with self._open() as fd:
-            end = min(offset + WINDOW, self._end)
-            start = max(self._hinted_to, offset)
-            while start < end:
-                os.posix_fadvise(fd, start, min(STEP, end - start), _WILLNEED)
-                start += STEP
-            self._hinted_to = max(self._hinted_to, start)
-
     def _read_from_disk(self, offset: int, length: int) -> bytes:
-        self._advise_ahead(offset)
         with self._open() as fd:
             return os.pread(fd, length, offset)
 
     def close(self) -> None:
-        with self._lock:  # at most one chunk's read or one window's hints to wait for
+        with self._lock:  # at most one chunk's read to wait for
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
