@@ -4,8 +4,9 @@ An upload written with ``O_DIRECT`` (:mod:`.direct_io`) is on disk only, so the 
 after its push reads it from the disk. Two things help that read:
 
 - ``posix_fadvise(SEQUENTIAL)`` on the descriptor of a long read doubles the kernel's
-  read-ahead for it: +10-30 % on a 1 GiB cold read here, A/B in the same minutes
-  (docs/benchmarks.md). ``WILLNEED`` hints for a window ahead were tried and were slower
+  read-ahead for it: +10-30 % for a bare ``pread`` loop over a cold 1 GiB file here (4 of 4
+  alternating pairs), within the noise through the whole driver (docs/benchmarks.md,
+  *The first GET after a push*). ``WILLNEED`` hints for a window ahead were tried and were slower
   (580-725 against 1,270-1,670 MB/s for plain reads, three times the CPU): they bypass the
   kernel's asynchronous read-ahead.
 - each chunk is first probed with ``preadv2(RWF_NOWAIT)`` at its last byte: a cached chunk
