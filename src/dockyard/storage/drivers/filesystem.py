@@ -18,6 +18,7 @@ from dockyard.storage.driver import (
     check_path,
 )
 from dockyard.storage.drivers import direct_io
+from dockyard.storage.drivers.read_ahead import ReadAheadFile
 from dockyard.storage.drivers.writeback import WINDOW, start_writeback
 
 READ_CHUNK = 1 << 20
@@ -153,16 +154,20 @@ class FilesystemDriver:
         except _MISSING:
             raise PathNotFoundError(path) from None
         try:
-            remaining = length if length is not None else os.fstat(fd).st_size - offset
-            while remaining > 0:
-                chunk = os.pread(fd, min(READ_CHUNK, remaining), offset)
+            end = offset + length if length is not None else os.fstat(fd).st_size
+        except BaseException:
+            os.close(fd)
+            raise
+        reader = ReadAheadFile(fd, offset, end)
+        try:
+            while offset < end:
+                chunk = await reader.read(offset, min(READ_CHUNK, end - offset))
                 if not chunk:
                     raise StorageError(f"{path}: file shorter than expected")
                 offset += len(chunk)
-                remaining -= len(chunk)
                 yield chunk
         finally:
-            os.close(fd)
+            reader.close()
 
     async def get_content(self, path: str) -> bytes:
         try:
