@@ -14,7 +14,6 @@ import itertools
 import os
 import random
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,20 +26,11 @@ from dockyard.storage.driver import StorageError
 from dockyard.storage.drivers import direct_io
 from dockyard.storage.drivers.filesystem import FilesystemDriver
 from dockyard.storage.testing import pattern, read_all
+from support.pagecache import resident_bytes
 
 MIB = 1 << 20
 UPLOAD = "_uploads/u1/data"
 
-
-def _resident_bytes(path: Path) -> int:
-    """Bytes of ``path`` in the page cache, as util-linux's fincore counts them."""
-    out = subprocess.run(
-        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return int(out.stdout.strip())
 
 
 def _before_each_pwrite(monkeypatch: pytest.MonkeyPatch, hook: Callable[[int, int], None]) -> None:
@@ -94,7 +84,7 @@ def test_appends_ending_anywhere_round_trip(tmp_path: Path) -> None:
         # The appends stayed aligned, so O_DIRECT took every whole buffer (4-8, 9-13, 13-17
         # and 17-21 MiB); only 0-4 MiB (never one whole buffer) and 8-9 MiB were cached. Had
         # alignment been lost, every write would have fallen back to the cache: 21 MiB.
-        assert _resident_bytes(tmp_path / "root" / UPLOAD) <= 6 * MIB
+        assert resident_bytes(tmp_path / "root" / UPLOAD) <= 6 * MIB
     assert (tmp_path / "root" / UPLOAD).read_bytes() == data
 
 
@@ -110,8 +100,8 @@ def test_whole_buffers_bypass_the_page_cache(tmp_path: Path) -> None:
     cached = FilesystemDriver(str(tmp_path / "cached"), direct_writes=False)
     asyncio.run(write(direct))
     asyncio.run(write(cached))
-    assert _resident_bytes(tmp_path / "direct" / UPLOAD) <= 4 * MIB
-    assert _resident_bytes(tmp_path / "cached" / UPLOAD) >= 16 * MIB
+    assert resident_bytes(tmp_path / "direct" / UPLOAD) <= 4 * MIB
+    assert resident_bytes(tmp_path / "cached" / UPLOAD) >= 16 * MIB
     assert (tmp_path / "direct" / UPLOAD).read_bytes() == data
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -22,22 +21,12 @@ from dockyard.storage.driver import StorageError
 from dockyard.storage.drivers import read_ahead
 from dockyard.storage.drivers.filesystem import READ_CHUNK, FilesystemDriver
 from dockyard.storage.testing import pattern
+from support.pagecache import resident_bytes
 
 MIB = 1 << 20
 SIZE = 24 * MIB + 12345  # not a multiple of a chunk or a page
 BLOB = "blobs/cold/data"
 
-
-def _resident_bytes(path: Path) -> int:
-    """Bytes of ``path`` in the page cache, as util-linux's fincore counts them (mincore:
-    looking does not read anything in, where a RWF_NOWAIT probe starts read-ahead)."""
-    out = subprocess.run(
-        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return int(out.stdout.strip())
 
 
 def _evict(path: Path) -> None:
@@ -47,7 +36,7 @@ def _evict(path: Path) -> None:
         os.fsync(fd)
         for _ in range(50):  # pages still under writeback are dropped on a later try
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            if _resident_bytes(path) == 0:
+            if resident_bytes(path) == 0:
                 return
             time.sleep(0.1)
         pytest.skip("this filesystem keeps the file in memory (tmpfs?): nothing is cold")

@@ -17,7 +17,7 @@ from dockyard.storage.driver import (
     StorageError,
     check_path,
 )
-from dockyard.storage.drivers import direct_io
+from dockyard.storage.drivers import cache_warm, direct_io
 from dockyard.storage.drivers.read_ahead import ReadAheadFile
 from dockyard.storage.drivers.writeback import WINDOW, start_writeback
 
@@ -108,6 +108,8 @@ class FilesystemDriver:
     def __init__(self, root: str, *, direct_writes: bool = True) -> None:
         self.root = os.path.abspath(root)
         self.direct_writes = direct_writes and direct_io.supported()
+        # direct writes skip the page cache: fill it behind the push instead (cache_warm.py)
+        self.warmer = cache_warm.CacheWarmer() if self.direct_writes else None
         os.makedirs(self.root, mode=0o700, exist_ok=True)  # a new root is the owner's alone
 
     def _full(self, path: str) -> str:
@@ -191,15 +193,20 @@ class FilesystemDriver:
         src, dst = self._full(source), self._full(destination)
         if not os.path.exists(src):
             raise PathNotFoundError(source)
-        await asyncio.to_thread(self._publish, src, dst)
+        size = await asyncio.to_thread(self._publish, src, dst)
+        if self.warmer is not None:
+            self.warmer.warm(dst, size)
 
     @staticmethod
-    def _publish(src: str, dst: str) -> None:
+    def _publish(src: str, dst: str) -> int:
+        """Move ``src`` to ``dst`` durably; the size of what was published."""
         _fsync_file(src)  # durable on its own: a no-op cost when the writer already flushed
         directory = os.path.dirname(dst)
         os.makedirs(directory, exist_ok=True)
+        size = os.stat(src).st_size
         os.replace(src, dst)
         _fsync_dir(directory)
+        return size
 
     async def delete(self, path: str) -> None:
         full = self._full(path)
