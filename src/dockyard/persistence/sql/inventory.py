@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dockyard.core.events import EventKind, EventOrigin, EventTarget
 from dockyard.persistence.lifecycle_records import BlobVeto, ManifestEntry, ManifestFacts, Veto
-from dockyard.persistence.sql.metadata import deleted_manifest
+from dockyard.persistence.sql.event_targets import deleted_manifest
 from dockyard.persistence.sql.outbox import emit
 from dockyard.persistence.sql.session import Database, Session
 

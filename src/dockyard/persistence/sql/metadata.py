@@ -18,6 +18,7 @@ from dockyard.persistence.records import (
     ReferrerRecord,
     UploadRecord,
 )
+from dockyard.persistence.sql.event_targets import deleted_manifest, pushed
 from dockyard.persistence.sql.outbox import emit
 from dockyard.persistence.sql.session import Database, Lookup, Session, chunks, placeholders
 from dockyard.persistence.sql.uploads import SqlUploadStore
@@ -459,24 +460,3 @@ class SqlMetadata:
 
     async def get_upload(self, upload_id: str) -> UploadRecord | None:
         return await self.uploads.get(upload_id)
-
-
-def pushed(manifest: NewManifest) -> EventTarget:
-    """A ``manifest.pushed`` event's target: the manifest, every tag the push set, and an
-    index's children (listed here, not pushed as events of their own)."""
-    return EventTarget(
-        manifest.digest,
-        manifest.media_type,
-        len(manifest.content),
-        tags=manifest.tags,
-        children=manifest.child_digests,
-    )
-
-
-async def deleted_manifest(
-    session: Session, manifest_id: int, digest: str, media_type: str, size: int
-) -> EventTarget:
-    """A ``manifest.deleted`` event's target, read before the delete: the tags it carries."""
-    rows = await session.fetchall("SELECT name FROM tags WHERE manifest_id = ?", (manifest_id,))
-    tags = tuple(sorted(str(r[0]) for r in rows))
-    return EventTarget(digest, media_type, int(size), tags=tags)
