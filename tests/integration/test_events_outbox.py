@@ -4,12 +4,15 @@ leave exactly the expected events in the outbox, read back with ``dockyard event
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from support import postgres
 from support.oci import (
     OCI_INDEX,
     assert_oci_error,
@@ -42,13 +45,30 @@ def _htpasswd(path: Path) -> dict[str, str]:
     return {"REGISTRY_AUTH": "htpasswd", "REGISTRY_AUTH_HTPASSWD_PATH": str(path)}
 
 
-def events_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The server's (and the CLI's) metadata database: SQLite in the data directory, or a
+    fresh database on the session's real PostgreSQL."""
+    if request.param == "sqlite":
+        return {}
+    if not postgres.available():
+        pytest.skip("PostgreSQL not installed")
+    return {"REGISTRY_DOCKYARD_DATABASE": postgres.shared_server().create_database("events")}
+
+
+def events_cli(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [DOCKYARD, "events", "list", "--data-dir", str(data_dir), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=60, check=False, env=full_env
+    )
 
 
-def listed(server: RunningServer, *args: str) -> list[dict[str, Any]]:
-    result = events_cli(server.data_dir, *args)
+def listed(server: RunningServer, env: dict[str, str], *args: str) -> list[dict[str, Any]]:
+    result = events_cli(server.data_dir, *args, env=env)
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
 
@@ -69,8 +89,10 @@ def _use_request_id(client: httpx.Client, request_id: str) -> None:
     client.headers["X-Request-Id"] = request_id
 
 
-def test_raw_http_pushes_and_deletions_produce_exactly_their_events(tmp_path: Path) -> None:
-    env = _htpasswd(tmp_path / "htpasswd")
+def test_raw_http_pushes_and_deletions_produce_exactly_their_events(
+    tmp_path: Path, database_env: dict[str, str]
+) -> None:
+    env = _htpasswd(tmp_path / "htpasswd") | database_env
     image, other = make_image(layers=1), make_image(layers=1)
     amd64, arm64 = make_image(layers=1), make_image(layers=1)
     index = make_index([amd64, arm64])
@@ -109,7 +131,7 @@ def test_raw_http_pushes_and_deletions_produce_exactly_their_events(tmp_path: Pa
         assert client.delete("/v2/prod/multi/manifests/extra").status_code == 202
         assert client.delete(f"/v2/prod/multi/manifests/{index_digest}").status_code == 202
         assert client.delete(f"/v2/team/copy/blobs/{layer}").status_code == 202
-        entries = listed(server)
+        entries = listed(server, database_env)
 
         assert summary(entries) == [
             ("manifest.pushed", "prod/app", image.digest, ("v1",)),
@@ -130,9 +152,9 @@ def test_raw_http_pushes_and_deletions_produce_exactly_their_events(tmp_path: Pa
         assert events[4]["target"]["source"] == "prod/app"
         sequences = [e["sequence"] for e in entries]
         assert sequences == sorted(sequences)
-        page = listed(server, "--after", str(sequences[2]), "--limit", "2")
+        page = listed(server, database_env, "--after", str(sequences[2]), "--limit", "2")
         assert [e["sequence"] for e in page] == sequences[3:5]
-        assert listed(server, "--after", str(sequences[-1])) == []
+        assert listed(server, database_env, "--after", str(sequences[-1])) == []
 
 
 def test_events_list_refuses_a_missing_data_directory_and_bad_paging(tmp_path: Path) -> None:
