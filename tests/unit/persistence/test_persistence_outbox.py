@@ -179,13 +179,21 @@ def test_checked_deletions_store_an_event_only_when_not_vetoed(
         check = inventory.delete_manifest_checked
         assert await check("repo", digest("m"), refuse, origin=ALICE) == "kept by a rule"
         assert await check("repo", digest("m"), lambda _f: None, origin=ALICE) == "deleted"
+        await metadata.put_manifest("repo", manifest("n", tags=("a", "b")))
+        assert not await inventory.delete_tag_if("repo", "a", digest("m"), origin=ALICE)
+        assert await inventory.delete_tag_if("repo", "a", digest("n"), origin=ALICE)
         unlink = inventory.unlink_blob_checked
         assert await unlink("repo", CONFIG, lambda _u: "no", origin=ALICE) == "no"
         assert await unlink("repo", CONFIG, lambda _u: None, origin=ALICE) == "deleted"
 
     run(main())
-    assert kinds(run, database) == [("manifest.deleted", digest("m")), ("blob.deleted", CONFIG)]
-    assert events(run, database)[0].event.target.tags == ("v1",)
+    assert kinds(run, database) == [
+        ("manifest.deleted", digest("m")),
+        ("tag.deleted", digest("n")),
+        ("blob.deleted", CONFIG),
+    ]
+    stored = events(run, database)
+    assert stored[0].event.target.tags == ("v1",) and stored[1].event.target.tags == ("a",)
 
 
 def test_events_are_read_after_a_position_in_order_a_page_at_a_time(

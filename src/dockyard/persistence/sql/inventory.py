@@ -122,9 +122,20 @@ class SqlInventory:
 
         return await self.db.transaction(work)
 
-    async def delete_tag_if(self, repository: str, tag: str, digest: str) -> bool:
-        """Delete ``tag`` if it still points to ``digest`` (one statement)."""
-        return await self.db.execute(_DELETE_TAG, (repository, tag, repository, digest)) > 0
+    async def delete_tag_if(
+        self, repository: str, tag: str, digest: str, *, origin: EventOrigin | None = None
+    ) -> bool:
+        """Delete ``tag`` if it still points to ``digest`` (one statement), with its
+        ``tag.deleted`` event in the same transaction."""
+
+        async def work(session: Session) -> bool:
+            if not await session.execute(_DELETE_TAG, (repository, tag, repository, digest)):
+                return False
+            target = EventTarget(digest, tags=(tag,))
+            await emit(session, origin, EventKind.TAG_DELETED, repository, target)
+            return True
+
+        return await self.db.transaction(work)
 
     async def repository_manifests(self, repository: str) -> list[ManifestEntry]:
         """Every manifest of the repository with its tags and the manifests it lists."""
