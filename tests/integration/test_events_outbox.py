@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from e2e.clientkit import Clients, OciLayout
+from e2e.clientkit import make_image as make_layout_image
 from support import postgres
 from support.oci import (
     OCI_INDEX,
@@ -155,6 +157,33 @@ def test_raw_http_pushes_and_deletions_produce_exactly_their_events(
         page = listed(server, database_env, "--after", str(sequences[2]), "--limit", "2")
         assert [e["sequence"] for e in page] == sequences[3:5]
         assert listed(server, database_env, "--after", str(sequences[-1])) == []
+
+
+def test_skopeo_push_and_copy_between_repositories(tmp_path: Path) -> None:
+    """skopeo pushes one image (one event: its manifest), then copies it to another
+    repository of the same registry, mounting blobs (one event each, none twice) and pushing
+    the manifest again; blob uploads are no events."""
+    layout = OciLayout(tmp_path / "layout")
+    image = make_layout_image([{"a.txt": b"one"}, {"b.txt": b"two"}])
+    layout.add_image(image, "first")
+    clients = Clients(tmp_path / "clients")
+    with serving(tmp_path) as server:
+        source = f"docker://127.0.0.1:{server.port}/team/app:1.0"
+        copy = f"docker://127.0.0.1:{server.port}/team/copy:1.0"
+        flags = ["--dest-tls-verify=false"]
+        clients.skopeo("copy", *flags, f"oci:{layout.path}:first", source)
+        clients.skopeo("copy", "--src-tls-verify=false", *flags, source, copy)
+        entries = listed(server, {})
+    blobs = {sha256(blob) for blob in image.blobs}
+    assert summary(entries[:1]) == [("manifest.pushed", "team/app", image.digest, ("1.0",))]
+    mounts = entries[1:-1]  # skopeo mounts the blobs it knows are there (it may upload some)
+    mounted = [e["event"]["target"]["digest"] for e in mounts]
+    assert mounted and set(mounted) <= blobs and len(set(mounted)) == len(mounted)
+    assert {(e["event"]["kind"], e["event"]["target"]["source"]) for e in mounts} == {
+        ("blob.mounted", "team/app")
+    }
+    assert summary(entries[-1:]) == [("manifest.pushed", "team/copy", image.digest, ("1.0",))]
+    assert {e["event"].get("actor") for e in entries} == {None}, "anonymous pushes"
 
 
 def test_events_list_refuses_a_missing_data_directory_and_bad_paging(tmp_path: Path) -> None:
