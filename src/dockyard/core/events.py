@@ -47,9 +47,6 @@ class EventOrigin(msgspec.Struct, frozen=True):
     request_id: str = ""
 
 
-SYSTEM = EventOrigin()
-
-
 class Event(msgspec.Struct, frozen=True, omit_defaults=True):
     id: str  # stable across every delivery attempt (a uuid4, 32 hex digits)
     kind: EventKind
