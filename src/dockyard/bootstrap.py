@@ -36,11 +36,12 @@ from dockyard.cli.logsetup import configure_logging
 from dockyard.config import Settings, parse_duration
 from dockyard.config.health import storage_health
 from dockyard.config.validation import index_completeness
-from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata
+from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata, SqlOutbox
 from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.blobs import BlobService
 from dockyard.services.descriptors import BlobDescriptorCache
+from dockyard.services.events import EventReader
 from dockyard.services.gc import GarbageCollector
 from dockyard.services.health import HealthMonitor, build_monitor
 from dockyard.services.importer import DistributionImporter
@@ -247,6 +248,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
             deletions=lifecycle.retention.deletions,
         ),
         lifecycle=lifecycle,
+        events=EventReader(SqlOutbox(database)),
         htpasswd=htpasswd,
         identity=build_identity_services(
             settings,

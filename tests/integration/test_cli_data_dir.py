@@ -27,6 +27,7 @@ READERS = [
     ("quota", "list"),
     ("immutable", "list"),
     ("jobs",),
+    ("events", "list"),
     ("retention", "history"),
     ("maintenance", "readonly", "status"),
     ("token", "list"),

@@ -16,6 +16,7 @@ from dockyard.cli import (
     admin_roles,
     admin_users,
     config_cmd,
+    events_cmd,
     gc_cmd,
     import_cmd,
     lifecycle_cmds,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_audit.register(commands)
     lifecycle_cmds.register(commands)
     token_cmd.register(commands)
+    events_cmd.register(commands)
     return parser
 
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dockyard.core.events import EventOrigin
+
 
 class ImmutableTagError(Exception):
     """A manifest push would move a tag that ``NewManifest.frozen_tags`` says is immutable."""
@@ -161,9 +163,15 @@ class DeletionLog(Protocol):
 
 
 class InventoryStore(Protocol):
-    async def delete_manifest_checked(self, repository: str, digest: str, veto: Veto) -> str: ...
-    async def delete_tag_if(self, repository: str, tag: str, digest: str) -> bool: ...
-    async def unlink_blob_checked(self, repository: str, digest: str, veto: BlobVeto) -> str: ...
+    async def delete_manifest_checked(
+        self, repository: str, digest: str, veto: Veto, *, origin: EventOrigin | None = None
+    ) -> str: ...
+    async def delete_tag_if(
+        self, repository: str, tag: str, digest: str, *, origin: EventOrigin | None = None
+    ) -> bool: ...
+    async def unlink_blob_checked(
+        self, repository: str, digest: str, veto: BlobVeto, *, origin: EventOrigin | None = None
+    ) -> str: ...
     async def repository_manifests(self, repository: str) -> list[ManifestEntry]: ...
 
 

@@ -10,9 +10,11 @@ from dockyard.auth.principal import Principal
 from dockyard.cache.base import NullCache
 from dockyard.core.digest import parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.events import EventOrigin
 from dockyard.core.reference import validate_name
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.descriptors import BlobDescriptorCache
+from dockyard.services.events import origin_of
 from dockyard.services.guards import ensure_delete_enabled
 from dockyard.services.immutability import ImmutabilityService
 from dockyard.services.registry import RegistryOptions
@@ -104,18 +106,20 @@ class BlobService:
             return None
         return await self.storage.redirect_url(handle.storage_path)
 
-    async def _unlink(self, repository: str, digest: str) -> bool:
+    async def _unlink(self, repository: str, digest: str, origin: EventOrigin) -> bool:
         if self.immutability is None:
-            return await self.metadata.unlink_blob(repository, digest)
-        return await self.immutability.unlink_blob(repository, digest)
+            return await self.metadata.unlink_blob(repository, digest, origin=origin)
+        return await self.immutability.unlink_blob(repository, digest, origin=origin)
 
-    async def delete(self, principal: Principal, repository: str, digest: str) -> None:
+    async def delete(
+        self, principal: Principal, repository: str, digest: str, *, request_id: str = ""
+    ) -> None:
         """Unlink the blob from ``repository``; bytes go when garbage collection runs."""
         validate_name(repository)
         parse_digest(digest)
         await ensure_delete_enabled(self.options)
         self.policy.require(principal, Action.DELETE, repository)
         await self.descriptors.forget(repository, digest)
-        if not await self._unlink(repository, digest):
+        if not await self._unlink(repository, digest, origin_of(principal, request_id)):
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": digest})
         await self.descriptors.forget_quietly(repository, digest)

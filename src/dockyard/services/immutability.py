@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.events import EventOrigin
 from dockyard.core.patterns import matches, validate_pattern
 from dockyard.persistence.lifecycle_records import (
     ImmutableRuleStore,
@@ -99,7 +100,9 @@ class ImmutabilityService:
     async def rules_for(self, repository: str) -> list[ImmutableRule]:
         return [r for r in await self.rules() if matches(r.repositories, repository)]
 
-    async def delete_manifest(self, repository: str, digest: str) -> bool:
+    async def delete_manifest(
+        self, repository: str, digest: str, *, origin: EventOrigin | None = None
+    ) -> bool:
         """Delete the manifest unless it (or an index listing it) carries an immutable tag;
         False when there is no such manifest."""
         rules = await self.rules_for(repository)
@@ -107,12 +110,16 @@ class ImmutabilityService:
         def veto(facts: ManifestFacts) -> str | None:
             return protected_by(rules, repository, digest, facts)
 
-        outcome = await self.inventory.delete_manifest_checked(repository, digest, veto)
+        outcome = await self.inventory.delete_manifest_checked(
+            repository, digest, veto, origin=origin
+        )
         if outcome not in ("deleted", "missing"):
             raise RegistryError(ErrorCode.DENIED, outcome, detail={"digest": digest})
         return outcome == "deleted"
 
-    async def unlink_blob(self, repository: str, digest: str) -> bool:
+    async def unlink_blob(
+        self, repository: str, digest: str, *, origin: EventOrigin | None = None
+    ) -> bool:
         """Unlink the blob from the repository unless a manifest there that needs it carries
         an immutable tag (or an index listing it does): DENIED then. False when not linked."""
         rules = await self.rules_for(repository)
@@ -128,7 +135,9 @@ class ImmutabilityService:
                     )
             return None
 
-        outcome = await self.inventory.unlink_blob_checked(repository, digest, veto)
+        outcome = await self.inventory.unlink_blob_checked(
+            repository, digest, veto, origin=origin
+        )
         if outcome not in ("deleted", "missing"):
             raise RegistryError(ErrorCode.DENIED, outcome, detail={"digest": digest})
         return outcome == "deleted"

@@ -11,11 +11,13 @@ from dockyard.auth.principal import Principal
 from dockyard.core import mediatypes as mt
 from dockyard.core.digest import digest_of, is_valid_digest, parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.events import EventOrigin
 from dockyard.core.manifest import ParsedManifest, parse_manifest
 from dockyard.core.reference import is_valid_tag, validate_name, validate_tag
 from dockyard.persistence.lifecycle_records import ImmutableTagError
 from dockyard.persistence.records import ManifestRecord, NewManifest, ReferenceSizeError
 from dockyard.persistence.stores import MetadataStore
+from dockyard.services.events import origin_of
 from dockyard.services.guards import ensure_delete_enabled, ensure_writable
 from dockyard.services.immutability import ImmutabilityService
 from dockyard.services.manifest_checks import declared_sizes, optional_children, size_refusal
@@ -88,6 +90,7 @@ class ManifestService:
         content_type: str,
         body: bytes,
         extra_tags: list[str],
+        request_id: str = "",
     ) -> PushedManifest:
         validate_name(repository)
         await ensure_writable(self.options)
@@ -99,7 +102,8 @@ class ManifestService:
             optional_children=optional_children(parsed, self.options.index_completeness),
         )
         try:
-            missing = await self._record_within_quota(repository, new)
+            origin = origin_of(principal, request_id)
+            missing = await self._record_within_quota(repository, new, origin)
         except ReferenceSizeError as error:
             raise size_refusal(parsed, error) from None
         if missing:
@@ -110,46 +114,53 @@ class ManifestService:
             )
         return PushedManifest(digest, parsed.subject.digest if parsed.subject else None, tags)
 
-    async def _record_within_quota(self, repository: str, new: NewManifest) -> list[str]:
+    async def _record_within_quota(
+        self, repository: str, new: NewManifest, origin: EventOrigin
+    ) -> list[str]:
         """``_record``, holding the manifest's size in the project's quota while it is
         recorded (refused, DENIED, when it does not fit); one the repository has is free."""
         if self.quotas is None or await self.metadata.manifest_by_digest(repository, new.digest):
-            return await self._record(repository, new)
+            return await self._record(repository, new, origin)
         async with self.quotas.holding(repository, len(new.content)):
-            return await self._record(repository, new)
+            return await self._record(repository, new, origin)
 
-    async def _record(self, repository: str, new: NewManifest) -> list[str]:
-        """Record the manifest; refused (DENIED) when it would move an immutable tag."""
+    async def _record(self, repository: str, new: NewManifest, origin: EventOrigin) -> list[str]:
+        """Record the manifest and its push event; refused (DENIED) when it would move an
+        immutable tag (no event then: both are one transaction)."""
         if self.immutability is None or not new.tags:
-            return await self.metadata.put_manifest(repository, new)
+            return await self.metadata.put_manifest(repository, new, origin=origin)
         frozen = await self.immutability.frozen(repository, new.tags)
         try:
-            return await self.metadata.put_manifest(repository, replace(new, frozen_tags=frozen))
+            frozen_new = replace(new, frozen_tags=frozen)
+            return await self.metadata.put_manifest(repository, frozen_new, origin=origin)
         except ImmutableTagError as error:
             raise await self.immutability.refused_push(
                 repository, error.tag, error.current
             ) from None
 
-    async def delete(self, principal: Principal, repository: str, reference: str) -> None:
+    async def delete(
+        self, principal: Principal, repository: str, reference: str, *, request_id: str = ""
+    ) -> None:
         validate_name(repository)
         await ensure_delete_enabled(self.options)
+        origin = origin_of(principal, request_id)
         if is_digest_reference(reference):
             self.policy.require(principal, Action.DELETE, repository)
             _require_possible(reference)
-            deleted = await self._delete_manifest(repository, reference)
+            deleted = await self._delete_manifest(repository, reference, origin)
         else:
             self.policy.require(principal, Action.DELETE_TAG, repository)
             _require_possible(reference)
             if self.immutability is not None:
                 await self.immutability.require_tag_deletable(repository, reference)
-            deleted = await self.metadata.delete_tag(repository, reference)
+            deleted = await self.metadata.delete_tag(repository, reference, origin=origin)
         if not deleted:
             raise _unknown(reference)
 
-    async def _delete_manifest(self, repository: str, digest: str) -> bool:
+    async def _delete_manifest(self, repository: str, digest: str, origin: EventOrigin) -> bool:
         if self.immutability is None:
-            return await self.metadata.delete_manifest(repository, digest)
-        return await self.immutability.delete_manifest(repository, digest)
+            return await self.metadata.delete_manifest(repository, digest, origin=origin)
+        return await self.immutability.delete_manifest(repository, digest, origin=origin)
 
 
 def _digest_and_tags(reference: str, body: bytes, extra: list[str]) -> tuple[str, tuple[str, ...]]:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dockyard.core.events import EventOrigin
 from dockyard.persistence.lifecycle_records import (
     DeletionLog,
     DeletionRecord,
@@ -66,11 +67,12 @@ class Pruner:
         if not decisions:
             return outcome
         rules = await self.immutability.rules_for(decisions[0].repository)
+        origin = EventOrigin(actor=actor)  # the events of each deletion (docs/events.md)
         for decision in decisions:
             if decision.delete:
-                why = await self._delete(decision, rules)
+                why = await self._delete(decision, rules, origin)
             elif decision.untag:
-                why = await self._untag(decision, rules)
+                why = await self._untag(decision, rules, origin)
             else:
                 continue
             if why is None:
@@ -83,26 +85,31 @@ class Pruner:
                 outcome.skipped.append((decision, why))
         return outcome
 
-    async def _delete(self, decision: Decision, rules: list[ImmutableRule]) -> str | None:
+    async def _delete(
+        self, decision: Decision, rules: list[ImmutableRule], origin: EventOrigin
+    ) -> str | None:
         def veto(facts: ManifestFacts) -> str | None:
             if tuple(facts.tags) != decision.tags or facts.parents:
                 return CHANGED
             return protected_by(rules, decision.repository, decision.digest, facts)
 
         result = await self.inventory.delete_manifest_checked(
-            decision.repository, decision.digest, veto
+            decision.repository, decision.digest, veto, origin=origin
         )
         return None if result == "deleted" else result
 
-    async def _untag(self, decision: Decision, rules: list[ImmutableRule]) -> str | None:
+    async def _untag(
+        self, decision: Decision, rules: list[ImmutableRule], origin: EventOrigin
+    ) -> str | None:
         for tag in decision.untag:
             rule = next((r for r in rules if r.covers(decision.repository, tag)), None)
             if rule is not None:
                 return f'tag "{tag}" is immutable (rule {rule.describe()})'
+        repository, digest = decision.repository, decision.digest
         removed = [
             tag
             for tag in decision.untag
-            if await self.inventory.delete_tag_if(decision.repository, tag, decision.digest)
+            if await self.inventory.delete_tag_if(repository, tag, digest, origin=origin)
         ]
         return None if removed else CHANGED
 

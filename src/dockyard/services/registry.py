@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from dockyard.auth.htpasswd import HtpasswdFile
     from dockyard.auth.policy import AccessPolicy
     from dockyard.services.blobs import BlobService
+    from dockyard.services.events import EventReader
     from dockyard.services.gc import GarbageCollector
     from dockyard.services.health import HealthMonitor
     from dockyard.services.identity.wiring import IdentityServices
@@ -67,3 +68,4 @@ class Registry:
     background: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = ()
     # health.storagedriver: probes of storage and database behind /debug/health (None: off)
     health: HealthMonitor | None = None
+    events: EventReader | None = None  # the outbox, read in order (docs/events.md)

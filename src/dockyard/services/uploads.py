@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
 from dockyard.auth.policy import AccessPolicy, Action
@@ -28,10 +29,12 @@ from dockyard.auth.principal import Principal
 from dockyard.cache.base import LocalLocks, LockManager
 from dockyard.core.digest import Digest, new_hasher, parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.events import EventOrigin
 from dockyard.core.reference import NAME_MAX_LENGTH, validate_name
 from dockyard.persistence.records import BlobRecord, UploadRecord
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.blob_publishing import BlobPublisher
+from dockyard.services.events import origin_of
 from dockyard.services.guards import ensure_writable
 from dockyard.services.quotas import Admit, QuotaExceededError, QuotaService
 from dockyard.services.registry import RegistryOptions
@@ -41,6 +44,13 @@ from dockyard.storage.driver import BlobWriter, PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, is_upload_id, upload_dir, upload_path
 
 UPLOAD_LOCK_SECONDS = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class MountedBlob:
+    blob: BlobRecord  # as the source repository has it
+    source: str
+    origin: EventOrigin
 
 
 class UploadService:
@@ -203,9 +213,16 @@ class UploadService:
             await self.storage.delete(upload_dir(upload_id))
 
     async def mount(
-        self, principal: Principal, repository: str, digest: str, source: str | None
+        self,
+        principal: Principal,
+        repository: str,
+        digest: str,
+        source: str | None,
+        *,
+        request_id: str = "",
     ) -> BlobRecord | None:
-        """Link an existing blob from ``source`` (or any readable repository when None)."""
+        """Link an existing blob from ``source`` (or any readable repository when None); a
+        new link is a ``blob.mounted`` event."""
         parse_digest(digest)
         await self._check_push(principal, repository)
         if source is not None:
@@ -218,7 +235,8 @@ class UploadService:
             found = await self.metadata.linked_blob(candidate, digest)
             if found is None:
                 continue
-            return await self._link_within_quota(repository, found)
+            mounted = MountedBlob(found, candidate, origin_of(principal, request_id))
+            return await self._link_within_quota(repository, mounted)
         return None
 
     # internals -----------------------------------------------------------------------------
@@ -228,16 +246,22 @@ class UploadService:
         await ensure_writable(self.options)
         self.policy.require(principal, Action.PUSH, repository)
 
-    async def _link_within_quota(self, repository: str, found: BlobRecord) -> BlobRecord | None:
+    async def _link_within_quota(self, repository: str, mounted: MountedBlob) -> BlobRecord | None:
         """Link a mounted blob, holding its size while it is linked unless the project counts
         it already; None when it does not fit (the client uploads instead, and hears why)."""
+        found = mounted.blob
         if self.quotas is None or await self.quotas.counts_already(repository, found.digest):
-            return await self.metadata.link_blob(repository, found.digest)
+            return await self._link(repository, mounted)
         try:
             async with self.quotas.holding(repository, found.size):
-                return await self.metadata.link_blob(repository, found.digest)
+                return await self._link(repository, mounted)
         except QuotaExceededError:
             return None
+
+    async def _link(self, repository: str, mounted: MountedBlob) -> BlobRecord | None:
+        return await self.metadata.link_blob(
+            repository, mounted.blob.digest, source=mounted.source, origin=mounted.origin
+        )
 
     def _hold(
         self, repository: str, length: int | None, upload_id: str = ""

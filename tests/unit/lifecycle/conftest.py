@@ -20,7 +20,15 @@ from support import postgres
 
 T = TypeVar("T")
 Run = Callable[[Awaitable[T]], T]
-BASE_TABLES = ("repositories", "blobs", "repository_blobs", "manifests", "manifest_refs", "tags")
+BASE_TABLES = (
+    "repositories",
+    "blobs",
+    "repository_blobs",
+    "manifests",
+    "manifest_refs",
+    "tags",
+    "outbox_events",
+)
 
 
 def _postgres_url() -> str:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dockyard.persistence.sql import Database, SqlMetadata
+from dockyard.persistence.sql import Database, SqlMetadata, SqlOutbox
 from dockyard.persistence.sql.inventory import SqlInventory
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
 from dockyard.services.immutability import ImmutabilityService
@@ -84,3 +84,23 @@ def test_what_changed_since_the_plan_is_kept(
         assert _names(report, "deleted") == {"ci/app@"}
 
     run(main())
+
+
+def test_each_deletion_leaves_an_event_by_the_run_s_actor(
+    run: Run, database: Database, metadata: SqlMetadata
+) -> None:
+    service = _service(database)
+
+    async def main() -> list[str]:
+        await _push(metadata)
+        report = await service.run(actor="nightly")
+        return [d.digest for d in report.deleted]
+
+    deleted = run(main())
+    assert len(deleted) == 3
+    events = [s.event for s in run(SqlOutbox(database).events_after(0, 100))]
+    assert [(e.kind.value, e.target.digest) for e in events] == [
+        ("manifest.deleted", digest) for digest in deleted
+    ]
+    assert {(e.actor, e.repository) for e in events} == {("nightly", "ci/app")}
+    assert sorted(e.target.tags for e in events) == [(), ("t0",), ("t1",)]

@@ -20,7 +20,15 @@ from support import postgres
 T = TypeVar("T")
 Run = Callable[[Awaitable[T]], T]
 Rows = Callable[..., list[tuple[Any, ...]]]
-TABLES = ("repositories", "blobs", "repository_blobs", "manifests", "manifest_refs", "tags")
+TABLES = (
+    "repositories",
+    "blobs",
+    "repository_blobs",
+    "manifests",
+    "manifest_refs",
+    "tags",
+    "outbox_events",
+)
 
 
 

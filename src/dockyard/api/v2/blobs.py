@@ -116,5 +116,7 @@ async def _send_stored(
 
 async def delete(ctx: Context, params: dict[str, str]) -> None:
     ctx.repository = params["name"]
-    await ctx.registry.blobs.delete(ctx.principal, params["name"], params["digest"])
+    await ctx.registry.blobs.delete(
+        ctx.principal, params["name"], params["digest"], request_id=ctx.request_id
+    )
     await respond(ctx.send, 202, ctx.base_headers())

@@ -33,6 +33,7 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
         content_type=ctx.request.headers.get("content-type", ""),
         body=body,
         extra_tags=tag_params,
+        request_id=ctx.request_id,
     )
     headers = ctx.base_headers()
     headers += [
@@ -49,5 +50,7 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
 
 async def delete(ctx: Context, params: dict[str, str]) -> None:
     ctx.repository = params["name"]
-    await ctx.registry.manifests.delete(ctx.principal, params["name"], params["reference"])
+    await ctx.registry.manifests.delete(
+        ctx.principal, params["name"], params["reference"], request_id=ctx.request_id
+    )
     await respond(ctx.send, 202, ctx.base_headers())

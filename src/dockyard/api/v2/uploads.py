@@ -39,7 +39,9 @@ async def start(ctx: Context, params: dict[str, str]) -> None:
     request = ctx.request
     mount = request.param("mount")
     if mount is not None:
-        blob = await service.mount(ctx.principal, name, mount, request.param("from"))
+        blob = await service.mount(
+            ctx.principal, name, mount, request.param("from"), request_id=ctx.request_id
+        )
         if blob is not None:
             await _created(ctx, name, blob.digest)
             return

@@ -20,6 +20,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
     pulls_migration,
     reservations_migration,
 )
+from dockyard.persistence.sql.outbox_schema import outbox_migration
 
 log = logging.getLogger("dockyard.persistence")
 
@@ -108,6 +109,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 7: bytes held by uploads in progress in projects with a quota
     reservations_migration("postgres"),
+    # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
+    outbox_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

@@ -7,11 +7,15 @@ changed in the meantime.
 
 from __future__ import annotations
 
+from dockyard.core.events import EventKind, EventOrigin, EventTarget
 from dockyard.persistence.lifecycle_records import BlobVeto, ManifestEntry, ManifestFacts, Veto
+from dockyard.persistence.sql.event_targets import deleted_manifest
+from dockyard.persistence.sql.outbox import emit
 from dockyard.persistence.sql.session import Database, Session
 
 _FIND = """
-SELECT m.id, m.repository_id FROM manifests m JOIN repositories r ON r.id = m.repository_id
+SELECT m.id, m.repository_id, m.media_type, m.size
+FROM manifests m JOIN repositories r ON r.id = m.repository_id
 WHERE r.name = ? AND m.digest = ?
 """
 _PARENTS = """
@@ -67,8 +71,11 @@ class SqlInventory:
     def __init__(self, database: Database) -> None:
         self.db = database
 
-    async def delete_manifest_checked(self, repository: str, digest: str, veto: Veto) -> str:
-        """Delete a manifest unless ``veto(facts)`` objects, deciding inside the transaction.
+    async def delete_manifest_checked(
+        self, repository: str, digest: str, veto: Veto, *, origin: EventOrigin | None = None
+    ) -> str:
+        """Delete a manifest unless ``veto(facts)`` objects, deciding inside the transaction
+        (a ``manifest.deleted`` event with an ``origin``).
 
         Returns ``"deleted"``, ``"missing"``, or the veto's reason (nothing deleted then).
         """
@@ -81,12 +88,16 @@ class SqlInventory:
             reason = veto(await _facts(session, manifest_id, repository_id, digest))
             if reason is not None:
                 return reason
+            target = await deleted_manifest(session, manifest_id, digest, str(row[2]), row[3])
             await session.execute("DELETE FROM manifests WHERE id = ?", (manifest_id,))
+            await emit(session, origin, EventKind.MANIFEST_DELETED, repository, target)
             return "deleted"
 
         return await self.db.transaction(work)
 
-    async def unlink_blob_checked(self, repository: str, digest: str, veto: BlobVeto) -> str:
+    async def unlink_blob_checked(
+        self, repository: str, digest: str, veto: BlobVeto, *, origin: EventOrigin | None = None
+    ) -> str:
         """Unlink a blob from the repository unless ``veto`` objects to the tags that need it
         ((tag, manifest digest): tags on manifests using it and on indexes listing those),
         deciding inside the transaction. ``"deleted"``, ``"missing"`` or the veto's reason."""
@@ -103,13 +114,28 @@ class SqlInventory:
             if reason is not None:
                 return reason
             changed = await session.execute(_UNLINK, (row[0], digest))
-            return "deleted" if changed else "missing"
+            if not changed:
+                return "missing"
+            target = EventTarget(digest)
+            await emit(session, origin, EventKind.BLOB_DELETED, repository, target)
+            return "deleted"
 
         return await self.db.transaction(work)
 
-    async def delete_tag_if(self, repository: str, tag: str, digest: str) -> bool:
-        """Delete ``tag`` if it still points to ``digest`` (one statement)."""
-        return await self.db.execute(_DELETE_TAG, (repository, tag, repository, digest)) > 0
+    async def delete_tag_if(
+        self, repository: str, tag: str, digest: str, *, origin: EventOrigin | None = None
+    ) -> bool:
+        """Delete ``tag`` if it still points to ``digest`` (one statement), with its
+        ``tag.deleted`` event in the same transaction."""
+
+        async def work(session: Session) -> bool:
+            if not await session.execute(_DELETE_TAG, (repository, tag, repository, digest)):
+                return False
+            target = EventTarget(digest, tags=(tag,))
+            await emit(session, origin, EventKind.TAG_DELETED, repository, target)
+            return True
+
+        return await self.db.transaction(work)
 
     async def repository_manifests(self, repository: str) -> list[ManifestEntry]:
         """Every manifest of the repository with its tags and the manifests it lists."""

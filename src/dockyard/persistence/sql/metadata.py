@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from dockyard.core.events import EventKind, EventOrigin, EventTarget
 from dockyard.persistence.lifecycle_records import ImmutableTagError
 from dockyard.persistence.records import (
     BlobRecord,
@@ -17,6 +18,8 @@ from dockyard.persistence.records import (
     ReferrerRecord,
     UploadRecord,
 )
+from dockyard.persistence.sql.event_targets import deleted_manifest, pushed
+from dockyard.persistence.sql.outbox import emit
 from dockyard.persistence.sql.session import Database, Lookup, Session, chunks, placeholders
 from dockyard.persistence.sql.uploads import SqlUploadStore
 
@@ -45,6 +48,15 @@ SELECT b.digest, b.size, b.media_type
 FROM repositories r JOIN repository_blobs rb ON rb.repository_id = r.id
 JOIN blobs b ON b.id = rb.blob_id
 WHERE r.name = ? AND b.digest = ?
+"""
+_MANIFEST_TO_DELETE = """
+SELECT m.id, m.media_type, m.size FROM repositories r JOIN manifests m ON m.repository_id = r.id
+WHERE r.name = ? AND m.digest = ?
+"""
+_TAG_TARGET = """
+SELECT r.id, m.digest, m.media_type, m.size
+FROM repositories r JOIN tags t ON t.repository_id = r.id JOIN manifests m ON m.id = t.manifest_id
+WHERE r.name = ? AND t.name = ?
 """
 _REFERRERS = """
 SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations
@@ -184,8 +196,16 @@ class SqlMetadata:
 
         return BlobRecord(digest, size) if await self.db.transaction(work) else None
 
-    async def link_blob(self, repository: str, digest: str) -> BlobRecord | None:
-        """Link an existing blob into ``repository`` (a mount) and pin it; None when unknown."""
+    async def link_blob(
+        self,
+        repository: str,
+        digest: str,
+        *,
+        source: str = "",
+        origin: EventOrigin | None = None,
+    ) -> BlobRecord | None:
+        """Link an existing blob into ``repository`` (a mount from ``source``) and pin it; None
+        when unknown. A new link is a ``blob.mounted`` event (with an ``origin``)."""
         now = time.time()
 
         async def work(session: Session) -> BlobRecord | None:
@@ -197,7 +217,9 @@ class SqlMetadata:
                 return None
             pin = now + self.pin_seconds
             await session.execute(_PIN + " = ?", (pin, pin, digest))
-            await self._link(session, repository, digest, now)
+            if await self._link(session, repository, digest, now):
+                target = EventTarget(digest, row[1] or "", int(row[0]), source=source)
+                await emit(session, origin, EventKind.BLOB_MOUNTED, repository, target)
             return BlobRecord(digest, row[0], row[1])
 
         return await self.db.transaction(work)
@@ -213,22 +235,35 @@ class SqlMetadata:
         changed = await self.db.execute(_PIN_LINKED, (pin, pin, digest, repository))
         return changed > 0
 
-    async def _link(self, session: Session, repository: str, digest: str, now: float) -> None:
+    async def _link(self, session: Session, repository: str, digest: str, now: float) -> bool:
+        """Link the blob into ``repository``; False when it was linked already."""
         repository_id = await self._ensure_repository(session, repository)
-        await session.execute(
+        changed = await session.execute(
             "INSERT INTO repository_blobs(repository_id, blob_id, created_at) "
             "SELECT ?, id, ? FROM blobs WHERE digest = ? ON CONFLICT DO NOTHING",
             (repository_id, now, digest),
         )
-
-    async def unlink_blob(self, repository: str, digest: str) -> bool:
-        changed = await self.db.execute(
-            "DELETE FROM repository_blobs WHERE repository_id = "
-            "(SELECT id FROM repositories WHERE name = ?) "
-            "AND blob_id = (SELECT id FROM blobs WHERE digest = ?)",
-            (repository, digest),
-        )
         return changed > 0
+
+    async def unlink_blob(
+        self, repository: str, digest: str, *, origin: EventOrigin | None = None
+    ) -> bool:
+        """Unlink the blob from ``repository`` (a ``blob.deleted`` event); False when it was
+        not linked."""
+
+        async def work(session: Session) -> bool:
+            changed = await session.execute(
+                "DELETE FROM repository_blobs WHERE repository_id = "
+                "(SELECT id FROM repositories WHERE name = ?) "
+                "AND blob_id = (SELECT id FROM blobs WHERE digest = ?)",
+                (repository, digest),
+            )
+            if changed:
+                target = EventTarget(digest)
+                await emit(session, origin, EventKind.BLOB_DELETED, repository, target)
+            return changed > 0
+
+        return await self.db.transaction(work)
 
     # manifests ------------------------------------------------------------------------------
 
@@ -240,11 +275,14 @@ class SqlMetadata:
         row = await self.db.lookup(_MANIFEST_BY_DIGEST, (repository, digest))
         return ManifestRecord(*row) if row else None
 
-    async def put_manifest(self, repository: str, manifest: NewManifest) -> list[str]:
-        """Check references and record the manifest, its references and tags atomically.
+    async def put_manifest(
+        self, repository: str, manifest: NewManifest, *, origin: EventOrigin | None = None
+    ) -> list[str]:
+        """Check references and record the manifest, its references and tags atomically,
+        with its ``manifest.pushed`` event (one INSERT; an index's children are listed in it).
 
         Returns the digests that are missing from ``repository``; when any are, nothing is
-        written (not even the repository row).
+        written (not even the repository row, nor the event).
         """
         now = time.time()
 
@@ -258,6 +296,7 @@ class SqlMetadata:
             await self._record_references(session, manifest_id, manifest, now)
             for tag in manifest.tags:
                 await session.execute(_UPSERT_TAG, (repository_id, tag, manifest_id, now))
+            await emit(session, origin, EventKind.MANIFEST_PUSHED, repository, pushed(manifest))
 
         try:
             await self.db.transaction(work)
@@ -359,14 +398,22 @@ class SqlMetadata:
             sql = f"{_PIN} IN ({placeholders(len(chunk))})"
             await session.execute(sql, (pin, pin, *chunk))
 
-    async def delete_manifest(self, repository: str, digest: str) -> bool:
-        """Delete a manifest by digest; its tags and references go with it (cascade)."""
-        changed = await self.db.execute(
-            "DELETE FROM manifests WHERE digest = ? AND repository_id = "
-            "(SELECT id FROM repositories WHERE name = ?)",
-            (digest, repository),
-        )
-        return changed > 0
+    async def delete_manifest(
+        self, repository: str, digest: str, *, origin: EventOrigin | None = None
+    ) -> bool:
+        """Delete a manifest by digest; its tags and references go with it (cascade), and a
+        ``manifest.deleted`` event lists the tags it carried."""
+
+        async def work(session: Session) -> bool:
+            row = await session.fetchone(_MANIFEST_TO_DELETE, (repository, digest))
+            if row is None:
+                return False
+            target = await deleted_manifest(session, int(row[0]), digest, str(row[1]), row[2])
+            await session.execute("DELETE FROM manifests WHERE id = ?", (row[0],))
+            await emit(session, origin, EventKind.MANIFEST_DELETED, repository, target)
+            return True
+
+        return await self.db.transaction(work)
 
     async def referrers(
         self, repository: str, subject: str, artifact_type: str | None
@@ -392,13 +439,24 @@ class SqlMetadata:
         )
         return [r[0] for r in rows]
 
-    async def delete_tag(self, repository: str, tag: str) -> bool:
-        changed = await self.db.execute(
-            "DELETE FROM tags WHERE name = ? AND repository_id = "
-            "(SELECT id FROM repositories WHERE name = ?)",
-            (tag, repository),
-        )
-        return changed > 0
+    async def delete_tag(
+        self, repository: str, tag: str, *, origin: EventOrigin | None = None
+    ) -> bool:
+        """Delete the tag (the manifest stays), with a ``tag.deleted`` event naming the
+        manifest it pointed to; False when there is no such tag."""
+
+        async def work(session: Session) -> bool:
+            row = await session.fetchone(_TAG_TARGET, (repository, tag))
+            if row is None:
+                return False
+            await session.execute(
+                "DELETE FROM tags WHERE repository_id = ? AND name = ?", (row[0], tag)
+            )
+            target = EventTarget(str(row[1]), str(row[2]), int(row[3]), tags=(tag,))
+            await emit(session, origin, EventKind.TAG_DELETED, repository, target)
+            return True
+
+        return await self.db.transaction(work)
 
     async def get_upload(self, upload_id: str) -> UploadRecord | None:
         return await self.uploads.get(upload_id)

@@ -11,6 +11,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
     pulls_migration,
     reservations_migration,
 )
+from dockyard.persistence.sql.outbox_schema import outbox_migration
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -94,4 +95,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 7: bytes held by uploads in progress in projects with a quota
     reservations_migration("sqlite"),
+    # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
+    outbox_migration("sqlite"),
 )

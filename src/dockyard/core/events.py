@@ -1,0 +1,105 @@
+"""Domain events: what changed in the registry, who changed it, and under which request.
+
+An event that follows a write is stored in the same database transaction as the write (the
+outbox, ``persistence/sql/outbox.py``), so an event exists exactly when its change does.
+Consumers (webhooks, registry:2 notifications, the audit log, the job queue) read the outbox
+in order of its sequence number; none of them sniff HTTP routes. See ``docs/events.md``.
+
+Pure: no I/O, nothing from dockyard. Events are msgspec structs, so they encode to JSON as
+they are and decode back with their types checked.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import StrEnum
+from typing import Protocol
+
+import msgspec
+
+
+class EventKind(StrEnum):
+    """What happened; the values are stable wire names (``docs/events.md``)."""
+
+    MANIFEST_PUSHED = "manifest.pushed"  # an index pushed with its children is one event
+    MANIFEST_DELETED = "manifest.deleted"  # by digest; the tags it carried go with it
+    TAG_DELETED = "tag.deleted"  # the manifest stays
+    BLOB_DELETED = "blob.deleted"  # unlinked from one repository; bytes go with GC
+    BLOB_MOUNTED = "blob.mounted"  # linked into a repository from another one
+
+
+class EventTarget(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=False):
+    """What the event is about. ``digest`` always; the rest when the kind has it."""
+
+    digest: str
+    media_type: str = ""
+    size: int = 0
+    tags: tuple[str, ...] = ()  # a push: every tag it set; a tag deletion: the tag
+    children: tuple[str, ...] = ()  # an index: the manifests it lists
+    source: str = ""  # a mount: the repository the blob came from
+
+
+class EventOrigin(msgspec.Struct, frozen=True):
+    """Who caused a change and under which request; services hand it to the stores."""
+
+    actor: str | None = None  # the principal's name; None for anonymous
+    request_id: str = ""
+
+
+class Event(msgspec.Struct, frozen=True, omit_defaults=True):
+    id: str  # stable across every delivery attempt (a uuid4, 32 hex digits)
+    kind: EventKind
+    time: float  # seconds since the epoch, when the change was recorded
+    repository: str
+    target: EventTarget
+    actor: str | None = None
+    request_id: str = ""
+
+
+class StoredEvent(msgspec.Struct, frozen=True):
+    """An event as the outbox holds it: ``sequence`` grows with every event stored."""
+
+    sequence: int
+    event: Event
+
+
+def new_event(
+    kind: EventKind,
+    origin: EventOrigin,
+    repository: str,
+    target: EventTarget,
+    *,
+    now: float | None = None,
+) -> Event:
+    return Event(
+        id=uuid.uuid4().hex,
+        kind=kind,
+        time=time.time() if now is None else now,
+        repository=repository,
+        target=target,
+        actor=origin.actor,
+        request_id=origin.request_id,
+    )
+
+
+_ENCODER = msgspec.json.Encoder()
+_TARGET_DECODER = msgspec.json.Decoder(EventTarget)
+
+
+def encode_target(target: EventTarget) -> bytes:
+    return _ENCODER.encode(target)
+
+
+def decode_target(raw: bytes | str) -> EventTarget:
+    return _TARGET_DECODER.decode(raw)
+
+
+def encode_event(event: Event) -> bytes:
+    return _ENCODER.encode(event)
+
+
+class EventLog(Protocol):
+    """The outbox's read side: events after a sequence number, in order, a page at a time."""
+
+    async def events_after(self, after: int, limit: int) -> list[StoredEvent]: ...

@@ -1,0 +1,89 @@
+"""The outbox on either backend: events written inside the transaction of their change, and
+read back in order of their sequence number (``core.events.EventLog``).
+
+``record`` takes the session of the transaction that makes the change, so the event commits or
+rolls back with it. The write methods that call it (``sql/metadata.py``, ``sql/inventory.py``)
+take an ``EventOrigin`` and record nothing when it is None (an import, a test).
+"""
+
+from __future__ import annotations
+
+from dockyard.core.events import (
+    Event,
+    EventKind,
+    EventOrigin,
+    EventTarget,
+    StoredEvent,
+    decode_target,
+    encode_target,
+    new_event,
+)
+from dockyard.persistence.sql.session import Database, Row, Session
+
+MAX_PAGE = 1000
+
+_INSERT = """
+INSERT INTO outbox_events(event_id, kind, created_at, repository, actor, request_id, target)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+_AFTER = """
+SELECT sequence, event_id, kind, created_at, repository, actor, request_id, target
+FROM outbox_events WHERE sequence > ? ORDER BY sequence LIMIT ?
+"""
+
+
+async def record(session: Session, event: Event) -> None:
+    """Store ``event`` in the transaction ``session`` belongs to (one INSERT)."""
+    await session.execute(
+        _INSERT,
+        (
+            event.id,
+            event.kind.value,
+            event.time,
+            event.repository,
+            event.actor,
+            event.request_id,
+            encode_target(event.target).decode(),
+        ),
+    )
+
+
+async def emit(
+    session: Session,
+    origin: EventOrigin | None,
+    kind: EventKind,
+    repository: str,
+    target: EventTarget,
+) -> None:
+    """Record a new event of ``kind`` unless there is no ``origin`` to attribute it to."""
+    if origin is not None:
+        await record(session, new_event(kind, origin, repository, target))
+
+
+def _stored(row: Row) -> StoredEvent:
+    event = Event(
+        id=str(row[1]),
+        kind=EventKind(row[2]),
+        time=float(row[3]),
+        repository=str(row[4]),
+        actor=None if row[5] is None else str(row[5]),
+        request_id=str(row[6]),
+        target=decode_target(row[7]),
+    )
+    return StoredEvent(int(row[0]), event)
+
+
+class SqlOutbox:
+    """The read side: ``events_after(n)`` pages through events with sequence > n, in order."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    async def events_after(self, after: int, limit: int) -> list[StoredEvent]:
+        limit = max(1, min(limit, MAX_PAGE))
+        rows = await self.db.fetchall(_AFTER, (after, limit))
+        return [_stored(row) for row in rows]
+
+    async def last_sequence(self) -> int:
+        row = await self.db.fetchone("SELECT coalesce(max(sequence), 0) FROM outbox_events")
+        return int(row[0]) if row else 0

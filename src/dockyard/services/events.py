@@ -1,0 +1,36 @@
+"""Domain events: who a change is attributed to, and reading the outbox back.
+
+Services hand an ``EventOrigin`` to the store write that makes a change; the store records the
+event in the same transaction (``persistence/sql/outbox.py``). What comes next (webhooks,
+registry:2 notifications, the job queue) reads through ``EventReader``. See docs/events.md.
+"""
+
+from __future__ import annotations
+
+from dockyard.auth.principal import Principal
+from dockyard.core.events import EventOrigin, StoredEvent
+from dockyard.persistence.stores import OutboxStore
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+def origin_of(principal: Principal, request_id: str = "") -> EventOrigin:
+    """The actor is the principal's name; an anonymous caller has none."""
+    actor = principal.name if principal.authenticated and principal.name else None
+    return EventOrigin(actor=actor, request_id=request_id)
+
+
+class EventReader:
+    """Pages through the outbox in order of sequence number (operators: ``dockyard events``)."""
+
+    def __init__(self, outbox: OutboxStore) -> None:
+        self.outbox = outbox
+
+    async def after(self, position: int, limit: int = DEFAULT_PAGE) -> list[StoredEvent]:
+        """Events with a sequence number above ``position``, oldest first, at most ``limit``
+        (clamped to 1..1000)."""
+        return await self.outbox.events_after(max(0, position), max(1, min(limit, MAX_PAGE)))
+
+    async def last_position(self) -> int:
+        return await self.outbox.last_sequence()
