@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from support.identity import Api, identity_server
-from support.oci import make_image, push_image
+from support.oci import make_image, push_image, sha256
 from support.server import RunningServer
 
 
@@ -70,3 +70,56 @@ def test_a_token_without_push_creates_nothing_even_at_an_upload(server: RunningS
         refused = client.post("/v2/pullonly/app/blobs/uploads/")
     assert refused.status_code == 401
     assert "pullonly" not in projects(server)
+
+
+def test_a_push_may_look_for_its_layers_before_the_project_exists(server: RunningServer) -> None:
+    """docker, podman and skopeo ask whether each layer (and the tag) is there before they
+    upload: in a project the token lets her create, that is a 404 as in any empty
+    repository, not a 401 that ends the push; asking creates nothing, the upload does."""
+    granted = token(server, "repository:lookfirst/app:pull,push")
+    image = make_image(layers=1)
+    layer = sha256(image.layers[0])
+    with server.client(headers={"Authorization": f"Bearer {granted['token']}"}) as client:
+        assert client.head(f"/v2/lookfirst/app/blobs/{layer}").status_code == 404
+        assert client.head("/v2/lookfirst/app/manifests/v1").status_code == 404
+        tags = client.get("/v2/lookfirst/app/tags/list")
+        assert tags.status_code == 404 and tags.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+        assert "lookfirst" not in projects(server), "a read created the project"
+        push_image(client, "lookfirst/app", image, tag="v1")
+        assert client.head(f"/v2/lookfirst/app/blobs/{layer}").status_code == 200
+    assert "lookfirst" in projects(server)
+
+
+def test_a_pull_token_still_cannot_read_a_project_that_does_not_exist(
+    server: RunningServer,
+) -> None:
+    granted = token(server, "repository:nosuch/app:pull")
+    with server.client(headers={"Authorization": f"Bearer {granted['token']}"}) as client:
+        assert client.get("/v2/nosuch/app/tags/list").status_code == 401
+
+
+@pytest.fixture(scope="module")
+def basic_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """createonpush without the token service: HTTP Basic on /v2."""
+    workdir = tmp_path_factory.mktemp("create-on-push-basic")
+    with identity_server(workdir, REGISTRY_DOCKYARD_IDENTITY_CREATEONPUSH="true") as running:
+        with Api(running) as admin:
+            admin.user("dave", "dave-password")
+            admin.project("owned")
+        yield running
+
+
+def test_with_basic_a_push_may_look_for_its_layers_before_the_project_exists(
+    basic_server: RunningServer,
+) -> None:
+    image = make_image(layers=1)
+    layer = sha256(image.layers[0])
+    with basic_server.client(auth=("dave", "dave-password")) as client:
+        assert client.head(f"/v2/davesown/app/blobs/{layer}").status_code == 404
+        assert client.head("/v2/davesown/app/manifests/v1").status_code == 404
+        assert "davesown" not in projects(basic_server), "a read created the project"
+        refused = client.get("/v2/owned/app/tags/list")  # someone else's project: still refused
+        assert refused.status_code == 403 and refused.json()["errors"][0]["code"] == "DENIED"
+        push_image(client, "davesown/app", image, tag="v1")
+        assert client.head(f"/v2/davesown/app/blobs/{layer}").status_code == 200
+    assert "davesown" in projects(basic_server)

@@ -384,8 +384,11 @@ def test_mounts_with_tokens_borrow_only_what_the_token_may_pull(issuer: RunningS
     granted = token(issuer, tess, *asked)
     assert granted["scope"] == "repository:red/copy:pull,push"  # vault: not hers
     with bearer(issuer, granted["token"]) as client:
-        for params in ({"mount": digest, "from": "vault/app"}, {"mount": digest}):
-            assert client.post("/v2/red/copy/blobs/uploads/", params=params).status_code == 202
+        # a named source the token may not pull: 401 naming its scope (registry:2's rule)
+        _refused_mount(client, digest, "vault/app")
+        # no source named: only what she may pull could be mounted; not this, so an upload
+        unnamed = client.post("/v2/red/copy/blobs/uploads/", params={"mount": digest})
+        assert unnamed.status_code == 202
         assert client.head(f"/v2/red/copy/blobs/{digest}").status_code == 404
         outside = client.post("/v2/red/source/blobs/uploads/")  # not in the token
         assert_oci_error(outside, 401, "UNAUTHORIZED")
@@ -395,12 +398,18 @@ def test_mounts_with_tokens_borrow_only_what_the_token_may_pull(issuer: RunningS
         assert push_blob(client, "red/source", layer).status_code == 201
     # tess may pull red/source, but a token that does not name it cannot borrow from it
     with bearer(issuer, granted["token"]) as client:
-        mount = {"mount": digest, "from": "red/source"}
-        assert client.post("/v2/red/copy/blobs/uploads/", params=mount).status_code == 202
+        _refused_mount(client, digest, "red/source")
     both = token(issuer, tess, "repository:red/copy:pull,push", "repository:red/source:pull")
     with bearer(issuer, both["token"]) as client:
         mount = {"mount": digest, "from": "red/source"}
         assert client.post("/v2/red/copy/blobs/uploads/", params=mount).status_code == 201
+
+
+def _refused_mount(client: httpx.Client, digest: str, source: str) -> None:
+    refused = client.post("/v2/red/copy/blobs/uploads/", params={"mount": digest, "from": source})
+    assert_oci_error(refused, 401, "UNAUTHORIZED")
+    assert f"repository:{source}:pull" in refused.headers["www-authenticate"]
+    assert client.head(f"/v2/red/copy/blobs/{digest}").status_code == 404, "mounted anyway"
 
 
 def test_refresh_tokens_follow_the_user(issuer: RunningServer) -> None:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from dockyard.api.authn import basic_credentials
 from dockyard.api.http import Request, client_address
-from dockyard.api.token_auth import needed_access, pushed_repository
+from dockyard.api.token_auth import Need, needed_access, pushed_repository
 from dockyard.auth.identity import IdentityProvider
-from dockyard.auth.policy import AccessPolicy
+from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.principal import Principal
 from dockyard.auth.token_service import InvalidCredentialsError
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -60,5 +60,21 @@ class IdentityAuthenticator:
             return principal
         pushed = pushed_repository(found, request.method)
         if pushed is not None:  # the first push into a missing project may create it
-            principal = await self.identity.prepare_push(principal, [pushed])
-        return principal
+            return await self.identity.prepare_push(principal, [pushed])
+        return await self._planned_push(principal, needs)
+
+    async def _planned_push(self, principal: Principal, needs: list[Need]) -> Principal:
+        """Reads a push makes before it writes (is this layer there already?) in a project the
+        user may create by pushing (``createonpush``) but that does not exist yet: allowed, so
+        they answer 404 like any empty repository instead of 403 (which fails docker, podman
+        and skopeo pushes). Nothing is created here."""
+        unreadable = [
+            repository
+            for action, repository in needs
+            if action is Action.PULL
+            and repository is not None
+            and not self.policy.allows(principal, Action.PULL, repository)
+        ]
+        if not unreadable:
+            return principal
+        return await self.identity.plan_push(principal, unreadable)

@@ -188,6 +188,7 @@ class BearerAuthenticator:
         if self.identity is not None:
             principal = await self._current(request, needs, verified)
             principal = await self._create_on_push(request, found, principal)
+            principal = await self._planned_push(principal, needs)
         if not all(self.policy.allows(principal, action, repo) for action, repo in needs):
             self._audit(request, principal.name, "insufficient_scope")
             raise self.challenge.error(request, needs, "insufficient_scope")
@@ -204,6 +205,26 @@ class BearerAuthenticator:
         assert self.identity is not None
         created = await self.identity.prepare_push(principal, [pushed])
         return replace(created, access=access)
+
+    async def _planned_push(self, principal: Principal, needs: Sequence[Need]) -> Principal:
+        """Reads a push makes before it writes (is this layer there already?) in a project the
+        token lets its user create by pushing (``createonpush``) but that does not exist yet:
+        allowed as /token planned them, so they answer 404 like any empty repository instead of
+        401 (which fails docker, podman and skopeo pushes). Nothing is created here."""
+        access = principal.access
+        repositories = [
+            repository
+            for _action, repository in needs
+            if repository is not None
+            and access is not None
+            and access.permits(*resource_for("push", repository))
+            and not self.policy.allows(principal, Action.PULL, repository)
+        ]
+        if not repositories:
+            return principal
+        assert self.identity is not None
+        planned = await self.identity.plan_push(principal, repositories)
+        return replace(planned, access=access)
 
     def _audit(self, request: Request, subject: str, reason: str) -> None:
         """A refused token into the audit log (sampled per address by the identity service);

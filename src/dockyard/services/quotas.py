@@ -219,8 +219,8 @@ class QuotaService:
     # administration (CLI) -----------------------------------------------------------------
 
     async def report(self, projects: list[str] | None = None) -> list[ProjectQuota]:
-        names = projects if projects is not None else await self.usage.projects()
         stored = await self._database_limits(refresh=True)
+        names = projects if projects is not None else await self._reported_projects(stored)
         recent_after = self.wall() - self.policy.recent_seconds
         reports = []
         for project in names:
@@ -254,6 +254,11 @@ class QuotaService:
                 self._publish(project, await self.stored_bytes(project), limit)
 
     # internals ----------------------------------------------------------------------------
+
+    async def _reported_projects(self, stored: Mapping[str, int | None]) -> list[str]:
+        """Projects that store something, and those given a limit before they store anything."""
+        with_data = await self.usage.projects()
+        return sorted(set(with_data) | set(stored) | set(self.policy.projects))
 
     async def _database_limits(self, *, refresh: bool = False) -> dict[str, int | None]:
         if refresh or self.clock() >= self._limits_until:

@@ -115,6 +115,25 @@ def test_stored_limits_override_the_configuration(
     run(main())
 
 
+def test_a_project_given_a_limit_is_reported_before_it_stores_anything(
+    run: Run, database: Database, metadata: SqlMetadata
+) -> None:
+    quotas = _service(database, Recorder())  # "team" is limited in the configuration
+
+    async def main() -> None:
+        await quotas.set_limit("fresh", 5000)
+        reports = {r.detail.project: r for r in await quotas.report()}
+        assert sorted(reports) == ["fresh", "team"]
+        fresh = reports["fresh"]
+        assert (fresh.limit, fresh.source, fresh.detail.stored_bytes) == (5000, "database", 0)
+        assert (reports["team"].limit, reports["team"].source) == (2000, "configuration")
+        await populate(metadata)
+        names = [r.detail.project for r in await quotas.report()]
+        assert names == sorted(names) and {"fresh", "team", "other"} <= set(names)
+
+    run(main())
+
+
 def test_a_hold_is_seen_by_every_other_upload_until_it_ends(
     run: Run, database: Database, metadata: SqlMetadata
 ) -> None:
