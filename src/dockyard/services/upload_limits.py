@@ -10,6 +10,10 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.registry import RegistryOptions
 
 SESSION_RETRY_AFTER_SECONDS = 60
+# A session with no activity for this long no longer counts against a cap (it stays usable,
+# and is purged after storage.maintenance.uploadpurging.age as before): abandoned sessions
+# cannot keep a repository's pushes refused for the week they wait to be purged.
+SESSION_COUNTED_FOR_SECONDS = 3600.0
 
 
 def session_client(name: str, authenticated: bool, address: str) -> str:
@@ -21,7 +25,7 @@ def session_cap_error(options: RegistryOptions) -> RegistryError:
     """429 for a session over either cap; finishing or cancelling a session frees a place."""
     return RegistryError(
         ErrorCode.TOOMANYREQUESTS,
-        "too many open upload sessions for this repository or client; "
+        "too many upload sessions active in the last hour for this repository or client; "
         "finish or cancel one, or retry later",
         detail={
             "sessions_per_repository": options.sessions_per_repository,

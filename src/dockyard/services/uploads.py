@@ -38,7 +38,11 @@ from dockyard.services.events import origin_of
 from dockyard.services.guards import ensure_writable
 from dockyard.services.quotas import Admit, QuotaExceededError, QuotaService
 from dockyard.services.registry import RegistryOptions
-from dockyard.services.upload_limits import session_cap_error, session_client
+from dockyard.services.upload_limits import (
+    SESSION_COUNTED_FOR_SECONDS,
+    session_cap_error,
+    session_client,
+)
 from dockyard.services.upload_streams import LiveHash, pump
 from dockyard.storage.driver import BlobWriter, PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, is_upload_id, upload_dir, upload_path
@@ -93,7 +97,10 @@ class UploadService:
             secrets.token_urlsafe(24), repository, principal.name, 0, now, now, client
         )
         if not await self.metadata.uploads.create_within(
-            record, self.options.sessions_per_repository, self.options.sessions_per_client
+            record,
+            self.options.sessions_per_repository,
+            self.options.sessions_per_client,
+            active_since=now - SESSION_COUNTED_FOR_SECONDS,
         ):
             raise session_cap_error(self.options)
         try:

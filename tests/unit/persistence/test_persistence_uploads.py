@@ -115,6 +115,23 @@ def test_create_within_refuses_past_either_cap(run: Run, metadata: SqlMetadata) 
     run(main())
 
 
+def test_sessions_idle_since_before_the_window_do_not_count(
+    run: Run, metadata: SqlMetadata
+) -> None:
+    """An abandoned session (last active at 100) must not keep the repository refused until
+    it is purged: counted only when active since ``active_since``."""
+
+    async def main() -> None:
+        create = metadata.uploads.create_within
+        assert await create(_client_record("a1", "team/a", "@one"), 1, 0, active_since=50.0)
+        assert not await create(_client_record("a2", "team/a", "@two"), 1, 0, active_since=50.0)
+        assert await create(_client_record("a3", "team/a", "@two"), 1, 0, active_since=150.0)
+        await metadata.uploads.set_offset("a3", 10, 400.0)  # activity: counted again
+        assert not await create(_client_record("a4", "team/a", "@three"), 1, 0, active_since=300.0)
+
+    run(main())
+
+
 def test_concurrent_creates_never_pass_the_cap(run: Run, metadata: SqlMetadata) -> None:
     async def main() -> list[bool]:
         records = [_client_record(f"r{n}", "team/busy", f"@{n}") for n in range(8)]

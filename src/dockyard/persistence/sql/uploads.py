@@ -19,19 +19,19 @@ class SqlUploadStore:
         await self.db.execute(_INSERT, _row(record))
 
     async def create_within(
-        self, record: UploadRecord, per_repository: int, per_client: int
+        self, record: UploadRecord, per_repository: int, per_client: int, active_since: float = 0.0
     ) -> bool:
         """Insert ``record`` unless its repository or its client already has as many open
-        sessions as allowed (0: no cap); False when refused. Count and insert are one
-        transaction (PostgreSQL serializable, SQLite one writer), so the caps hold across
-        nodes."""
+        sessions active since ``active_since`` as allowed (0: no cap); False when refused.
+        Count and insert are one transaction (PostgreSQL serializable, SQLite one writer), so
+        the caps hold across nodes."""
 
         async def work(session: Session) -> bool:
             for column, value, cap in (
                 ("repository", record.repository, per_repository),
                 ("client", record.client, per_client),
             ):
-                if cap and await _count(session, column, value, cap) >= cap:
+                if cap and await _count(session, column, value, cap, active_since) >= cap:
                     return False
             await session.execute(_INSERT, _row(record))
             return True
@@ -75,10 +75,11 @@ def _row(record: UploadRecord) -> tuple[object, ...]:
     )
 
 
-async def _count(session: Session, column: str, value: str, cap: int) -> int:
-    """Open sessions with ``column = value``, counted no further than ``cap``."""
+async def _count(session: Session, column: str, value: str, cap: int, since: float) -> int:
+    """Sessions with ``column = value`` active since ``since``, counted no further than ``cap``."""
     row = await session.fetchone(
-        f"SELECT count(*) FROM (SELECT 1 FROM uploads WHERE {column} = ? LIMIT ?) AS open",  # noqa: S608
-        (value, cap),
+        "SELECT count(*) FROM (SELECT 1 FROM uploads "  # noqa: S608 - constant column names
+        f"WHERE {column} = ? AND last_activity >= ? LIMIT ?) AS open",
+        (value, since, cap),
     )
     return int(row[0]) if row else 0
