@@ -188,7 +188,11 @@ class QuotaService:
         await self.usage.release(upload_id=upload_id)
 
     async def counts_already(self, repository: str, digest: str) -> bool:
-        """Whether the blob already counts in the project (linking it again is free)."""
+        """Whether linking the blob into the repository is free: the project has no limit, or
+        the blob counts in it already. The limit is looked at first, so a project without
+        one never pays for the (project-wide) lookup of the blob."""
+        if await self.limit(project_of(repository)) is None:
+            return True
         recent_after = self.wall() - self.policy.recent_seconds
         return await self.usage.counts_blob(project_of(repository), digest, recent_after)
 

@@ -217,3 +217,29 @@ def test_a_dozen_concurrent_holds_never_pass_the_limit(
         return await asyncio.gather(*(one(i) for i in range(15)))
 
     assert sum(run(main())) == 2
+
+
+def test_a_project_without_a_limit_never_looks_its_blobs_up(
+    run: Run, database: Database, metadata: SqlMetadata
+) -> None:
+    """A mount into a project with no quota is free without a project-wide lookup of the blob
+    (that lookup grew with the project: 100,000 repositories in one project took 20 times as
+    long to populate as before quotas held mounts)."""
+    quotas = _service(database, Recorder())
+    looked_up: list[str] = []
+    real = quotas.usage.counts_blob
+
+    async def counting(project: str, digest: str, recent_after: float) -> bool:
+        looked_up.append(project)
+        return await real(project, digest, recent_after)
+
+    quotas.usage.counts_blob = counting  # type: ignore[method-assign]
+
+    async def main() -> None:
+        await populate(metadata)
+        assert await quotas.counts_already("other/c", OTHER), "no limit: free"
+        assert looked_up == []
+        assert not await quotas.counts_already("team/b", OTHER), "a limit: looked up"
+        assert looked_up == ["team"]
+
+    run(main())
