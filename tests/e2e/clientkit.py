@@ -10,6 +10,7 @@ changed. One exception: skopeo running as root keeps its blob-location cache in
 
 from __future__ import annotations
 
+import atexit
 import base64
 import gzip
 import hashlib
@@ -20,6 +21,7 @@ import shutil
 import ssl
 import subprocess
 import tarfile
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,6 +103,14 @@ def run(
 # --------------------------------------------------------------------------- isolated clients
 
 
+def _short_runroot() -> Path:
+    """A runroot directory under /tmp (pytest's own paths grow past podman's 50-character
+    limit, e.g. under pytest-xdist's per-worker directories); removed when the tests end."""
+    path = Path(tempfile.mkdtemp(prefix="dy-run-", dir="/tmp"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 @dataclass
 class Clients:
     """skopeo, podman and buildah with private configuration and storage under ``base``."""
@@ -111,7 +121,8 @@ class Clients:
     def __post_init__(self) -> None:
         base = self.base
         home, config, runtime = base / "home", base / "home/.config", base / "run"
-        self.root, self.runroot, self.tmp = base / "storage", base / "runroot", base / "tmp"
+        self.root, self.tmp = base / "storage", base / "tmp"
+        self.runroot = _short_runroot()  # podman refuses a runroot longer than 50 characters
         for path in (home, config / "containers", runtime, self.root, self.runroot, self.tmp):
             path.mkdir(parents=True, exist_ok=True)
         runtime.chmod(0o700)

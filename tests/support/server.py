@@ -78,7 +78,7 @@ def start_server(
 
 
 def _wait_ready(running: RunningServer, verify: str | bool) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # generous: a loaded CI machine migrates PostgreSQL slowly
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
             raise RuntimeError(f"dockyard exited early:\n{running.log()}")
