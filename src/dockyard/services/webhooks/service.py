@@ -42,6 +42,10 @@ from dockyard.services.webhooks.subscriptions import WebhookSubscriptionSource
 from dockyard.services.webhooks.validation import check_spec
 
 MAX_PER_PROJECT = 50
+# New webhooks: 10 s per attempt; waits of 5 s doubling up to 1 h; a dead letter after 10.
+DEFAULT_RETRY = RetryPolicy(
+    timeout_seconds=10.0, backoff_seconds=5.0, max_backoff_seconds=3600.0, max_attempts=10
+)
 MAX_OVERLAP = 90 * 86400.0
 
 
@@ -190,8 +194,11 @@ class WebhookService:
         await self._audit(actor, "webhook.secret", updated, overlap_seconds=seconds)
         return updated, secret
 
-    async def test(self, actor: Principal, project: str, webhook_id: int) -> SendOutcome:
-        """Send a ``ping`` event now, signed as deliveries are; nothing goes to the outbox."""
+    async def test(
+        self, actor: Principal, project: str, webhook_id: int
+    ) -> tuple[SendOutcome, str]:
+        """Send a ``ping`` event now, signed as deliveries are; nothing goes to the outbox.
+        The outcome and the test event's id."""
         record = await self.get(actor, project, webhook_id)
         subscription = self.source.subscription(record)
         if subscription is None:
@@ -202,7 +209,7 @@ class WebhookService:
         outcome = await send_now(request, self.options.outbound, self.options.test_timeout)
         await self._audit(actor, "webhook.test", record, event_id=event.id,
                           status=outcome.status_code, error=outcome.error)  # fmt: skip
-        return outcome
+        return outcome, event.id
 
 
 def ping_event(actor: Principal, project: str, now: float) -> Event:
