@@ -76,7 +76,7 @@ class WebhookChange:
 
     def applied_to(self, spec: WebhookSpec) -> WebhookSpec:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        retry_names = {f.name for f in dataclasses.fields(RetryPolicy)}
+        retry_names = set(RetryPolicy.__struct_fields__)
         retry = {k: v for k, v in fields.items() if k in retry_names and v is not None}
         plain = {k: v for k, v in fields.items() if k not in retry_names and v is not None}
         return dataclasses.replace(
@@ -110,6 +110,8 @@ class WebhookService:
         return tuple(sorted(self.source.renderers))
 
     async def _require(self, actor: Principal, project: str) -> None:
+        if not actor.authenticated:  # asked to log in (401), whatever the project
+            self.policy.require_project(actor, Permission.PROJECT_CONFIGURE, project)
         await self.projects.get(actor, project)  # 404 for whoever cannot see the project
         self.policy.require_project(actor, Permission.PROJECT_CONFIGURE, project)
 
