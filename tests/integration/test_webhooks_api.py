@@ -166,6 +166,13 @@ def test_the_test_event_reports_what_the_receiver_did(
         harbor = _verify(made["secret"], received[0])
         assert harbor["type"] == "PING" and harbor["operator"] == "alice"
         assert harbor["event_data"]["repository"]["namespace"] == "team"
+        by_name = hook_receiver.url.replace("127.0.0.1", "localhost") + "/named"
+        alice.ok("PATCH", path, json={"url": by_name})
+        hook_receiver.status = 200
+        named = alice.ok("POST", path + "/test")  # sent to the address the guard checked
+        assert named["delivered"] is True, named
+        (got,) = hook_receiver.taken()
+        assert got.path == "/named" and got.headers["host"] == by_name.split("/")[2]
         closed = f"http://127.0.0.1:{free_port()}/gone"
         alice.ok("PATCH", path, json={"url": closed})
         gone = alice.ok("POST", path + "/test")

@@ -69,3 +69,16 @@ def test_during_rotation_both_secrets_sign_and_after_only_the_new_one() -> None:
         Webhook(old).verify(BODY, after)  # the overlap is over
     assert after["content-type"] == "application/cloudevents+json; charset=utf-8"
     assert after["X-Team"] == "a"
+
+
+def test_requests_go_to_the_address_the_guard_approved() -> None:
+    import ipaddress
+
+    from dockyard.services.webhooks.sender import pinned
+
+    plain = pinned("http://hooks.example:8080/in?x=1", ipaddress.ip_address("127.0.0.7"))
+    assert plain.url == "http://127.0.0.7:8080/in?x=1"
+    assert plain.host_header == "hooks.example:8080" and plain.extensions == {}
+    tls = pinned("https://hooks.example/in", ipaddress.ip_address("::1"))
+    assert tls.url == "https://[::1]/in" and tls.host_header == "hooks.example"
+    assert tls.extensions == {"sni_hostname": "hooks.example"}  # SNI and certificate name
