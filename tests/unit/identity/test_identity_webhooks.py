@@ -222,3 +222,12 @@ def test_a_disabled_or_deleted_webhook_stops_being_offered(
     assert len(keys()) == 2  # cached for ttl_seconds
     clock.now += 11
     assert keys() == set()
+
+
+def test_a_project_has_at_most_fifty_webhooks(hooks: WebhookService, run: Run) -> None:
+    for n in range(50):
+        run(hooks.create(ROOT, "team", spec(f"hook-{n}")))
+    assert "at most 50" in refused(run, hooks.create(ROOT, "team", spec("one-more")),
+                                   ErrorCode.CONFLICT)  # fmt: skip
+    run(hooks.create(ROOT, "other", spec("elsewhere")))  # per project
+    assert len(run(hooks.list_webhooks(ROOT, "team"))) == 50
