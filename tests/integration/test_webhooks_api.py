@@ -64,7 +64,9 @@ def test_create_read_change_delete(server: RunningServer, hook_receiver: Receive
         listed = alice.http.get(HOOKS)
         for text in (shown.text, listed.text):  # never a secret or a header value again
             assert "whsec_" not in text and "s3cret-value" not in text
-        assert [h["id"] for h in listed.json()["items"]] == [hook["id"]]
+        assert hook["id"] in [h["id"] for h in listed.json()["items"]]
+        searched = alice.ok("GET", HOOKS, params={"q": "cru", "limit": 1})
+        assert [h["id"] for h in searched["items"]] == [hook["id"]] and searched["next"] is None
         changed = alice.ok("PATCH", path, json={"enabled": False, "event_types": ["tag.deleted"]})
         assert changed["enabled"] is False and changed["event_types"] == ["tag.deleted"]
         assert changed["url"] == hook["url"] and changed["tags"] == ["v*"]

@@ -7,6 +7,7 @@ to the delivery engine and are not served here.
 
 from __future__ import annotations
 
+from dockyard.api.mgmt.paging import SEARCH_QUERY, by_id, paged_list
 from dockyard.api.mgmt.router import Call, Endpoint, Reply
 from dockyard.api.mgmt.schemas import Items
 from dockyard.api.mgmt.webhook_schemas import (
@@ -28,7 +29,7 @@ class Handlers:
 
     async def list_webhooks(self, call: Call) -> Reply:
         found = await self.webhooks.list_webhooks(call.principal, call.params["project"])
-        return Reply(200, Items([Webhook.of(record) for record in found]))
+        return paged_list(call, found, Webhook.of, name=lambda r: r.spec.name, order=by_id)
 
     async def create_webhook(self, call: Call) -> Reply:
         body = call.body(NewWebhook)
@@ -76,7 +77,7 @@ class Handlers:
         )
         return [
             Endpoint("GET", many, self.list_webhooks, "A project's webhooks" + WHO, tag,
-                     response=Items[Webhook]),
+                     response=Items[Webhook], query=SEARCH_QUERY),
             Endpoint("POST", many, self.create_webhook,
                      "Create a webhook; its signing secret is shown once" + WHO, tag,
                      request=NewWebhook, response=WebhookSecret, status=201),
