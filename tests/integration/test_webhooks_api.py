@@ -149,6 +149,8 @@ def test_the_test_event_arrives_signed(server: RunningServer, hook_receiver: Rec
     assert body["data"]["actor"] == "alice"
     with pytest.raises(WebhookVerificationError):
         Webhook(made["secret"]).verify(got.body + b"x", got.headers)
+    outbox = cli(server.data_dir, identity_env(), "events", "list", "--limit", "1000")
+    assert answer["event_id"] not in outbox and "ping" not in outbox  # never stored
 
 
 def test_the_test_event_reports_what_the_receiver_did(
