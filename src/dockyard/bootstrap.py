@@ -24,6 +24,7 @@ from dockyard.auth.token_trust import TrustError, TrustStore
 from dockyard.bootstrap_identity import audit_loops, build_identity_services, identity_loops
 from dockyard.bootstrap_lifecycle import background_loops, build_lifecycle
 from dockyard.bootstrap_settings import build_system_settings
+from dockyard.bootstrap_webhooks import build_webhooks
 from dockyard.cache.base import (
     KeyValueCache,
     LocalLocks,
@@ -271,6 +272,8 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     if registry.health is not None:
         registry.background += (registry.health.run_forever,)
     registry.system = build_system_settings(settings, registry)
+    if registry.identity is not None:  # always built (bootstrap_identity)
+        registry.webhooks = build_webhooks(settings, database, policy, registry.identity)
     return registry
 
 

@@ -15,6 +15,7 @@ from dockyard.cli import (
     admin_robots,
     admin_roles,
     admin_users,
+    admin_webhooks,
     config_cmd,
     events_cmd,
     gc_cmd,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     lifecycle_cmds.register(commands)
     token_cmd.register(commands)
     events_cmd.register(commands)
+    admin_webhooks.register(commands)
     return parser
 
 

@@ -25,6 +25,7 @@ from dockyard.config.lifecycle import (
 )
 from dockyard.config.oidc import OidcSettings
 from dockyard.config.uploads import UploadLimitSettings
+from dockyard.config.webhooks import WebhookSettings
 
 
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -311,6 +312,7 @@ class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only
     quotas: QuotaSettings = msgspec.field(default_factory=QuotaSettings)
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
     uploads: UploadLimitSettings = msgspec.field(default_factory=UploadLimitSettings)
+    webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)  # webhooks.md
 
 
 # --- the root --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from dockyard.config.model import (
 )
 from dockyard.config.oidc import check_oidc
 from dockyard.config.validation import index_completeness
+from dockyard.config.webhooks import check_webhooks
 
 LOG_LEVELS = ("error", "warn", "info", "debug")
 LOG_FORMATTERS = ("text", "json", "logstash")
@@ -55,6 +56,7 @@ def validate(settings: Settings) -> None:
     check_oidc(settings.dockyard.identity.oidc)
     check_ldap(settings.dockyard.identity.ldap)
     check_lifecycle(settings)
+    check_webhooks(settings.dockyard.webhooks)
 
 
 def duration(key: str, text: str, *, positive: bool = False) -> float:

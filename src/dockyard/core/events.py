@@ -27,6 +27,7 @@ class EventKind(StrEnum):
     TAG_DELETED = "tag.deleted"  # the manifest stays
     BLOB_DELETED = "blob.deleted"  # unlinked from one repository; bytes go with GC
     BLOB_MOUNTED = "blob.mounted"  # linked into a repository from another one
+    PING = "ping"  # a webhook's test event (``dockyard webhook test``); never in the outbox
 
 
 class EventTarget(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=False):

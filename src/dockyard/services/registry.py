@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dockyard.services.readonly import WriteGate
     from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.uploads import UploadService
+    from dockyard.services.webhooks.service import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +70,4 @@ class Registry:
     # health.storagedriver: probes of storage and database behind /debug/health (None: off)
     health: HealthMonitor | None = None
     events: EventReader | None = None  # the outbox, read in order (docs/events.md)
+    webhooks: WebhookService | None = None  # project webhooks (docs/webhooks.md)

@@ -25,6 +25,7 @@ def test_kinds_keep_their_wire_names() -> None:
         "tag.deleted",
         "blob.deleted",
         "blob.mounted",
+        "ping",  # only ever sent as a webhook's test event, never stored
     ]
 
 

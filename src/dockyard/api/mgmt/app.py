@@ -33,7 +33,7 @@ from dockyard.api.http import (
     send_start,
 )
 from dockyard.api.identity_authn import IdentityAuthenticator
-from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots
+from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, webhooks
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt.browsers import check_browser_request
 from dockyard.api.mgmt.refusals import record_refusal
@@ -45,6 +45,7 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.lifecycle_admin import LifecycleAdmin
 from dockyard.services.system_settings import SystemSettingsService
+from dockyard.services.webhooks.service import WebhookService
 
 log = logging.getLogger("dockyard.api")
 BODY_LIMIT = 64 * 1024
@@ -56,6 +57,7 @@ def build_router(
     services: IdentityServices,
     admin: LifecycleAdmin | None = None,
     system: SystemSettingsService | None = None,
+    hooks: WebhookService | None = None,
 ) -> Router:
     return Router(
         [
@@ -65,6 +67,7 @@ def build_router(
             *audit.endpoints(services),
             *(lifecycle.endpoints(admin) if admin is not None else []),
             *system_api.endpoints(system),
+            *(webhooks.endpoints(hooks) if hooks is not None else []),
         ]
     )
 
@@ -76,13 +79,14 @@ class ManagementApi:
         authenticator: IdentityAuthenticator,
         admin: LifecycleAdmin | None = None,  # bulk deletion and quotas (lifecycle.md)
         system: SystemSettingsService | None = None,  # /system/settings
+        hooks: WebhookService | None = None,  # /projects/{project}/webhooks
         *,
         access_log: AccessLog | None = None,
         ids: RequestIds | None = None,
     ) -> None:
         self.services = services
         self.authenticator = authenticator
-        self.router = build_router(services, admin, system)
+        self.router = build_router(services, admin, system, hooks)
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
         self.access_log = access_log
         self.ids = ids or RequestIds()

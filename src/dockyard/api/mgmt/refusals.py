@@ -4,8 +4,8 @@ outcome ``failure`` and why (HTTP status, error code, message).
 Only callers who logged in are recorded (a wrong password is already a ``login`` failure; an
 anonymous caller is only asked to log in). The target is named as a success names it: a robot
 by its full name (``robot:robot$team+ci``), or by the id asked for when no robot has it.
-Lifecycle changes (bulk deletion, quotas) are here too; previews and reads change nothing and
-are not recorded.
+Lifecycle changes (bulk deletion, quotas) and webhook changes are here too; previews and
+reads change nothing and are not recorded.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dockyard.services.identity.audit import FAILURE, AuditLog
 
 _MEMBER, _GROUP_MEMBERS = "/projects/{project}/members", "/groups/{group}/members"
 _QUOTA = "/projects/{project}/quota"
+_HOOKS = "/projects/{project}/webhooks"
 RobotNamer = Callable[[int], Awaitable[str | None]]
 EVENTS = {
     ("POST", "/users"): "user.create",
@@ -47,6 +48,11 @@ EVENTS = {
     ("POST", "/projects/{project}/deletions"): "images.delete",
     ("PUT", _QUOTA): "quota.set",
     ("DELETE", _QUOTA): "quota.unset",
+    ("POST", _HOOKS): "webhook.create",
+    ("PATCH", _HOOKS + "/{id}"): "webhook.update",
+    ("DELETE", _HOOKS + "/{id}"): "webhook.delete",
+    ("POST", _HOOKS + "/{id}/secret"): "webhook.secret",
+    ("POST", _HOOKS + "/{id}/test"): "webhook.test",
 }
 _TARGETS = (("project", "project"), ("group", "group"), ("user", "user"), ("role", "role"),
             ("token", "token"))  # fmt: skip
