@@ -181,9 +181,11 @@ def test_skopeo_push_and_copy_between_repositories(tmp_path: Path) -> None:
         every = listed(server, {})
     blobs = {sha256(blob) for blob in image.blobs}
     uploads = [e["event"] for e in every if e["event"]["kind"] == "blob.pushed"]
-    assert {e["target"]["digest"] for e in uploads[: len(blobs)]} == blobs
-    assert {e["repository"] for e in uploads[: len(blobs)]} == {"team/app"}
-    entries = [e for e in every if e["event"]["kind"] != "blob.pushed"]
+    first_push = [e for e in uploads if e["repository"] == "team/app"]
+    assert {e["target"]["digest"] for e in first_push} == blobs  # a retried upload: once more
+    # skopeo's GETs of the source manifest are manifest.pulled events, stored when the pull
+    # times are flushed (every 5 s): wherever they fall, they are not what this test counts
+    entries = [e for e in every if e["event"]["kind"] not in ("blob.pushed", "manifest.pulled")]
     assert summary(entries[:1]) == [("manifest.pushed", "team/app", image.digest, ("1.0",))]
     mounts = entries[1:-1]  # skopeo mounts the blobs it knows are there (it may upload some)
     mounted = [e["event"]["target"]["digest"] for e in mounts]
