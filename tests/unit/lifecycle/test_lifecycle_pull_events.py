@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import pytest
+
 from dockyard.core.events import Event, EventKind, StoredEvent
 from dockyard.persistence.sql import Database, SqlMetadata, SqlOutbox
 from dockyard.persistence.sql.inventory import SqlInventory
@@ -119,5 +121,25 @@ def test_batches_of_manifests_keep_their_events(
         stored = await _events(database)
         assert len(stored) == 600
         assert {s.event.repository for s in stored} == {f"team/r{n}" for n in range(600)}
+
+    run(main())
+
+
+def test_pull_times_and_their_events_commit_together(
+    run: Run, database: Database, metadata: SqlMetadata
+) -> None:
+    store = SqlPulls(database)
+
+    async def main() -> None:
+        await _pushed(metadata)
+        recorder = PullRecorder(store)
+        _pull(recorder, "one", "alice", 2, tag="v1")
+        (event,) = [p.event(k) for k, p in recorder._pulls.items()]
+        times = [("team/app", digest("one"), NOW)]
+        with pytest.raises(Exception, match=r"(?i)unique"):  # the same event id twice
+            await store.record_pulls(times, [event, event])
+        entries = await SqlInventory(database).repository_manifests("team/app")
+        assert all(e.last_pulled_at is None for e in entries), "rolled back with the events"
+        assert await _events(database) == []
 
     run(main())
