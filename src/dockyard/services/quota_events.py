@@ -52,13 +52,20 @@ class QuotaAlerts:
         if 100 * used >= self.percent * limit:
             await self._raise(project, limit, used, origin)
 
-    async def refresh(self, project: str, limit: int, used: int) -> None:
-        """The periodic look at every limited project: re-arm below, raise above."""
+    async def stored(self) -> set[str]:
+        """The projects whose warning is stored (read once per refresh)."""
+        return set(await self.store.quota_alerts())
+
+    async def refresh(self, project: str, limit: int, used: int, *, stored: bool) -> None:
+        """The periodic look at a limited project (``stored``: its warning is): re-arm below,
+        raise above; a write only when that changes something."""
         if 100 * used >= self.percent * limit:
-            await self._raise(project, limit, used, SYSTEM)
+            if not stored:
+                await self._raise(project, limit, used, SYSTEM)
             return
         self._alerted.discard(project)
-        await self.store.clear_quota_alert(project)
+        if stored:
+            await self.store.clear_quota_alert(project)
 
     async def _raise(self, project: str, limit: int, used: int, origin: EventOrigin) -> None:
         detail: dict[str, DetailValue] = {"used": used, "limit": limit, "percent": self.percent}

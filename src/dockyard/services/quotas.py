@@ -309,6 +309,7 @@ class QuotaService:
         candidates = set(stored) | set(self.policy.projects)
         if self.policy.default is not None:
             candidates |= set(await self.usage.projects())
+        alerted = await self.alerts.stored()
         for project in sorted(candidates):
             await asyncio.sleep(0)  # one project at a time: let requests through in between
             limit = await self.limit(project)
@@ -316,7 +317,7 @@ class QuotaService:
                 self._used.pop(project, None)
                 used = await self.stored_bytes(project)
                 self._publish(project, used, limit)
-                await self.alerts.refresh(project, limit, used)
+                await self.alerts.refresh(project, limit, used, stored=project in alerted)
 
     # internals ----------------------------------------------------------------------------
 
