@@ -141,6 +141,9 @@ class JobStore(Protocol):
 class SystemSettingsStore(Protocol):
     async def get_setting(self, name: str) -> str | None: ...
     async def set_setting(self, name: str, value: str, *, by: str = "") -> None: ...
+    async def set_settings(
+        self, values: dict[str, str], *, by: str = "", event: Event | None = None
+    ) -> None: ...
 
 
 class QuotaLimitStore(Protocol):

@@ -22,6 +22,7 @@ from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.gc import GarbageCollector
 from dockyard.services.immutability import ImmutabilityService
 from dockyard.services.quotas import QuotaExceededError, QuotaPolicy, QuotaService
+from dockyard.services.readonly import WriteGate
 from dockyard.services.retention import RetentionService
 from dockyard.services.retention_plan import RetentionPolicy
 from dockyard.storage.drivers.memory import MemoryDriver
@@ -167,3 +168,22 @@ def test_gc_and_retention_runs_are_one_event_each(
     assert run_event.target.detail["manifests_deleted"] == 1
     assert finished[EventKind.GC_COMPLETED].target.detail["manifests_deleted"] >= 0
     assert kinds.index("retention.completed") > kinds.index("manifest.deleted")
+
+
+def test_the_read_only_switch_is_a_policy_event(run: Run, database: Database) -> None:
+    gate = WriteGate(SqlLifecycleStore(database), ttl_seconds=0)
+
+    async def main() -> list[StoredEvent]:
+        await gate.switch(True, reason="moving disks", by="ops", actor=ADMIN)
+        await gate.switch(False, by="ops", actor=ADMIN)
+        await gate.switch(True, by="ops")  # no actor given: no event
+        return await _events(database)
+
+    stored = run(main())
+    assert [(s.event.kind.value, s.event.target.name) for s in stored] == [
+        ("policy.changed", "readonly"),
+        ("policy.changed", "readonly"),
+    ]
+    assert stored[0].event.target.detail == {"readonly": True, "reason": "moving disks"}
+    assert stored[1].event.target.detail == {"readonly": False, "reason": ""}
+    assert run(gate.read_only())

@@ -83,6 +83,21 @@ class SqlLifecycleStore:
     async def set_setting(self, name: str, value: str, *, by: str = "") -> None:
         await self.db.execute(_SET_SETTING, (name, value, time.time(), by))
 
+    async def set_settings(
+        self, values: dict[str, str], *, by: str = "", event: Event | None = None
+    ) -> None:
+        """Several settings at once, with the change's event (``policy.changed``), in one
+        transaction."""
+        now = time.time()
+
+        async def work(session: Session) -> None:
+            for name, value in values.items():
+                await session.execute(_SET_SETTING, (name, value, now, by))
+            if event is not None:
+                await record(session, event)
+
+        await self.db.transaction(work)
+
     # quota limits -------------------------------------------------------------------------
 
     async def quota_limits(self) -> dict[str, int | None]:
@@ -194,8 +209,8 @@ class SqlLifecycleStore:
                 return False
             detail: dict[str, DetailValue] = {"action": "removed", "rule": rule_id}
             await _changed(
-                    session, origin, EventKind.POLICY_CHANGED, name="immutability", detail=detail
-                )
+                session, origin, EventKind.POLICY_CHANGED, name="immutability", detail=detail
+            )
             return True
 
         return await self.db.transaction(work)
