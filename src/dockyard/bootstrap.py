@@ -21,7 +21,12 @@ from dockyard.auth.identity import IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.token_keys import KeyRing
 from dockyard.auth.token_trust import TrustError, TrustStore
-from dockyard.bootstrap_identity import audit_loops, build_identity_services, identity_loops
+from dockyard.bootstrap_identity import (
+    audit_loops,
+    build_identity_services,
+    identity_loops,
+    refusal_audit,
+)
 from dockyard.bootstrap_lifecycle import background_loops, build_lifecycle
 from dockyard.bootstrap_settings import build_system_settings
 from dockyard.bootstrap_webhooks import build_webhooks
@@ -197,6 +202,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         htpasswd = HtpasswdFile(os.path.abspath(settings.auth.htpasswd.path))
     own_tokens = settings.dockyard.token
     identity_on = settings.dockyard.identity.enabled
+    audit_buffer, denials = refusal_audit(settings, database)
     policy = AccessPolicy(
         authentication_required=htpasswd is not None or identity_on,
         identity=identity_on,
@@ -204,6 +210,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         anonymous_actions=frozenset({Action.PULL})
         if own_tokens.enabled and own_tokens.anonymouspull
         else frozenset(),
+        denials=denials,
     )
     build_token_api(settings, policy, htpasswd)  # fail before serving; makes the first key
     purging = maintenance.uploadpurging
@@ -247,6 +254,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
             grace_seconds=settings.dockyard.gc.grace_seconds,
             telemetry=metrics or NO_TELEMETRY,
             deletions=lifecycle.retention.deletions,
+            events=lifecycle.retention.events,
         ),
         lifecycle=lifecycle,
         events=EventReader(SqlOutbox(database)),
@@ -258,6 +266,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
             htpasswd,
             shared=shared_windows(settings),
             telemetry=metrics or NO_TELEMETRY,
+            buffer=audit_buffer,
         ),
         close=database.close,
         startup=database.open,

@@ -18,12 +18,15 @@ from dockyard.config.ldap import LdapGroupMapping
 from dockyard.config.oidc import OidcGroupMapping
 from dockyard.persistence.sql.accounts import SqlAccountStore
 from dockyard.persistence.sql.audit import SqlAuditStore
+from dockyard.persistence.sql.outbox import SqlOutbox
 from dockyard.persistence.sql.projects import SqlProjectStore
 from dockyard.persistence.sql.robots import SqlRobotStore
 from dockyard.persistence.sql.session import Database
 from dockyard.services.identity.audit import AuditLog
+from dockyard.services.identity.audit_buffer import AuditBuffer
 from dockyard.services.identity.audit_retention import AuditPruner
 from dockyard.services.identity.common import IdentityOptions
+from dockyard.services.identity.denials import DeniedAccess
 from dockyard.services.identity.external_groups import (
     ExternalGroupSync,
     GroupRole,
@@ -59,9 +62,11 @@ def build_identity_services(
     *,
     shared: SharedWindows | None = None,
     telemetry: Telemetry = NO_TELEMETRY,
+    buffer: AuditBuffer | None = None,
 ) -> IdentityServices:
     """Always built (the CLI manages users before identity is switched on). ``shared``: the
-    failed-login counts every node sees (Redis), else each process counts its own."""
+    failed-login counts every node sees (Redis), else each process counts its own.
+    ``buffer``: the audit buffer the access policy's denials go to (``refusal_audit``)."""
     options = identity_options(settings)
     backends: list[CredentialBackend] = []
     if htpasswd is not None:
@@ -75,13 +80,24 @@ def build_identity_services(
         projects=SqlProjectStore(database),
         robots=SqlRobotStore(database),
         audit=SqlAuditStore(database),
+        outbox=SqlOutbox(database),
         policy=policy,
         options=options,
+        buffer=buffer,
         backends=backends,
         enabled=settings.dockyard.identity.enabled,
         throttle=build_throttle(options, shared, telemetry),
         telemetry=telemetry,
     )
+
+
+def refusal_audit(
+    settings: Settings, database: Database
+) -> tuple[AuditBuffer, DeniedAccess | None]:
+    """The audit buffer, and the access policy's observer that queues refused actions in it
+    (only when identity management, and with it the audit log, is on)."""
+    buffer = AuditBuffer(SqlAuditStore(database))
+    return buffer, DeniedAccess(buffer) if settings.dockyard.identity.enabled else None
 
 
 def oidc_backend(
@@ -127,13 +143,20 @@ def _with_group_sync(
 
 
 def identity_loops(registry: Registry) -> tuple[Loop, ...]:
-    """What identity management runs while serving: with htpasswd users, the watch that
+    """What identity management runs while serving: the audit log's writers (the buffer of
+    refusals, the consumer of the domain events) and, with htpasswd users, the watch that
     revokes the tokens of users the file drops (``services/identity/htpasswd_watch.py``)."""
     identity = registry.identity
-    if registry.htpasswd is None or identity is None or not identity.enabled:
+    if identity is None or not identity.enabled:
         return ()
-    watch = HtpasswdWatch(registry.htpasswd, identity.directory, identity.audit)
-    return (watch.run_forever,)
+    loops: tuple[Loop, ...] = (
+        identity.audit_buffer.run_forever,
+        identity.event_audit.run_forever,
+    )
+    if registry.htpasswd is not None:
+        watch = HtpasswdWatch(registry.htpasswd, identity.directory, identity.audit)
+        loops += (watch.run_forever,)
+    return loops
 
 
 def audit_loops(settings: Settings, database: Database) -> tuple[Loop, ...]:

@@ -101,6 +101,7 @@ def _retention(
         grace_seconds=settings.dockyard.retention.grace_seconds,
         telemetry=telemetry,
         gate=gate,
+        events=stores.lifecycle,
     )
 
 
@@ -131,6 +132,7 @@ def quota_policy(settings: Settings) -> QuotaPolicy:
         default=parse_limit(quotas.default),
         projects={name: parse_limit(text) for name, text in quotas.projects.items()},
         warn_percent=quotas.warn,
+        event_percent=quotas.eventwarn,
         recent_seconds=settings.dockyard.gc.grace_seconds,
     )
 

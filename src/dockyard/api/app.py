@@ -28,7 +28,7 @@ from dockyard.api.http import (
 )
 from dockyard.api.identity_mount import MGMT_PREFIX, mount_identity
 from dockyard.api.observability import Metrics
-from dockyard.api.registry_audit import registry_audit_hook
+from dockyard.api.registry_audit import register_audit_metrics
 from dockyard.api.request_id import RequestIds
 from dockyard.api.token_auth import TokenApi
 from dockyard.api.v2.router import match
@@ -71,7 +71,7 @@ class RegistryApp:
         self.identity_authn, self.mgmt = mount_identity(
             registry, options.realm, access_log, self.request_ids
         )
-        self.audit_hook = registry_audit_hook(registry, self.metrics)  # pushes, pulls, deletes
+        register_audit_metrics(registry, self.metrics)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
         self._stopping = asyncio.Lock()  # a second shutdown waits for the first to finish
@@ -149,8 +149,6 @@ class RegistryApp:
         self.metrics.observe(ctx, elapsed)
         if self.access_log is not None:
             self.access_log.record(registry_entry(ctx, elapsed))
-        if self.audit_hook is not None:
-            self.audit_hook(ctx)
 
     async def _dispatch(self, ctx: Context) -> None:
         if self.tokens is not None and self.tokens.serves(ctx.request.path):
@@ -230,10 +228,8 @@ class RegistryApp:
     async def startup(self) -> None:
         await self.registry.startup()
         self._tasks.append(asyncio.create_task(self.registry.purger.run_forever()))
-        for loop in self.registry.background:  # scheduled jobs (gc, retention, ...)
+        for loop in self.registry.background:  # scheduled jobs (gc, retention, audit, ...)
             self._tasks.append(asyncio.create_task(loop()))
-        if self.audit_hook is not None:  # writes the audit events in batches
-            self._tasks.append(asyncio.create_task(self.audit_hook.run()))
         if self.options.debug_addr is not None:
             host, port = self.options.debug_addr
             debug = DebugServer(

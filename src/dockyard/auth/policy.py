@@ -19,6 +19,7 @@ answer, and a caller without one may do nothing.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Protocol
 
 from dockyard.auth.permissions import Permission
 from dockyard.auth.principal import Principal
@@ -48,6 +49,13 @@ PERMISSION_FOR = {
 }
 
 
+class DenialObserver(Protocol):
+    """Told of every refused registry action (``AccessPolicy.require``), before the refusal
+    is raised: the audit log's record of refusals. Must not block or do I/O."""
+
+    def denied(self, principal: Principal, action: Action, repository: str | None) -> None: ...
+
+
 class AccessPolicy:
     def __init__(
         self,
@@ -56,7 +64,9 @@ class AccessPolicy:
         token_only: bool = False,
         anonymous_actions: frozenset[Action] = frozenset(),
         identity: bool = False,
+        denials: DenialObserver | None = None,
     ) -> None:
+        self.denials = denials
         self.authentication_required = authentication_required
         self.token_only = token_only
         self.anonymous_actions = anonymous_actions  # e.g. {PULL}: public pulls, named pushes
@@ -98,7 +108,11 @@ class AccessPolicy:
         return visibility_of(principal.identity.grants)
 
     def require(self, principal: Principal, action: Action, repository: str | None) -> None:
+        """The choke point of registry actions: refused (DENIED), and told to the observer,
+        unless ``allows``."""
         if not self.allows(principal, action, repository):
+            if self.denials is not None:
+                self.denials.denied(principal, action, repository)
             raise RegistryError(
                 ErrorCode.DENIED,
                 detail={"action": action.token_action, "repository": repository or ""},

@@ -16,6 +16,8 @@ from dockyard.jobs.scheduler import JobResult, ScheduledJob, Scheduler
 from dockyard.services.gc import GcReport
 from dockyard.services.registry import Registry
 
+GC_ACTOR = "gc (dockyard gc)"  # the actor of its events
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -93,7 +95,7 @@ async def _collect_now(registry: Registry, delete_untagged: bool) -> GcReport | 
     reports: list[GcReport] = []
 
     async def collect() -> JobResult:
-        report = await registry.gc.run(delete_untagged=delete_untagged)
+        report = await registry.gc.run(delete_untagged=delete_untagged, actor=GC_ACTOR)
         reports.append(report)
         return JobResult(not report.stopped_early, report.summary())
 
@@ -102,5 +104,5 @@ async def _collect_now(registry: Registry, delete_untagged: bool) -> GcReport | 
     if result is None:
         print("note: another gc holds the lease (running, or killed less than 2 minutes ago); "
               "collecting anyway", file=sys.stderr)  # fmt: skip
-        return await registry.gc.run(delete_untagged=delete_untagged)
+        return await registry.gc.run(delete_untagged=delete_untagged, actor=GC_ACTOR)
     return reports[0] if reports else f"gc {result.summary}"

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from dockyard.cli.common import add_config_arguments, audit, fail, load, with_registry
+from dockyard.cli.common import (
+    add_config_arguments,
+    audit,
+    fail,
+    load,
+    operator,
+    with_registry,
+)
 from dockyard.services.immutability import ImmutableRule
 from dockyard.services.registry import Registry
 
@@ -40,13 +47,13 @@ def run(args: argparse.Namespace) -> int:
 async def _act(registry: Registry, args: argparse.Namespace) -> int:
     service = registry.lifecycle.immutability
     if args.action == "add":
-        rule = await service.add_rule(args.repositories, args.tags)
+        rule = await service.add_rule(args.repositories, args.tags, by=operator())
         detail = {"repositories": rule.repositories, "tags": rule.tags}
         await audit(registry, "immutability.add", f"rule:{rule.id}", detail)
         print(f"rule {rule.describe()}")
         return 0
     if args.action == "remove":
-        if not await service.remove_rule(args.id):
+        if not await service.remove_rule(args.id, by=operator()):
             return fail(f"immutable: no stored rule #{args.id}")
         await audit(registry, "immutability.remove", f"rule:{args.id}")
         print(f"removed rule #{args.id}")

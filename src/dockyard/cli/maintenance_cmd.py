@@ -6,7 +6,7 @@ import argparse
 import getpass
 import socket
 
-from dockyard.cli.common import add_config_arguments, audit, load, with_registry
+from dockyard.cli.common import add_config_arguments, audit, load, operator, with_registry
 from dockyard.services.readonly import ReadOnlyState
 from dockyard.services.registry import Registry
 
@@ -36,7 +36,7 @@ async def _act(registry: Registry, args: argparse.Namespace) -> ReadOnlyState:
     gate = registry.lifecycle.gate
     if args.state != "status":
         who = f"{getpass.getuser()}@{socket.gethostname()}"
-        await gate.switch(args.state == "on", reason=args.reason, by=who)
+        await gate.switch(args.state == "on", reason=args.reason, by=who, actor=operator())
         detail = {"readonly": args.state == "on", "reason": args.reason}
         await audit(registry, "system.settings", "system:readonly", detail)
     return await gate.state()

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from dockyard.cli.common import add_config_arguments, audit, fail, load, with_registry
+from dockyard.cli.common import (
+    add_config_arguments,
+    audit,
+    fail,
+    load,
+    operator,
+    with_registry,
+)
 from dockyard.config import ConfigError
 from dockyard.config.lifecycle import parse_limit
 from dockyard.core.sizes import format_size
@@ -45,12 +52,12 @@ def run(args: argparse.Namespace) -> int:
 async def _act(registry: Registry, args: argparse.Namespace, limit: int | None) -> int:
     quotas = registry.lifecycle.quotas
     if args.action == "set":
-        await quotas.set_limit(args.project, limit)
+        await quotas.set_limit(args.project, limit, by=operator())
         await audit(registry, "quota.set", f"project:{args.project}", {"limit": limit})
         print(f"{args.project}: {format_size(limit) if limit is not None else 'unlimited'}")
         return 0
     if args.action == "unset":
-        if not await quotas.unset_limit(args.project):
+        if not await quotas.unset_limit(args.project, by=operator()):
             return fail(f"quota: no stored limit for {args.project}")
         await audit(registry, "quota.unset", f"project:{args.project}")
         print(f"{args.project}: the configured limit applies again")

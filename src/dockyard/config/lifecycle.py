@@ -67,6 +67,7 @@ class QuotaSettings(Part, frozen=True, forbid_unknown_fields=True, kw_only=True)
     default: str = ""  # every project without its own limit; empty: unlimited
     projects: dict[str, str] = {}  # project -> size (``50GiB``) or ``unlimited``
     warn: int = 90  # percent used above which responses carry a ``Warning`` header
+    eventwarn: int = 80  # percent used whose crossing is a ``quota.warning`` event
 
     def limit_for(self, project: str) -> int | None:
         return parse_limit(self.projects.get(project, self.default))

@@ -57,8 +57,9 @@ def _check_quotas(settings: Settings) -> None:
             parse_limit(text)
         except ConfigError as exc:
             _fail(f"dockyard.quotas.{key}", exc.message)
-    if not 1 <= quotas.warn <= 100:
-        _fail("dockyard.quotas.warn", f"must be a percentage from 1 to 100, got {quotas.warn}")
+    for key, percent in (("warn", quotas.warn), ("eventwarn", quotas.eventwarn)):
+        if not 1 <= percent <= 100:
+            _fail(f"dockyard.quotas.{key}", f"must be a percentage from 1 to 100, got {percent}")
 
 
 def _check_retention(settings: Settings) -> None:

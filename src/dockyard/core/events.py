@@ -27,18 +27,48 @@ class EventKind(StrEnum):
     TAG_DELETED = "tag.deleted"  # the manifest stays
     BLOB_DELETED = "blob.deleted"  # unlinked from one repository; bytes go with GC
     BLOB_MOUNTED = "blob.mounted"  # linked into a repository from another one
+    BLOB_PUSHED = "blob.pushed"  # an upload completed: the blob is linked into the repository
+    MANIFEST_PULLED = "manifest.pulled"  # GETs coalesced per flush: target.count of them
+    PROJECT_CREATED = "project.created"  # identity and settings: no repository, target.project
+    PROJECT_UPDATED = "project.updated"
+    PROJECT_DELETED = "project.deleted"
+    MEMBER_ADDED = "member.added"  # target.name is the member, detail says its kind and role
+    MEMBER_UPDATED = "member.updated"
+    MEMBER_REMOVED = "member.removed"
+    ROBOT_CREATED = "robot.created"
+    ROBOT_UPDATED = "robot.updated"
+    ROBOT_DELETED = "robot.deleted"
+    USER_CREATED = "user.created"  # system-level: no repository, no project
+    USER_UPDATED = "user.updated"
+    USER_DELETED = "user.deleted"
+    QUOTA_CHANGED = "quota.changed"  # a project's limit set in the database or unset
+    QUOTA_WARNING = "quota.warning"  # a project's usage crossed the warning threshold upwards
+    QUOTA_EXCEEDED = "quota.exceeded"  # a push refused for lack of room (nothing stored)
+    POLICY_CHANGED = "policy.changed"  # immutability rules, retention policies (target.name)
+    GC_COMPLETED = "gc.completed"  # one per garbage collection run, with its summary
+    RETENTION_COMPLETED = "retention.completed"  # one per retention run, with its summary
     PING = "ping"  # a webhook's test event (``dockyard webhook test``); never in the outbox
 
 
-class EventTarget(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=False):
-    """What the event is about. ``digest`` always; the rest when the kind has it."""
+DetailValue = str | int | float | bool
 
-    digest: str
+
+class EventTarget(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=False):
+    """What the event is about: ``digest`` for manifests, tags and blobs; ``project`` (and
+    ``name``) for identity, quota and policy events, which have no repository; the rest when
+    the kind has it. Fields without a value are left out of the JSON."""
+
+    digest: str = ""
     media_type: str = ""
     size: int = 0
     tags: tuple[str, ...] = ()  # a push: every tag it set; a tag deletion: the tag
     children: tuple[str, ...] = ()  # an index: the manifests it lists
     source: str = ""  # a mount: the repository the blob came from
+    previous: dict[str, str] = msgspec.field(default_factory=dict)  # tag -> digest it left
+    project: str = ""  # the project of a project-level event (identity, quota, policy)
+    name: str = ""  # the user, robot, member or policy the event is about
+    count: int = 0  # manifest.pulled: how many pulls the event stands for
+    detail: dict[str, DetailValue] = msgspec.field(default_factory=dict)  # summaries, roles
 
 
 class EventOrigin(msgspec.Struct, frozen=True):
@@ -52,7 +82,7 @@ class Event(msgspec.Struct, frozen=True, omit_defaults=True):
     id: str  # stable across every delivery attempt (a uuid4, 32 hex digits)
     kind: EventKind
     time: float  # seconds since the epoch, when the change was recorded
-    repository: str
+    repository: str  # "" for project-level and system-level events
     target: EventTarget
     actor: str | None = None
     request_id: str = ""

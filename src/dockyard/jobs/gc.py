@@ -10,7 +10,9 @@ def gc_job(
     gc: GarbageCollector, interval_seconds: float, *, delete_untagged: bool, dry_run: bool
 ) -> ScheduledJob:
     async def run() -> JobResult:
-        report = await gc.run(dry_run=dry_run, delete_untagged=delete_untagged)
+        report = await gc.run(
+            dry_run=dry_run, delete_untagged=delete_untagged, actor="gc (scheduled)"
+        )
         return JobResult(not report.stopped_early, report.summary())
 
     return ScheduledJob("gc", interval_seconds, run)

@@ -3,11 +3,11 @@ retention and integrity checks); ``sql/lifecycle.py`` and ``sql/inventory.py`` i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from dockyard.core.events import EventOrigin
+from dockyard.core.events import Event, EventOrigin
 
 
 class ImmutableTagError(Exception):
@@ -141,18 +141,39 @@ class JobStore(Protocol):
 class SystemSettingsStore(Protocol):
     async def get_setting(self, name: str) -> str | None: ...
     async def set_setting(self, name: str, value: str, *, by: str = "") -> None: ...
+    async def set_settings(
+        self, values: dict[str, str], *, by: str = "", event: Event | None = None
+    ) -> None: ...
 
 
 class QuotaLimitStore(Protocol):
     async def quota_limits(self) -> dict[str, int | None]: ...
-    async def set_quota_limit(self, project: str, limit_bytes: int | None) -> None: ...
-    async def unset_quota_limit(self, project: str) -> bool: ...
+    async def set_quota_limit(
+        self, project: str, limit_bytes: int | None, *, origin: EventOrigin | None = None
+    ) -> None: ...
+    async def unset_quota_limit(
+        self, project: str, *, origin: EventOrigin | None = None
+    ) -> bool: ...
+    async def raise_quota_alert(self, project: str, event: Event) -> bool: ...
+    async def clear_quota_alert(self, project: str) -> bool: ...
+    async def quota_alerts(self) -> list[str]: ...
+    async def record_event(self, event: Event) -> None: ...
 
 
 class ImmutableRuleStore(Protocol):
     async def immutable_rules(self) -> list[ImmutableRuleRecord]: ...
-    async def add_immutable_rule(self, repositories: str, tags: str) -> int: ...
-    async def remove_immutable_rule(self, rule_id: int) -> bool: ...
+    async def add_immutable_rule(
+        self, repositories: str, tags: str, *, origin: EventOrigin | None = None
+    ) -> int: ...
+    async def remove_immutable_rule(
+        self, rule_id: int, *, origin: EventOrigin | None = None
+    ) -> bool: ...
+
+
+class EventRecorder(Protocol):
+    async def record_event(self, event: Event) -> None:
+        """Store an event in a transaction of its own (a run's summary, a refusal)."""
+        ...
 
 
 class DeletionLog(Protocol):
@@ -176,8 +197,11 @@ class InventoryStore(Protocol):
 
 
 class PullStore(Protocol):
-    async def record_pulls(self, pulls: list[tuple[str, str, float]]) -> None:
-        """(repository, digest, when) for each manifest pulled; never moves a time back."""
+    async def record_pulls(
+        self, pulls: list[tuple[str, str, float]], events: Sequence[Event] = ()
+    ) -> None:
+        """(repository, digest, when) for each manifest pulled; never moves a time back. The
+        ``manifest.pulled`` events of these pulls are stored in the same transaction."""
         ...
 
 

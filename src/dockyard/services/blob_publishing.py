@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from dockyard.core.digest import Digest
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.events import EventOrigin
 from dockyard.persistence.records import BlobRecord
 from dockyard.persistence.stores import MetadataStore
 from dockyard.storage.driver import BlobWriter, PathNotFoundError, StorageDriver
@@ -31,6 +32,8 @@ async def publish(
     digest: Digest,
     size: int,
     place: Callable[[], Awaitable[None]],
+    *,
+    origin: EventOrigin | None = None,
 ) -> BlobRecord:
     """Claim (pins against GC), ``place`` the bytes, then mark ready and link.
 
@@ -45,7 +48,9 @@ async def publish(
             await asyncio.sleep(delay)
             continue
         await place()
-        blob = await metadata.commit_blob(repository, digest.text, size, claimed=True)
+        blob = await metadata.commit_blob(
+            repository, digest.text, size, claimed=True, origin=origin
+        )
         if blob is not None:
             return blob
     raise RegistryError(
@@ -60,8 +65,16 @@ class BlobPublisher:
         self.storage = storage
         self.metadata = metadata
 
-    async def moved(self, source: str, repository: str, digest: Digest, size: int) -> BlobRecord:
-        """Publish the finished upload file at ``source`` (moved unless the blob is stored)."""
+    async def moved(
+        self,
+        source: str,
+        repository: str,
+        digest: Digest,
+        size: int,
+        origin: EventOrigin | None = None,
+    ) -> BlobRecord:
+        """Publish the finished upload file at ``source`` (moved unless the blob is stored),
+        with its ``blob.pushed`` event attributed to ``origin``."""
         destination = blob_path(digest)
         spent = False  # the upload file was moved: it cannot be placed a second time
 
@@ -74,9 +87,15 @@ class BlobPublisher:
             await self.storage.move(source, destination)
             spent = True
 
-        return await publish(self.metadata, repository, digest, size, place)
+        return await publish(self.metadata, repository, digest, size, place, origin=origin)
 
-    async def direct(self, writer: BlobWriter, repository: str, digest: Digest) -> BlobRecord:
+    async def direct(
+        self,
+        writer: BlobWriter,
+        repository: str,
+        digest: Digest,
+        origin: EventOrigin | None = None,
+    ) -> BlobRecord:
         """Publish what ``writer`` streamed to the blob's path (its digest already verified):
         commit it, or abort it when the blob is stored already."""
         destination, size = blob_path(digest), writer.size
@@ -92,7 +111,7 @@ class BlobPublisher:
             await writer.commit()
             spent = True
 
-        return await publish(self.metadata, repository, digest, size, place)
+        return await publish(self.metadata, repository, digest, size, place, origin=origin)
 
 
 def _bytes_lost(digest: Digest) -> RegistryError:

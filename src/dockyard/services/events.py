@@ -8,7 +8,15 @@ registry:2 notifications, the job queue) reads through ``EventReader``. See docs
 from __future__ import annotations
 
 from dockyard.auth.principal import Principal
-from dockyard.core.events import EventOrigin, StoredEvent
+from dockyard.core.events import (
+    DetailValue,
+    Event,
+    EventKind,
+    EventOrigin,
+    EventTarget,
+    StoredEvent,
+    new_event,
+)
 from dockyard.persistence.stores import OutboxStore
 
 DEFAULT_PAGE = 100
@@ -19,6 +27,23 @@ def origin_of(principal: Principal, request_id: str = "") -> EventOrigin:
     """The actor is the principal's name; an anonymous caller has none."""
     actor = principal.name if principal.authenticated and principal.name else None
     return EventOrigin(actor=actor, request_id=request_id)
+
+
+def change_event(
+    actor: Principal,
+    kind: EventKind,
+    /,
+    *,
+    project: str = "",
+    name: str = "",
+    **detail: DetailValue | None,
+) -> Event:
+    """The event of a project- or system-level change (identity, settings), made before the
+    change and handed to the store write, which stores it only if the change happens. It has
+    no repository; ``detail`` values that are None are left out."""
+    kept = {key: value for key, value in detail.items() if value is not None}
+    target = EventTarget(project=project, name=name, detail=kept)
+    return new_event(kind, origin_of(actor), "", target)
 
 
 class EventReader:

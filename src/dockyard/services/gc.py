@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from dockyard.core.digest import parse_digest
 from dockyard.core.errors import RegistryError
-from dockyard.persistence.lifecycle_records import DeletionLog, DeletionRecord
+from dockyard.core.events import DetailValue, EventKind, EventOrigin, EventTarget, new_event
+from dockyard.persistence.lifecycle_records import DeletionLog, DeletionRecord, EventRecorder
 from dockyard.persistence.stores import GarbageStore
 from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.gc_preview import freed_blobs, untagged_rounds
@@ -52,6 +53,18 @@ class GcReport:
         )
         return text + (f"; stopped early: {self.stopped_early}" if self.stopped_early else "")
 
+    def detail(self) -> dict[str, DetailValue]:
+        """The summary a ``gc.completed`` event carries."""
+        detail: dict[str, DetailValue] = {
+            "manifests_deleted": self.manifests_deleted,
+            "blobs_deleted": self.blobs_deleted,
+            "bytes_freed": self.bytes_freed,
+            "blobs_kept_busy": self.blobs_kept_busy,
+        }
+        if self.stopped_early:
+            detail["stopped_early"] = self.stopped_early[:500]
+        return detail
+
 
 class GarbageCollector:
     def __init__(
@@ -65,8 +78,10 @@ class GarbageCollector:
         clock: Callable[[], float] = time.time,
         telemetry: Telemetry = NO_TELEMETRY,
         deletions: DeletionLog | None = None,
+        events: EventRecorder | None = None,
     ) -> None:
         self.deletions = deletions
+        self.events = events  # where a run's gc.completed event goes
         self.pin_seconds = pin_seconds
         self.telemetry = telemetry
         self.storage = storage
@@ -75,25 +90,33 @@ class GarbageCollector:
         self.grace_seconds = grace_seconds
         self.clock = clock
 
-    async def run(self, *, dry_run: bool = False, delete_untagged: bool = False) -> GcReport:
+    async def run(
+        self, *, dry_run: bool = False, delete_untagged: bool = False, actor: str = "gc"
+    ) -> GcReport:
+        """Collect; a real run that ends (stopped early or not) is a ``gc.completed`` event
+        by ``actor``, and each untagged manifest it deletes a ``manifest.deleted`` event."""
         report = GcReport(dry_run=dry_run)
         log.info("gc: started (dry run: %s, delete untagged: %s)", dry_run, delete_untagged)
+        origin = EventOrigin(actor=actor)
         try:
-            await self._run(report, delete_untagged)
+            await self._run(report, delete_untagged, origin)
         except Exception:
             self.telemetry.count("gc_runs", result="failed")
             raise
         result = "dry-run" if dry_run else "stopped" if report.stopped_early else "ok"
         self.telemetry.count("gc_runs", result=result)
         log.info("gc: %s", report.summary())
+        if not dry_run and self.events is not None:
+            target = EventTarget(detail=report.detail())
+            await self.events.record_event(new_event(EventKind.GC_COMPLETED, origin, "", target))
         return report
 
-    async def _run(self, report: GcReport, delete_untagged: bool) -> None:
+    async def _run(self, report: GcReport, delete_untagged: bool, origin: EventOrigin) -> None:
         if report.dry_run:
             await self._preview(report, delete_untagged)
             return
         if delete_untagged:
-            await self._untagged(report)
+            await self._untagged(report, origin)
         await self._finish_interrupted(report)
         try:
             await self._sweep(report)
@@ -116,7 +139,7 @@ class GarbageCollector:
         report.blobs_deleted = len(report.blobs)
         report.bytes_freed = sum(size for _, size in report.blobs)
 
-    async def _untagged(self, report: GcReport) -> None:
+    async def _untagged(self, report: GcReport, origin: EventOrigin) -> None:
         seen: set[tuple[str, str]] = set()
         while True:
             now = self.clock()
@@ -126,7 +149,9 @@ class GarbageCollector:
                 return
             for repository, digest in batch:
                 seen.add((repository, digest))
-                if await self.garbage.delete_untagged(repository, digest, now, self.grace_seconds):
+                if await self.garbage.delete_untagged(
+                    repository, digest, now, self.grace_seconds, origin=origin
+                ):
                     report.manifests_deleted += 1
                     self._count(report, "gc_manifests_deleted", 1)
                     await self._record_untagged(repository, digest)

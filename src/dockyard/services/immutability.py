@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from dockyard.auth.principal import Principal
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.events import EventOrigin
 from dockyard.core.patterns import matches, validate_pattern
@@ -25,6 +26,7 @@ from dockyard.persistence.lifecycle_records import (
     InventoryStore,
     ManifestFacts,
 )
+from dockyard.services.events import origin_of
 
 CACHE_SECONDS = 2.0
 
@@ -135,27 +137,30 @@ class ImmutabilityService:
                     )
             return None
 
-        outcome = await self.inventory.unlink_blob_checked(
-            repository, digest, veto, origin=origin
-        )
+        outcome = await self.inventory.unlink_blob_checked(repository, digest, veto, origin=origin)
         if outcome not in ("deleted", "missing"):
             raise RegistryError(ErrorCode.DENIED, outcome, detail={"digest": digest})
         return outcome == "deleted"
 
     # management (CLI) -------------------------------------------------------------------
 
-    async def add_rule(self, repositories: str, tags: str) -> ImmutableRule:
+    async def add_rule(
+        self, repositories: str, tags: str, *, by: Principal | None = None
+    ) -> ImmutableRule:
+        """Store a rule; a new one is a ``policy.changed`` event attributed to ``by``."""
         validate_pattern(repositories)
         validate_pattern(tags)
         if "/" in tags:
             raise ValueError("a tag pattern cannot contain /")
-        rule_id = await self.store.add_immutable_rule(repositories, tags)
+        origin = None if by is None else origin_of(by)
+        rule_id = await self.store.add_immutable_rule(repositories, tags, origin=origin)
         self._fresh_until = float("-inf")
         return ImmutableRule(repositories, tags, rule_id)
 
-    async def remove_rule(self, rule_id: int) -> bool:
+    async def remove_rule(self, rule_id: int, *, by: Principal | None = None) -> bool:
         self._fresh_until = float("-inf")
-        return await self.store.remove_immutable_rule(rule_id)
+        origin = None if by is None else origin_of(by)
+        return await self.store.remove_immutable_rule(rule_id, origin=origin)
 
 
 def protected_by(

@@ -139,7 +139,7 @@ class LifecycleAdmin:
             parsed = parse_limit(limit)
         except ConfigError as exc:
             raise bad_request(exc.message, field="limit") from None
-        await self.lifecycle.quotas.set_limit(project, parsed)
+        await self.lifecycle.quotas.set_limit(project, parsed, by=actor)
         await self.audit.record(actor, "quota.set", f"project:{project}", detail={"limit": parsed})
         return await self.quota(actor, project)
 
@@ -147,6 +147,6 @@ class LifecycleAdmin:
         """Drop the stored limit: the configured one applies again."""
         self.policy.require_admin(actor)
         await self.projects.get(actor, project)
-        if await self.lifecycle.quotas.unset_limit(project):
+        if await self.lifecycle.quotas.unset_limit(project, by=actor):
             await self.audit.record(actor, "quota.unset", f"project:{project}")
         return await self.quota(actor, project)

@@ -67,7 +67,17 @@ class ManifestService:
         self.immutability = immutability
         self.pulls = pulls  # notes pulls in memory; written in batches (services/pulls.py)
 
-    async def get(self, principal: Principal, repository: str, reference: str) -> ManifestRecord:
+    async def get(
+        self,
+        principal: Principal,
+        repository: str,
+        reference: str,
+        *,
+        download: bool = True,
+        request_id: str = "",
+    ) -> ManifestRecord:
+        """The manifest; a ``download`` (a GET, not a HEAD) counts as a pull: noted in
+        memory, written with its ``manifest.pulled`` event by the pull recorder's batch."""
         validate_name(repository)
         self.policy.require(principal, Action.PULL, repository)
         _require_possible(reference)
@@ -78,8 +88,34 @@ class ManifestService:
         if record is None:
             raise _unknown(reference)
         if self.pulls is not None:
-            self.pulls.seen(repository, record.digest)
+            self._note_pull(
+                principal, repository, reference, record, download=download, request_id=request_id
+            )
         return record
+
+    def _note_pull(
+        self,
+        principal: Principal,
+        repository: str,
+        reference: str,
+        record: ManifestRecord,
+        *,
+        download: bool,
+        request_id: str,
+    ) -> None:
+        assert self.pulls is not None
+        if not download:
+            self.pulls.seen(repository, record.digest)
+            return
+        self.pulls.pulled(
+            repository,
+            record.digest,
+            actor=principal.name if principal.authenticated and principal.name else None,
+            request_id=request_id,
+            tag="" if is_digest_reference(reference) else reference,
+            media_type=record.media_type,
+            size=len(record.content),
+        )
 
     async def put(
         self,
@@ -121,8 +157,12 @@ class ManifestService:
         recorded (refused, DENIED, when it does not fit); one the repository has is free."""
         if self.quotas is None or await self.metadata.manifest_by_digest(repository, new.digest):
             return await self._record(repository, new, origin)
-        async with self.quotas.holding(repository, len(new.content)):
-            return await self._record(repository, new, origin)
+        async with self.quotas.holding(repository, len(new.content), origin=origin):
+            missing = await self._record(repository, new, origin)
+        if not missing:
+            self.quotas.added(repository, len(new.content))
+            await self.quotas.check_warning(repository, origin)
+        return missing
 
     async def _record(self, repository: str, new: NewManifest, origin: EventOrigin) -> list[str]:
         """Record the manifest and its push event; refused (DENIED) when it would move an

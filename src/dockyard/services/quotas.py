@@ -17,6 +17,10 @@ they link it; manifests hold their size while they are recorded.
 
 The cached usage (a few seconds per node) only serves the quick checks (a session cannot
 start in a full project), the warning header and the gauges, never the decision to store.
+
+Events (docs/events.md): a refusal is a ``quota.exceeded`` event, a push that leaves the
+project at or above ``dockyard.quotas.eventwarn`` percent of its limit a ``quota.warning``
+event, once per crossing (``quota_events.py``).
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
+from dockyard.auth.principal import Principal
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.events import EventOrigin
 from dockyard.core.sizes import format_size
 from dockyard.persistence.lifecycle_records import (
     QuotaHold,
@@ -37,6 +44,8 @@ from dockyard.persistence.lifecycle_records import (
     UsageDetail,
     UsageStore,
 )
+from dockyard.services.events import origin_of
+from dockyard.services.quota_events import QuotaAlerts
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 LIMITS_SECONDS = 5.0
@@ -44,6 +53,7 @@ USAGE_SECONDS = 5.0  # a big project's usage takes tens of ms to add up
 HOLD_SECONDS = 300.0  # a hold its request stopped renewing (a dead node) lapses after this
 RENEW_SECONDS = 60.0
 
+log = logging.getLogger("dockyard.quotas")
 Admit = Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]]
 
 
@@ -63,6 +73,8 @@ class QuotaExceededError(RegistryError):
             detail={"project": project, "limit": limit, "used": used},
         )
         self.project = project
+        self.limit = limit
+        self.used = used
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +95,7 @@ class QuotaPolicy:
     default: int | None = None
     projects: Mapping[str, int | None] = field(default_factory=dict)
     warn_percent: int = 90
+    event_percent: int = 80  # a push crossing this is a quota.warning event
     recent_seconds: float = 3600.0  # blobs linked this recently count even if unreferenced
 
     def configured(self, project: str) -> int | None:
@@ -116,6 +129,7 @@ class QuotaService:
         self._stored_limits: dict[str, int | None] = {}
         self._limits_until = float("-inf")
         self._used: dict[str, tuple[float, int]] = {}
+        self.alerts = QuotaAlerts(limits, policy.event_percent, clock=clock, wall=wall)
 
     async def limit(self, project: str) -> int | None:
         stored = await self._database_limits()
@@ -130,14 +144,24 @@ class QuotaService:
         self._used[project] = (self.clock() + USAGE_SECONDS, used)
         return used
 
-    async def room(self, repository: str, *, upload_id: str = "", stored: int = 0) -> int | None:
+    async def room(
+        self,
+        repository: str,
+        *,
+        upload_id: str = "",
+        stored: int = 0,
+        origin: EventOrigin | None = None,
+    ) -> int | None:
         """Bytes an upload (that has ``stored`` bytes so far) may still add; None: no limit.
 
-        Raises QuotaExceededError when the project is full already.
+        Raises QuotaExceededError when the project is full already (a ``quota.exceeded``
+        event attributed to ``origin``).
         """
         room = await self._room(repository, upload_id, stored)
         if room is not None and room.left <= 0:
-            raise self._exceeded(room, "it is full")
+            error = self._exceeded(room, "it is full")
+            await self.refused(repository, error, origin)
+            raise error
         return None if room is None else room.left
 
     async def _room(self, repository: str, upload_id: str, stored: int) -> _Room | None:
@@ -152,13 +176,19 @@ class QuotaService:
 
     @contextlib.asynccontextmanager
     async def holding(
-        self, repository: str, length: int | None, *, upload_id: str = ""
+        self,
+        repository: str,
+        length: int | None,
+        *,
+        upload_id: str = "",
+        origin: EventOrigin | None = None,
     ) -> AsyncIterator[Admit]:
         """Hold room for a body of ``length`` bytes (None: held as it arrives) while the
         caller stores it, atomically against every other upload into the project (on every
         node). Yields what passes the body through: refused before a byte is read when
-        ``length`` does not fit, else cut off where no more room can be held. The hold goes on
-        exit, when the caller has recorded the bytes (its session's offset, or a blob).
+        ``length`` does not fit, else cut off where no more room can be held (either is a
+        ``quota.exceeded`` event with an ``origin``). The hold goes on exit, when the caller
+        has recorded the bytes (its session's offset, or a blob).
 
         No bytes never exceed anything: an empty ``PUT`` completing an upload that filled the
         quota exactly goes through.
@@ -180,6 +210,9 @@ class QuotaService:
             else:
                 holder.room = await self._room(repository, "", 0)
             yield holder.admit
+        except QuotaExceededError as error:
+            await self.refused(repository, error, origin)
+            raise
         finally:
             await self.usage.release(hold.id)
 
@@ -211,6 +244,26 @@ class QuotaService:
             f'({format_size(used)} of {format_size(limit)})"'
         )
 
+    async def check_warning(self, repository: str, origin: EventOrigin) -> None:
+        """After a push into ``repository``: a ``quota.warning`` event when its project is at
+        or above the event threshold (cached usage; once per crossing, ``quota_events.py``)."""
+        project = project_of(repository)
+        if self.alerts.raised(project):
+            return
+        try:
+            limit = await self.limit(project)
+            if limit:
+                used = await self.stored_bytes(project)
+                await self.alerts.after_push(project, limit, used, origin)
+        except Exception as exc:  # the push is stored: its warning must not fail it
+            log.warning("could not check the quota of %s after a push: %s", project, exc)
+
+    async def refused(
+        self, repository: str, error: QuotaExceededError, origin: EventOrigin | None
+    ) -> None:
+        """A ``quota.exceeded`` event for a refused push (throttled, best effort)."""
+        await self.alerts.refused(repository, error.project, error.limit, error.used, origin)
+
     def added(self, repository: str, size: int) -> None:
         """This node just stored ``size`` bytes in the repository's project: count them in the
         cached usage at once (a blob the project had already may count twice until the cache
@@ -236,26 +289,35 @@ class QuotaService:
                 self._publish(project, detail.stored_bytes, limit)
         return reports
 
-    async def set_limit(self, project: str, limit: int | None) -> None:
-        await self.limits.set_quota_limit(project, limit)
+    async def set_limit(
+        self, project: str, limit: int | None, *, by: Principal | None = None
+    ) -> None:
+        """Store the project's limit (a ``quota.changed`` event attributed to ``by``)."""
+        origin = None if by is None else origin_of(by)
+        await self.limits.set_quota_limit(project, limit, origin=origin)
         self._limits_until = float("-inf")
 
-    async def unset_limit(self, project: str) -> bool:
+    async def unset_limit(self, project: str, *, by: Principal | None = None) -> bool:
         self._limits_until = float("-inf")
-        return await self.limits.unset_quota_limit(project)
+        origin = None if by is None else origin_of(by)
+        return await self.limits.unset_quota_limit(project, origin=origin)
 
     async def publish_metrics(self) -> None:
-        """Refresh the usage gauges of every project that has a limit."""
+        """Refresh the usage gauges of every project that has a limit, and its quota alert
+        (cleared below the event threshold, raised above it, by no actor)."""
         stored = await self._database_limits(refresh=True)
         candidates = set(stored) | set(self.policy.projects)
         if self.policy.default is not None:
             candidates |= set(await self.usage.projects())
+        alerted = await self.alerts.stored()
         for project in sorted(candidates):
             await asyncio.sleep(0)  # one project at a time: let requests through in between
             limit = await self.limit(project)
             if limit is not None:
                 self._used.pop(project, None)
-                self._publish(project, await self.stored_bytes(project), limit)
+                used = await self.stored_bytes(project)
+                self._publish(project, used, limit)
+                await self.alerts.refresh(project, limit, used, stored=project in alerted)
 
     # internals ----------------------------------------------------------------------------
 

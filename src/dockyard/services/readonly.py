@@ -13,8 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dockyard.auth.principal import Principal
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.events import EventKind
 from dockyard.persistence.lifecycle_records import SystemSettingsStore
+from dockyard.services.events import change_event
 
 SETTING = "maintenance.readonly"
 REASON = "maintenance.readonly.reason"
@@ -72,7 +75,15 @@ class WriteGate:
                 status=405,
             )
 
-    async def switch(self, on: bool, *, reason: str = "", by: str = "") -> None:
-        await self.store.set_setting(REASON, reason if on else "", by=by)
-        await self.store.set_setting(SETTING, "on" if on else "off", by=by)
+    async def switch(
+        self, on: bool, *, reason: str = "", by: str = "", actor: Principal | None = None
+    ) -> None:
+        """Switch read-only mode on or off; with an ``actor``, a ``policy.changed`` event
+        (``name`` ``readonly``) in the same transaction."""
+        event = None
+        if actor is not None:
+            kind = EventKind.POLICY_CHANGED
+            event = change_event(actor, kind, name="readonly", readonly=on, reason=reason)
+        values = {REASON: reason if on else "", SETTING: "on" if on else "off"}
+        await self.store.set_settings(values, by=by, event=event)
         self._fresh_until = float("-inf")

@@ -16,7 +16,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.persistence.lifecycle_records import DeletionLog, DeletionRecord, InventoryStore
+from dockyard.core.events import DetailValue, EventKind, EventOrigin, EventTarget, new_event
+from dockyard.persistence.lifecycle_records import (
+    DeletionLog,
+    DeletionRecord,
+    EventRecorder,
+    InventoryStore,
+)
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.immutability import ImmutabilityService
 from dockyard.services.pruning import Pruner
@@ -48,6 +54,15 @@ class RetentionReport:
         skipped = f", skipped {len(self.skipped)} that changed" if self.skipped else ""
         return f"deleted {_manifests(len(self.deleted))} in {where}{skipped}"
 
+    def detail(self) -> dict[str, DetailValue]:
+        """The summary a ``retention.completed`` event carries."""
+        return {
+            "repositories": self.repositories,
+            "manifests_deleted": len(self.deleted),
+            "manifests_kept": len(self.decisions) - len(self.planned),
+            "skipped": len(self.skipped),
+        }
+
 
 def _count(number: int, one: str, many: str) -> str:
     return f"{number} {one if number == 1 else many}"
@@ -70,7 +85,9 @@ class RetentionService:
         telemetry: Telemetry = NO_TELEMETRY,
         clock: Callable[[], float] = time.time,
         gate: WriteGate | None = None,
+        events: EventRecorder | None = None,
     ) -> None:
+        self.events = events  # where a run's retention.completed event goes
         self.gate = gate  # a real run is a write: refused in read-only mode
         self.pruner = Pruner(
             inventory, deletions, immutability, logger=log, label="retention", clock=clock,
@@ -96,6 +113,11 @@ class RetentionService:
             if not dry_run:
                 await self._apply(decisions, report, actor)
         log.info("retention: %s", report.summary())
+        if not dry_run and self.events is not None:
+            target = EventTarget(detail=report.detail())
+            origin = EventOrigin(actor=actor)
+            event = new_event(EventKind.RETENTION_COMPLETED, origin, "", target)
+            await self.events.record_event(event)
         return report
 
     async def plan(self, repository: str, policy: RetentionPolicy) -> list[Decision]:

@@ -122,6 +122,6 @@ class SystemSettingsService:
                 "read-only is set in the configuration (storage.maintenance.readonly.enabled); "
                 "change it there and restart",
             )
-        await self.gate.switch(change.enabled, reason=change.reason, by=actor.name)
+        await self.gate.switch(change.enabled, reason=change.reason, by=actor.name, actor=actor)
         detail = {"readonly": change.enabled, "reason": change.reason}
         await self.audit.record(actor, "system.settings", "system:readonly", detail=detail)

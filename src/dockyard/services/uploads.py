@@ -84,13 +84,13 @@ class UploadService:
     # sessions ------------------------------------------------------------------------------
 
     async def start(
-        self, principal: Principal, repository: str, *, address: str = ""
+        self, principal: Principal, repository: str, *, address: str = "", request_id: str = ""
     ) -> UploadRecord:
         """A new session; refused (429) while the repository or the client (the user, or
         ``address`` when anonymous) has as many open sessions as the options allow."""
         await self._check_push(principal, repository)
-        if self.quotas is not None:
-            await self.quotas.room(repository)  # refuses a session in a full project
+        if self.quotas is not None:  # refuses a session in a full project
+            await self.quotas.room(repository, origin=origin_of(principal, request_id))
         now = self.clock()
         client = session_client(principal.name, principal.authenticated, address)
         record = UploadRecord(
@@ -143,12 +143,14 @@ class UploadService:
         start: int | None = None,
         *,
         length: int | None = None,
+        request_id: str = "",
     ) -> tuple[UploadRecord, int]:
         """Append a chunk; ``start`` (from Content-Range) must equal the stored offset."""
         record = await self.find(principal, repository, upload_id)
         await ensure_writable(self.options)
+        origin = origin_of(principal, request_id)
         async with self._lock(record.id):
-            await self._write_within_quota(record, body, start, length)
+            await self._write_within_quota(record, body, start, length, origin)
             return record, await self.offset(record)
 
     async def complete(
@@ -161,24 +163,31 @@ class UploadService:
         *,
         length: int | None = None,
         start: int | None = None,
+        request_id: str = "",
     ) -> BlobRecord:
-        """Take the last chunk, verify ``digest`` and publish the blob; ``start`` (from
-        Content-Range) must equal the stored offset, else 416 and the session stays as it was."""
+        """Take the last chunk, verify ``digest`` and publish the blob (a ``blob.pushed``
+        event); ``start`` (from Content-Range) must equal the stored offset, else 416 and the
+        session stays as it was."""
         expected = parse_digest(digest)
         record = await self.find(principal, repository, upload_id)
         await ensure_writable(self.options)
+        origin = origin_of(principal, request_id)
         async with self._lock(record.id):
             if start is not None and start != (stored := await self.offset(record)):
                 raise _range_error(stored)
             writer = await self._direct_writer(record, expected, length)
             if writer is not None:
-                return await self._complete_direct(record, expected, writer, body, length)
-            live, size = await self._write_within_quota(record, body, start, length, durable=True)
+                return await self._complete_direct(
+                    record, expected, writer, body, length, origin=origin
+                )
+            live, size = await self._write_within_quota(
+                record, body, start, length, origin, durable=True
+            )
             actual = await self._final_digest(record.id, live, expected.algorithm, size)
             if actual != expected.hex:
                 await self._discard(record.id)
                 raise _digest_mismatch(expected, actual)
-            blob = await self._publish(upload_path(record.id), repository, expected, size)
+            blob = await self._publish(upload_path(record.id), repository, expected, size, origin)
             await self._discard(record.id)
             return blob
 
@@ -190,18 +199,20 @@ class UploadService:
         body: AsyncIterator[bytes],
         *,
         length: int | None = None,
+        request_id: str = "",
     ) -> BlobRecord:
-        """``POST ?digest=`` with the whole blob as the body."""
+        """``POST ?digest=`` with the whole blob as the body (a ``blob.pushed`` event)."""
         expected = parse_digest(digest)
         await self._check_push(principal, repository)
+        origin = origin_of(principal, request_id)
         direct = await self.storage.direct_writer(blob_path(expected))
         if direct is not None:
-            return await self._direct(direct, repository, expected, body, length)
-        async with self._hold(repository, length) as admit:  # held until published
-            return await self._monolithic(repository, expected, admit(body))
+            return await self._direct(direct, repository, expected, body, length, origin=origin)
+        async with self._hold(repository, length, origin) as admit:  # held until published
+            return await self._monolithic(repository, expected, admit(body), origin)
 
     async def _monolithic(
-        self, repository: str, expected: Digest, body: AsyncIterator[bytes]
+        self, repository: str, expected: Digest, body: AsyncIterator[bytes], origin: EventOrigin
     ) -> BlobRecord:
         upload_id = secrets.token_urlsafe(24)
         path = upload_path(upload_id)
@@ -215,7 +226,7 @@ class UploadService:
                 await writer.close()
             if hasher.hexdigest() != expected.hex:
                 raise _digest_mismatch(expected, hasher.hexdigest())
-            return await self._publish(path, repository, expected, writer.size)
+            return await self._publish(path, repository, expected, writer.size, origin)
         finally:
             await self.storage.delete(upload_dir(upload_id))
 
@@ -260,7 +271,7 @@ class UploadService:
         if self.quotas is None or await self.quotas.counts_already(repository, found.digest):
             return await self._link(repository, mounted)
         try:
-            async with self.quotas.holding(repository, found.size):
+            async with self.quotas.holding(repository, found.size):  # refused: an upload
                 return await self._link(repository, mounted)
         except QuotaExceededError:
             return None
@@ -271,12 +282,13 @@ class UploadService:
         )
 
     def _hold(
-        self, repository: str, length: int | None, upload_id: str = ""
+        self, repository: str, length: int | None, origin: EventOrigin, upload_id: str = ""
     ) -> AbstractAsyncContextManager[Admit]:
-        """Room held in the project's quota while a body is stored (services/quotas.py)."""
+        """Room held in the project's quota while a body is stored (services/quotas.py); a
+        refusal is a ``quota.exceeded`` event attributed to ``origin``."""
         if self.quotas is None:
             return _unlimited()
-        return self.quotas.holding(repository, length, upload_id=upload_id)
+        return self.quotas.holding(repository, length, upload_id=upload_id, origin=origin)
 
     def _lock(self, upload_id: str) -> AbstractAsyncContextManager[None]:
         """One writer per session, across every node that shares the lock manager."""
@@ -317,13 +329,14 @@ class UploadService:
         body: AsyncIterator[bytes],
         start: int | None,
         length: int | None,
+        origin: EventOrigin,
         *,
         durable: bool = False,
     ) -> tuple[LiveHash, int]:
         """``_write``, refused or cut off where the project's quota ends (the partial upload
         is then deleted: the session is gone, the client starts over)."""
         try:
-            async with self._hold(record.repository, length, record.id) as admit:
+            async with self._hold(record.repository, length, origin, record.id) as admit:
                 return await self._write(record, admit(body), start, durable=durable)
         except QuotaExceededError:
             await self._discard(record.id)
@@ -345,12 +358,20 @@ class UploadService:
         writer: BlobWriter,
         body: AsyncIterator[bytes],
         length: int | None,
+        *,
+        origin: EventOrigin,
     ) -> BlobRecord:
         """``_direct`` for a session: ended by success, a wrong digest or a quota refusal (as
         on the upload path); any other failure (a client that left) leaves it where it was."""
         try:
             blob = await self._direct(
-                writer, record.repository, expected, body, length, upload_id=record.id
+                writer,
+                record.repository,
+                expected,
+                body,
+                length,
+                origin=origin,
+                upload_id=record.id,
             )
         except RegistryError as error:
             if isinstance(error, QuotaExceededError) or error.code is ErrorCode.DIGEST_INVALID:
@@ -367,21 +388,21 @@ class UploadService:
         body: AsyncIterator[bytes],
         length: int | None,
         *,
+        origin: EventOrigin,
         upload_id: str = "",
     ) -> BlobRecord:
         """Stream ``body`` into ``writer`` (at the blob's path), hashing it; publish only a
         verified digest. Whatever goes wrong, the writer is aborted: nothing becomes visible."""
         try:
-            async with self._hold(repository, length, upload_id) as admit:
+            async with self._hold(repository, length, origin, upload_id) as admit:
                 live = LiveHash(new_hasher(expected.algorithm), 0)
                 await pump(admit(body), writer, live, self.hashing)
                 if live.hasher.hexdigest() != expected.hex:
                     raise _digest_mismatch(expected, live.hasher.hexdigest())
-                blob = await self.publisher.direct(writer, repository, expected)
+                blob = await self.publisher.direct(writer, repository, expected, origin)
         finally:
             await writer.abort()  # nothing to do once committed
-        if self.quotas is not None:
-            self.quotas.added(repository, blob.size)
+        await self._stored(repository, blob.size, origin)
         return blob
 
     async def _live_hash(self, upload_id: str, size: int) -> LiveHash:
@@ -402,12 +423,20 @@ class UploadService:
             return str(live.hasher.hexdigest())
         return str((await self._hash_stored(upload_id, algorithm, size)).hexdigest())
 
-    async def _publish(self, source: str, repository: str, digest: Digest, size: int) -> BlobRecord:
+    async def _publish(
+        self, source: str, repository: str, digest: Digest, size: int, origin: EventOrigin
+    ) -> BlobRecord:
         """Move the verified upload file into place, claimed against GC (blob_publishing)."""
-        blob = await self.publisher.moved(source, repository, digest, size)
+        blob = await self.publisher.moved(source, repository, digest, size, origin)
+        await self._stored(repository, size, origin)
+        return blob
+
+    async def _stored(self, repository: str, size: int, origin: EventOrigin) -> None:
+        """Count new bytes in the project's cached usage; past the warning threshold, a
+        ``quota.warning`` event (once per crossing)."""
         if self.quotas is not None:
             self.quotas.added(repository, size)
-        return blob
+            await self.quotas.check_warning(repository, origin)
 
     async def _discard(self, upload_id: str) -> None:
         await self.storage.delete(upload_dir(upload_id))

@@ -25,8 +25,41 @@ def test_kinds_keep_their_wire_names() -> None:
         "tag.deleted",
         "blob.deleted",
         "blob.mounted",
+        "blob.pushed",
+        "manifest.pulled",
+        "project.created",
+        "project.updated",
+        "project.deleted",
+        "member.added",
+        "member.updated",
+        "member.removed",
+        "robot.created",
+        "robot.updated",
+        "robot.deleted",
+        "user.created",
+        "user.updated",
+        "user.deleted",
+        "quota.changed",
+        "quota.warning",
+        "quota.exceeded",
+        "policy.changed",
+        "gc.completed",
+        "retention.completed",
         "ping",  # only ever sent as a webhook's test event, never stored
     ]
+
+
+def test_a_project_level_target_has_no_digest_and_keeps_its_detail_types() -> None:
+    detail = {"used": 1627, "limit": 2000, "ratio": 0.5, "public": False, "by": "x"}
+    target = EventTarget(project="team", name="alice", detail=detail)
+    raw = encode_target(target)
+    assert msgspec.json.decode(raw) == {"project": "team", "name": "alice", "detail": detail}
+    decoded = decode_target(raw)
+    assert decoded == target and decoded.detail["public"] is False
+    assert isinstance(decoded.detail["used"], int) and isinstance(decoded.detail["ratio"], float)
+    moved = EventTarget(DIGEST, tags=("v1",), previous={"v1": "sha256:old"}, count=3)
+    assert msgspec.json.decode(encode_target(moved))["previous"] == {"v1": "sha256:old"}
+    assert decode_target(encode_target(moved)) == moved
 
 
 def test_a_target_leaves_out_empty_fields_and_decodes_back() -> None:

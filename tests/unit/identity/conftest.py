@@ -16,6 +16,7 @@ from dockyard.auth.policy import AccessPolicy
 from dockyard.persistence.sql.accounts import SqlAccountStore
 from dockyard.persistence.sql.audit import SqlAuditStore
 from dockyard.persistence.sql.identity_schema import IDENTITY_TABLES
+from dockyard.persistence.sql.outbox import SqlOutbox
 from dockyard.persistence.sql.projects import SqlProjectStore
 from dockyard.persistence.sql.robots import SqlRobotStore
 from dockyard.persistence.sql.session import Database
@@ -43,7 +44,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path, run: Run[Any]) -> I
         run(db.open())
         run(
             db.execute(
-                f"TRUNCATE {', '.join(IDENTITY_TABLES)}, repositories RESTART IDENTITY CASCADE"
+                f"TRUNCATE {', '.join(IDENTITY_TABLES)}, repositories, outbox_events, "
+                "event_cursors RESTART IDENTITY CASCADE"
             )
         )
         run(db.execute("DELETE FROM roles WHERE builtin = 0"))
@@ -83,6 +85,7 @@ def identity(database: Database, policy: AccessPolicy) -> IdentityServices:
         projects=SqlProjectStore(database),
         robots=SqlRobotStore(database),
         audit=SqlAuditStore(database),
+        outbox=SqlOutbox(database),
         policy=policy,
         options=IdentityOptions(password_cost=4, login_attempts=3, client_attempts=5),
     )

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from dockyard.auth.grants import Grants, Identity
+from dockyard.auth.policy import Action
 from dockyard.auth.principal import Principal
 from dockyard.persistence.identity_records import AuditEvent, AuditQuery
 from dockyard.persistence.sql.audit import SqlAuditStore
-from dockyard.services.identity.audit import RegistryAudit
 from dockyard.services.identity.audit_buffer import AuditBuffer, PendingEvent
+from dockyard.services.identity.denials import DeniedAccess
 from unit.identity.conftest import Run
 
 
@@ -71,8 +72,7 @@ def test_cancelling_the_writer_flushes_what_is_left(
 ) -> None:
     buffer = AuditBuffer(audit_store, interval_seconds=3600)
     alice = Principal("alice", identity=Identity("user", 1, Grants()), client="10.0.0.1")
-    RegistryAudit(buffer).note(alice, "manifest.push", "team/app", client="127.0.0.1", ok=True,
-                               detail={"tag": "v1"})  # fmt: skip
+    DeniedAccess(buffer).denied(alice, Action.DELETE_TAG, "team/app")
 
     async def start_then_stop() -> None:
         task = asyncio.create_task(buffer.run_forever())
@@ -82,6 +82,6 @@ def test_cancelling_the_writer_flushes_what_is_left(
 
     run(start_then_stop())
     [row] = run(audit_store.query(AuditQuery(limit=10)))
-    assert (row.actor, row.actor_kind, row.event, row.target) == (
-        "alice", "user", "manifest.push", "repository:team/app")  # fmt: skip
-    assert row.client == "10.0.0.1" and '"tag":"v1"' in row.detail_json
+    assert (row.actor, row.actor_kind, row.event, row.target, row.outcome) == (
+        "alice", "user", "access.denied", "repository:team/app", "failure")  # fmt: skip
+    assert row.client == "10.0.0.1" and '"action":"delete_tag"' in row.detail_json

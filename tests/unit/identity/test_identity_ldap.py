@@ -19,6 +19,7 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.persistence.identity_records import NewUser, UserRecord
 from dockyard.persistence.sql.accounts import SqlAccountStore
 from dockyard.persistence.sql.audit import SqlAuditStore
+from dockyard.persistence.sql.outbox import SqlOutbox
 from dockyard.persistence.sql.projects import SqlProjectStore
 from dockyard.persistence.sql.robots import SqlRobotStore
 from dockyard.persistence.sql.session import Database
@@ -77,7 +78,7 @@ def ldap_identity(
     sync = ExternalGroupSync(accounts, projects, RULES, AuditLog(SqlAuditStore(database), policy))
     return build_identity(
         accounts=accounts, projects=projects, robots=SqlRobotStore(database),
-        audit=SqlAuditStore(database), policy=policy,
+        audit=SqlAuditStore(database), outbox=SqlOutbox(database), policy=policy,
         options=IdentityOptions(password_cost=4, login_attempts=attempts, client_attempts=100),
         backends=[GroupSyncBackend(LdapBackend(settings), sync)],
     )  # fmt: skip

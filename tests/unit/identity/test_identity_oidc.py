@@ -21,6 +21,7 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.persistence.identity_records import NewUser
 from dockyard.persistence.sql.accounts import SqlAccountStore
 from dockyard.persistence.sql.audit import SqlAuditStore
+from dockyard.persistence.sql.outbox import SqlOutbox
 from dockyard.persistence.sql.projects import SqlProjectStore
 from dockyard.persistence.sql.robots import SqlRobotStore
 from dockyard.persistence.sql.session import Database
@@ -68,6 +69,7 @@ def oidc(database: Database, policy: AccessPolicy, provider: TestProvider) -> Id
         projects=projects,
         robots=SqlRobotStore(database),
         audit=SqlAuditStore(database),
+        outbox=SqlOutbox(database),
         policy=policy,
         options=IdentityOptions(password_cost=4, login_attempts=3, client_attempts=50),
         backends=[GroupSyncBackend(backend, sync)],

@@ -28,6 +28,8 @@ BASE_TABLES = (
     "manifest_refs",
     "tags",
     "outbox_events",
+    "quota_alerts",
+    "event_cursors",
 )
 
 

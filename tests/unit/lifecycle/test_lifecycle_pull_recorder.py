@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from dockyard.core.events import Event
 from dockyard.persistence.sql import Database, SqlMetadata
 from dockyard.persistence.sql.inventory import SqlInventory
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
@@ -41,12 +42,16 @@ class FlakyStore:
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.pulls: list[tuple[str, str, float]] = []
+        self.events: list[Event] = []
 
-    async def record_pulls(self, pulls: list[tuple[str, str, float]]) -> None:
+    async def record_pulls(
+        self, pulls: list[tuple[str, str, float]], events: Sequence[Event] = ()
+    ) -> None:
         if self.failures:
             self.failures -= 1
             raise OSError("database is away")
         self.pulls += pulls
+        self.events += events
 
 
 async def _pulled(database: Database, repository: str) -> dict[str, float | None]:

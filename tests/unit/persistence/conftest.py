@@ -28,8 +28,9 @@ TABLES = (
     "manifest_refs",
     "tags",
     "outbox_events",
+    "quota_alerts",
+    "event_cursors",
 )
-
 
 
 def postgres_url() -> str:

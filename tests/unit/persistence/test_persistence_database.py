@@ -134,7 +134,10 @@ def test_sqlite_failed_commit_is_rolled_back(db_path: str, run: Run) -> None:
     database.connection.execute("PRAGMA defer_foreign_keys=ON")
 
     async def work(session: Session) -> None:
-        await session.execute("INSERT INTO tags VALUES (999, 't', 999, 0)")
+        await session.execute(
+            "INSERT INTO tags(repository_id, name, manifest_id, updated_at) "
+            "VALUES (999, 't', 999, 0)"
+        )
 
     try:
         with pytest.raises(sqlite3.IntegrityError):

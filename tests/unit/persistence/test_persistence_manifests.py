@@ -296,5 +296,10 @@ def test_referrer_may_arrive_before_its_subject(run: Run, metadata: SqlMetadata)
 
 def test_foreign_keys_enforced(run: Run, metadata: SqlMetadata) -> None:
     with pytest.raises(Exception, match=r"(?i)foreign key"):
-        run(metadata.db.execute("INSERT INTO tags VALUES (999, 't', 999, 0)"))
+        run(
+            metadata.db.execute(
+                "INSERT INTO tags(repository_id, name, manifest_id, updated_at) "
+                "VALUES (999, 't', 999, 0)"
+            )
+        )
     assert run(metadata.list_tags("repo", "", 10)) is None

@@ -35,3 +35,11 @@ def test_each_runs_when_configured(tmp_path: Path) -> None:
     assert "AuditPruner.run_forever" in loops
     assert "HealthMonitor.run_forever" in loops
     assert health is not None
+
+
+def test_the_audit_writers_run_with_identity_on(tmp_path: Path) -> None:
+    off, _ = _loops(tmp_path / "off")
+    on, _ = _loops(tmp_path / "on", REGISTRY_DOCKYARD_IDENTITY_ENABLED="true")
+    writers = {"AuditBuffer.run_forever", "EventAudit.run_forever"}
+    assert writers <= set(on), "refusals and the outbox consumer are written while serving"
+    assert not writers & set(off)

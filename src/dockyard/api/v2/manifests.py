@@ -9,7 +9,13 @@ from dockyard.api.v2.quota import quota_warning
 
 async def get(ctx: Context, params: dict[str, str]) -> None:
     ctx.repository = params["name"]
-    record = await ctx.registry.manifests.get(ctx.principal, params["name"], params["reference"])
+    record = await ctx.registry.manifests.get(
+        ctx.principal,
+        params["name"],
+        params["reference"],
+        download=ctx.request.method == "GET",
+        request_id=ctx.request_id,
+    )
     headers = ctx.base_headers()
     headers += [
         (b"content-type", record.media_type.encode()),

@@ -48,11 +48,14 @@ async def start(ctx: Context, params: dict[str, str]) -> None:
     digest = request.param("digest")
     if digest is not None:
         blob = await service.monolithic(
-            ctx.principal, name, digest, request.stream(), length=request.content_length()
-        )
+            ctx.principal, name, digest, request.stream(),
+            length=request.content_length(), request_id=ctx.request_id,
+        )  # fmt: skip
         await _created(ctx, name, blob.digest)
         return
-    record = await service.start(ctx.principal, name, address=client_address(request))
+    record = await service.start(
+        ctx.principal, name, address=client_address(request), request_id=ctx.request_id
+    )
     headers = _upload_headers(ctx, name, record.id, 0)
     headers.append((b"oci-chunk-min-length", CHUNK_MIN_LENGTH))
     headers += await quota_warning(ctx, name)
@@ -102,6 +105,7 @@ async def patch(ctx: Context, params: dict[str, str]) -> None:
             ctx.request.stream(),
             start_at,
             length=ctx.request.content_length(),
+            request_id=ctx.request_id,
         )
     except RegistryError as error:
         raise _with_location(ctx, name, upload_id, error) from None
@@ -121,7 +125,7 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
         start_at = _content_range(ctx) if ctx.request.content_length() != 0 else None
         blob = await ctx.registry.uploads.complete(
             ctx.principal, name, upload_id, digest, ctx.request.stream(),
-            length=ctx.request.content_length(), start=start_at,
+            length=ctx.request.content_length(), start=start_at, request_id=ctx.request_id,
         )  # fmt: skip
     except RegistryError as error:
         raise _with_location(ctx, name, upload_id, error) from None

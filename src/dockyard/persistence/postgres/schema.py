@@ -14,6 +14,7 @@ import logging
 
 import psycopg
 
+from dockyard.persistence.sql.events_more_schema import events_more_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
 from dockyard.persistence.sql.lifecycle_schema import (
     lifecycle_migration,
@@ -114,6 +115,8 @@ MIGRATIONS: tuple[str, ...] = (
     outbox_migration("postgres"),
     # project webhooks (docs/webhooks.md)
     webhooks_migration("postgres"),
+    # the remaining events: a tag's previous target, quota alerts, outbox consumers' cursors
+    events_more_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

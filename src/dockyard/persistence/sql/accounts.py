@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from dockyard.core.events import Event
 from dockyard.persistence.identity_records import (
     AccessTokenRecord,
     GroupRecord,
@@ -49,7 +50,7 @@ class SqlAccountStore:
 
     # users ----------------------------------------------------------------------------------
 
-    async def create_user(self, new: NewUser) -> UserRecord | None:
+    async def create_user(self, new: NewUser, *, event: Event | None = None) -> UserRecord | None:
         """The new user, or None when the name is taken."""
         now = time.time()
 
@@ -62,7 +63,7 @@ class SqlAccountStore:
                  now, now),
             )  # fmt: skip
             if row is not None:
-                await bump(session)
+                await bump(session, event)
             return _user(row) if row else None
 
         return await self.db.transaction(work)
@@ -84,7 +85,9 @@ class SqlAccountStore:
         rows = await self.db.fetchall(sql + " ORDER BY name LIMIT ?", (*params, limit))
         return [_user(r) for r in rows]
 
-    async def update_user(self, name: str, **changes: object) -> UserRecord | None:
+    async def update_user(
+        self, name: str, *, event: Event | None = None, **changes: object
+    ) -> UserRecord | None:
         """Set some of ``password_hash``, ``email``, ``is_admin``, ``disabled``, ``stamp``.
         Disabling a user deletes their personal access tokens in the same transaction, so
         enabling them again never brings those back."""
@@ -103,16 +106,16 @@ class SqlAccountStore:
             if row is not None:
                 if changes.get("disabled"):
                     await session.execute("DELETE FROM access_tokens WHERE user_id = ?", (row[0],))
-                await bump(session)
+                await bump(session, event)
             return _user(row) if row else None
 
         return await self.db.transaction(work)
 
-    async def delete_user(self, name: str) -> bool:
+    async def delete_user(self, name: str, *, event: Event | None = None) -> bool:
         async def work(session: Session) -> bool:
             deleted = await session.execute("DELETE FROM users WHERE name = ?", (name,)) > 0
             if deleted:
-                await bump(session)
+                await bump(session, event)
             return deleted
 
         return await self.db.transaction(work)

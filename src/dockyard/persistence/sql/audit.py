@@ -1,7 +1,13 @@
-"""The audit log: append-only rows of who did what, when, from where, and the outcome."""
+"""The audit log: append-only rows of who did what, when, from where, and the outcome.
+
+Rows made from domain events (``services/identity/event_audit.py``) are written in one
+transaction with the consumer's position in the outbox (``event_cursors``), so each event
+becomes its rows exactly once, whichever node writes them.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from dockyard.persistence.identity_records import AuditEvent, AuditQuery
@@ -49,9 +55,50 @@ def _filters(query: AuditQuery) -> tuple[list[str], list[object]]:
     return where, params
 
 
+# Move a consumer's position only from where the writer read it: a node that lost the race
+# changes no row and rolls its rows back.
+_ADVANCE = """
+INSERT INTO event_cursors(consumer, position, updated_at) VALUES (?, ?, ?)
+ON CONFLICT(consumer) DO UPDATE SET position = excluded.position,
+    updated_at = excluded.updated_at
+WHERE event_cursors.position = ?
+"""
+
+
+class _OvertakenError(Exception):
+    """Another writer moved the consumer's position first."""
+
+
 class SqlAuditStore:
     def __init__(self, database: Database) -> None:
         self.db = database
+
+    async def consumed_position(self, consumer: str) -> int:
+        """How far ``consumer`` has read the outbox (0: not yet)."""
+        row = await self.db.fetchone(
+            "SELECT position FROM event_cursors WHERE consumer = ?", (consumer,)
+        )
+        return int(row[0]) if row else 0
+
+    async def append_consumed(
+        self, events: Sequence[AuditEvent], consumer: str, read_from: int, position: int
+    ) -> bool:
+        """Write ``events`` and move ``consumer`` from ``read_from`` to ``position``, in one
+        transaction; False (nothing written) when another writer moved it first."""
+        rows = [_values(event) for event in events]
+
+        async def work(session: Session) -> None:
+            if rows:
+                await session.executemany(_INSERT, rows)
+            params = (consumer, position, time.time(), read_from)
+            if not await session.execute(_ADVANCE, params):
+                raise _OvertakenError
+
+        try:
+            await self.db.transaction(work)
+        except _OvertakenError:
+            return False
+        return True
 
     async def append(self, event: AuditEvent) -> None:
         await self.db.execute(_INSERT, _values(event))

@@ -8,15 +8,17 @@ from dockyard.persistence.records import NewManifest
 from dockyard.persistence.sql.session import Session
 
 
-def pushed(manifest: NewManifest) -> EventTarget:
-    """A ``manifest.pushed`` event's target: the manifest, every tag the push set, and an
-    index's children (listed here, not pushed as events of their own)."""
+def pushed(manifest: NewManifest, moved: dict[str, str] | None = None) -> EventTarget:
+    """A ``manifest.pushed`` event's target: the manifest, every tag the push set, the tags
+    it moved with the digest each pointed to before (``previous``), and an index's children
+    (listed here, not pushed as events of their own)."""
     return EventTarget(
         manifest.digest,
         manifest.media_type,
         len(manifest.content),
         tags=manifest.tags,
         children=manifest.child_digests,
+        previous=moved or {},
     )
 
 

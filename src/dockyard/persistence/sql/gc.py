@@ -13,7 +13,9 @@ claim that lapsed a grace period ago (its publisher died) makes the row collecta
 
 from __future__ import annotations
 
+from dockyard.core.events import EventKind, EventOrigin, EventTarget
 from dockyard.persistence.sql.gc_preview import GarbagePreviewQueries
+from dockyard.persistence.sql.outbox import emit
 from dockyard.persistence.sql.session import Database, Session
 
 _UNREFERENCED = """
@@ -109,8 +111,17 @@ class SqlGarbageStore(GarbagePreviewQueries):
         rows = await self.db.fetchall(_UNTAGGED_LIST, (now - grace, limit))
         return [(str(r[0]), str(r[1])) for r in rows]
 
-    async def delete_untagged(self, repository: str, digest: str, now: float, grace: float) -> bool:
-        """Delete the manifest if it is still untagged and unreferenced.
+    async def delete_untagged(
+        self,
+        repository: str,
+        digest: str,
+        now: float,
+        grace: float,
+        *,
+        origin: EventOrigin | None = None,
+    ) -> bool:
+        """Delete the manifest if it is still untagged and unreferenced, with its
+        ``manifest.deleted`` event (with an ``origin``) in the same transaction.
 
         One statement, but inside a transaction: on PostgreSQL that makes it SERIALIZABLE, so
         it conflicts with a concurrent push of an index listing the manifest (or a tag put on
@@ -118,12 +129,17 @@ class SqlGarbageStore(GarbagePreviewQueries):
         COMMITTED) statement could.
         """
 
-        async def work(session: Session) -> int:
-            return await session.execute(
+        async def work(session: Session) -> bool:
+            row = await session.fetchone(
                 f"DELETE FROM manifests WHERE id IN (SELECT m.id FROM manifests m "  # noqa: S608
                 "JOIN repositories r ON r.id = m.repository_id "
-                f"WHERE r.name = ? AND m.digest = ? AND {_UNTAGGED})",
+                f"WHERE r.name = ? AND m.digest = ? AND {_UNTAGGED}) RETURNING media_type, size",
                 (repository, digest, now - grace),
             )
+            if row is None:
+                return False
+            target = EventTarget(digest, str(row[0]), int(row[1]))
+            await emit(session, origin, EventKind.MANIFEST_DELETED, repository, target)
+            return True
 
-        return await self.db.transaction(work) > 0
+        return await self.db.transaction(work)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dockyard.core.events import Event
+from dockyard.persistence.sql.outbox import record
 from dockyard.persistence.sql.session import Session
 
 BUMP = "UPDATE identity_state SET generation = generation + 1 WHERE id = 1"
 
 
-async def bump(session: Session) -> None:
-    """Record that identity data changed (in the caller's transaction)."""
+async def bump(session: Session, event: Event | None = None) -> None:
+    """Record that identity data changed (in the caller's transaction), with the change's
+    domain event when the service made one (``project.created``, ``member.removed``...)."""
     await session.execute(BUMP)
+    if event is not None:
+        await record(session, event)
 
 
 async def generation(session: Session) -> int:

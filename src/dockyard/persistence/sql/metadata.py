@@ -68,10 +68,14 @@ INSERT INTO manifests(repository_id, digest, media_type, artifact_type, content,
     subject_digest, annotations, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
 """
+# The SET reads the row as it was, so ``previous_manifest_id`` is what the tag pointed to;
+# RETURNING gives that manifest's digest (it still exists: the tag referenced it until now).
 _UPSERT_TAG = """
 INSERT INTO tags(repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
 ON CONFLICT(repository_id, name) DO UPDATE
-SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at
+SET previous_manifest_id = tags.manifest_id, manifest_id = excluded.manifest_id,
+    updated_at = excluded.updated_at
+RETURNING (SELECT m.digest FROM manifests m WHERE m.id = tags.previous_manifest_id)
 """
 # Insert a blob row, or pin an existing one unless garbage collection is deleting it.
 _CLAIM = """
@@ -166,15 +170,22 @@ class SqlMetadata:
         return await self.db.transaction(work)
 
     async def commit_blob(
-        self, repository: str, digest: str, size: int, *, claimed: bool = False
+        self,
+        repository: str,
+        digest: str,
+        size: int,
+        *,
+        claimed: bool = False,
+        origin: EventOrigin | None = None,
     ) -> BlobRecord | None:
-        """Mark published bytes ready and link them into ``repository``, in one transaction.
+        """Mark published bytes ready and link them into ``repository``, in one transaction,
+        with a ``blob.pushed`` event (with an ``origin``: an upload that completed).
 
         None when garbage collection is deleting the blob, or, for a ``claimed`` blob, when
         its row is gone: a sweep that finished since the claim may have deleted the bytes
         just placed, so the publisher must claim and place them again. Nothing is linked
-        then. Without a claim (bytes already in place, as an in-place import has them) a
-        missing row is created.
+        (and no event stored) then. Without a claim (bytes already in place, as an in-place
+        import has them) a missing row is created.
         """
         now = time.time()
 
@@ -192,6 +203,8 @@ class SqlMetadata:
             if row is None or row[0] != "ready":
                 return False
             await self._link(session, repository, digest, now)
+            target = EventTarget(digest, size=size)
+            await emit(session, origin, EventKind.BLOB_PUSHED, repository, target)
             return True
 
         return BlobRecord(digest, size) if await self.db.transaction(work) else None
@@ -294,15 +307,28 @@ class SqlMetadata:
             await self._check_frozen_tags(session, repository_id, manifest)
             manifest_id = await self._upsert_manifest(session, repository_id, manifest, now)
             await self._record_references(session, manifest_id, manifest, now)
-            for tag in manifest.tags:
-                await session.execute(_UPSERT_TAG, (repository_id, tag, manifest_id, now))
-            await emit(session, origin, EventKind.MANIFEST_PUSHED, repository, pushed(manifest))
+            moved = await self._set_tags(session, repository_id, manifest, manifest_id, now)
+            target = pushed(manifest, moved)
+            await emit(session, origin, EventKind.MANIFEST_PUSHED, repository, target)
 
         try:
             await self.db.transaction(work)
         except _MissingReferencesError as missing:
             return missing.digests
         return []
+
+    @staticmethod
+    async def _set_tags(
+        session: Session, repository_id: int, manifest: NewManifest, manifest_id: int, now: float
+    ) -> dict[str, str]:
+        """Point the push's tags at the manifest; tag -> digest for each tag it moved away
+        from another manifest (read by the upsert itself: no extra statement)."""
+        moved: dict[str, str] = {}
+        for tag in manifest.tags:
+            row = await session.fetchone(_UPSERT_TAG, (repository_id, tag, manifest_id, now))
+            if row is not None and row[0] is not None and row[0] != manifest.digest:
+                moved[tag] = str(row[0])
+        return moved
 
     @staticmethod
     async def _check_frozen_tags(

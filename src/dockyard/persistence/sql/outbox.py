@@ -8,6 +8,8 @@ take an ``EventOrigin`` and record nothing when it is None (an import, a test).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dockyard.core.events import (
     Event,
     EventKind,
@@ -32,20 +34,27 @@ FROM outbox_events WHERE sequence > ? ORDER BY sequence LIMIT ?
 """
 
 
+def _values(event: Event) -> tuple[object, ...]:
+    return (
+        event.id,
+        event.kind.value,
+        event.time,
+        event.repository,
+        event.actor,
+        event.request_id,
+        encode_target(event.target).decode(),
+    )
+
+
 async def record(session: Session, event: Event) -> None:
     """Store ``event`` in the transaction ``session`` belongs to (one INSERT)."""
-    await session.execute(
-        _INSERT,
-        (
-            event.id,
-            event.kind.value,
-            event.time,
-            event.repository,
-            event.actor,
-            event.request_id,
-            encode_target(event.target).decode(),
-        ),
-    )
+    await session.execute(_INSERT, _values(event))
+
+
+async def record_many(session: Session, events: Sequence[Event]) -> None:
+    """Store ``events`` in the transaction ``session`` belongs to, in their order."""
+    if events:
+        await session.executemany(_INSERT, [_values(event) for event in events])
 
 
 async def emit(

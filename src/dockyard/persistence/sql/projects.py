@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from dockyard.core.events import Event
 from dockyard.persistence.identity_records import (
     GrantRow,
     MemberRecord,
@@ -59,7 +60,7 @@ class SqlProjectStore:
 
     async def create_project(
         self, name: str, *, public: bool, description: str, created_by: str,
-        owner_user_id: int | None = None,
+        owner_user_id: int | None = None, event: Event | None = None,
     ) -> ProjectRecord | None:  # fmt: skip
         """The new project (``owner_user_id`` becomes its admin); None when it exists."""
         now = time.time()
@@ -79,7 +80,7 @@ class SqlProjectStore:
                     "SELECT ?, ?, id, ? FROM roles WHERE name = 'admin'",
                     (row[0], owner_user_id, now),
                 )
-            await bump(session)
+            await bump(session, event)
             return _project(row)
 
         return await self.db.transaction(work)
@@ -114,7 +115,12 @@ class SqlProjectStore:
         return found[:limit]
 
     async def update_project(
-        self, name: str, *, public: bool | None = None, description: str | None = None
+        self,
+        name: str,
+        *,
+        public: bool | None = None,
+        description: str | None = None,
+        event: Event | None = None,
     ) -> ProjectRecord | None:
         async def work(session: Session) -> ProjectRecord | None:
             row = await session.fetchone(
@@ -124,16 +130,16 @@ class SqlProjectStore:
                 (None if public is None else int(public), description, time.time(), name),
             )
             if row is not None:
-                await bump(session)
+                await bump(session, event)
             return _project(row) if row else None
 
         return await self.db.transaction(work)
 
-    async def delete_project(self, name: str) -> bool:
+    async def delete_project(self, name: str, *, event: Event | None = None) -> bool:
         async def work(session: Session) -> bool:
             deleted = await session.execute("DELETE FROM projects WHERE name = ?", (name,)) > 0
             if deleted:
-                await bump(session)
+                await bump(session, event)
             return deleted
 
         return await self.db.transaction(work)
@@ -211,8 +217,9 @@ class SqlProjectStore:
     # members --------------------------------------------------------------------------------
 
     async def add_member(
-        self, project: str, kind: str, name: str, role: str, repositories: str
-    ) -> MemberRecord | str:
+        self, project: str, kind: str, name: str, role: str, repositories: str,
+        *, event: Event | None = None,
+    ) -> MemberRecord | str:  # fmt: skip
         """The new membership, or why not: ``no_project``, ``no_member``, ``no_role``,
         ``exists``."""
 
@@ -228,7 +235,7 @@ class SqlProjectStore:
             )
             if row is None:
                 return "exists"
-            await bump(session)
+            await bump(session, event)
             found = await session.fetchone(_MEMBER + " WHERE m.id = ?", (row[0],))
             assert found is not None
             return _member(found)
@@ -259,7 +266,9 @@ class SqlProjectStore:
         )
         return _member(row) if row else None
 
-    async def update_member(self, project: str, member_id: int, role: str) -> MemberRecord | str:
+    async def update_member(
+        self, project: str, member_id: int, role: str, *, event: Event | None = None
+    ) -> MemberRecord | str:
         """``no_member``, ``no_role`` or the updated membership."""
 
         async def work(session: Session) -> MemberRecord | str:
@@ -273,14 +282,16 @@ class SqlProjectStore:
             )
             if not changed:
                 return "no_member"
-            await bump(session)
+            await bump(session, event)
             row = await session.fetchone(_MEMBER + " WHERE m.id = ?", (member_id,))
             assert row is not None
             return _member(row)
 
         return await self.db.transaction(work)
 
-    async def delete_member(self, project: str, member_id: int) -> bool:
+    async def delete_member(
+        self, project: str, member_id: int, *, event: Event | None = None
+    ) -> bool:
         async def work(session: Session) -> bool:
             deleted = await session.execute(
                 "DELETE FROM project_members WHERE id = ? AND project_id = "
@@ -288,7 +299,7 @@ class SqlProjectStore:
                 (member_id, project),
             )
             if deleted:
-                await bump(session)
+                await bump(session, event)
             return deleted > 0
 
         return await self.db.transaction(work)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from dockyard.core.events import Event
 from dockyard.persistence.identity_records import NewRobot, RobotRecord
 from dockyard.persistence.sql.identity import bump, contains, flag
 from dockyard.persistence.sql.session import Database, Row, Session
@@ -28,7 +29,7 @@ class SqlRobotStore:
     def __init__(self, database: Database) -> None:
         self.db = database
 
-    async def create_robot(self, new: NewRobot) -> RobotRecord | str:
+    async def create_robot(self, new: NewRobot, *, event: Event | None = None) -> RobotRecord | str:
         """The new robot, or ``exists`` / ``no_project``."""
         now = time.time()
 
@@ -50,7 +51,7 @@ class SqlRobotStore:
             )  # fmt: skip
             if row is None:
                 return "exists"
-            await bump(session)
+            await bump(session, event)
             created = await session.fetchone(_ROBOT + " WHERE r.id = ?", (row[0],))
             assert created is not None
             return _robot(created)
@@ -84,7 +85,9 @@ class SqlRobotStore:
         )
         return [_robot(r) for r in rows]
 
-    async def update_robot(self, robot_id: int, **changes: object) -> RobotRecord | None:
+    async def update_robot(
+        self, robot_id: int, *, event: Event | None = None, **changes: object
+    ) -> RobotRecord | None:
         """Set some of ``description``, ``secret_hash``, ``access_json``, ``expires_at``,
         ``disabled``."""
         fields = [key for key in changes if key in _FIELDS]
@@ -100,17 +103,17 @@ class SqlRobotStore:
             )
             if not changed:
                 return None
-            await bump(session)
+            await bump(session, event)
             row = await session.fetchone(_ROBOT + " WHERE r.id = ?", (robot_id,))
             return _robot(row) if row else None
 
         return await self.db.transaction(work)
 
-    async def delete_robot(self, robot_id: int) -> bool:
+    async def delete_robot(self, robot_id: int, *, event: Event | None = None) -> bool:
         async def work(session: Session) -> bool:
             deleted = await session.execute("DELETE FROM robots WHERE id = ?", (robot_id,)) > 0
             if deleted:
-                await bump(session)
+                await bump(session, event)
             return deleted
 
         return await self.db.transaction(work)

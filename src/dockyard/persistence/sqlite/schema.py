@@ -5,6 +5,7 @@ Keep in step with ``postgres/schema.py``: migration N means the same change in b
 
 from __future__ import annotations
 
+from dockyard.persistence.sql.events_more_schema import events_more_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
 from dockyard.persistence.sql.lifecycle_schema import (
     lifecycle_migration,
@@ -100,4 +101,6 @@ MIGRATIONS: tuple[str, ...] = (
     outbox_migration("sqlite"),
     # project webhooks (docs/webhooks.md)
     webhooks_migration("sqlite"),
+    # the remaining events: a tag's previous target, quota alerts, outbox consumers' cursors
+    events_more_migration("sqlite"),
 )

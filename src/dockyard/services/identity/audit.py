@@ -1,6 +1,7 @@
 """The audit log: every change and every login, success or failure (who, what, when, from
-where, outcome), and the registry's pushes, pulls and deletes (:class:`RegistryAudit`, written
-in batches by ``audit_buffer``); queried by system administrators and exported as JSON lines."""
+where, outcome), the registry's pushes, pulls and deletes (made from the domain events by
+``event_audit``) and refused actions (``denials``); queried by system administrators and
+exported as JSON lines."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from dockyard.auth.policy import AccessPolicy
 from dockyard.auth.principal import Principal
 from dockyard.persistence.identity_records import AuditEvent, AuditQuery
 from dockyard.persistence.stores import AuditStore
-from dockyard.services.identity.audit_buffer import AuditBuffer, PendingEvent
 from dockyard.services.identity.common import Page, bad_request, clamp, page_of, to_json
 
 SUCCESS, FAILURE = "success", "failure"
@@ -132,38 +132,3 @@ class AuditLog:
             if len(batch) < EXPORT_BATCH:
                 return
             after = batch[-1].id
-
-
-class RegistryAudit:
-    """Registry events (``manifest.push``, ``manifest.pull``, ``manifest.delete``,
-    ``tag.delete``, ``blob.delete``), noted after the response and written in batches.
-
-    ``pulls`` is ``dockyard.identity.auditpulls``: off, manifest pulls are not recorded.
-    """
-
-    def __init__(
-        self, buffer: AuditBuffer, *, pulls: bool = True, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.buffer = buffer
-        self.pulls = pulls
-        self.clock = clock
-
-    def note(
-        self,
-        actor: Principal,
-        event: str,
-        repository: str,
-        *,
-        client: str,
-        ok: bool,
-        detail: dict[str, Any],
-    ) -> None:
-        """Queue one event (no I/O); dropped and counted when the queue is full."""
-        identity = actor.identity
-        kind = actor_kind(actor)
-        if identity is not None and identity.via:
-            detail["via"] = identity.via
-        self.buffer.offer(
-            PendingEvent(actor.name, kind, event, SUCCESS if ok else FAILURE,
-                         f"repository:{repository}", actor.client or client, detail, self.clock())
-        )  # fmt: skip

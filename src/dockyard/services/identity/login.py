@@ -33,8 +33,10 @@ from dockyard.auth.secrets import (
 )
 from dockyard.auth.token_service import InvalidCredentialsError
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.events import EventKind
 from dockyard.persistence.identity_records import NewUser
 from dockyard.persistence.stores import AccountStore, ProjectStore, RobotStore
+from dockyard.services.events import change_event
 from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.common import IdentityOptions
 from dockyard.services.identity.directory import IdentityDirectory
@@ -180,9 +182,12 @@ class LoginService:
         if await self.projects.get_project(project) is not None:
             return False
         owner = None if identity.admin else identity.id
+        event = change_event(principal, EventKind.PROJECT_CREATED, project=project,
+                             public=False, on_push=True)  # fmt: skip
         made = await self.projects.create_project(
-            project, public=False, description="", created_by=principal.name, owner_user_id=owner
-        )
+            project, public=False, description="", created_by=principal.name,
+            owner_user_id=owner, event=event,
+        )  # fmt: skip
         if made is not None:
             await self.audit.record(principal, "project.create", f"project:{project}",
                                     detail={"on_push": True})  # fmt: skip

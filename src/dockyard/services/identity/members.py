@@ -13,8 +13,10 @@ from dockyard.auth.permissions import (
     parse_permissions,
 )
 from dockyard.auth.principal import Principal
+from dockyard.core.events import EventKind
 from dockyard.persistence.identity_records import MemberRecord, RoleRecord
 from dockyard.persistence.stores import ProjectStore
+from dockyard.services.events import change_event
 from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.common import Guard, bad_request, conflict, not_found, record_change
 from dockyard.services.identity.directory import IdentityDirectory
@@ -70,7 +72,9 @@ class MemberService:
             pattern = normalize_pattern(project, repositories)
         except ValueError as exc:
             raise bad_request(str(exc)) from None
-        result = await self.projects.add_member(project, kind, name, role, pattern)
+        event = change_event(actor, EventKind.MEMBER_ADDED, project=project, name=name,
+                             kind=kind, role=role, repositories=pattern)  # fmt: skip
+        result = await self.projects.add_member(project, kind, name, role, pattern, event=event)
         if result == "exists":
             raise conflict(f"{name} already has a role here for these repositories")
         if isinstance(result, str):
@@ -86,7 +90,9 @@ class MemberService:
     ) -> MemberRecord:
         await self.project_service.get(actor, project)
         self.policy.require_project(actor, Permission.MEMBER_MANAGE, project)
-        result = await self.projects.update_member(project, member_id, role)
+        event = change_event(actor, EventKind.MEMBER_UPDATED, project=project, id=member_id,
+                             role=role)  # fmt: skip
+        result = await self.projects.update_member(project, member_id, role, event=event)
         if result == "no_role":
             raise not_found("role", role)
         if isinstance(result, str):
@@ -97,7 +103,8 @@ class MemberService:
     async def remove(self, actor: Principal, project: str, member_id: int) -> None:
         await self.project_service.get(actor, project)
         self.policy.require_project(actor, Permission.MEMBER_MANAGE, project)
-        if not await self.projects.delete_member(project, member_id):
+        event = change_event(actor, EventKind.MEMBER_REMOVED, project=project, id=member_id)
+        if not await self.projects.delete_member(project, member_id, event=event):
             raise not_found("member", member_id)
         await self._changed(actor, "member.remove", f"project:{project}", id=member_id)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dockyard.auth.permissions import Permission, is_project_name
 from dockyard.auth.policy import Action
 from dockyard.auth.principal import Principal
+from dockyard.core.events import EventKind
 from dockyard.persistence.identity_records import ProjectRecord
 from dockyard.persistence.stores import ProjectStore
+from dockyard.services.events import change_event
 from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.common import (
     Guard,
@@ -52,9 +54,10 @@ class ProjectService:
         if len(description) > DESCRIPTION_MAX:
             raise bad_request("description is too long")
         owner = identity.id if identity is not None and not identity.admin else None
+        event = change_event(actor, EventKind.PROJECT_CREATED, project=name, public=public)
         project = await self.projects.create_project(
             name, public=public, description=description, created_by=actor.name,
-            owner_user_id=owner,
+            owner_user_id=owner, event=event,
         )  # fmt: skip
         if project is None:
             raise conflict("a project with this name exists", name=name)
@@ -101,7 +104,11 @@ class ProjectService:
         self.policy.require_project(actor, Permission.PROJECT_CONFIGURE, name)
         if description is not None and len(description) > DESCRIPTION_MAX:
             raise bad_request("description is too long")
-        project = await self.projects.update_project(name, public=public, description=description)
+        event = change_event(actor, EventKind.PROJECT_UPDATED, project=name, public=public,
+                             description_changed=description is not None)  # fmt: skip
+        project = await self.projects.update_project(
+            name, public=public, description=description, event=event
+        )
         if project is None:
             raise not_found("project", name)
         await self._changed(actor, "project.update", name, public=public)
@@ -112,7 +119,8 @@ class ProjectService:
         self.policy.require_project(actor, Permission.PROJECT_DELETE, name)
         if await self.projects.project_repositories(name, "", 1):
             raise conflict("the project still has repositories; delete them first", name=name)
-        if not await self.projects.delete_project(name):
+        event = change_event(actor, EventKind.PROJECT_DELETED, project=name)
+        if not await self.projects.delete_project(name, event=event):
             raise not_found("project", name)
         await self._changed(actor, "project.delete", name)
 

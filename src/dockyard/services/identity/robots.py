@@ -24,8 +24,10 @@ from dockyard.auth.permissions import (
 from dockyard.auth.principal import Principal
 from dockyard.auth.secrets import ROBOT_PREFIX, new_secret, secret_digest
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.events import EventKind
 from dockyard.persistence.identity_records import NewRobot, RobotRecord
 from dockyard.persistence.stores import RobotStore
+from dockyard.services.events import change_event
 from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.common import (
     Guard,
@@ -132,9 +134,11 @@ class RobotService:
         secret = new_secret()
         full = robot_name(project, name)
         expires_at = None if expires_in is None else time.time() + expires_in
+        event = change_event(actor, EventKind.ROBOT_CREATED, project=project or "", name=full)
         result = await self.robots.create_robot(
             NewRobot(full, project, description[:1000], secret_digest(secret),
-                     to_json([e.json() for e in entries]), expires_at, actor.name)
+                     to_json([e.json() for e in entries]), expires_at, actor.name),
+            event=event,
         )  # fmt: skip
         if result == "exists":
             raise conflict("a robot with this name exists", name=full)
@@ -185,7 +189,11 @@ class RobotService:
             changes["disabled"] = disabled
         if description is not None:
             changes["description"] = description[:1000]
-        updated = await self.robots.update_robot(robot.id, **changes) if changes else robot
+        event = change_event(actor, EventKind.ROBOT_UPDATED, project=robot.project or "",
+                             name=robot.name, disabled=disabled)  # fmt: skip
+        updated = (
+            await self.robots.update_robot(robot.id, event=event, **changes) if changes else robot
+        )
         if updated is None:
             raise not_found("robot", robot_id)
         await self._changed(actor, "robot.update", robot.name, disabled=disabled)
@@ -195,7 +203,11 @@ class RobotService:
         """A new secret (the old one stops working at once)."""
         robot = await self.get(actor, robot_id)
         secret = new_secret()
-        updated = await self.robots.update_robot(robot.id, secret_hash=secret_digest(secret))
+        event = change_event(actor, EventKind.ROBOT_UPDATED, project=robot.project or "",
+                             name=robot.name, secret=True)  # fmt: skip
+        updated = await self.robots.update_robot(
+            robot.id, event=event, secret_hash=secret_digest(secret)
+        )
         if updated is None:
             raise not_found("robot", robot_id)
         await self._changed(actor, "robot.secret", robot.name)
@@ -203,7 +215,9 @@ class RobotService:
 
     async def delete(self, actor: Principal, robot_id: int) -> None:
         robot = await self.get(actor, robot_id)
-        if not await self.robots.delete_robot(robot.id):
+        event = change_event(actor, EventKind.ROBOT_DELETED, project=robot.project or "",
+                             name=robot.name)  # fmt: skip
+        if not await self.robots.delete_robot(robot.id, event=event):
             raise not_found("robot", robot_id)
         await self._changed(actor, "robot.delete", robot.name)
 

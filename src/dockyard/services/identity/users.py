@@ -7,8 +7,10 @@ import re
 
 from dockyard.auth.principal import Principal
 from dockyard.auth.secrets import check_password_rules, hash_password, new_stamp, verify_password
+from dockyard.core.events import EventKind
 from dockyard.persistence.identity_records import GroupRecord, NewUser, UserRecord
 from dockyard.persistence.stores import AccountStore
+from dockyard.services.events import change_event
 from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.common import (
     Guard,
@@ -60,7 +62,8 @@ class UserService:
         self.policy.require_admin(actor)
         check_name("user", name)
         new = NewUser(name, "local", await self._hash(password), email, admin, new_stamp())
-        user = await self.accounts.create_user(new)
+        event = change_event(actor, EventKind.USER_CREATED, name=name, admin=admin)
+        user = await self.accounts.create_user(new, event=event)
         if user is None:
             raise conflict("a user with this name exists", name=name)
         await self._changed(actor, "user.create", f"user:{name}", admin=admin)
@@ -112,11 +115,12 @@ class UserService:
             changes.update(disabled=disabled, stamp=new_stamp())
         if (admin is False or disabled) and user.admin:
             await self._keep_an_admin()
-        updated = await self.accounts.update_user(name, **changes) if changes else user
-        if updated is None:
-            raise not_found("user", name)
         fields = sorted(k for k in changes if k not in ("password_hash", "stamp"))
         fields += ["password"] if password is not None else []
+        event = change_event(actor, EventKind.USER_UPDATED, name=name, fields=",".join(fields))
+        updated = await self.accounts.update_user(name, event=event, **changes) if changes else user
+        if updated is None:
+            raise not_found("user", name)
         await self._changed(actor, "user.update", f"user:{name}", fields=fields)
         return updated
 
@@ -136,7 +140,8 @@ class UserService:
             raise not_found("user", name)
         if user.admin and not user.disabled:
             await self._keep_an_admin()
-        if not await self.accounts.delete_user(name):
+        event = change_event(actor, EventKind.USER_DELETED, name=name)
+        if not await self.accounts.delete_user(name, event=event):
             raise not_found("user", name)
         await self._changed(actor, "user.delete", f"user:{name}")
 

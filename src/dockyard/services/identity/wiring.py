@@ -7,11 +7,18 @@ from dataclasses import dataclass
 
 from dockyard.auth.identity import CredentialBackend
 from dockyard.auth.policy import AccessPolicy
-from dockyard.persistence.stores import AccountStore, AuditStore, ProjectStore, RobotStore
-from dockyard.services.identity.audit import AuditLog, RegistryAudit
+from dockyard.persistence.stores import (
+    AccountStore,
+    AuditStore,
+    OutboxStore,
+    ProjectStore,
+    RobotStore,
+)
+from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.audit_buffer import AuditBuffer
 from dockyard.services.identity.common import Guard, IdentityOptions
 from dockyard.services.identity.directory import IdentityDirectory
+from dockyard.services.identity.event_audit import EventAudit
 from dockyard.services.identity.login import LoginService
 from dockyard.services.identity.members import MemberService
 from dockyard.services.identity.projects import ProjectService
@@ -40,7 +47,8 @@ class IdentityServices:
     members: MemberService
     robots: RobotService
     tokens: AccessTokenService
-    registry_audit: RegistryAudit  # pushes, pulls, deletes; the server runs its buffer
+    audit_buffer: AuditBuffer  # refusals, written in batches; the server runs it
+    event_audit: EventAudit  # pushes, pulls, deletes from the outbox; the server runs it
 
 
 def build_identity(
@@ -49,8 +57,10 @@ def build_identity(
     projects: ProjectStore,
     robots: RobotStore,
     audit: AuditStore,
+    outbox: OutboxStore,
     policy: AccessPolicy,
     options: IdentityOptions,
+    buffer: AuditBuffer | None = None,
     backends: Sequence[CredentialBackend] = (),
     enabled: bool = True,
     throttle: SharedLoginThrottle | None = None,
@@ -60,7 +70,7 @@ def build_identity(
     log = AuditLog(audit, policy)
     guard = Guard(policy, options)
     project_service = ProjectService(projects, directory, log, guard)
-    buffer = AuditBuffer(audit)  # registry events and refusals, written in batches
+    buffer = buffer or AuditBuffer(audit)  # refusals, written in batches
     refusals = RefusalAudit(buffer, telemetry=telemetry)
     return IdentityServices(
         enabled=enabled,
@@ -74,5 +84,6 @@ def build_identity(
         members=MemberService(projects, project_service, directory, log, guard),
         robots=RobotService(robots, project_service, directory, log, guard),
         tokens=AccessTokenService(accounts, directory, log, guard),
-        registry_audit=RegistryAudit(buffer, pulls=options.audit_pulls),
+        audit_buffer=buffer,
+        event_audit=EventAudit(outbox, audit, pulls=options.audit_pulls),
     )

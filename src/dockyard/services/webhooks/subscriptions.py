@@ -55,7 +55,8 @@ class WebhookSubscription:
 
     def wants(self, event: Event) -> bool:
         spec = self.record.spec
-        if project_of(event.repository) != self.record.project:
+        project = event.target.project or project_of(event.repository)
+        if project != self.record.project:  # project events have no repository
             return False
         if str(event.kind) not in spec.event_types:
             return False

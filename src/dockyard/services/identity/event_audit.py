@@ -1,0 +1,163 @@
+"""The audit log's registry entries (pushes, pulls, deletes), made from the domain events.
+
+:class:`EventAudit` is a consumer of the outbox with its own durable position
+(``event_cursors``, consumer ``audit``): it reads the events after its position, turns the
+registry ones into audit rows and writes the rows and the new position in one transaction,
+so every event becomes its rows exactly once, even with several nodes running it. A loop
+started with the server reads on every ``interval`` (1 s) and once more at shutdown.
+
+What becomes a row (``event`` names as the route-sniffing hook wrote them before):
+``manifest.pushed`` -> ``manifest.push``, ``manifest.pulled`` -> ``manifest.pull`` (one row
+per coalesced event, with its ``count``; none when ``dockyard.identity.auditpulls`` is off),
+``manifest.deleted`` -> ``manifest.delete``, ``tag.deleted`` -> ``tag.delete``,
+``blob.deleted`` -> ``blob.delete``. Identity, quota and policy changes are written by their
+services as before; refusals (nothing changed, so no event) by the access policy's observer
+(``denials.py``).
+
+Order on PostgreSQL: a transaction can commit after one that took a later sequence number, so
+a sequence missing from what is read may still appear. The reader stops at such a gap and
+waits until it has seen the gap for ``GAP_SECONDS`` (a rolled-back transaction leaves a gap
+for ever) before it reads past it. On SQLite there are no such gaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from dockyard.auth.secrets import ROBOT_PREFIX
+from dockyard.core.events import Event, EventKind, StoredEvent
+from dockyard.persistence.identity_records import AuditEvent
+from dockyard.persistence.stores import AuditStore, OutboxStore
+
+log = logging.getLogger("dockyard.audit")
+CONSUMER = "audit"
+PAGE = 500
+INTERVAL_SECONDS = 1.0
+GAP_SECONDS = 30.0
+_NAMES = {
+    EventKind.MANIFEST_PUSHED: "manifest.push",
+    EventKind.MANIFEST_PULLED: "manifest.pull",
+    EventKind.MANIFEST_DELETED: "manifest.delete",
+    EventKind.TAG_DELETED: "tag.delete",
+    EventKind.BLOB_DELETED: "blob.delete",
+}
+
+
+def actor_kind(event: Event) -> str:
+    """``anonymous``, ``robot``, ``user``, or ``system`` for work without a request
+    (retention, garbage collection, the CLI's bulk deletions)."""
+    if event.actor is None:
+        return "anonymous"
+    if event.actor.startswith(ROBOT_PREFIX):
+        return "robot"
+    return "user" if event.request_id else "system"
+
+
+def _detail(event: Event) -> dict[str, Any]:
+    target = event.target
+    detail: dict[str, Any] = {"digest": target.digest}
+    if event.kind is EventKind.MANIFEST_DELETED:
+        if target.tags:
+            detail["tags"] = list(target.tags)
+    elif len(target.tags) == 1:
+        detail["tag"] = target.tags[0]
+    elif target.tags:
+        detail["tag"], detail["tags"] = target.tags[0], list(target.tags)
+    if event.kind is EventKind.MANIFEST_PULLED:
+        detail["count"] = target.count
+    if target.previous:
+        detail["moved_from"] = dict(target.previous)
+    if event.request_id:
+        detail["request_id"] = event.request_id
+    detail["event_id"] = event.id
+    return detail
+
+
+def audit_row(event: Event, *, pulls: bool = True) -> AuditEvent | None:
+    """The audit row an event makes, or None for the kinds the audit log gets elsewhere."""
+    name = _NAMES.get(event.kind)
+    if name is None or (event.kind is EventKind.MANIFEST_PULLED and not pulls):
+        return None
+    return AuditEvent(
+        actor=event.actor or "",
+        actor_kind=actor_kind(event),
+        event=name,
+        outcome="success",
+        target=f"repository:{event.repository}",
+        client="",  # the event carries no client address (docs/management.md, audit log)
+        detail_json=msgspec.json.encode(_detail(event)).decode(),
+        created_at=event.time,
+    )
+
+
+class EventAudit:
+    def __init__(
+        self,
+        outbox: OutboxStore,
+        audit: AuditStore,
+        *,
+        pulls: bool = True,
+        interval_seconds: float = INTERVAL_SECONDS,
+        gap_seconds: float = GAP_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.outbox = outbox
+        self.audit = audit
+        self.pulls = pulls
+        self.interval_seconds = interval_seconds
+        self.gap_seconds = gap_seconds
+        self.clock = clock
+        self.written = 0  # audit rows written from events by this process
+        self._gap: tuple[int, float] | None = None  # (missing sequence, first seen)
+
+    async def catch_up(self) -> int:
+        """Read and write until nothing new (or a fresh gap) is left; the rows written."""
+        written = 0
+        while True:
+            position = await self.audit.consumed_position(CONSUMER)
+            page = await self.outbox.events_after(position, PAGE)
+            taken = self._settled(position, page)
+            if not taken:
+                return written
+            rows = [r for r in (audit_row(s.event, pulls=self.pulls) for s in taken) if r]
+            if await self.audit.append_consumed(rows, CONSUMER, position, taken[-1].sequence):
+                written += len(rows)
+                self.written += len(rows)
+
+    def _settled(self, position: int, page: Sequence[StoredEvent]) -> list[StoredEvent]:
+        """The events that can be read now: those up to the first gap in the sequence, and
+        past a gap once it has stood for ``gap_seconds``."""
+        expected, taken = position + 1, []
+        for stored in page:
+            if stored.sequence != expected and not self._gap_settled(expected):
+                break
+            taken.append(stored)
+            expected = stored.sequence + 1
+        return taken
+
+    def _gap_settled(self, missing: int) -> bool:
+        now = self.clock()
+        if self._gap is None or self._gap[0] != missing:
+            self._gap = (missing, now)
+        return now - self._gap[1] >= self.gap_seconds
+
+    async def run_forever(self) -> None:
+        """Catch up every interval; once more when cancelled (server shutdown)."""
+        try:
+            while True:
+                try:
+                    await self.catch_up()
+                except Exception as exc:  # the database is busy or away: try again later
+                    log.warning("could not write audit entries from events: %s", exc)
+                await asyncio.sleep(self.interval_seconds)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.catch_up(), timeout=5)
+            raise
