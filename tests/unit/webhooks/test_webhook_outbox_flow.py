@@ -43,7 +43,8 @@ def test_pushed_events_reach_the_receiver_filtered_rendered_and_signed(
     policy = AccessPolicy(authentication_required=True, identity=True)
     identity = build_identity(
         accounts=SqlAccountStore(database), projects=SqlProjectStore(database),
-        robots=SqlRobotStore(database), audit=SqlAuditStore(database), policy=policy,
+        robots=SqlRobotStore(database), audit=SqlAuditStore(database),
+        outbox=SqlOutbox(database), policy=policy,
         options=IdentityOptions(password_cost=4),
     )  # fmt: skip
     settings = load_settings(None, {"REGISTRY_HTTP_HOST": "https://reg.example"})
