@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dockyard.services.readonly import WriteGate
     from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.uploads import UploadService
+    from dockyard.services.upstream.mirror import Mirror
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class RegistryOptions:
     sessions_per_repository: int = 0  # open upload sessions (dockyard.uploads); 0: no cap
     sessions_per_client: int = 0
     runtime: WriteGate | None = None  # read-only mode switched while serving (lifecycle.md)
+    pull_through: bool = False  # proxy.remoteurl: a cache of one upstream, pushes refused
 
 
 async def _nothing() -> None:
@@ -69,3 +71,4 @@ class Registry:
     # health.storagedriver: probes of storage and database behind /debug/health (None: off)
     health: HealthMonitor | None = None
     events: EventReader | None = None  # the outbox, read in order (docs/events.md)
+    mirror: Mirror | None = None  # proxy.remoteurl: the pull-through cache (docs/mirror.md)

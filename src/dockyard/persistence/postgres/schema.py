@@ -20,6 +20,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
     pulls_migration,
     reservations_migration,
 )
+from dockyard.persistence.sql.mirror_schema import mirror_migration
 from dockyard.persistence.sql.outbox_schema import outbox_migration
 
 log = logging.getLogger("dockyard.persistence")
@@ -111,6 +112,8 @@ MIGRATIONS: tuple[str, ...] = (
     reservations_migration("postgres"),
     # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
     outbox_migration("postgres"),
+    # the pull-through cache: when the upstream last confirmed each cached tag (docs/mirror.md)
+    mirror_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

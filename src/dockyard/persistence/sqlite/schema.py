@@ -11,6 +11,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
     pulls_migration,
     reservations_migration,
 )
+from dockyard.persistence.sql.mirror_schema import mirror_migration
 from dockyard.persistence.sql.outbox_schema import outbox_migration
 
 MIGRATIONS: tuple[str, ...] = (
@@ -97,4 +98,6 @@ MIGRATIONS: tuple[str, ...] = (
     reservations_migration("sqlite"),
     # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
     outbox_migration("sqlite"),
+    # the pull-through cache: when the upstream last confirmed each cached tag (docs/mirror.md)
+    mirror_migration("sqlite"),
 )
