@@ -21,9 +21,9 @@ from support.oci import (
     assert_oci_error,
     make_image,
     make_index,
-    push_image,
     sha256,
 )
+from support.registry2 import push_image  # docker-registry 2.8: POST, then PUT
 from support.server import RunningServer, free_port, serving
 
 
@@ -178,7 +178,7 @@ def test_an_index_is_stored_as_is_and_its_children_are_fetched_when_asked(
     index = make_index(children, media_type=DOCKER_LIST)
     with httpx.Client(base_url=upstream.url, timeout=30) as client:
         for child in children:
-            push_image(client, "multi/arch", child)
+            push_image(client, "multi/arch", child, child.digest)
         response = client.put(
             "/v2/multi/arch/manifests/v2", content=index, headers={"Content-Type": DOCKER_LIST}
         )

@@ -172,8 +172,8 @@ class MirrorBlobs:
         upload_id = secrets.token_urlsafe(24)
         try:
             size = await self._store(flight, response, digest, upload_id)
-            flight.verified()
-            await self.publisher.moved(upload_path(upload_id), key[0], digest, size)
+            await self._publish(upload_id, key[0], digest, size)
+            flight.verified()  # the readers' last byte: the blob is stored by now
         except Exception as exc:
             reason = str(exc) or type(exc).__name__
             flight.failed(reason)
@@ -184,6 +184,14 @@ class MirrorBlobs:
             flight.finish()  # together with the pop: no reader joins after this
             await response.aclose()
             await self.storage.delete(upload_dir(upload_id))
+
+    async def _publish(self, upload_id: str, repository: str, digest: Digest, size: int) -> None:
+        """Publish the verified bytes; a failure here (garbage collection busy with the same
+        content) loses only the caching, never the clients' answer: the bytes are right."""
+        try:
+            await self.publisher.moved(upload_path(upload_id), repository, digest, size)
+        except Exception as exc:  # logged; the next request fetches it again
+            log.warning("blob %s verified but not cached: %s", digest.text, exc)
 
     async def _store(
         self, flight: Flight, response: httpx.Response, digest: Digest, upload_id: str
