@@ -109,6 +109,20 @@ def test_digests_never_go_upstream_again_and_tags_are_revalidated_by_head(
     assert upstream.requests("GET", "/v2/team/app/manifests/v1") == 0  # digest unchanged
 
 
+def test_with_a_tag_ttl_a_fresh_tag_is_not_revalidated(
+    tmp_path: Path, upstream: LoggedRegistry
+) -> None:
+    image = make_image(layers=1)
+    with httpx.Client(base_url=upstream.url, timeout=30) as client:
+        push_image(client, "team/app", image, "v1")
+    config = mirror_config(upstream.url, extra="  mirror:\n    tagttl: 1h\n")
+    (tmp_path / "m").mkdir()
+    with serving(tmp_path / "m", config=config) as mirror, mirror.client() as client:
+        for _ in range(3):
+            assert client.get("/v2/team/app/manifests/v1").content == image.manifest
+    assert upstream.requests("HEAD", "/v2/team/app/manifests/v1") == 1
+
+
 def test_a_moved_tag_is_fetched_again(upstream: LoggedRegistry, mirror: RunningServer) -> None:
     first, second = make_image(layers=1), make_image(layers=1)
     with httpx.Client(base_url=upstream.url, timeout=30) as client:

@@ -170,6 +170,22 @@ def test_a_manifest_that_does_not_match_its_digest_is_refused(
         assert_oci_error(client.get(path), 404, "MANIFEST_UNKNOWN")  # nothing was stored
 
 
+def test_a_manifest_dockyard_cannot_parse_is_passed_on_uncached(
+    hostile: tuple[HostileUpstream, RunningServer],
+) -> None:
+    upstream, mirror = hostile
+    body = b'{"schemaVersion": 1, "name": "old/image", "tag": "v1", "fsLayers": []}'
+    schema1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+    path = f"/v2/old/image/manifests/{sha256(body)}"
+    upstream.replies[path] = Reply(200, body, {"Content-Type": schema1})
+    with mirror.client() as client:
+        for _ in range(2):
+            got = client.get(path)
+            assert got.status_code == 200 and got.content == body
+            assert got.headers["content-type"] == schema1
+    assert upstream.requests.count(f"GET {path}") == 2  # not cached
+
+
 def test_a_429_upstream_is_a_429_with_retry_after(
     hostile: tuple[HostileUpstream, RunningServer],
 ) -> None:

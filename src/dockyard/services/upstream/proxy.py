@@ -181,11 +181,18 @@ class MirrorManifests:
         if claimed and digest != claimed:
             self.telemetry.count("mirror_errors", upstream=self.label, kind="digest")
             raise bad_content("manifest", claimed)
-        record = await self._record(
-            repository, body, response.headers.get("content-type", ""), digest, tags
-        )
         self.telemetry.count("mirror_bytes_fetched", len(body), upstream=self.label)
-        return record
+        media_type = response.headers.get("content-type", "")
+        try:
+            return await self._record(repository, body, media_type, digest, tags)
+        except RegistryError as error:
+            if error.code is not ErrorCode.MANIFEST_INVALID:
+                raise
+            reason = error.message
+        # a manifest dockyard cannot parse (schema 1, an unknown type): passed on, not cached
+        self.telemetry.count("mirror_errors", upstream=self.label, kind="unparsed")
+        log.warning("manifest %s from %s passed on uncached: %s", digest, self.label, reason)
+        return ManifestRecord(digest, media_type or mt.OCI_MANIFEST, body)
 
     async def _record(
         self, repository: str, body: bytes, media_type: str, digest: str, tags: tuple[str, ...]
