@@ -4,6 +4,7 @@ outbound guard refusing an upstream where a server listens."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,14 @@ import httpx
 import pytest
 
 from e2e.clientkit import access_log, write_htpasswd
-from support.mirror import HostileUpstream, Reply, hostile_upstream, mirror_config
+from support import registry2
+from support.mirror import (
+    HostileUpstream,
+    Reply,
+    hostile_upstream,
+    logged_registry,
+    mirror_config,
+)
 from support.oci import Image, assert_oci_error, make_image, push_image, sha256
 from support.server import RunningServer, free_port, serving, start_server, stop_server
 
@@ -231,3 +239,63 @@ def test_the_guard_refuses_a_denied_upstream_without_connecting(tmp_path: Path) 
             log = mirror.log()
         assert upstream.connections == 0
         assert "a private or reserved address" in log
+
+
+def test_basic_auth_upstream(tmp_path: Path) -> None:
+    htpasswd = write_htpasswd(tmp_path / "htpasswd", {"mirror": USERS["mirror"]})
+    with logged_registry(tmp_path / "root", tmp_path, htpasswd=htpasswd) as upstream:
+        image = make_image(layers=1)
+        with httpx.Client(base_url=upstream.url, auth=("mirror", USERS["mirror"])) as client:
+            registry2.push_image(client, "team/basic", image, "v1")
+        (tmp_path / "mirror").mkdir()
+        config = _with_credentials(mirror_config(upstream.url), USERS["mirror"])
+        with serving(tmp_path / "mirror", config=config) as mirror, mirror.client() as client:
+            got = client.get("/v2/team/basic/manifests/v1")
+            assert got.status_code == 200 and got.content == image.manifest
+            layer = client.get(f"/v2/team/basic/blobs/{sha256(image.layers[0])}")
+            assert layer.content == image.layers[0]
+        (tmp_path / "anonymous").mkdir()
+        anonymous = mirror_config(upstream.url)
+        with serving(tmp_path / "anonymous", config=anonymous) as mirror, mirror.client() as client:
+            refused = client.get("/v2/team/basic/manifests/v1")
+            assert_oci_error(refused, 403, "DENIED")
+            assert "www-authenticate" not in refused.headers
+
+
+def test_credentials_are_not_sent_to_another_origin_on_a_redirect(tmp_path: Path) -> None:
+    data = b"s" * 50_000
+    with hostile_upstream() as upstream, hostile_upstream() as storage:
+        storage.replies["/bucket/blob"] = Reply(200, data)
+        path = f"/v2/team/app/blobs/{sha256(data)}"
+        upstream.replies[path] = Reply(
+            307, b"", {"Location": f"{storage.url}/bucket/blob"}, basic="mirror:pw"
+        )
+        (tmp_path / "mirror").mkdir()
+        config = _with_credentials(mirror_config(upstream.url), "pw")
+        with serving(tmp_path / "mirror", config=config) as mirror, mirror.client() as client:
+            assert client.get(path).content == data
+        sent = "Basic " + base64.b64encode(b"mirror:pw").decode()
+        assert (path, sent) in upstream.authorizations
+        assert storage.authorizations == [("/bucket/blob", "")]
+
+
+def test_a_dockyard_upstream_and_its_referrers(tmp_path: Path) -> None:
+    (tmp_path / "upstream").mkdir()
+    (tmp_path / "mirror").mkdir()
+    image = make_image(layers=1)
+    subject = {"mediaType": image.media_type, "digest": image.digest, "size": len(image.manifest)}
+    signature = make_image(layers=1, subject=subject, artifact_type="application/example.sig")
+    with serving(tmp_path / "upstream") as upstream, upstream.client() as client:
+        push_image(client, "team/signed", image, "v1")
+        push_image(client, "team/signed", signature)
+        config = mirror_config(upstream.url)
+        with serving(tmp_path / "mirror", config=config) as mirror, mirror.client() as proxy:
+            assert proxy.get("/v2/team/signed/manifests/v1").content == image.manifest
+            index = proxy.get(f"/v2/team/signed/referrers/{image.digest}")  # signature not cached
+            assert index.status_code == 200, index.text
+            assert [m["digest"] for m in index.json()["manifests"]] == [signature.digest]
+            other = {"artifactType": "application/other"}
+            filtered = proxy.get(f"/v2/team/signed/referrers/{image.digest}", params=other)
+            assert filtered.json()["manifests"] == []
+            got = proxy.get(f"/v2/team/signed/manifests/{signature.digest}")
+            assert got.content == signature.manifest

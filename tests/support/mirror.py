@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import socket
@@ -44,16 +45,20 @@ class LoggedRegistry:
 
 
 @contextmanager
-def logged_registry(root: Path, workdir: Path, port: int | None = None) -> Iterator[LoggedRegistry]:
-    """docker-registry serving ``root`` with its access log in ``workdir``."""
+def logged_registry(
+    root: Path, workdir: Path, port: int | None = None, htpasswd: Path | None = None
+) -> Iterator[LoggedRegistry]:
+    """docker-registry serving ``root`` with its access log in ``workdir`` (HTTP Basic
+    authentication with ``htpasswd``, if given)."""
     binary = shutil.which("docker-registry")
     assert binary, "docker-registry is missing: apt-get install docker-registry"
     port = port or free_port()
     config = workdir / f"upstream-{port}.yml"
+    auth = f"auth:\n  htpasswd:\n    realm: upstream\n    path: {htpasswd}\n" if htpasswd else ""
     config.write_text(
         "version: 0.1\nlog:\n  level: error\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n{auth}"
     )
     log_path = workdir / f"upstream-{port}.log"
     with open(log_path, "ab") as log:
@@ -99,6 +104,7 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     announce: int | None = None  # Content-Length to claim (default: len(body))
+    basic: str = ""  # "user:password" this path demands (401 with a Basic challenge otherwise)
 
 
 @dataclass
@@ -108,11 +114,16 @@ class HostileUpstream:
     replies: dict[str, Reply] = field(default_factory=dict)
     connections: int = 0
     requests: list[str] = field(default_factory=list)
+    authorizations: list[tuple[str, str]] = field(default_factory=list)  # (path, header)
     port: int = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def _basic(pair: str) -> str:
+    return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
 @contextmanager
@@ -137,7 +148,10 @@ def hostile_upstream() -> Iterator[HostileUpstream]:
 
         def _answer(self, *, head: bool) -> None:
             state.requests.append(f"{self.command} {self.path}")
+            state.authorizations.append((self.path, self.headers.get("Authorization", "")))
             reply = state.replies.get(self.path.split("?")[0], Reply(404, b"{}"))
+            if reply.basic and self.headers.get("Authorization") != _basic(reply.basic):
+                reply = Reply(401, b"{}", {"WWW-Authenticate": 'Basic realm="hostile"'})
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
