@@ -154,6 +154,29 @@ def test_wrong_bytes_for_a_digest_are_never_cached_and_the_client_is_aborted(
     assert _stored(mirror, sha256(good))
 
 
+def test_wrong_bytes_without_a_length_abort_the_client_too(
+    hostile: tuple[HostileUpstream, RunningServer],
+) -> None:
+    upstream, mirror = hostile
+    good, bad = b"g" * 300_000, b"b" * 300_000
+    path = f"/v2/evil/unsized/blobs/{sha256(good)}"
+    upstream.replies[path] = Reply(200, bad, announce=-1)
+    assert _pull_expecting_abort(mirror, path) < len(good)
+    assert not _stored(mirror, sha256(good))
+
+
+def test_wrong_bytes_abort_the_client_under_uvicorn_too(tmp_path: Path) -> None:
+    good, bad = b"g" * 300_000, b"b" * 300_000
+    path = f"/v2/evil/uvicorn/blobs/{sha256(good)}"
+    with hostile_upstream() as upstream:
+        upstream.replies[path] = Reply(200, bad)
+        (tmp_path / "mirror").mkdir()
+        config = mirror_config(upstream.url)
+        with serving(tmp_path / "mirror", config=config, server="uvicorn") as mirror:
+            assert _pull_expecting_abort(mirror, path) < len(good)
+            assert not _stored(mirror, sha256(good))
+
+
 def test_a_truncated_upstream_answer_is_never_cached(
     hostile: tuple[HostileUpstream, RunningServer],
 ) -> None:

@@ -103,7 +103,7 @@ class Reply:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    announce: int | None = None  # Content-Length to claim (default: len(body))
+    announce: int | None = None  # Content-Length to claim (default: len(body); -1: none)
     basic: str = ""  # "user:password" this path demands (401 with a Basic challenge otherwise)
 
 
@@ -156,7 +156,10 @@ def hostile_upstream() -> Iterator[HostileUpstream]:
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             length = reply.announce if reply.announce is not None else len(reply.body)
-            self.send_header("Content-Length", str(length))
+            if reply.announce == -1:  # no length: the body ends when the connection closes
+                self.send_header("Connection", "close")
+            else:
+                self.send_header("Content-Length", str(length))
             self.end_headers()
             if not head:
                 self.wfile.write(reply.body)
