@@ -217,7 +217,7 @@ def test_a_manifest_dockyard_cannot_parse_is_passed_on_uncached(
     assert upstream.requests.count(f"GET {path}") == 2  # not cached
 
 
-def test_a_429_upstream_is_a_429_with_retry_after(
+def test_a_429_upstream_is_a_429_with_retry_after_and_opens_the_circuit(
     hostile: tuple[HostileUpstream, RunningServer],
 ) -> None:
     upstream, mirror = hostile
@@ -226,10 +226,14 @@ def test_a_429_upstream_is_a_429_with_retry_after(
     upstream.replies["/v2/busy/repo/manifests/v1"] = throttled
     upstream.replies[f"/v2/busy/repo/blobs/{digest}"] = throttled
     with mirror.client() as client:
-        for path in ("/v2/busy/repo/manifests/v1", f"/v2/busy/repo/blobs/{digest}"):
-            answer = client.get(path)
-            assert_oci_error(answer, 429, "TOOMANYREQUESTS")
-            assert answer.headers["retry-after"] == "7"
+        first = client.get("/v2/busy/repo/manifests/v1")
+        assert_oci_error(first, 429, "TOOMANYREQUESTS")
+        assert first.headers["retry-after"] == "7"
+        # the circuit is open for the upstream's Retry-After: the next request is not sent
+        second = client.get(f"/v2/busy/repo/blobs/{digest}")
+        assert_oci_error(second, 429, "TOOMANYREQUESTS")
+        assert 1 <= int(second.headers["retry-after"]) <= 7
+    assert upstream.requests == ["HEAD /v2/busy/repo/manifests/v1"]
 
 
 def test_blob_redirects_are_followed_only_to_allowed_addresses(

@@ -2,8 +2,9 @@
 
 ``client.py`` is the one outbound HTTP client for registries (httpx): every URL it connects to,
 token realms and redirect targets included, passes the outbound guard first; it answers
-registry auth challenges (basic, bearer tokens cached per scope) and retries connection
-failures. ``auth.py`` parses challenges and keeps tokens. ``flight.py`` is the single-flight
+registry auth challenges (basic, bearer tokens cached per scope), retries connection failures
+and stops asking a failing upstream for a while (``breaker.py``). ``auth.py`` parses
+challenges and keeps tokens. ``flight.py`` is the single-flight
 fan-out of one blob download to every client waiting for it; ``proxy.py`` is the cache itself
 (manifests, tags, blobs, referrers); ``tags.py`` remembers when a tag was last revalidated.
 

@@ -6,7 +6,8 @@ object storage). Redirects are followed by hand for that reason, and the ``Autho
 header is never carried to another origin. A 401 challenge is answered once: with the
 configured credentials for ``Basic``, or with a token fetched from the realm for ``Bearer``
 (kept per scope until it expires). Connection failures are retried a few times; what still
-fails becomes an :class:`UpstreamError` the proxy maps to a registry error. The credentials
+fails becomes an :class:`UpstreamError` the proxy maps to a registry error, and counts for
+the circuit breaker (breaker.py): while it is open, requests fail at once. The credentials
 never leave this module: nothing of the upstream's auth reaches a downstream client.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -24,6 +26,7 @@ import msgspec
 
 from dockyard.services.outbound.guard import OutboundPolicy, OutboundRefusedError, check_url
 from dockyard.services.upstream.auth import Challenge, TokenCache, parse_challenge, pull_scope
+from dockyard.services.upstream.breaker import CircuitBreaker
 
 RETRY_DELAYS = (0.2, 0.5)  # after a failed connection; then the upstream counts as down
 MAX_REDIRECTS = 5
@@ -81,6 +84,7 @@ class UpstreamClient:
     ) -> None:
         self.config = config
         self.tokens = TokenCache()
+        self.breaker = CircuitBreaker()
         self._basic = False  # the upstream answered a Basic challenge: send credentials
         self._bearer: Challenge | None = None  # the last bearer challenge (realm, service)
         timeout = httpx.Timeout(config.timeout)
@@ -97,19 +101,41 @@ class UpstreamClient:
         """Send ``method path`` (a ``/v2/...`` path with query) and return the response with
         its body still to be read (``aread``/``aiter_bytes``; the caller closes it). Answers
         one auth challenge; raises UpstreamError for 429, 5xx, refusals and network failures."""
+        self._refuse_while_open()
+        try:
+            response = await self._authorized(method, path, repository, dict(headers or {}))
+            _raise_for_trouble(response)
+        except UpstreamThrottledError as error:
+            self.breaker.rate_limited(error.retry_after)
+            raise
+        except UpstreamUnavailableError:
+            self.breaker.failed()
+            raise
+        self.breaker.succeeded()
+        return response
+
+    async def _authorized(
+        self, method: str, path: str, repository: str, headers: dict[str, str]
+    ) -> httpx.Response:
+        """Send, answering one 401 challenge; the response is closed if it is trouble."""
         scope = pull_scope(repository)
-        wanted = dict(headers or {})
-        response = await self._send(method, self.config.url + path, wanted, scope)
+        response = await self._send(method, self.config.url + path, headers, scope)
         if response.status_code == 401:
             await response.aclose()  # its headers are all the challenge needs
             if await self._answer(response, scope):
-                response = await self._send(method, self.config.url + path, wanted, scope)
-        try:
-            _raise_for_trouble(response)
-        except UpstreamError:
+                response = await self._send(method, self.config.url + path, headers, scope)
+        if response.status_code in (401, 403, 429) or response.status_code >= 500:
             await response.aclose()
-            raise
         return response
+
+    def _refuse_while_open(self) -> None:
+        """Fail at once while the circuit breaker is open (breaker.py)."""
+        remaining = self.breaker.remaining()
+        if remaining <= 0:
+            return
+        if self.breaker.throttled:
+            raise UpstreamThrottledError(str(math.ceil(remaining)))
+        raise UpstreamUnavailableError("the upstream failed repeatedly; retrying later")
 
     async def fetch(
         self, method: str, path: str, repository: str, headers: Mapping[str, str] | None = None
