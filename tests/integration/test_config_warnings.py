@@ -124,3 +124,19 @@ def test_accepted_but_ignored_keys_are_warned_about(tmp_path: Path) -> None:
         log = server.log()
     for key in keys:
         assert f"{key} is accepted for registry:2 compatibility but ignored" in log
+
+
+def test_config_check_validates_the_proxy_section(tmp_path: Path) -> None:
+    bad = dockyard("config", "check", env={"REGISTRY_PROXY_REMOTEURL": "registry-1.docker.io"})
+    assert bad.returncode == 1
+    assert "proxy.remoteurl: expected http(s)://HOST[:PORT]" in bad.stderr.splitlines()[-1]
+    good = dockyard(
+        "config",
+        "check",
+        env={
+            "REGISTRY_PROXY_REMOTEURL": "https://registry-1.docker.io",
+            "REGISTRY_DOCKYARD_OUTBOUND_ALLOWED": "[10.0.0.0/8]",
+        },
+    )
+    assert good.returncode == 0, good.stderr
+    assert "proxy" not in good.stderr  # no longer "accepted but ignored"
