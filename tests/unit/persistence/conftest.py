@@ -28,6 +28,7 @@ TABLES = (
     "manifest_refs",
     "tags",
     "outbox_events",
+    "mirror_tags",
 )
 
 
