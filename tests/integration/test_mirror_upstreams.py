@@ -326,3 +326,16 @@ def test_a_dockyard_upstream_and_its_referrers(tmp_path: Path) -> None:
             assert filtered.json()["manifests"] == []
             got = proxy.get(f"/v2/team/signed/manifests/{signature.digest}")
             assert got.content == signature.manifest
+
+
+def test_a_token_realm_on_a_refused_address_is_not_asked(
+    hostile: tuple[HostileUpstream, RunningServer],
+) -> None:
+    upstream, mirror = hostile
+    challenge = 'Bearer realm="http://169.254.169.254/token",service="hostile"'
+    upstream.replies["/v2/team/app/manifests/v1"] = Reply(
+        401, b"{}", {"WWW-Authenticate": challenge}
+    )
+    with mirror.client() as client:
+        assert_oci_error(client.get("/v2/team/app/manifests/v1"), 503, "UNAVAILABLE")
+    assert "outbound guard refused http://169.254.169.254" in mirror.log()
