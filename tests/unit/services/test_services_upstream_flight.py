@@ -37,7 +37,9 @@ def test_readers_joining_early_and_late_all_get_every_byte() -> None:
         await _settle()
         flight.verified()
         ranged = await _read_all(flight.join(), 2, 4)
-        return [await early, await late, ranged]
+        results = [await early, await late, ranged]
+        flight.finish()
+        return results
 
     assert asyncio.run(scenario()) == [b"abcdefghi", b"abcdefghi", b"cdef"]
 
@@ -60,6 +62,7 @@ def test_the_last_byte_waits_for_the_verdict() -> None:
         with pytest.raises(FlightFailedError, match="do not match"):
             await task
         reader.release()
+        flight.finish()
         return seen
 
     assert asyncio.run(scenario()) == b"abc"
@@ -71,6 +74,7 @@ def test_more_bytes_than_announced_are_refused() -> None:
         with pytest.raises(ValueError, match="more than"):
             flight.append(b"abc")
         flight.failed("too long")
+        flight.finish()
 
     asyncio.run(scenario())
 
@@ -83,7 +87,9 @@ def test_an_unknown_size_reads_to_the_end_once_verified() -> None:
         flight.append(b"z")
         await _settle()
         flight.verified()
-        return await task
+        data = await task
+        flight.finish()
+        return data
 
     assert asyncio.run(scenario()) == b"xyz"
 
