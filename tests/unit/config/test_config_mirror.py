@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dockyard.config import ConfigError, load_settings
@@ -53,3 +55,10 @@ def test_credentials_come_in_pairs_and_durations_and_networks_are_checked() -> N
     assert "dockyard.mirror.timeout" in _error({"REGISTRY_DOCKYARD_MIRROR_TIMEOUT": "0s"})
     bad = _error({"REGISTRY_DOCKYARD_OUTBOUND_DENIED": "[10.0.0.0/8, not-a-net]"})
     assert "dockyard.outbound.denied[1]" in bad
+
+
+def test_the_mirror_example_loads() -> None:
+    example = Path(__file__).resolve().parents[3] / "examples" / "mirror" / "config.yml"
+    settings = load_settings(str(example), {})
+    assert settings.proxy.remoteurl == "https://registry-1.docker.io"
+    assert settings.dockyard.mirror.staleness_seconds == 24 * 3600
