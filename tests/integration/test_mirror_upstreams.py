@@ -217,6 +217,19 @@ def test_a_manifest_dockyard_cannot_parse_is_passed_on_uncached(
     assert upstream.requests.count(f"GET {path}") == 2  # not cached
 
 
+def test_an_oversized_manifest_is_refused_without_being_stored(
+    hostile: tuple[HostileUpstream, RunningServer],
+) -> None:
+    upstream, mirror = hostile
+    body = b'{"schemaVersion": 2, "pad": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    path = f"/v2/evil/huge/manifests/{sha256(body)}"
+    upstream.replies[path] = Reply(200, body, {"Content-Type": "application/json"})
+    with mirror.client() as client:
+        assert_oci_error(client.get(path), 503, "UNAVAILABLE")
+        upstream.replies.pop(path)
+        assert_oci_error(client.get(path), 404, "MANIFEST_UNKNOWN")
+
+
 def test_a_429_upstream_is_a_429_with_retry_after_and_opens_the_circuit(
     hostile: tuple[HostileUpstream, RunningServer],
 ) -> None:

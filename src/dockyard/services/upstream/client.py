@@ -30,6 +30,7 @@ from dockyard.services.upstream.breaker import CircuitBreaker
 
 RETRY_DELAYS = (0.2, 0.5)  # after a failed connection; then the upstream counts as down
 MAX_REDIRECTS = 5
+MAX_ANSWER = 4 * 1024 * 1024  # a manifest's limit (DESIGN.md); tag lists and indexes are smaller
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 log = logging.getLogger("dockyard.upstream")
 
@@ -138,17 +139,26 @@ class UpstreamClient:
         raise UpstreamUnavailableError("the upstream failed repeatedly; retrying later")
 
     async def fetch(
-        self, method: str, path: str, repository: str, headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        repository: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        limit: int = MAX_ANSWER,
     ) -> httpx.Response:
-        """``open`` with the body read (for manifests, tag lists: small answers)."""
+        """``open`` with the body read (manifests, tag lists: small answers); an answer
+        larger than ``limit`` is refused (UpstreamUnavailableError) without reading it all."""
         response = await self.open(method, path, repository, headers)
         try:
-            await response.aread()
+            body = await _read_within(response, limit)
         except httpx.HTTPError as exc:
             raise UpstreamUnavailableError(f"reading the answer failed: {exc}") from None
         finally:
             await response.aclose()
-        return response
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=body, request=response.request
+        )
 
     def _auth_header(self, scope: str) -> dict[str, str]:
         token = self.tokens.get(scope)
@@ -238,6 +248,18 @@ class UpstreamClient:
         if not token:
             raise UpstreamUnavailableError("the token service sent no token")
         return token, answer.expires_in
+
+
+async def _read_within(response: httpx.Response, limit: int) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise UpstreamUnavailableError(f"the upstream's answer is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise UpstreamUnavailableError(f"the upstream's answer is larger than {limit} bytes")
+    return bytes(body)
 
 
 def _raise_for_trouble(response: httpx.Response) -> None:
