@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from dockyard.api.access_log import AccessLog
@@ -28,6 +29,7 @@ from dockyard.bootstrap_identity import (
     refusal_audit,
 )
 from dockyard.bootstrap_lifecycle import background_loops, build_lifecycle
+from dockyard.bootstrap_mirror import build_mirror
 from dockyard.bootstrap_settings import build_system_settings
 from dockyard.bootstrap_webhooks import build_webhooks
 from dockyard.cache.base import (
@@ -196,6 +198,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         index_completeness=index_completeness(settings.validation.manifests),
         sessions_per_repository=settings.dockyard.uploads.sessionsperrepository,
         sessions_per_client=settings.dockyard.uploads.sessionsperclient,
+        pull_through=settings.proxy.enabled,
     )
     htpasswd = None
     if settings.auth.htpasswd is not None:
@@ -283,7 +286,22 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     registry.system = build_system_settings(settings, registry)
     if registry.identity is not None:  # always built (bootstrap_identity)
         registry.webhooks = build_webhooks(settings, database, policy, registry.identity)
+    registry.mirror = build_mirror(settings, registry, storage, database, metrics or NO_TELEMETRY)
+    if registry.mirror is not None:
+        registry.shutdown = _closing(registry.mirror.aclose, registry.shutdown)
     return registry
+
+
+def _closing(
+    first: Callable[[], Awaitable[None]], then: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
+    async def shutdown() -> None:
+        try:
+            await first()
+        finally:
+            await then()
+
+    return shutdown
 
 
 def health_monitor(

@@ -21,6 +21,7 @@ storage:
     rootdirectory: {root}
 proxy:
   remoteurl: https://registry-1.docker.io
+  ttl: 72h
 notifications:
   endpoints:
     - name: hook
@@ -115,11 +116,27 @@ def test_accepted_but_ignored_keys_are_warned_about(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr
     warned = [line for line in checked.stderr.splitlines() if line.startswith("warning: ")]
     keys = [line.split()[1] for line in warned]
-    assert keys == ["http.tls.ciphersuites", "notifications", "proxy", "redis.dialtimeout"]
-    assert "NOT a pull-through cache" in warned[2]
+    assert keys == ["http.tls.ciphersuites", "notifications", "proxy.ttl", "redis.dialtimeout"]
+    assert "cached content does not expire" in warned[2]
     clean = dockyard("config", "check")
     assert "warning" not in clean.stderr
     with serving(tmp_path, config=config.read_text(), data_dir_flag=False) as server:
         log = server.log()
     for key in keys:
         assert f"{key} is accepted for registry:2 compatibility but ignored" in log
+
+
+def test_config_check_validates_the_proxy_section(tmp_path: Path) -> None:
+    bad = dockyard("config", "check", env={"REGISTRY_PROXY_REMOTEURL": "registry-1.docker.io"})
+    assert bad.returncode == 1
+    assert "proxy.remoteurl: expected http(s)://HOST[:PORT]" in bad.stderr.splitlines()[-1]
+    good = dockyard(
+        "config",
+        "check",
+        env={
+            "REGISTRY_PROXY_REMOTEURL": "https://registry-1.docker.io",
+            "REGISTRY_DOCKYARD_OUTBOUND_ALLOWED": "[10.0.0.0/8]",
+        },
+    )
+    assert good.returncode == 0, good.stderr
+    assert "proxy" not in good.stderr  # no longer "accepted but ignored"

@@ -27,6 +27,18 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Refusals (throttled logins, refused tokens) left out of the audit log by the per-node cap",
         (),
     ),
+    "mirror_hits": ("Pull-through cache answers from storage", ("upstream", "kind")),
+    "mirror_misses": ("Pull-through cache requests sent upstream", ("upstream", "kind")),
+    "mirror_coalesced": (
+        "Blob requests that joined a download already in flight (no upstream request)",
+        ("upstream", "kind"),
+    ),
+    "mirror_stale": (
+        "Cached tags served as last known because the upstream was down",
+        ("upstream", "kind"),
+    ),
+    "mirror_bytes_fetched": ("Bytes received from the upstream registry", ("upstream",)),
+    "mirror_errors": ("Upstream failures by kind", ("upstream", "kind")),
     "login_throttle_fallbacks": (
         "Login throttle checks and updates done with this process's counts only (Redis down)",
         (),

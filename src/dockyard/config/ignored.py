@@ -1,8 +1,8 @@
 """registry:2 keys dockyard accepts, so that existing files load, but does not act on yet.
 
 :func:`ignored_keys` names every such key that a configuration sets (to anything but its
-default), so ``dockyard serve`` and ``dockyard config check`` can warn: a registry:2 mirror
-config (``proxy``) would otherwise start a registry that is silently not a mirror. Keep this
+default), so ``dockyard serve`` and ``dockyard config check`` can warn: a registry:2 file
+with ``notifications`` would otherwise start a registry that silently sends no webhooks. Keep this
 table in step with ``model.py`` and the "Which registry:2 keys dockyard uses" section of
 docs/configuration.md.
 """
@@ -32,7 +32,8 @@ IGNORED = (
     "notifications",
     "middleware",
     "reporting",
-    "proxy",
+    "proxy.ttl",
+    "proxy.exec",
     "validation.enabled",
     "validation.disabled",
     "compatibility",
@@ -50,7 +51,8 @@ READ_IN_PART: dict[str, frozenset[str]] = {
 
 # What a user of the key should know beyond "ignored".
 CONSEQUENCES = {
-    "proxy": "this registry is NOT a pull-through cache (mirror)",
+    "proxy.ttl": "cached content does not expire (eviction is not implemented yet)",
+    "proxy.exec": "no credential helper runs; set proxy.username and proxy.password",
     "notifications": "no webhook notifications are sent",
     "middleware": "no storage or registry middleware (e.g. CloudFront redirects) runs",
     "http.net": "dockyard listens on TCP as http.addr says (unix is refused at start)",

@@ -23,6 +23,7 @@ from dockyard.config.lifecycle import (
     QuotaSettings,
     RetentionSettings,
 )
+from dockyard.config.mirror import MirrorSettings, OutboundSettings
 from dockyard.config.oidc import OidcSettings
 from dockyard.config.uploads import UploadLimitSettings
 from dockyard.config.webhooks import WebhookSettings
@@ -235,7 +236,7 @@ class StorageSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=
         return drivers[0] if drivers else "filesystem"
 
 
-# --- sections accepted for registry:2 compatibility, not acted on yet -------------------
+# --- sections accepted for registry:2 compatibility (some not acted on yet) ------------
 
 
 class NotificationsSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -250,11 +251,17 @@ class MiddlewareEntry(Section, frozen=True, forbid_unknown_fields=True, kw_only=
 
 
 class ProxySettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A pull-through cache of ``remoteurl`` (docs/mirror.md); empty: a normal registry."""
+
     remoteurl: str = ""
     username: str = ""
     password: str = ""
-    ttl: str = ""
-    exec: dict[str, Any] = {}
+    ttl: str = ""  # registry:2: expiry of cached content (not enforced yet)
+    exec: dict[str, Any] = {}  # credential helper (not supported yet)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.remoteurl)
 
 
 class ValidationSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -313,6 +320,8 @@ class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
     uploads: UploadLimitSettings = msgspec.field(default_factory=UploadLimitSettings)
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)  # webhooks.md
+    mirror: MirrorSettings = msgspec.field(default_factory=MirrorSettings)  # with proxy.remoteurl
+    outbound: OutboundSettings = msgspec.field(default_factory=OutboundSettings)
 
 
 # --- the root --------------------------------------------------------------------------

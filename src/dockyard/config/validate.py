@@ -15,6 +15,7 @@ from dockyard.config.errors import ConfigError
 from dockyard.config.health import storage_health
 from dockyard.config.ldap import check_ldap
 from dockyard.config.lifecycle_checks import check_lifecycle
+from dockyard.config.mirror import check_mirror, check_outbound, check_remote_url
 from dockyard.config.model import (
     AuthSettings,
     DockyardSettings,
@@ -48,8 +49,7 @@ def validate(settings: Settings) -> None:
     _check_storage(settings.storage)
     storage_health(settings.health)
     index_completeness(settings.validation.manifests)
-    if settings.proxy.ttl:
-        duration("proxy.ttl", settings.proxy.ttl)
+    _check_proxy(settings)
     _check_dockyard(settings.dockyard, settings.storage)
     _check_token_issuer(settings)
     _check_identity(settings)
@@ -57,6 +57,18 @@ def validate(settings: Settings) -> None:
     check_ldap(settings.dockyard.identity.ldap)
     check_lifecycle(settings)
     check_webhooks(settings.dockyard.webhooks)
+
+
+def _check_proxy(settings: Settings) -> None:
+    proxy = settings.proxy
+    if proxy.ttl:
+        duration("proxy.ttl", proxy.ttl)
+    if proxy.remoteurl:
+        check_remote_url(proxy.remoteurl)
+    if bool(proxy.username) != bool(proxy.password):
+        _fail("proxy.username", "proxy.username and proxy.password must be set together")
+    check_mirror(settings.dockyard.mirror)
+    check_outbound(settings.dockyard.outbound)
 
 
 def duration(key: str, text: str, *, positive: bool = False) -> float:

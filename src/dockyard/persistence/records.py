@@ -40,6 +40,8 @@ class NewManifest:
     declared_sizes: tuple[tuple[str, int], ...] = ()
     # of ``child_digests``: children that need not be in the repository (a sparse index)
     optional_children: frozenset[str] = frozenset()
+    # a pull-through cache records a manifest before any of its blobs or children arrive
+    references_optional: bool = False
 
     def check_sizes(self, stored: dict[str, int]) -> None:
         """Raise ReferenceSizeError for references ``stored`` (digest -> size) holds with

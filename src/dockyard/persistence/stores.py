@@ -94,6 +94,13 @@ class OutboxStore(Protocol):
     async def last_sequence(self) -> int: ...
 
 
+class MirrorTagStore(Protocol):
+    """When the pull-through cache's upstream last confirmed a tag (``sql/mirror_tags.py``)."""
+
+    async def confirmed(self, repository: str, tag: str) -> tuple[str, float] | None: ...
+    async def confirm(self, repository: str, tag: str, digest: str, when: float) -> None: ...
+
+
 class RepositoryCatalog(Protocol):
     """The catalog restricted to some names and name prefixes (``sql/catalog.py``)."""
 

@@ -1,4 +1,4 @@
-"""Checks shared by the services: read-only mode and deletion switches.
+"""Checks shared by the services: pull-through cache, read-only mode and deletion switches.
 
 ``ensure_writable`` / ``ensure_delete_enabled`` also honour the read-only mode switched at run
 time (``RegistryOptions.runtime``); every write path awaits them.
@@ -11,6 +11,12 @@ from dockyard.services.registry import RegistryOptions
 
 
 def require_writable(options: RegistryOptions) -> None:
+    if options.pull_through:  # registry:2 answers the same (405 UNSUPPORTED)
+        raise RegistryError(
+            ErrorCode.UNSUPPORTED,
+            "this registry is a pull-through cache: pushes and deletes are not supported",
+            status=405,
+        )
     if options.read_only:
         raise RegistryError(ErrorCode.UNSUPPORTED, "the registry is in read-only mode", status=405)
 

@@ -41,7 +41,7 @@ def _unknown(reference: str) -> RegistryError:
     return RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference[:200]})
 
 
-def _require_possible(reference: str) -> None:
+def require_possible(reference: str) -> None:
     """A reference that is neither a valid tag nor a valid digest names no manifest: reads and
     deletes answer 404 MANIFEST_UNKNOWN (as the OCI conformance suite expects), not 400."""
     valid = is_valid_digest if is_digest_reference(reference) else is_valid_tag
@@ -80,7 +80,7 @@ class ManifestService:
         memory, written with its ``manifest.pulled`` event by the pull recorder's batch."""
         validate_name(repository)
         self.policy.require(principal, Action.PULL, repository)
-        _require_possible(reference)
+        require_possible(reference)
         if is_digest_reference(reference):
             record = await self.metadata.manifest_by_digest(repository, reference)
         else:
@@ -186,11 +186,11 @@ class ManifestService:
         origin = origin_of(principal, request_id)
         if is_digest_reference(reference):
             self.policy.require(principal, Action.DELETE, repository)
-            _require_possible(reference)
+            require_possible(reference)
             deleted = await self._delete_manifest(repository, reference, origin)
         else:
             self.policy.require(principal, Action.DELETE_TAG, repository)
-            _require_possible(reference)
+            require_possible(reference)
             if self.immutability is not None:
                 await self.immutability.require_tag_deletable(repository, reference)
             deleted = await self.metadata.delete_tag(repository, reference, origin=origin)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.uploads import UploadService
     from dockyard.services.webhooks.service import WebhookService
+    from dockyard.services.upstream.mirror import Mirror
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class RegistryOptions:
     sessions_per_repository: int = 0  # open upload sessions (dockyard.uploads); 0: no cap
     sessions_per_client: int = 0
     runtime: WriteGate | None = None  # read-only mode switched while serving (lifecycle.md)
+    pull_through: bool = False  # proxy.remoteurl: a cache of one upstream, pushes refused
 
 
 async def _nothing() -> None:
@@ -71,3 +73,4 @@ class Registry:
     health: HealthMonitor | None = None
     events: EventReader | None = None  # the outbox, read in order (docs/events.md)
     webhooks: WebhookService | None = None  # project webhooks (docs/webhooks.md)
+    mirror: Mirror | None = None  # proxy.remoteurl: the pull-through cache (docs/mirror.md)

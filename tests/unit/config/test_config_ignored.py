@@ -28,7 +28,7 @@ def test_every_listed_key_exists(key: str) -> None:
 
 def test_set_keys_are_named(write_config: Callable[[str], str]) -> None:
     path = write_config(
-        "proxy: {remoteurl: https://registry-1.docker.io}\n"
+        "proxy: {remoteurl: https://registry-1.docker.io, ttl: 72h}\n"
         "storage: {s3: {bucket: b, accelerate: true}, maintenance: {readonly: {enabled: false}}}\n"
         "dockyard: {database: 'sqlite:///x.db'}\n"
         "health: {storagedriver: {enabled: true}, file: [{file: /x}]}\n"
@@ -36,9 +36,9 @@ def test_set_keys_are_named(write_config: Callable[[str], str]) -> None:
     )
     settings = load_settings(path, {})
     assert ignored_keys(settings) == [
-        "log.reportcaller", "storage.s3.accelerate", "proxy", "health.file",
+        "log.reportcaller", "storage.s3.accelerate", "proxy.ttl", "health.file",
     ]  # fmt: skip
-    assert "NOT a pull-through cache" in ignored_warnings(settings)[2]
+    assert "cached content does not expire" in ignored_warnings(settings)[2]
 
 
 def test_variables_count_as_well() -> None:

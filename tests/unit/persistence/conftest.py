@@ -30,6 +30,7 @@ TABLES = (
     "outbox_events",
     "quota_alerts",
     "event_cursors",
+    "mirror_tags",
 )
 
 

@@ -48,11 +48,15 @@ def _unsatisfiable(size: int) -> RegistryError:
 
 
 def _headers(ctx: Context, handle: BlobHandle) -> Headers:
+    return blob_headers(ctx, handle.digest)
+
+
+def blob_headers(ctx: Context, digest: str) -> Headers:
     headers = ctx.base_headers()
     headers += [
         (b"content-type", BLOB_CONTENT_TYPE.encode()),
-        (b"docker-content-digest", handle.digest.encode()),
-        (b"etag", f'"{handle.digest}"'.encode()),
+        (b"docker-content-digest", digest.encode()),
+        (b"etag", f'"{digest}"'.encode()),
         (b"accept-ranges", b"bytes"),
         (b"cache-control", b"max-age=31536000"),
     ]
@@ -65,6 +69,12 @@ async def get(ctx: Context, params: dict[str, str]) -> None:
     handle = await ctx.registry.blobs.stat(
         ctx.principal, params["name"], params["digest"], pin=head
     )
+    await serve(ctx, handle, head=head)
+
+
+async def serve(ctx: Context, handle: BlobHandle, *, head: bool) -> None:
+    """Answer with a stored blob (or the manifest a blob URL names): whole, a range, or a
+    redirect to storage."""
     if not head and await _redirected(ctx, handle):
         return
     headers = _headers(ctx, handle)

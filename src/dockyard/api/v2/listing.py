@@ -47,17 +47,24 @@ async def catalog(ctx: Context, params: dict[str, str]) -> None:
 async def tags(ctx: Context, params: dict[str, str]) -> None:
     name = ctx.repository = params["name"]
     n = _page_size(ctx)
-    page = await ctx.registry.listing.tags(ctx.principal, name, n, ctx.request.param("last") or "")
-    headers = [*ctx.base_headers(), JSON, *_link(ctx, f"/v2/{name}/tags/list", page, n)]
+    last = ctx.request.param("last") or ""
+    headers = [*ctx.base_headers(), JSON]
+    if ctx.registry.mirror is None:
+        page = await ctx.registry.listing.tags(ctx.principal, name, n, last)
+    else:  # the upstream's list (the cached tags, with a Warning, when it is down)
+        proxied = await ctx.registry.mirror.manifests.tag_list(ctx.principal, name, n, last)
+        page = proxied.page
+        if proxied.warning:
+            headers.append((b"warning", proxied.warning.encode()))
+    headers += _link(ctx, f"/v2/{name}/tags/list", page, n)
     await respond(ctx.send, 200, headers, msgspec.json.encode({"name": name, "tags": page.items}))
 
 
 async def referrers(ctx: Context, params: dict[str, str]) -> None:
     name = ctx.repository = params["name"]
     artifact_type = ctx.request.param("artifactType")
-    body = await ctx.registry.listing.referrers(
-        ctx.principal, name, params["digest"], artifact_type
-    )
+    source = ctx.registry.mirror.manifests if ctx.registry.mirror else ctx.registry.listing
+    body = await source.referrers(ctx.principal, name, params["digest"], artifact_type)
     headers = ctx.base_headers()
     headers.append((b"content-type", mt.OCI_INDEX.encode()))
     if artifact_type is not None:

@@ -9,14 +9,21 @@ from dockyard.api.v2.quota import quota_warning
 
 async def get(ctx: Context, params: dict[str, str]) -> None:
     ctx.repository = params["name"]
-    record = await ctx.registry.manifests.get(
-        ctx.principal,
-        params["name"],
-        params["reference"],
-        download=ctx.request.method == "GET",
-        request_id=ctx.request_id,
-    )
     headers = ctx.base_headers()
+    mirror = ctx.registry.mirror
+    if mirror is None:
+        record = await ctx.registry.manifests.get(
+            ctx.principal,
+            params["name"],
+            params["reference"],
+            download=ctx.request.method == "GET",
+            request_id=ctx.request_id,
+        )
+    else:
+        proxied = await mirror.manifests.get(ctx.principal, params["name"], params["reference"])
+        record = proxied.record
+        if proxied.warning:
+            headers.append((b"warning", proxied.warning.encode()))
     headers += [
         (b"content-type", record.media_type.encode()),
         (b"docker-content-digest", record.digest.encode()),

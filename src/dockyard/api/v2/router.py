@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from dockyard.api.context import Context
-from dockyard.api.v2 import blobs, listing, manifests, uploads
+from dockyard.api.v2 import blobs, listing, manifests, mirror_blobs, uploads
 
 Handler = Callable[[Context, dict[str, str]], Awaitable[None]]
 
@@ -49,7 +49,7 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "blob",
         re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$"),
-        {"GET": blobs.get, "HEAD": blobs.get, "DELETE": blobs.delete},
+        {"GET": mirror_blobs.get, "HEAD": mirror_blobs.get, "DELETE": blobs.delete},
     ),
     Route(
         "referrers",

@@ -364,6 +364,8 @@ class SqlMetadata:
             manifest.child_digests,
         )
         manifest.check_sizes({**blobs, **children})
+        if manifest.references_optional:
+            return []
         missing = [d for d in manifest.blob_digests if d not in blobs]
         optional = manifest.optional_children
         return missing + [

@@ -12,6 +12,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
     pulls_migration,
     reservations_migration,
 )
+from dockyard.persistence.sql.mirror_schema import mirror_migration
 from dockyard.persistence.sql.outbox_schema import outbox_migration
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
 
@@ -103,4 +104,6 @@ MIGRATIONS: tuple[str, ...] = (
     webhooks_migration("sqlite"),
     # the remaining events: a tag's previous target, quota alerts, outbox consumers' cursors
     events_more_migration("sqlite"),
+    # the pull-through cache: when the upstream last confirmed each cached tag (docs/mirror.md)
+    mirror_migration("sqlite"),
 )
