@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from dockyard.services.readonly import WriteGate
     from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.uploads import UploadService
-    from dockyard.services.webhooks.service import WebhookService
     from dockyard.services.upstream.mirror import Mirror
+    from dockyard.services.webhooks.service import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
