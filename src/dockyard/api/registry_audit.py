@@ -3,9 +3,10 @@
 :class:`RegistryAuditHook` is called by the app once per ``/v2`` request, when the answer is
 already on its way, so it adds nothing to the client's wait: it picks the audited requests by
 route and method, and queues one event (``services.identity.audit.RegistryAudit``), which a
-background task writes in batches. Audited: manifest ``PUT`` (``manifest.push``), ``GET``
-(``manifest.pull``, unless ``dockyard.identity.auditpulls`` is off) and ``DELETE``
-(``manifest.delete`` by digest, ``tag.delete`` by tag), and blob ``DELETE`` (``blob.delete``).
+loop of the background runner writes in batches (``bootstrap_jobs.py``). Audited: manifest
+``PUT`` (``manifest.push``), ``GET`` (``manifest.pull``, unless ``dockyard.identity.auditpulls``
+is off) and ``DELETE`` (``manifest.delete`` by digest, ``tag.delete`` by tag), and blob
+``DELETE`` (``blob.delete``).
 Not audited: blob GETs (every layer of every pull; the manifest pull already names the
 image), manifest HEADs (a check, not a download), uploads, and ``401`` answers (the challenge
 that precedes nearly every authenticated request; a wrong password is a ``login`` failure).
@@ -93,10 +94,6 @@ class RegistryAuditHook:
             ok=ctx.status < 400,
             detail=_details(ctx, event),
         )
-
-    async def run(self) -> None:
-        """The writer loop; started with the server, flushes once more when cancelled."""
-        await self.audit.buffer.run_forever()
 
 
 def registry_audit_hook(registry: Registry, metrics: Metrics) -> RegistryAuditHook | None:

@@ -16,6 +16,7 @@ import msgspec
 from dockyard.config.address import parse_host_port
 from dockyard.config.duration import parse_duration
 from dockyard.config.errors import ConfigError
+from dockyard.config.jobs import JobSettings
 from dockyard.config.ldap import LdapSettings
 from dockyard.config.lifecycle import (
     GcSettings,
@@ -311,6 +312,7 @@ class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only
     quotas: QuotaSettings = msgspec.field(default_factory=QuotaSettings)
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
     uploads: UploadLimitSettings = msgspec.field(default_factory=UploadLimitSettings)
+    jobs: JobSettings = msgspec.field(default_factory=JobSettings)  # the job queue's runner
 
 
 # --- the root --------------------------------------------------------------------------

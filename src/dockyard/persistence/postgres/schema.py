@@ -15,6 +15,7 @@ import logging
 import psycopg
 
 from dockyard.persistence.sql.identity_schema import identity_migration
+from dockyard.persistence.sql.jobs_schema import jobs_migration
 from dockyard.persistence.sql.lifecycle_schema import (
     lifecycle_migration,
     pulls_migration,
@@ -111,6 +112,8 @@ MIGRATIONS: tuple[str, ...] = (
     reservations_migration("postgres"),
     # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
     outbox_migration("postgres"),
+    # the job queue and its schedules, replacing the job_runs leases (docs/jobs.md)
+    jobs_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

@@ -6,6 +6,7 @@ Keep in step with ``postgres/schema.py``: migration N means the same change in b
 from __future__ import annotations
 
 from dockyard.persistence.sql.identity_schema import identity_migration
+from dockyard.persistence.sql.jobs_schema import jobs_migration
 from dockyard.persistence.sql.lifecycle_schema import (
     lifecycle_migration,
     pulls_migration,
@@ -97,4 +98,6 @@ MIGRATIONS: tuple[str, ...] = (
     reservations_migration("sqlite"),
     # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
     outbox_migration("sqlite"),
+    # the job queue and its schedules, replacing the job_runs leases (docs/jobs.md)
+    jobs_migration("sqlite"),
 )
