@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 
-from dockyard.cli.common import add_config_arguments, load, with_registry
+from dockyard.cli.common import add_config_arguments, audit, load, with_registry
 from dockyard.jobs.probe import KIND as PROBE_KIND
 from dockyard.jobs.probe import probe_seconds
 from dockyard.services.jobs.overview import JobRecord, KindSummary, QueueOverview
@@ -57,8 +57,12 @@ async def _overview(registry: Registry) -> QueueOverview:
 
 
 async def _retry(registry: Registry, job_id: int) -> int:
+    """Queue dead job ``job_id`` again (audited as a change made from the CLI)."""
     assert registry.jobs is not None
+    job = await registry.jobs.get(job_id)
     if await registry.jobs.retry(job_id):
+        kind = job.kind if job is not None else ""
+        await audit(registry, "jobs.retry", f"job:{job_id}", {"kind": kind})
         print(f"job {job_id} queued again")
         return 0
     job = await registry.jobs.get(job_id)
