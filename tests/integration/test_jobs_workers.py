@@ -14,11 +14,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
 from support import postgres
-from support.server import serving
+from support.server import free_port, serving
 from support.workers import RunningWorker, dockyard, start_worker, stop_worker, working
 
 needs_postgres = pytest.mark.skipif(not postgres.available(), reason="PostgreSQL not installed")
@@ -129,7 +130,7 @@ def test_sigterm_gives_the_running_job_back(
 
 def test_serve_can_leave_jobs_to_a_worker(tmp_path: Path) -> None:
     """SQLite, one data directory: `serve` with runinserve off schedules nothing; a worker
-    started beside it runs the scheduled gc."""
+    started beside it runs the scheduled gc, and counts it on its own metrics listener."""
     env = {"REGISTRY_DOCKYARD_GC_INTERVAL": "1s", **FAST}
     data = tmp_path / "data"
 
@@ -143,7 +144,11 @@ def test_serve_can_leave_jobs_to_a_worker(tmp_path: Path) -> None:
     with serving(tmp_path, data_dir=data, env=off) as server:
         time.sleep(3)  # a serve that took jobs would have looked at the schedule by now
         assert jobs().strip() == "no jobs yet"
-        with working(tmp_path, data, env, "w") as worker:
+        debug = free_port()
+        with working(tmp_path, data, {**env, "REGISTRY_HTTP_DEBUG_ADDR": f"127.0.0.1:{debug}"},
+                     "w") as worker:  # fmt: skip
             _wait(gc_ran)
+            metrics = httpx.get(f"http://127.0.0.1:{debug}/metrics").text
+            assert 'registry_job_runs_total{job="gc",result="ok"}' in metrics, metrics[-2000:]
         assert "gc finished (ok)" in worker.log()
         assert "gc finished" not in server.log()
