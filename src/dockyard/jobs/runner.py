@@ -161,13 +161,17 @@ class JobRunner:
     # the queue loop ---------------------------------------------------------------------
 
     async def _work(self) -> None:
+        failures = 0
         while True:
             try:
                 await self._housekeeping()
                 await self._tick_schedules()
                 await self._fill()
+                failures = 0
             except Exception as exc:  # the database away, say: try again after a pause
-                log.warning("job queue round failed: %s", exc)
+                failures += 1
+                if failures == 1 or failures % 60 == 0:  # not a line a second while it lasts
+                    log.warning("job queue round failed (%d in a row): %s", failures, exc)
             await self._sleep()
 
     async def _fill(self) -> None:
