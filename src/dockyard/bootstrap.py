@@ -22,13 +22,9 @@ from dockyard.auth.identity import IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.token_keys import KeyRing
 from dockyard.auth.token_trust import TrustError, TrustStore
-from dockyard.bootstrap_identity import (
-    audit_loops,
-    build_identity_services,
-    identity_loops,
-    refusal_audit,
-)
-from dockyard.bootstrap_lifecycle import background_loops, build_lifecycle
+from dockyard.bootstrap_identity import build_identity_services, refusal_audit
+from dockyard.bootstrap_jobs import build_job_queue, build_runner
+from dockyard.bootstrap_lifecycle import build_lifecycle
 from dockyard.bootstrap_mirror import build_mirror
 from dockyard.bootstrap_settings import build_system_settings
 from dockyard.bootstrap_webhooks import build_webhooks
@@ -260,6 +256,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
             events=lifecycle.retention.events,
         ),
         lifecycle=lifecycle,
+        jobs=build_job_queue(settings, database),
         events=EventReader(SqlOutbox(database)),
         htpasswd=htpasswd,
         identity=build_identity_services(
@@ -275,14 +272,8 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         startup=database.open,
         shutdown=database.aclose,
     )
-    registry.background = (
-        *background_loops(settings, registry),
-        *identity_loops(registry),
-        *audit_loops(settings, database),
-    )
     registry.health = health_monitor(settings, storage, metadata)
-    if registry.health is not None:
-        registry.background += (registry.health.run_forever,)
+    registry.background = build_runner(settings, registry, database, metrics)
     registry.system = build_system_settings(settings, registry)
     if registry.identity is not None:  # always built (bootstrap_identity)
         registry.webhooks = build_webhooks(settings, database, policy, registry.identity)
@@ -328,6 +319,7 @@ def api_options(settings: Settings) -> ApiOptions:
         metrics_path=http.debug.prometheus.path,
         trusted_proxies=tuple(settings.dockyard.trustedproxies),
         body_timeout=settings.dockyard.uploads.body_timeout_seconds,
+        run_jobs=settings.dockyard.jobs.runinserve,
     )
 
 

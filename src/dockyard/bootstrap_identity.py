@@ -5,8 +5,7 @@ Kept beside ``bootstrap.py`` (the composition root) so that module stays small.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from dockyard.auth.backends import HtpasswdBackend
 from dockyard.auth.htpasswd import HtpasswdFile
@@ -38,8 +37,6 @@ from dockyard.services.identity.throttle import build_throttle
 from dockyard.services.identity.wiring import IdentityServices, build_identity
 from dockyard.services.registry import Registry
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
-
-Loop = Callable[[], Coroutine[Any, Any, None]]
 
 
 def identity_options(settings: Settings) -> IdentityOptions:
@@ -142,27 +139,19 @@ def _with_group_sync(
     return GroupSyncBackend(backend, sync)
 
 
-def identity_loops(registry: Registry) -> tuple[Loop, ...]:
-    """What identity management runs while serving: the audit log's writers (the buffer of
-    refusals, the consumer of the domain events) and, with htpasswd users, the watch that
-    revokes the tokens of users the file drops (``services/identity/htpasswd_watch.py``)."""
+def htpasswd_watch(registry: Registry) -> HtpasswdWatch | None:
+    """With htpasswd users and identity management: the watch that revokes the tokens of
+    users the file drops (``services/identity/htpasswd_watch.py``), a loop of each process."""
     identity = registry.identity
-    if identity is None or not identity.enabled:
-        return ()
-    loops: tuple[Loop, ...] = (
-        identity.audit_buffer.run_forever,
-        identity.event_audit.run_forever,
-    )
-    if registry.htpasswd is not None:
-        watch = HtpasswdWatch(registry.htpasswd, identity.directory, identity.audit)
-        loops += (watch.run_forever,)
-    return loops
+    if registry.htpasswd is None or identity is None or not identity.enabled:
+        return None
+    return HtpasswdWatch(registry.htpasswd, identity.directory, identity.audit)
 
 
-def audit_loops(settings: Settings, database: Database) -> tuple[Loop, ...]:
+def audit_pruner(settings: Settings, database: Database) -> AuditPruner | None:
     """With ``dockyard.identity.auditretention`` set: the hourly deletion of older events."""
     retention = settings.dockyard.identity.auditretention
     seconds = parse_duration(retention) if retention else 0.0
     if seconds <= 0:
-        return ()
-    return (AuditPruner(SqlAuditStore(database), seconds).run_forever,)
+        return None
+    return AuditPruner(SqlAuditStore(database), seconds)

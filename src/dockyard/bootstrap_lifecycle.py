@@ -1,4 +1,5 @@
-"""Composition root, lifecycle part: the lifecycle stores, services and scheduled jobs.
+"""Composition root, lifecycle part: the lifecycle stores and services (their jobs are
+registered by ``bootstrap_jobs.py``).
 
 Kept beside ``bootstrap.py`` (and called only by it) so that the lifecycle wiring does not
 crowd the main composition root; like it, this is where concrete stores are built.
@@ -6,16 +7,10 @@ crowd the main composition root; like it, this is where concrete stores are buil
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
 
 from dockyard.config import Settings
 from dockyard.config.lifecycle import parse_age, parse_limit
-from dockyard.jobs.gc import gc_job
-from dockyard.jobs.quota import publish_quota_metrics_forever
-from dockyard.jobs.retention import retention_job
-from dockyard.jobs.scheduler import ScheduledJob, Scheduler
 from dockyard.persistence.sql import Database, SqlMetadata
 from dockyard.persistence.sql.integrity import SqlIntegrity
 from dockyard.persistence.sql.inventory import SqlInventory
@@ -32,14 +27,10 @@ from dockyard.services.pruning import Pruner
 from dockyard.services.pulls import PullRecorder
 from dockyard.services.quotas import QuotaPolicy, QuotaService
 from dockyard.services.readonly import WriteGate
-from dockyard.services.registry import Registry
 from dockyard.services.retention import RetentionService
 from dockyard.services.retention_plan import RetentionPolicy
-from dockyard.services.schedule import JobLeases
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 from dockyard.storage.driver import StorageDriver
-
-Loop = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +59,6 @@ def build_lifecycle(
     immutability = ImmutabilityService(store, stores.inventory, configured)
     gate = WriteGate(store, configured=settings.storage.maintenance.readonly.enabled)
     return Lifecycle(
-        leases=JobLeases(store),
         gate=gate,
         immutability=immutability,
         quotas=QuotaService(SqlUsage(database), store, quota_policy(settings), telemetry=telemetry),
@@ -135,41 +125,3 @@ def quota_policy(settings: Settings) -> QuotaPolicy:
         event_percent=quotas.eventwarn,
         recent_seconds=settings.dockyard.gc.grace_seconds,
     )
-
-
-def scheduled_jobs(settings: Settings, registry: Registry) -> list[ScheduledJob]:
-    """The jobs the configuration schedules (an empty interval schedules nothing)."""
-    jobs: list[ScheduledJob] = []
-    gc = settings.dockyard.gc
-    if gc.interval_seconds > 0:
-        jobs.append(
-            gc_job(
-                registry.gc,
-                gc.interval_seconds,
-                delete_untagged=gc.deleteuntagged,
-                dry_run=gc.dryrun,
-            )
-        )
-    retention = settings.dockyard.retention
-    if retention.interval_seconds > 0 and retention.policies:
-        jobs.append(retention_job(registry.lifecycle.retention, retention.interval_seconds))
-    return jobs
-
-
-def scheduler_for(registry: Registry) -> Scheduler:
-    lifecycle = registry.lifecycle
-    return Scheduler(lifecycle.leases, lifecycle.gate.read_only, lifecycle.telemetry)
-
-
-def background_loops(settings: Settings, registry: Registry) -> tuple[Loop, ...]:
-    scheduler = scheduler_for(registry)
-
-    def loop(job: ScheduledJob) -> Loop:
-        return lambda: scheduler.run_forever(job)
-
-    loops = [loop(job) for job in scheduled_jobs(settings, registry)]
-    loops.append(registry.lifecycle.pulls.run_forever)  # pull times, written in batches
-    if settings.http.debug.addr:  # metrics are served: keep the quota gauges fresh
-        quotas = registry.lifecycle.quotas
-        loops.append(lambda: publish_quota_metrics_forever(quotas))
-    return tuple(loops)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import time
@@ -48,6 +47,7 @@ class ApiOptions:
     extra_headers: tuple[tuple[bytes, bytes], ...] = ()
     trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-For is believed
     body_timeout: float = 60.0  # dockyard.uploads.bodytimeout: a body silent this long: 408
+    run_jobs: bool = True  # dockyard.jobs.runinserve: take queued and scheduled jobs here too
 
 
 class RegistryApp:
@@ -72,7 +72,6 @@ class RegistryApp:
             registry, options.realm, access_log, self.request_ids
         )
         register_audit_metrics(registry, self.metrics)
-        self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
         self._stopping = asyncio.Lock()  # a second shutdown waits for the first to finish
         self._debug: DebugServer | None = None
@@ -227,9 +226,8 @@ class RegistryApp:
 
     async def startup(self) -> None:
         await self.registry.startup()
-        self._tasks.append(asyncio.create_task(self.registry.purger.run_forever()))
-        for loop in self.registry.background:  # scheduled jobs (gc, retention, audit, ...)
-            self._tasks.append(asyncio.create_task(loop()))
+        if self.registry.background is not None:  # jobs, schedules, this process's loops
+            await self.registry.background.start(queue_work=self.options.run_jobs)
         if self.options.debug_addr is not None:
             host, port = self.options.debug_addr
             debug = DebugServer(
@@ -250,10 +248,8 @@ class RegistryApp:
                 self._stopped = True
 
     async def _stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self.registry.background is not None:  # buffered audit events and pulls written
+            await self.registry.background.stop()
         if self._debug is not None:
             await self._debug.stop()
         await self.registry.shutdown()

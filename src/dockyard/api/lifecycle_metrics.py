@@ -1,4 +1,4 @@
-"""The lifecycle metrics (garbage collection, scheduled jobs, quotas, retention).
+"""The lifecycle metrics (garbage collection, the job queue, quotas, retention).
 
 Services report through the :class:`~dockyard.services.telemetry.Telemetry` protocol by short
 names; this table turns each into a Prometheus counter (``registry_<name>_total``) or gauge
@@ -18,7 +18,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "gc_bytes_marked": ("Bytes of the blobs garbage collection marked for deletion", ()),
     "gc_blobs_freed": ("Blobs whose bytes garbage collection deleted", ()),
     "gc_bytes_freed": ("Bytes garbage collection freed", ()),
-    "job_runs": ("Scheduled job runs by job and result", ("job", "result")),
+    "job_runs": (
+        "Job attempts by kind (job) and outcome (ok, failed, dead, released, lost)",
+        ("job", "result"),
+    ),
     "quota_denied": ("Uploads refused because the project quota was exceeded", ("project",)),
     "retention_manifests_deleted": ("Manifests deleted by retention, by policy", ("policy",)),
     "pulls_recorded": ("Manifest pull times written to the database (in batches)", ()),
@@ -46,9 +49,13 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "job_last_success_timestamp_seconds": (
-        "When a scheduled job last finished successfully on this node",
+        "When a job of this kind last finished successfully on this node",
         ("job",),
     ),
+    "job_queue_depth": ("Jobs waiting to run (queued, or failed and to be retried)", ("kind",)),
+    "job_queue_oldest_seconds": ("Age of the oldest job waiting to run", ("kind",)),
+    "job_running": ("Jobs running on some node (holding a lease)", ("kind",)),
+    "job_dead_letters": ("Jobs out of attempts, waiting for `dockyard jobs retry`", ("kind",)),
     "quota_used_bytes": ("Bytes stored by a project, counted once per blob", ("project",)),
     "quota_limit_bytes": ("A project's quota (absent: unlimited)", ("project",)),
 }

@@ -12,8 +12,8 @@ from dockyard.cli.common import audit
 from dockyard.cli.logsetup import configure_logging
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError, parse_duration
-from dockyard.jobs.scheduler import JobResult, ScheduledJob, Scheduler
 from dockyard.services.gc import GcReport
+from dockyard.services.jobs.model import Job, JobFailedError
 from dockyard.services.registry import Registry
 
 GC_ACTOR = "gc (dockyard gc)"  # the actor of its events
@@ -74,11 +74,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _collect(registry: Registry, dry_run: bool, delete_untagged: bool) -> GcReport | str:
-    """A real run holds the ``gc`` job's lease, as scheduled runs do, so it is recorded and
-    postpones the next scheduled run; when another run holds it (or a killed one still does),
-    this one goes ahead anyway: collection is safe while another runs. A dry run just reports.
-
-    Returns the report, or why there is none.
+    """A real run is recorded as a ``gc`` job run here (``dockyard jobs`` shows it; a failed
+    one is a dead letter ``dockyard jobs retry`` can hand to a worker). It goes ahead even
+    while another run is going: collection is safe while another runs. A dry run just
+    reports. Returns the report, or why there is none.
     """
     if dry_run:
         return await registry.gc.run(dry_run=True, delete_untagged=delete_untagged)
@@ -93,16 +92,22 @@ async def _collect(registry: Registry, dry_run: bool, delete_untagged: bool) -> 
 
 async def _collect_now(registry: Registry, delete_untagged: bool) -> GcReport | str:
     reports: list[GcReport] = []
+    errors: list[Exception] = []
 
-    async def collect() -> JobResult:
-        report = await registry.gc.run(delete_untagged=delete_untagged, actor=GC_ACTOR)
+    async def collect(job: Job) -> str:
+        try:
+            report = await registry.gc.run(delete_untagged=delete_untagged, actor=GC_ACTOR)
+        except Exception as exc:
+            errors.append(exc)
+            raise
         reports.append(report)
-        return JobResult(not report.stopped_early, report.summary())
+        if report.stopped_early:
+            raise JobFailedError(report.summary())
+        return report.summary()
 
-    scheduler = Scheduler(registry.lifecycle.leases)
-    result = await scheduler.run_now(ScheduledJob("gc", 0.0, collect))
-    if result is None:
-        print("note: another gc holds the lease (running, or killed less than 2 minutes ago); "
-              "collecting anyway", file=sys.stderr)  # fmt: skip
-        return await registry.gc.run(delete_untagged=delete_untagged, actor=GC_ACTOR)
-    return reports[0] if reports else f"gc {result.summary}"
+    assert registry.background is not None  # built with the registry
+    payload = {"delete_untagged": delete_untagged}
+    outcome = await registry.background.run_here("gc", collect, payload)
+    if reports:
+        return reports[0]
+    return f"gc failed: {errors[0]}" if errors else f"gc {outcome}"

@@ -1,4 +1,4 @@
-"""The ``dockyard`` command: ``serve``, ``config check``, ``config schema``, ``version``."""
+"""The ``dockyard`` command: ``serve``, ``worker``, ``config check``, ``config schema``, ...."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from dockyard.cli import (
     migrate,
     serve,
     token_cmd,
+    worker_cmd,
 )
 from dockyard.config import ConfigError
 from dockyard.core.errors import RegistryError
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_cmd.register(commands)
     events_cmd.register(commands)
     admin_webhooks.register(commands)
+    worker_cmd.register(commands)
     return parser
 
 

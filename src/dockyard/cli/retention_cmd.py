@@ -8,7 +8,7 @@ import time
 
 from dockyard.cli.common import add_config_arguments, audit, fail, load, with_registry
 from dockyard.core.errors import RegistryError
-from dockyard.jobs.scheduler import JobResult, ScheduledJob, Scheduler
+from dockyard.services.jobs.model import Job
 from dockyard.services.registry import Registry
 from dockyard.services.retention import RetentionReport
 from dockyard.services.retention_plan import Decision
@@ -57,19 +57,27 @@ async def _run_audited(registry: Registry, dry_run: bool) -> RetentionReport:
 
 
 async def _run(registry: Registry, dry_run: bool) -> RetentionReport:
+    """A real run is recorded as a ``retention`` job run here (``dockyard jobs`` shows it);
+    its error, if any, propagates."""
     retention = registry.lifecycle.retention
     if dry_run:
         return await retention.run(dry_run=True)
     reports: list[RetentionReport] = []
+    errors: list[Exception] = []
 
-    async def apply() -> JobResult:
-        reports.append(await retention.run(actor="retention (dockyard retention run)"))
-        return JobResult(True, reports[-1].summary())
+    async def apply(job: Job) -> str:
+        try:
+            reports.append(await retention.run(actor="retention (dockyard retention run)"))
+        except Exception as exc:
+            errors.append(exc)
+            raise
+        return reports[-1].summary()
 
-    if await Scheduler(registry.lifecycle.leases).run_now(ScheduledJob("retention", 0, apply)):
-        return reports[-1]
-    print("note: a scheduled retention run holds the lease; running anyway", file=sys.stderr)
-    return await retention.run(actor="retention (dockyard retention run)")
+    assert registry.background is not None  # built with the registry
+    await registry.background.run_here("retention", apply, {})
+    if errors:
+        raise errors[0]
+    return reports[-1]
 
 
 def describe(decision: Decision) -> str:

@@ -40,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--addr", metavar="HOST:PORT", help="listen address (http.addr)")
     parser.add_argument("--server", choices=("granian", "uvicorn"), help="ASGI server")
+    parser.add_argument(
+        "--no-jobs",
+        action="store_true",
+        help="take no queued or scheduled jobs here (dockyard.jobs.runinserve: false); "
+        "run `dockyard worker` elsewhere",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -75,11 +81,13 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         settings = msgspec.structs.replace(
             settings, http=msgspec.structs.replace(settings.http, **overrides)
         )
+    dockyard = settings.dockyard
     if args.server:
-        settings = msgspec.structs.replace(
-            settings, dockyard=msgspec.structs.replace(settings.dockyard, server=args.server)
-        )
-    return settings
+        dockyard = msgspec.structs.replace(dockyard, server=args.server)
+    if args.no_jobs:
+        jobs = msgspec.structs.replace(dockyard.jobs, runinserve=False)
+        dockyard = msgspec.structs.replace(dockyard, jobs=jobs)
+    return msgspec.structs.replace(settings, dockyard=dockyard)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import msgspec
 from dockyard.config.address import parse_host_port
 from dockyard.config.duration import parse_duration
 from dockyard.config.errors import ConfigError
+from dockyard.config.jobs import JobSettings
 from dockyard.config.ldap import LdapSettings
 from dockyard.config.lifecycle import (
     GcSettings,
@@ -322,6 +323,7 @@ class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)  # webhooks.md
     mirror: MirrorSettings = msgspec.field(default_factory=MirrorSettings)  # with proxy.remoteurl
     outbound: OutboundSettings = msgspec.field(default_factory=OutboundSettings)
+    jobs: JobSettings = msgspec.field(default_factory=JobSettings)  # the job queue's runner
 
 
 # --- the root --------------------------------------------------------------------------

@@ -162,6 +162,7 @@ def _check_dockyard(dockyard: DockyardSettings, storage: StorageSettings) -> Non
     if not dockyard.database and storage.driver_name == "s3":
         _fail("dockyard.database", "required with the s3 driver (no local root for SQLite)")
     _check_uploads(dockyard)
+    _check_jobs(dockyard)
     for index, cidr in enumerate(dockyard.trustedproxies):
         try:
             ipaddress.ip_network(str(cidr).strip(), strict=False)
@@ -179,6 +180,17 @@ def _check_uploads(dockyard: DockyardSettings) -> None:
             _fail(f"dockyard.uploads.{key}", f"must be at least 0 (0: no cap), got {value}")
     if uploads.bodytimeout.strip():
         duration("dockyard.uploads.bodytimeout", uploads.bodytimeout)
+
+
+def _check_jobs(dockyard: DockyardSettings) -> None:
+    jobs = dockyard.jobs
+    for key in ("concurrency", "maxattempts"):
+        if getattr(jobs, key) < 1:
+            _fail(f"dockyard.jobs.{key}", f"must be at least 1, got {getattr(jobs, key)}")
+    for key in ("poll", "lease"):
+        duration(f"dockyard.jobs.{key}", getattr(jobs, key), positive=True)
+    for key in ("backoff", "maxbackoff", "keepdone", "stoptimeout"):
+        duration(f"dockyard.jobs.{key}", getattr(jobs, key))
 
 
 TOKEN_ALGORITHMS = ("ES256", "RS256")

@@ -1,14 +1,16 @@
-"""Retention as a scheduled job (``dockyard.retention.interval``)."""
+"""Retention as a job (kind ``retention``; scheduled by ``dockyard.retention.interval``)."""
 
 from __future__ import annotations
 
-from dockyard.jobs.scheduler import JobResult, ScheduledJob
+from dockyard.services.jobs.model import Handler, Job
 from dockyard.services.retention import RetentionService
 
+KIND = "retention"
 
-def retention_job(retention: RetentionService, interval_seconds: float) -> ScheduledJob:
-    async def run() -> JobResult:
+
+def retention_handler(retention: RetentionService) -> Handler:
+    async def run(job: Job) -> str:
         report = await retention.run(actor="retention (scheduled)")
-        return JobResult(True, report.summary())
+        return report.summary()
 
-    return ScheduledJob("retention", interval_seconds, run)
+    return run

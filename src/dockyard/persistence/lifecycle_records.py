@@ -1,4 +1,4 @@
-"""Records and store protocols for the lifecycle features (jobs, settings, quotas, rules,
+"""Records and store protocols for the lifecycle features (settings, quotas, rules,
 retention and integrity checks); ``sql/lifecycle.py`` and ``sql/inventory.py`` implement them."""
 
 from __future__ import annotations
@@ -17,17 +17,6 @@ class ImmutableTagError(Exception):
         super().__init__(f"tag {tag} points to {current}")
         self.tag = tag
         self.current = current
-
-
-@dataclass(frozen=True, slots=True)
-class JobRun:
-    name: str
-    holder: str
-    lease_until: float
-    last_started: float
-    last_finished: float
-    last_result: str
-    last_summary: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +114,6 @@ class UntaggedGraph:
     candidates: dict[int, tuple[str, str]]  # manifest id -> (repository, digest)
     parents: list[tuple[int, int]]  # (candidate id, id of an index listing it)
     subjects: list[tuple[int, int]]  # (candidate id, id of its subject manifest)
-
-
-class JobStore(Protocol):
-    async def try_acquire(
-        self, name: str, holder: str, *, now: float, until: float, due: float, retry_due: float
-    ) -> bool: ...
-    async def renew(self, name: str, holder: str, until: float) -> bool: ...
-    async def finish(
-        self, name: str, holder: str, *, now: float, result: str, summary: str
-    ) -> bool: ...
-    async def jobs(self) -> list[JobRun]: ...
 
 
 class SystemSettingsStore(Protocol):

@@ -11,13 +11,11 @@ from dockyard.services.pulls import PullRecorder
 from dockyard.services.quotas import QuotaService
 from dockyard.services.readonly import WriteGate
 from dockyard.services.retention import RetentionService
-from dockyard.services.schedule import JobLeases
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 
 @dataclass(slots=True)
 class Lifecycle:
-    leases: JobLeases
     gate: WriteGate
     immutability: ImmutabilityService
     quotas: QuotaService

@@ -1,15 +1,14 @@
 """Upload purging: sessions idle longer than the configured age are removed with their bytes,
 and the storage backend's own unfinished writes older than that age (S3 multipart uploads left
-by a node that died mid-write) are aborted. ``dry_run`` only reports what would go."""
+by a node that died mid-write) are aborted. ``dry_run`` only reports what would go. Runs as a
+job (``jobs/maintenance.py``) every ``interval_seconds`` when ``enabled``."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from dockyard.core.errors import RegistryError
 from dockyard.persistence.stores import MetadataStore
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.layout import upload_dir
@@ -70,22 +69,17 @@ class UploadPurger:
         cutoff = self.clock() - self.age_seconds
         return await self.storage.purge_stale_parts(cutoff, dry_run=self.dry_run)
 
-    async def run_forever(self) -> None:
-        if not self.enabled:
-            return
-        while True:
-            try:
-                purged = await self.purge_once()
-                if purged:
-                    log.info("purged %d stale uploads (dry run: %s)", len(purged), self.dry_run)
-                parts = await self.purge_parts_once()
-                if parts:
-                    log.info(
-                        "aborted %d stale multipart uploads (dry run: %s): %s",
-                        len(parts), self.dry_run, ", ".join(parts[:10]),
-                    )  # fmt: skip
-            except RegistryError as error:
-                log.warning("upload purge skipped: %s", error.message)
-            except Exception:
-                log.exception("upload purge failed")
-            await asyncio.sleep(self.interval_seconds)
+    async def purge(self) -> str:
+        """One round (a job of kind ``upload.purge``): stale sessions, then the backend's
+        stale unfinished writes; a one-line summary."""
+        purged = await self.purge_once()
+        if purged:
+            log.info("purged %d stale uploads (dry run: %s)", len(purged), self.dry_run)
+        parts = await self.purge_parts_once()
+        if parts:
+            log.info(
+                "aborted %d stale multipart uploads (dry run: %s): %s",
+                len(parts), self.dry_run, ", ".join(parts[:10]),
+            )  # fmt: skip
+        verb = "would purge" if self.dry_run else "purged"
+        return f"{verb} {len(purged)} stale uploads and {len(parts)} unfinished writes"

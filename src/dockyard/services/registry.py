@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dockyard.config.validation import IndexCompleteness
 
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from dockyard.services.health import HealthMonitor
     from dockyard.services.identity.wiring import IdentityServices
     from dockyard.services.importer import DistributionImporter
+    from dockyard.services.jobs.model import BackgroundWork
+    from dockyard.services.jobs.queue import JobQueue
     from dockyard.services.lifecycle import Lifecycle
     from dockyard.services.listing import ListingService
     from dockyard.services.maintenance import UploadPurger
@@ -67,8 +69,11 @@ class Registry:
     # awaits startup() in the worker that serves and shutdown() instead of close().
     startup: Callable[[], Awaitable[None]] = field(default=_nothing)
     shutdown: Callable[[], Awaitable[None]] = field(default=_nothing)
-    # Loops the server runs for its lifetime (scheduled jobs); started by the ASGI lifespan.
-    background: tuple[Callable[[], Coroutine[Any, Any, None]], ...] = ()
+    # The job queue (docs/jobs.md): anyone may enqueue background work on it.
+    jobs: JobQueue | None = None
+    # The one runner of background work in this process (queued and scheduled jobs, and the
+    # loops whose state is in memory); started by the ASGI lifespan or `dockyard worker`.
+    background: BackgroundWork | None = None
     # health.storagedriver: probes of storage and database behind /debug/health (None: off)
     health: HealthMonitor | None = None
     events: EventReader | None = None  # the outbox, read in order (docs/events.md)

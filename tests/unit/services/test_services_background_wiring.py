@@ -1,4 +1,5 @@
-"""What build_registry starts for the settings: the audit pruner and the health monitor."""
+"""What build_registry hands the one background runner for the settings: job kinds, their
+schedules, and the loops of each process (audit retention, health, purging, gc...)."""
 
 from __future__ import annotations
 
@@ -6,40 +7,46 @@ from pathlib import Path
 
 from dockyard.bootstrap import build_registry
 from dockyard.config.loader import load_settings
+from dockyard.jobs.runner import JobRunner
 
 
-def _loops(tmp_path: Path, **env: str) -> tuple[list[str], object]:
+def _runner(tmp_path: Path, **env: str) -> tuple[JobRunner, object]:
     settings = load_settings(
         None, {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(tmp_path), **env}
     )
     registry = build_registry(settings)
     try:
-        return [loop.__qualname__ for loop in registry.background], registry.health
+        assert isinstance(registry.background, JobRunner)
+        return registry.background, registry.health
     finally:
         registry.close()
 
 
-def test_neither_runs_by_default(tmp_path: Path) -> None:
-    loops, health = _loops(tmp_path)
-    assert "AuditPruner.run_forever" not in loops
-    assert "HealthMonitor.run_forever" not in loops
-    assert health is None
+def test_defaults(tmp_path: Path) -> None:
+    runner, health = _runner(tmp_path)
+    assert runner.schedules == {"upload.purge": 24 * 3600.0}, "as registry:2: every 24 h"
+    assert {"gc", "upload.purge", "probe"} <= set(runner.kinds), "gc runs when asked for"
+    assert "audit.retention" not in runner.kinds
+    assert "health" not in runner.locals and health is None
+    assert "pull-times" in runner.locals
 
 
 def test_each_runs_when_configured(tmp_path: Path) -> None:
-    loops, health = _loops(
+    runner, health = _runner(
         tmp_path,
         REGISTRY_DOCKYARD_IDENTITY_AUDITRETENTION="720h",
         REGISTRY_HEALTH_STORAGEDRIVER_ENABLED="true",
+        REGISTRY_DOCKYARD_GC_INTERVAL="12h",
+        REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_ENABLED="false",
     )
-    assert "AuditPruner.run_forever" in loops
-    assert "HealthMonitor.run_forever" in loops
-    assert health is not None
+    assert runner.schedules == {"audit.retention": 3600.0, "gc": 12 * 3600.0}
+    assert runner.kinds["gc"].pausable and not runner.kinds["audit.retention"].pausable
+    assert "health" in runner.locals and health is not None
 
 
-def test_the_audit_writers_run_with_identity_on(tmp_path: Path) -> None:
-    off, _ = _loops(tmp_path / "off")
-    on, _ = _loops(tmp_path / "on", REGISTRY_DOCKYARD_IDENTITY_ENABLED="true")
-    writers = {"AuditBuffer.run_forever", "EventAudit.run_forever"}
-    assert writers <= set(on), "refusals and the outbox consumer are written while serving"
-    assert not writers & set(off)
+def test_identity_adds_the_audit_buffer_loop(tmp_path: Path) -> None:
+    off, _ = _runner(tmp_path / "off")
+    runner, _ = _runner(tmp_path / "on", REGISTRY_DOCKYARD_IDENTITY_ENABLED="true")
+    writers = {"audit-buffer", "event-audit"}  # refusals; the outbox consumer
+    assert writers <= set(runner.locals)
+    assert not writers & set(off.locals)

@@ -16,6 +16,7 @@ import psycopg
 
 from dockyard.persistence.sql.events_more_schema import events_more_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
+from dockyard.persistence.sql.jobs_schema import jobs_migration
 from dockyard.persistence.sql.lifecycle_schema import (
     lifecycle_migration,
     pulls_migration,
@@ -120,6 +121,8 @@ MIGRATIONS: tuple[str, ...] = (
     events_more_migration("postgres"),
     # the pull-through cache: when the upstream last confirmed each cached tag (docs/mirror.md)
     mirror_migration("postgres"),
+    # the job queue and its schedules, replacing the job_runs leases (docs/jobs.md)
+    jobs_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

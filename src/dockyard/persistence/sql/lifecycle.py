@@ -1,10 +1,8 @@
-"""Scheduled job leases, runtime settings, quota limits, immutable tag rules, deletion log.
+"""Runtime settings, quota limits, immutable tag rules, deletion log.
 
 Each method is one statement (atomic on its own), or one transaction when it also stores the
 domain event of its change (``quota.changed``, ``policy.changed``, ``quota.warning``), and uses
-SQL both SQLite and PostgreSQL accept. A job lease is taken with one upsert whose ``WHERE``
-re-checks, in the database, that no other node holds the lease and that the job is due, so
-any number of nodes may ask at once and exactly one wins.
+SQL both SQLite and PostgreSQL accept. (Scheduled jobs moved to the job queue, ``sql/jobs.py``.)
 """
 
 from __future__ import annotations
@@ -12,22 +10,10 @@ from __future__ import annotations
 import time
 
 from dockyard.core.events import DetailValue, Event, EventKind, EventOrigin, EventTarget
-from dockyard.persistence.lifecycle_records import DeletionRecord, ImmutableRuleRecord, JobRun
+from dockyard.persistence.lifecycle_records import DeletionRecord, ImmutableRuleRecord
 from dockyard.persistence.sql.outbox import emit, record
 from dockyard.persistence.sql.session import Database, Session
 
-_ACQUIRE = """
-INSERT INTO job_runs(name, holder, lease_until, last_started) VALUES (?, ?, ?, ?)
-ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until,
-    last_started = excluded.last_started
-WHERE job_runs.lease_until < ? AND (job_runs.last_finished <= ?
-    OR (job_runs.last_result <> 'ok' AND job_runs.last_finished <= ?))
-"""
-_FINISH = """
-UPDATE job_runs SET lease_until = 0, last_finished = ?, last_result = ?, last_summary = ?
-WHERE name = ? AND holder = ?
-"""
-_JOB_COLUMNS = "name, holder, lease_until, last_started, last_finished, last_result, last_summary"
 _SET_SETTING = """
 INSERT INTO system_settings(name, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
 ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
@@ -44,35 +30,6 @@ _DELETION_COLUMNS = "repository, digest, tags, rule, reason, actor, created_at"
 class SqlLifecycleStore:
     def __init__(self, database: Database) -> None:
         self.db = database
-
-    # job leases ---------------------------------------------------------------------------
-
-    async def try_acquire(
-        self, name: str, holder: str, *, now: float, until: float, due: float, retry_due: float
-    ) -> bool:
-        """Take the lease on ``name`` until ``until`` if nobody holds it and the job is due:
-        its last run finished before ``due`` (or failed before ``retry_due``)."""
-        params = (name, holder, until, now, now, due, retry_due)
-        return await self.db.execute(_ACQUIRE, params) > 0
-
-    async def renew(self, name: str, holder: str, until: float) -> bool:
-        changed = await self.db.execute(
-            "UPDATE job_runs SET lease_until = ? WHERE name = ? AND holder = ?",
-            (until, name, holder),
-        )
-        return changed > 0
-
-    async def finish(
-        self, name: str, holder: str, *, now: float, result: str, summary: str
-    ) -> bool:
-        params = (now, result, summary[:2000], name, holder)
-        return await self.db.execute(_FINISH, params) > 0
-
-    async def jobs(self) -> list[JobRun]:
-        rows = await self.db.fetchall(
-            f"SELECT {_JOB_COLUMNS} FROM job_runs ORDER BY name"  # noqa: S608 - constant
-        )
-        return [JobRun(*row) for row in rows]
 
     # runtime settings ---------------------------------------------------------------------
 

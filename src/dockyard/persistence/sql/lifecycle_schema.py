@@ -4,8 +4,8 @@ One migration text for both backends, rendered per dialect (no ``;`` inside lite
 splits scripts on it); ``sqlite/schema.py`` and ``postgres/schema.py`` each append
 ``lifecycle_migration(...)`` to their ``MIGRATIONS``.
 
-- ``job_runs``: one row per scheduled job (gc, retention, ...): who holds its lease and until
-  when, and how the last run went, so N nodes run each job once per interval between them.
+- ``job_runs``: one row per scheduled job with its lease; dropped again by the job queue's
+  migration (``jobs_schema.py``), which replaced it.
 - ``system_settings``: settings switched at run time (``maintenance.readonly``).
 - ``project_quotas``: per-project limits set at run time; they override the configuration
   (``limit_bytes`` NULL: unlimited).
@@ -70,7 +70,6 @@ _DIALECTS = {
 }
 
 LIFECYCLE_TABLES = (
-    "job_runs",
     "system_settings",
     "project_quotas",
     "immutable_tag_rules",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dockyard.persistence.sql.events_more_schema import events_more_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
+from dockyard.persistence.sql.jobs_schema import jobs_migration
 from dockyard.persistence.sql.lifecycle_schema import (
     lifecycle_migration,
     pulls_migration,
@@ -106,4 +107,6 @@ MIGRATIONS: tuple[str, ...] = (
     events_more_migration("sqlite"),
     # the pull-through cache: when the upstream last confirmed each cached tag (docs/mirror.md)
     mirror_migration("sqlite"),
+    # the job queue and its schedules, replacing the job_runs leases (docs/jobs.md)
+    jobs_migration("sqlite"),
 )

@@ -1,14 +1,13 @@
 """Audit log retention (``dockyard.identity.auditretention``): events older than that go.
 
-Every ``interval_seconds`` (an hour) the oldest events recorded before ``now - retention``
+Every ``interval_seconds`` (an hour; a job of kind ``audit.retention`` on the job queue, so
+one node runs each round) the oldest events recorded before ``now - retention``
 are deleted in batches of ``BATCH``, each its own short statement, so a large backlog never
-holds a long transaction. Every node may run it: deleting what another node just deleted
-deletes nothing. A failed round (database away) is logged and retried at the next interval.
+holds a long transaction. A failed round (database away) is retried as any job is.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -37,13 +36,3 @@ class AuditPruner:
             total += deleted
             if deleted < BATCH:
                 return total
-
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                deleted = await self.prune_once()
-                if deleted:
-                    log.info("deleted %d audit events older than the retention", deleted)
-            except Exception as exc:  # the database may be away: try again next time
-                log.warning("audit retention round failed: %s", exc)
-            await asyncio.sleep(self.interval_seconds)
