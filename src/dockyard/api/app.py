@@ -64,6 +64,8 @@ class RegistryApp:
         self.registry = registry
         self.options = options
         self.metrics = metrics or Metrics()
+        # request metrics are read only through the debug listener: without it, not kept
+        self.observe = self.metrics.observe if options.debug_addr is not None else None
         self.authenticator = BasicAuthenticator(registry.htpasswd, options.realm)
         self.tokens = tokens  # bearer tokens (dockyard.token or auth.token) replace Basic
         self.access_log = access_log
@@ -146,7 +148,8 @@ class RegistryApp:
         finally:
             request.close()
         elapsed = time.perf_counter() - started
-        self.metrics.observe(ctx, elapsed)
+        if self.observe is not None:
+            self.observe(ctx, elapsed)
         if self.access_log is not None:
             self.access_log.record(registry_entry(ctx, elapsed))
         if self.audit_hook is not None:
