@@ -130,7 +130,7 @@ class RegistryApp:
     async def _registry_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request = Request(scope, receive, body_timeout=self.options.body_timeout)
-        request_id = self.request_ids.for_request(request.headers.get("x-request-id"))
+        request_id = self.request_ids.for_request(request.header(b"x-request-id"))
         ctx = Context(request, send, self.registry, self.options.urls, request_id)
         try:
             await self._dispatch(ctx)
@@ -164,7 +164,7 @@ class RegistryApp:
             ctx.principal = await self.tokens.bearer.authenticate(ctx.request, found)
         elif self.identity_authn is not None:
             ctx.principal = await self.identity_authn.authenticate(ctx.request, found)
-        else:
+        elif self.authenticator.enabled:  # else: anonymous, as the context starts
             authorization = ctx.request.headers.get("authorization")
             ctx.principal = await self.authenticator.authenticate(authorization)
         if found is None:
