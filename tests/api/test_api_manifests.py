@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from support.oci import (
     push_image,
     sha256,
 )
+from support.server import RunningServer
 
 
 @pytest.mark.parametrize("media_type", [OCI_MANIFEST, DOCKER_MANIFEST])
@@ -288,3 +290,56 @@ def test_manifest_served_through_blob_endpoint(client: httpx.Client, repo: str) 
     push_image(client, repo, image)
     got = client.get(f"/v2/{repo}/blobs/{image.digest}")
     assert got.status_code == 200 and got.content == image.manifest
+
+
+def _access_line(registry: RunningServer, request_id: str) -> dict[str, object]:
+    """The access-log line of the request with ``request_id`` (lines are written in batches
+    of at most 5 ms: wait for it a little)."""
+    for _ in range(200):
+        for line in registry.log().splitlines():
+            if f'"request_id":"{request_id}"' in line and '"logger":"dockyard.access"' in line:
+                entry: dict[str, object] = json.loads(line)
+                return entry
+        time.sleep(0.01)
+    raise AssertionError(f"no access-log line for {request_id}")
+
+
+def test_get_and_head_answer_every_header_and_head_no_body(
+    registry: RunningServer, client: httpx.Client, repo: str
+) -> None:
+    """The manifest GET/HEAD path builds its headers itself: all of them, the same for GET
+    and HEAD, the body only for GET, and the access log sees status and bytes."""
+    image = make_image()
+    push_image(client, repo, image, tag="v1")
+    for by, reference in (("tag", "v1"), ("digest", image.digest)):
+        url = f"/v2/{repo}/manifests/{reference}"
+        get_id, head_id = (f"{method}-{by}-{repo.replace('/', '.')}" for method in ("get", "head"))
+        got = client.get(url, headers={"X-Request-Id": get_id})
+        head = client.head(url, headers={"X-Request-Id": head_id})
+        assert got.status_code == head.status_code == 200
+        assert got.content == image.manifest and head.content == b""
+        for response in (got, head):
+            assert response.headers["Content-Type"] == OCI_MANIFEST
+            assert response.headers["Docker-Content-Digest"] == image.digest
+            assert response.headers["ETag"] == f'"{image.digest}"'
+            assert response.headers["Content-Length"] == str(len(image.manifest))
+            assert response.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
+        assert got.headers["X-Request-Id"] == get_id
+        logged_get, logged_head = _access_line(registry, get_id), _access_line(registry, head_id)
+        assert (logged_get["status"], logged_get["bytes_out"]) == (200, len(image.manifest))
+        assert (logged_head["status"], logged_head["bytes_out"]) == (200, 0)
+        assert logged_get["route"] == "manifest" and logged_get["repository"] == repo
+
+
+def test_a_moved_tag_is_served_at_once(client: httpx.Client, repo: str) -> None:
+    first, second = make_image(), make_image()
+    push_image(client, repo, first, tag="moving")
+    assert client.get(f"/v2/{repo}/manifests/moving").content == first.manifest
+    push_image(client, repo, second, tag="moving")
+    got = client.get(f"/v2/{repo}/manifests/moving")
+    assert got.content == second.manifest
+    assert got.headers["Docker-Content-Digest"] == second.digest
+    deleted = client.delete(f"/v2/{repo}/manifests/{second.digest}")
+    assert deleted.status_code == 202
+    assert client.get(f"/v2/{repo}/manifests/{second.digest}").status_code == 404
+    assert client.head(f"/v2/{repo}/manifests/moving").status_code == 404

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import itertools
+import mmap
 import os
 import random
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +32,6 @@ from support.pagecache import resident_bytes
 
 MIB = 1 << 20
 UPLOAD = "_uploads/u1/data"
-
 
 
 def _before_each_pwrite(monkeypatch: pytest.MonkeyPatch, hook: Callable[[int, int], None]) -> None:
@@ -126,7 +127,8 @@ def test_einval_on_a_direct_write_falls_back_to_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A device that wants another alignment refuses the write itself: it is retried
-    through the page cache and later buffers follow suit."""
+    through the page cache and later buffers follow suit (only writes already on their way
+    when the first was refused try O_DIRECT)."""
     driver = FilesystemDriver(str(tmp_path / "root"))
     refused: list[int] = []
 
@@ -141,27 +143,26 @@ def test_einval_on_a_direct_write_falls_back_to_the_cache(
 
         _before_each_pwrite(monkeypatch, picky)
         try:
-            for _ in range(3):
+            for _ in range(direct_io.DEPTH + 3):
                 await writer.write(pattern(4 * MIB))
         finally:
             await writer.close()
         return writer.size
 
-    assert asyncio.run(scenario()) == 12 * MIB
-    assert refused == [0]  # tried once, then the writer stopped using O_DIRECT
-    assert (tmp_path / "root" / UPLOAD).read_bytes() == pattern(4 * MIB) * 3
+    buffers = direct_io.DEPTH + 3
+    assert asyncio.run(scenario()) == buffers * 4 * MIB
+    assert 0 in refused
+    assert all(offset < direct_io.DEPTH * 4 * MIB for offset in refused)
+    assert (tmp_path / "root" / UPLOAD).read_bytes() == pattern(4 * MIB) * buffers
 
 
 def test_failed_write_reports_what_the_file_holds_and_refuses_more(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     driver = FilesystemDriver(str(tmp_path / "root"))
-    calls = 0
 
     def full_disk_on_second(fd: int, offset: int) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
+        if offset == 4 * MIB:
             raise OSError(errno.ENOSPC, "No space left on device")
 
     async def scenario() -> int:
@@ -213,7 +214,7 @@ def test_close_while_a_write_waits_for_its_buffer_leaves_no_write_behind(
     close itself is cancelled meanwhile, the write stops (the buffers went back to the pool,
     maybe to another writer) and size is what the file holds."""
     driver = FilesystemDriver(str(tmp_path / "root"))
-    data = pattern(8 * MIB + 10)
+    data = pattern((direct_io.DEPTH + 1) * 4 * MIB + 10)
 
     async def scenario(cancel_close: bool) -> tuple[int, BaseException | None, Path]:
         path = f"_uploads/{int(cancel_close)}/data"
@@ -226,7 +227,7 @@ def test_close_while_a_write_waits_for_its_buffer_leaves_no_write_behind(
 
         _before_each_pwrite(monkeypatch, slow)
         writing = asyncio.ensure_future(writer.write(data))
-        await asyncio.sleep(0.1)  # the first buffer is on its way, the second waits for it
+        await asyncio.sleep(0.1)  # DEPTH buffers are on their way, the next waits for the first
         closing = asyncio.ensure_future(writer.close())
         if cancel_close:
             await asyncio.sleep(0.05)
@@ -279,3 +280,120 @@ def test_a_buffer_still_viewed_is_dropped_not_raised(monkeypatch: pytest.MonkeyP
     direct_io._give_back(buffer)  # must not raise
     assert len(direct_io._pool) == direct_io._POOL_MAX
     view.release()
+
+
+def test_buffers_in_flight_at_once_land_at_their_offsets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DEPTH whole buffers are written at the same time and finish in any order; the file
+    holds the bytes in the order they were sent."""
+    driver = FilesystemDriver(str(tmp_path / "root"))
+    data = pattern(10 * 4 * MIB + 777)
+    rng = random.Random(3)
+    lock = threading.Lock()
+    running = 0
+    most = 0
+
+    async def scenario() -> int:
+        writer = await driver.writer(UPLOAD, append=True)
+        direct_fd = writer._direct_fd  # type: ignore[attr-defined]
+
+        def jittery(fd: int, offset: int) -> None:
+            nonlocal running, most
+            if fd != direct_fd:
+                return
+            with lock:
+                running += 1
+                most = max(most, running)
+            time.sleep(rng.choice([0.0, 0.01, 0.04]))  # later buffers may land first
+            with lock:
+                running -= 1
+
+        _before_each_pwrite(monkeypatch, jittery)
+        try:
+            for start in range(0, len(data), 3 * MIB):
+                await writer.write(data[start : start + 3 * MIB])
+            await writer.flush()
+        finally:
+            await writer.close()
+        return writer.size
+
+    assert asyncio.run(scenario()) == len(data)
+    assert most == direct_io.DEPTH
+    assert (tmp_path / "root" / UPLOAD).read_bytes() == data
+
+
+def test_a_failed_write_behind_a_landed_one_leaves_no_hole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The buffer at 4 MiB fails after the one at 8 MiB landed: the request sees the error,
+    the file is cut back to the 4 MiB stored without a gap, and a later append (the next
+    PATCH) continues from there."""
+    driver = FilesystemDriver(str(tmp_path / "root"))
+    first = pattern(4 * MIB * (direct_io.DEPTH + 2))
+
+    async def scenario() -> tuple[int, int]:
+        writer = await driver.writer(UPLOAD, append=True)
+        direct_fd = writer._direct_fd  # type: ignore[attr-defined]
+
+        def slow_failure(fd: int, offset: int) -> None:
+            if fd == direct_fd and offset == 4 * MIB:
+                time.sleep(0.2)
+                raise OSError(errno.EIO, "Input/output error")
+
+        _before_each_pwrite(monkeypatch, slow_failure)
+        try:
+            with pytest.raises(StorageError, match="Input/output"):
+                await writer.write(first)
+                await writer.flush()
+        finally:
+            await writer.close()
+        monkeypatch.undo()
+        resumed = await _append(driver, first[writer.size :], [len(first) - writer.size])
+        return writer.size, resumed
+
+    failed_size, resumed_size = asyncio.run(scenario())
+    assert failed_size == 4 * MIB
+    assert resumed_size == len(first)
+    assert (tmp_path / "root" / UPLOAD).read_bytes() == first
+
+
+def test_a_writer_holds_at_most_depth_plus_one_buffers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However slow the disk and however much arrives, memory per upload stays bounded."""
+    driver = FilesystemDriver(str(tmp_path / "root"))
+    taken = 0
+    most_taken = 0
+    real_take, real_give = direct_io._take_buffer, direct_io._give_back
+
+    def take() -> mmap.mmap:
+        nonlocal taken, most_taken
+        taken += 1
+        most_taken = max(most_taken, taken)
+        return real_take()
+
+    def give(buffer: mmap.mmap) -> None:
+        nonlocal taken
+        taken -= 1
+        real_give(buffer)
+
+    monkeypatch.setattr(direct_io, "_take_buffer", take)
+    monkeypatch.setattr(direct_io, "_give_back", give)
+    _before_each_pwrite(monkeypatch, lambda fd, offset: time.sleep(0.005))
+    most_held = 0
+
+    async def scenario() -> None:
+        nonlocal most_held
+        writer = await driver.writer(UPLOAD, append=True)
+        try:
+            for _ in range(16):
+                await writer.write(pattern(3 * MIB))
+                most_held = max(most_held, writer.buffers_held)  # type: ignore[attr-defined]
+        finally:
+            await writer.close()
+
+    asyncio.run(scenario())
+    assert most_taken == most_held == direct_io.DEPTH + 1
+    assert taken == 0  # all given back at close
+    assert (tmp_path / "root" / UPLOAD).read_bytes() == pattern(3 * MIB) * 16

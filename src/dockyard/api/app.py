@@ -64,6 +64,8 @@ class RegistryApp:
         self.registry = registry
         self.options = options
         self.metrics = metrics or Metrics()
+        # request metrics are read only through the debug listener: without it, not kept
+        self.observe = self.metrics.observe if options.debug_addr is not None else None
         self.authenticator = BasicAuthenticator(registry.htpasswd, options.realm)
         self.tokens = tokens  # bearer tokens (dockyard.token or auth.token) replace Basic
         self.access_log = access_log
@@ -127,7 +129,7 @@ class RegistryApp:
     async def _registry_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request = Request(scope, receive, body_timeout=self.options.body_timeout)
-        request_id = self.request_ids.for_request(request.headers.get("x-request-id"))
+        request_id = self.request_ids.for_request(request.header(b"x-request-id"))
         ctx = Context(request, send, self.registry, self.options.urls, request_id)
         try:
             await self._dispatch(ctx)
@@ -145,7 +147,8 @@ class RegistryApp:
         finally:
             request.close()
         elapsed = time.perf_counter() - started
-        self.metrics.observe(ctx, elapsed)
+        if self.observe is not None:
+            self.observe(ctx, elapsed)
         if self.access_log is not None:
             self.access_log.record(registry_entry(ctx, elapsed))
 
@@ -158,7 +161,7 @@ class RegistryApp:
             ctx.principal = await self.tokens.bearer.authenticate(ctx.request, found)
         elif self.identity_authn is not None:
             ctx.principal = await self.identity_authn.authenticate(ctx.request, found)
-        else:
+        elif self.authenticator.enabled:  # else: anonymous, as the context starts
             authorization = ctx.request.headers.get("authorization")
             ctx.principal = await self.authenticator.authenticate(authorization)
         if found is None:

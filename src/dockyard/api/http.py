@@ -22,14 +22,14 @@ class ClientDisconnectedError(Exception):
 
 class Request:
     __slots__ = (
+        "_body_complete",
+        "_headers",
         "_query",
         "_task",
         "_waiting_since",
         "_watchdog",
-        "body_complete",
         "body_timeout",
         "bytes_received",
-        "headers",
         "method",
         "path",
         "receive",
@@ -47,12 +47,41 @@ class Request:
         self._task: asyncio.Task[object] | None = None
         self.method: str = scope["method"]
         self.path: str = scope["path"]
-        self.headers: dict[str, str] = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
-        }
+        self._headers: dict[str, str] | None = None  # decoded when first asked for
         self._query: dict[str, list[str]] | None = None
         self.bytes_received = 0
-        self.body_complete = not _may_have_body(self.headers)
+        self._body_complete: bool | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Request headers by lower-case name (a repeated header: its last value)."""
+        if self._headers is None:
+            self._headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope["headers"]
+            }
+        return self._headers
+
+    def header(self, name: bytes) -> str | None:
+        """One header by lower-case name, without decoding the others (the last one wins,
+        as in ``headers``)."""
+        if self._headers is not None:
+            return self._headers.get(name.decode("latin-1"))
+        found = None
+        for key, value in self.scope["headers"]:
+            if key.lower() == name:
+                found = value
+        return None if found is None else found.decode("latin-1")
+
+    @property
+    def body_complete(self) -> bool:
+        """Whether nothing of the body is left to read (none was announced, or all came)."""
+        if self._body_complete is None:
+            self._body_complete = not _may_have_body(self.headers)
+        return self._body_complete
+
+    @body_complete.setter
+    def body_complete(self, value: bool) -> None:
+        self._body_complete = value
 
     @property
     def query(self) -> dict[str, list[str]]:

@@ -91,3 +91,31 @@ def test_new_hasher_streams() -> None:
     hasher.update(b"dock")
     hasher.update(b"yard")
     assert hasher.hexdigest() == SHA256_HEX
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sha256:" + "a" * 64,
+        "sha512:" + "0" * 128,
+        "sha256:" + "A" * 64,
+        "sha256:" + "a" * 63,
+        "sha256:" + "a" * 65,
+        "sha512:" + "a" * 64,
+        "sha384:" + "a" * 96,
+        "sha256:" + "a" * 64 + "\n",
+        "sha256+b64:" + "a" * 64,
+        "SHA256:" + "a" * 64,
+        "sha256:" + "g" * 64,
+        ":" + "a" * 64,
+        "",
+    ],
+)
+def test_is_valid_digest_agrees_with_parse_digest(text: str) -> None:
+    """The one-regex check on the manifest GET path accepts exactly what parsing accepts."""
+    try:
+        parse_digest(text)
+        parses = True
+    except RegistryError:
+        parses = False
+    assert is_valid_digest(text) is parses

@@ -3,35 +3,41 @@
 from __future__ import annotations
 
 from dockyard.api.context import Context
-from dockyard.api.http import respond, send_body, send_start
+from dockyard.api.errors import API_VERSION_HEADER
+from dockyard.api.http import respond
 from dockyard.api.v2.quota import quota_warning
 
 
 async def get(ctx: Context, params: dict[str, str]) -> None:
-    ctx.repository = params["name"]
-    headers = ctx.base_headers()
+    """GET and HEAD (the same headers, no body): the registry's hottest request, so the
+    header list is built in one go from pre-encoded parts."""
+    name = ctx.repository = params["name"]
     mirror = ctx.registry.mirror
+    warning: list[tuple[bytes, bytes]] = []
     if mirror is None:
         record = await ctx.registry.manifests.get(
             ctx.principal,
-            params["name"],
+            name,
             params["reference"],
             download=ctx.request.method == "GET",
             request_id=ctx.request_id,
         )
     else:
-        proxied = await mirror.manifests.get(ctx.principal, params["name"], params["reference"])
+        proxied = await mirror.manifests.get(ctx.principal, name, params["reference"])
         record = proxied.record
         if proxied.warning:
-            headers.append((b"warning", proxied.warning.encode()))
-    headers += [
+            warning.append((b"warning", proxied.warning.encode()))
+    digest = record.digest.encode()
+    headers = [
+        API_VERSION_HEADER,
+        (b"x-request-id", ctx.request_id.encode()),
+        *warning,
         (b"content-type", record.media_type.encode()),
-        (b"docker-content-digest", record.digest.encode()),
-        (b"etag", f'"{record.digest}"'.encode()),
-        (b"content-length", str(len(record.content)).encode()),
+        (b"docker-content-digest", digest),
+        (b"etag", b'"%s"' % digest),
+        (b"content-length", b"%d" % len(record.content)),
     ]
-    await send_start(ctx.send, 200, headers)
-    await send_body(ctx.send, b"" if ctx.request.method == "HEAD" else record.content)
+    await ctx.answer(200, headers, b"" if ctx.request.method == "HEAD" else record.content)
 
 
 async def put(ctx: Context, params: dict[str, str]) -> None:

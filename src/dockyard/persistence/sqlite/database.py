@@ -86,7 +86,16 @@ class SqliteDatabase:
         return row
 
     async def lookup(self, query: Lookup, params: tuple[str, ...]) -> Row | None:
-        return await self.fetchone(query.sql, params)
+        """``fetchone`` without its context manager (the manifest GET path)."""
+        try:
+            cursor = self.connection.execute(query.sql, params)
+            row: Row | None = cursor.fetchone()
+        except sqlite3.OperationalError as error:
+            if _is_busy(error):
+                raise _busy_error() from error
+            raise
+        cursor.close()  # ends the statement, and with it the read snapshot
+        return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         with _busy_is_unavailable():
@@ -141,12 +150,18 @@ def _busy_is_unavailable() -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as error:
-        text = str(error).lower()
-        if "locked" in text or "busy" in text:
-            raise RegistryError(
-                ErrorCode.UNAVAILABLE, "the metadata database is busy; retry shortly"
-            ) from error
+        if _is_busy(error):
+            raise _busy_error() from error
         raise
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+def _busy_error() -> RegistryError:
+    return RegistryError(ErrorCode.UNAVAILABLE, "the metadata database is busy; retry shortly")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
