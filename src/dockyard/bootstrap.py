@@ -21,6 +21,7 @@ from dockyard.auth.identity import IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.token_keys import KeyRing
 from dockyard.auth.token_trust import TrustError, TrustStore
+from dockyard.bootstrap_events import build_delivery
 from dockyard.bootstrap_identity import audit_loops, build_identity_services, identity_loops
 from dockyard.bootstrap_lifecycle import background_loops, build_lifecycle
 from dockyard.bootstrap_settings import build_system_settings
@@ -183,6 +184,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     maintenance = settings.storage.maintenance
     cache, locks = build_shared_state(settings)
     lifecycle = build_lifecycle(settings, database, storage, BlobDescriptorCache(cache), metrics)
+    delivery, deliveries = build_delivery(settings, database, metrics or NO_TELEMETRY)
     options = RegistryOptions(
         delete_enabled=settings.storage.delete.enabled,
         read_only=maintenance.readonly.enabled,
@@ -249,6 +251,8 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         ),
         lifecycle=lifecycle,
         events=EventReader(SqlOutbox(database)),
+        delivery=delivery,
+        deliveries=deliveries,
         htpasswd=htpasswd,
         identity=build_identity_services(
             settings,
@@ -266,6 +270,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         *background_loops(settings, registry),
         *identity_loops(registry),
         *audit_loops(settings, database),
+        delivery.run_forever,
     )
     registry.health = health_monitor(settings, storage, metadata)
     if registry.health is not None:

@@ -29,7 +29,6 @@ IGNORED = (
     "storage.s3.checksumdisabled",
     "storage.s3.checksumalgorithm",
     "storage.tag",
-    "notifications",
     "middleware",
     "reporting",
     "proxy",
@@ -51,7 +50,6 @@ READ_IN_PART: dict[str, frozenset[str]] = {
 # What a user of the key should know beyond "ignored".
 CONSEQUENCES = {
     "proxy": "this registry is NOT a pull-through cache (mirror)",
-    "notifications": "no webhook notifications are sent",
     "middleware": "no storage or registry middleware (e.g. CloudFront redirects) runs",
     "http.net": "dockyard listens on TCP as http.addr says (unix is refused at start)",
     "validation.manifests.urls": "manifest URL rules are not enforced",

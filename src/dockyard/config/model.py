@@ -23,6 +23,11 @@ from dockyard.config.lifecycle import (
     QuotaSettings,
     RetentionSettings,
 )
+from dockyard.config.notifications import (
+    DeliverySettings,
+    NotificationsSettings,
+    OutboundSettings,
+)
 from dockyard.config.oidc import OidcSettings
 from dockyard.config.uploads import UploadLimitSettings
 
@@ -237,11 +242,6 @@ class StorageSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=
 # --- sections accepted for registry:2 compatibility, not acted on yet -------------------
 
 
-class NotificationsSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    events: dict[str, Any] = {}
-    endpoints: list[dict[str, Any]] = []
-
-
 class MiddlewareEntry(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str
     disabled: bool = False
@@ -311,6 +311,8 @@ class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only
     quotas: QuotaSettings = msgspec.field(default_factory=QuotaSettings)
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
     uploads: UploadLimitSettings = msgspec.field(default_factory=UploadLimitSettings)
+    events: DeliverySettings = msgspec.field(default_factory=DeliverySettings)
+    outbound: OutboundSettings = msgspec.field(default_factory=OutboundSettings)
 
 
 # --- the root --------------------------------------------------------------------------

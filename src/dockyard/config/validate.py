@@ -24,6 +24,7 @@ from dockyard.config.model import (
     StorageSettings,
     TlsSettings,
 )
+from dockyard.config.notifications import check_notifications
 from dockyard.config.oidc import check_oidc
 from dockyard.config.validation import index_completeness
 
@@ -55,6 +56,7 @@ def validate(settings: Settings) -> None:
     check_oidc(settings.dockyard.identity.oidc)
     check_ldap(settings.dockyard.identity.ldap)
     check_lifecycle(settings)
+    check_notifications(settings.notifications, settings.dockyard.events, settings.dockyard.outbound)
 
 
 def duration(key: str, text: str, *, positive: bool = False) -> float:

@@ -29,6 +29,15 @@ class EventKind(StrEnum):
     BLOB_MOUNTED = "blob.mounted"  # linked into a repository from another one
 
 
+class EventReference(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A descriptor a pushed manifest references (config and layers, or an index's
+    manifests), as registry:2 notifications list them with ``includereferences``."""
+
+    digest: str
+    media_type: str = ""
+    size: int = 0
+
+
 class EventTarget(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=False):
     """What the event is about. ``digest`` always; the rest when the kind has it."""
 
@@ -38,6 +47,17 @@ class EventTarget(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknow
     tags: tuple[str, ...] = ()  # a push: every tag it set; a tag deletion: the tag
     children: tuple[str, ...] = ()  # an index: the manifests it lists
     source: str = ""  # a mount: the repository the blob came from
+    references: tuple[EventReference, ...] = ()  # a push: what the manifest references
+
+
+class EventRequest(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The HTTP request that caused a change, as registry:2 notifications report it."""
+
+    addr: str = ""  # the client's address and port (behind a trusted proxy: the client's)
+    host: str = ""  # the Host header the client sent
+    method: str = ""
+    useragent: str = ""
+    scheme: str = ""  # http or https, for links back to the registry (not sent as such)
 
 
 class EventOrigin(msgspec.Struct, frozen=True):
@@ -45,6 +65,7 @@ class EventOrigin(msgspec.Struct, frozen=True):
 
     actor: str | None = None  # the principal's name; None for anonymous
     request_id: str = ""
+    request: EventRequest | None = None  # None: not caused by an HTTP request (CLI, jobs)
 
 
 class Event(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -55,6 +76,7 @@ class Event(msgspec.Struct, frozen=True, omit_defaults=True):
     target: EventTarget
     actor: str | None = None
     request_id: str = ""
+    request: EventRequest | None = None
 
 
 class StoredEvent(msgspec.Struct, frozen=True):
@@ -80,11 +102,13 @@ def new_event(
         target=target,
         actor=origin.actor,
         request_id=origin.request_id,
+        request=origin.request,
     )
 
 
 _ENCODER = msgspec.json.Encoder()
 _TARGET_DECODER = msgspec.json.Decoder(EventTarget)
+_REQUEST_DECODER = msgspec.json.Decoder(EventRequest)
 
 
 def encode_target(target: EventTarget) -> bytes:
@@ -93,6 +117,15 @@ def encode_target(target: EventTarget) -> bytes:
 
 def decode_target(raw: bytes | str) -> EventTarget:
     return _TARGET_DECODER.decode(raw)
+
+
+def encode_request(request: EventRequest | None) -> str:
+    """The request as stored beside an event: JSON, or ``""`` when there was none."""
+    return "" if request is None else _ENCODER.encode(request).decode()
+
+
+def decode_request(raw: str | bytes | None) -> EventRequest | None:
+    return _REQUEST_DECODER.decode(raw) if raw else None
 
 
 def encode_event(event: Event) -> bytes:

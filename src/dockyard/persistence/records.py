@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dockyard.core.events import EventReference
+
 
 @dataclass(frozen=True, slots=True)
 class BlobRecord:
@@ -40,6 +42,8 @@ class NewManifest:
     declared_sizes: tuple[tuple[str, int], ...] = ()
     # of ``child_digests``: children that need not be in the repository (a sparse index)
     optional_children: frozenset[str] = frozenset()
+    # what the manifest references, in its own order (config, layers; or an index's manifests)
+    references: tuple[EventReference, ...] = ()
 
     def check_sizes(self, stored: dict[str, int]) -> None:
         """Raise ReferenceSizeError for references ``stored`` (digest -> size) holds with

@@ -14,6 +14,7 @@ import logging
 
 import psycopg
 
+from dockyard.persistence.sql.delivery_schema import delivery_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
 from dockyard.persistence.sql.lifecycle_schema import (
     lifecycle_migration,
@@ -111,6 +112,8 @@ MIGRATIONS: tuple[str, ...] = (
     reservations_migration("postgres"),
     # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
     outbox_migration("postgres"),
+    # 9: event delivery: the dispatcher's cursor, deliveries, the outbox's writing transaction
+    delivery_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

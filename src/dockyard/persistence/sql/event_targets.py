@@ -17,6 +17,7 @@ def pushed(manifest: NewManifest) -> EventTarget:
         len(manifest.content),
         tags=manifest.tags,
         children=manifest.child_digests,
+        references=manifest.references,
     )
 
 

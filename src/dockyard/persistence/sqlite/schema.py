@@ -5,6 +5,7 @@ Keep in step with ``postgres/schema.py``: migration N means the same change in b
 
 from __future__ import annotations
 
+from dockyard.persistence.sql.delivery_schema import delivery_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
 from dockyard.persistence.sql.lifecycle_schema import (
     lifecycle_migration,
@@ -97,4 +98,6 @@ MIGRATIONS: tuple[str, ...] = (
     reservations_migration("sqlite"),
     # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
     outbox_migration("sqlite"),
+    # 9: event delivery: the dispatcher's cursor, deliveries, the outbox's writing transaction
+    delivery_migration("sqlite"),
 )
