@@ -28,6 +28,8 @@ TABLES = (
     "manifest_refs",
     "tags",
     "outbox_events",
+    "event_deliveries",
+    "event_cursors",
 )
 
 

@@ -44,11 +44,11 @@ INSERT INTO event_deliveries(
 ) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subscription, event_id) DO NOTHING
 """
 _HEADS = """
-SELECT d.id FROM event_deliveries d
-WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND d.lease_until < ?
-  AND NOT EXISTS (
-    SELECT 1 FROM event_deliveries e WHERE e.state = 'pending'
-      AND e.subscription = d.subscription AND e.repository = d.repository AND e.id < d.id)
+SELECT d.id FROM event_deliveries d JOIN (
+    SELECT min(id) AS id FROM event_deliveries WHERE state = 'pending'
+    GROUP BY subscription, repository
+) lane ON lane.id = d.id
+WHERE d.next_attempt_at <= ? AND d.lease_until < ?
 ORDER BY d.next_attempt_at, d.id LIMIT ?
 """
 _CLAIM = """
@@ -94,10 +94,18 @@ class SqlDeliveryStore:
     # dispatching --------------------------------------------------------------------------
 
     async def position(self) -> OutboxPosition:
+        """Where the dispatcher is; a missing cursor (a table emptied by hand) starts over."""
         row = await self.db.fetchone(
             "SELECT txid, sequence FROM event_cursors WHERE name = ?", (CURSOR,)
         )
-        return OutboxPosition(int(row[0]), int(row[1])) if row else OutboxPosition()
+        if row is None:
+            await self.db.execute(
+                "INSERT INTO event_cursors(name, txid, sequence, updated_at) VALUES (?, 0, 0, 0)"
+                " ON CONFLICT (name) DO NOTHING",
+                (CURSOR,),
+            )
+            return OutboxPosition()
+        return OutboxPosition(int(row[0]), int(row[1]))
 
     async def events_after(
         self, position: OutboxPosition, limit: int
