@@ -19,7 +19,6 @@ page and claim sizes, whatever the backlog.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -250,10 +249,13 @@ class DeliveryEngine:
     # housekeeping --------------------------------------------------------------------------
 
     async def prune(self, now: float) -> None:
-        with contextlib.suppress(Exception):
+        try:
             events, deliveries = await self.store.prune(now - self.options.retention_seconds)
-            if events or deliveries:
-                log.info("pruned %d events and %d finished deliveries", events, deliveries)
+        except Exception:
+            log.exception("pruning delivered events failed; trying again later")
+            return
+        if events or deliveries:
+            log.info("pruned %d events and %d finished deliveries", events, deliveries)
 
     async def report_queue(self, now: float) -> None:
         depth, oldest, dead = await self.store.queue()
