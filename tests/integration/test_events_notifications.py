@@ -130,7 +130,7 @@ def test_every_event_arrives_after_a_sigkill_with_the_receiver_down(
         finally:
             stop_server(again)
     finally:
-        receiver.stop()
+        receiver.close()
     unique = {e["id"]: e for e in receiver.events()}
     assert sorted(unique) == sorted(e["id"] for e in outbox)
 
@@ -206,8 +206,8 @@ def test_the_envelope_matches_docker_registry_field_by_field(tmp_path: Path) -> 
     finally:
         process.terminate()
         process.wait(10)
-        theirs.stop()
-        ours.stop()
+        theirs.close()
+        ours.close()
     (reference,) = [e for e in theirs.events() if e["action"] == "push" and e["target"].get("tag")]
     assert _comparable(mine, server.port) == _comparable(reference, port)
     assert list(mine) == list(reference), "the same fields in the same order"

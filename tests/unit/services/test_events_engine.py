@@ -117,7 +117,7 @@ def lanes(events: list[Event]) -> dict[str, list[str]]:
 def test_every_event_arrives_once_in_order_per_repository_despite_failures(
     database: Database, run: Run
 ) -> None:
-    receiver = Receiver(answer=lambda n: 500 if n % 3 == 0 else 202).start()
+    receiver = Receiver(status=202, fail_every=3, fail_status=500).start()
     try:
         events = [pushed(f"team/app{i % 3}", i) for i in range(60)]
         engine = engine_for(database, endpoint(receiver.url))
@@ -125,7 +125,7 @@ def test_every_event_arrives_once_in_order_per_repository_despite_failures(
         async def main() -> None:
             await engine.run_once()  # the cursor is in place before the events
             await emit(database, events)
-            await drain(engine, lambda: len(receiver.events()) >= len(events))
+            await drain(engine, lambda: receiver.accepted() >= len(events))
             await engine.aclose()
 
         run(main())
@@ -140,22 +140,22 @@ def test_every_event_arrives_once_in_order_per_repository_despite_failures(
         assert first.headers["Content-Type"] == "application/vnd.docker.distribution.events.v1+json"
         assert first.headers["Authorization"] == "Bearer t"
     finally:
-        receiver.stop()
+        receiver.close()
 
 
 def test_ten_thousand_events_with_every_third_request_failing_lose_nothing(
     tmp_path: Path, run: Run
 ) -> None:
     database = SqliteDatabase(str(tmp_path / "metadata.db"))
-    receiver = Receiver(answer=lambda n: 503 if n % 3 == 0 else 200).start()
+    receiver = Receiver(fail_every=3, fail_status=503).start()
     try:
-        events = [pushed(f"repo{i % 50}", i) for i in range(10_000)]
-        engine = engine_for(database, endpoint(receiver.url), concurrency=32)
+        events = [pushed(f"repo{i % 100}", i) for i in range(10_000)]
+        engine = engine_for(database, endpoint(receiver.url), concurrency=64)
 
         async def main() -> None:
             await engine.run_once()
             await emit(database, events)
-            await drain(engine, lambda: len(receiver.events()) >= len(events), seconds=600)
+            await drain(engine, lambda: receiver.accepted() >= len(events), seconds=900)
             await engine.aclose()
 
         run(main())
@@ -167,15 +167,14 @@ def test_ten_thousand_events_with_every_third_request_failing_lose_nothing(
         assert by_repository(got) == expected
         assert receiver.answered.count(503) >= 4000
     finally:
-        receiver.stop()
+        receiver.close()
         database.close()
 
 
 def test_a_dead_letter_after_the_last_attempt_is_sent_again_on_replay(
     database: Database, run: Run
 ) -> None:
-    healthy = {"on": False}
-    receiver = Receiver(answer=lambda n: 200 if healthy["on"] else 500).start()
+    receiver = Receiver(status=500).start()
     policy = RetryPolicy(timeout_seconds=5, backoff_seconds=0.01, max_attempts=3)
     try:
         first, second = pushed("repo", 1), pushed("repo", 2)
@@ -198,7 +197,8 @@ def test_a_dead_letter_after_the_last_attempt_is_sent_again_on_replay(
         (dead,) = run(dead_letters())
         assert (dead.event_id, dead.attempts, dead.last_status) == (first.id, 3, 500)
         assert dead.state is DeliveryState.DEAD and dead.subscription == "notifications:hook"
-        healthy["on"] = True
+        receiver.stop()
+        receiver.start(status=200)
 
         async def replay() -> None:
             await emit(database, [second])  # a later event in the same lane waits behind it
@@ -212,7 +212,7 @@ def test_a_dead_letter_after_the_last_attempt_is_sent_again_on_replay(
         records = run(history.history(subscription="notifications:hook"))
         assert {r.state for r in records} == {DeliveryState.DELIVERED}
     finally:
-        receiver.stop()
+        receiver.close()
 
 
 def test_a_metadata_address_is_refused_without_any_connection(database: Database, run: Run) -> None:
@@ -243,7 +243,7 @@ def test_a_metadata_address_is_refused_without_any_connection(database: Database
 
 
 def test_a_redirect_is_not_followed_and_counts_as_a_failure(database: Database, run: Run) -> None:
-    receiver = Receiver(answer=lambda n: 307).start()
+    receiver = Receiver(status=307).start()
     try:
         engine = engine_for(database, endpoint(receiver.url))
 
@@ -259,7 +259,7 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failure(database: Database, 
         assert (delivery.last_status, delivery.attempts) == (307, 1)
         assert "redirects are not followed" in delivery.last_error
     finally:
-        receiver.stop()
+        receiver.close()
 
 
 def test_two_nodes_never_send_the_same_delivery_twice(database: Database, run: Run) -> None:
@@ -271,7 +271,7 @@ def test_two_nodes_never_send_the_same_delivery_twice(database: Database, run: R
         async def main() -> None:
             await nodes[0].run_once()
             await emit(database, events)
-            done = lambda: len(receiver.events()) >= len(events)  # noqa: E731
+            done = lambda: receiver.accepted() >= len(events)  # noqa: E731
             await asyncio.gather(*(drain(node, done) for node in nodes))
             for node in nodes:
                 await node.aclose()
@@ -284,7 +284,7 @@ def test_two_nodes_never_send_the_same_delivery_twice(database: Database, run: R
         )
         assert by_repository(receiver.events()) == expected
     finally:
-        receiver.stop()
+        receiver.close()
 
 
 def test_pruning_keeps_what_a_subscription_has_not_finished(database: Database, run: Run) -> None:
@@ -312,4 +312,4 @@ def test_pruning_keeps_what_a_subscription_has_not_finished(database: Database, 
         (pending,) = run(DeliveryHistory(store).history())
         assert (pending.event_id, pending.state) == (waiting.id, DeliveryState.PENDING)
     finally:
-        receiver.stop()
+        receiver.close()

@@ -50,6 +50,7 @@ log = logging.getLogger("dockyard.events")
 LEASE_MARGIN_SECONDS = 30.0  # beyond the longest timeout: a live sender never loses its lease
 PRUNE_EVERY_SECONDS = 300.0
 GAUGE_EVERY_SECONDS = 5.0
+ANSWER_LIMIT = 64 * 1024  # bytes of a receiver's answer read (and dropped) before hanging up
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +198,9 @@ class DeliveryEngine:
             "POST", request.url, content=request.body, headers=list(request.headers),
             timeout=timeout,
         )  # fmt: skip
-        async with sending as response:  # the answer's body is never read
+        async with sending as response:
             status = response.status_code
+            await _skim(response)
         if 200 <= status < 300:
             return Outcome(status)
         if 300 <= status < 400:
@@ -264,6 +266,16 @@ class DeliveryEngine:
             "event_delivery_oldest_age_seconds", 0.0 if oldest is None else max(0.0, now - oldest)
         )
         self.telemetry.gauge("event_dead_letters", dead)
+
+
+async def _skim(response: httpx.Response) -> None:
+    """Read a short answer to its end, so the connection can carry the next request; a long
+    one is cut off (the connection is then closed): answers are never kept."""
+    seen = 0
+    async for chunk in response.aiter_raw():
+        seen += len(chunk)
+        if seen > ANSWER_LIMIT:
+            break
 
 
 def _wanted(stored: StoredEvent, subscriptions: dict[str, Subscription]) -> list[NewDelivery]:
