@@ -132,7 +132,7 @@ def _check_endpoint(key: str, endpoint: EndpointSettings, names: set[str]) -> No
         _fail(f"{key}.threshold", f"must be at least 0, got {endpoint.threshold}")
     for index, action in enumerate(endpoint.ignore.actions):
         if action not in ACTIONS:
-            _fail(f"{key}.ignore.actions[{index}]", f'expected one of {", ".join(ACTIONS)}')
+            _fail(f"{key}.ignore.actions[{index}]", f"expected one of {', '.join(ACTIONS)}")
 
 
 def _check_url(key: str, url: str) -> None:

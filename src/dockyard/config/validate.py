@@ -56,7 +56,9 @@ def validate(settings: Settings) -> None:
     check_oidc(settings.dockyard.identity.oidc)
     check_ldap(settings.dockyard.identity.ldap)
     check_lifecycle(settings)
-    check_notifications(settings.notifications, settings.dockyard.events, settings.dockyard.outbound)
+    check_notifications(
+        settings.notifications, settings.dockyard.events, settings.dockyard.outbound
+    )
 
 
 def duration(key: str, text: str, *, positive: bool = False) -> float:

@@ -33,7 +33,6 @@ TABLES = (
 )
 
 
-
 def postgres_url() -> str:
     return postgres.suite_database_url("unit")
 

@@ -203,7 +203,7 @@ class SqlDeliveryStore:
         self, *, now: float, delivery_id: int | None = None, subscription: str | None = None
     ) -> int:
         """Dead deliveries back to pending (one, one subscription's, or all); how many."""
-        sql, params = _REPLAY, [now]
+        sql, params = _REPLAY, list[object]([now])
         if delivery_id is not None:
             sql, params = sql + " AND id = ?", [*params, delivery_id]
         if subscription is not None:
