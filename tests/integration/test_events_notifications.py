@@ -90,6 +90,7 @@ def push(clients: Clients, layout: OciLayout, server: RunningServer, tag: str, d
     clients.skopeo("copy", "--dest-tls-verify=false", f"oci:{layout.path}:{tag}", target)
 
 
+@pytest.mark.slow
 def test_every_event_arrives_after_a_sigkill_with_the_receiver_down(
     tmp_path: Path, database_env: dict[str, str]
 ) -> None:

@@ -143,6 +143,7 @@ def test_every_event_arrives_once_in_order_per_repository_despite_failures(
         receiver.close()
 
 
+@pytest.mark.slow
 def test_ten_thousand_events_with_every_third_request_failing_lose_nothing(
     tmp_path: Path, run: Run
 ) -> None:
