@@ -5,6 +5,7 @@ and replay, the outbound guard, redirects, two nodes at once, pruning."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -314,3 +315,42 @@ def test_pruning_keeps_what_a_subscription_has_not_finished(database: Database, 
         assert (pending.event_id, pending.state) == (waiting.id, DeliveryState.PENDING)
     finally:
         receiver.close()
+
+
+def test_a_slow_receiver_holds_one_slot_not_the_other_subscriptions(
+    database: Database, run: Run
+) -> None:
+    slow, fast = Receiver(delay=30.0).start(), Receiver().start()
+    patient = RetryPolicy(timeout_seconds=60.0, backoff_seconds=0.01)
+    try:
+        events = [pushed("repo", n) for n in range(10)]
+        engine = engine_for(
+            database,
+            endpoint(slow.url, name="slow", policy=patient),
+            endpoint(fast.url, name="fast"),
+            concurrency=4,
+        )
+        history = DeliveryHistory(store_of(database))
+
+        async def main() -> list[Any]:
+            await engine.run_once()
+            await emit(database, events)
+            forever = asyncio.create_task(engine.run_forever())
+            deadline = time.monotonic() + 25
+            while fast.accepted() < len(events):  # one after the other: one lane
+                assert time.monotonic() < deadline, "the fast receiver waited for the slow one"
+                await asyncio.sleep(0.02)
+            slow_side = await history.history(subscription="notifications:slow")
+            forever.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forever
+            return slow_side
+
+        slow_side = run(main())
+        assert [e["id"] for e in fast.events()] == [e.id for e in events]
+        first = min(slow_side, key=lambda d: d.id)
+        assert (first.state, first.attempts, first.last_status) == (DeliveryState.PENDING, 1, 0)
+        assert len(slow.requests()) == 1, "the slow receiver still has its first request"
+    finally:
+        slow.close()
+        fast.close()

@@ -23,6 +23,7 @@ import logging
 import random
 import time
 import uuid
+from asyncio import FIRST_COMPLETED
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -87,11 +88,59 @@ class DeliveryEngine:
     # the step ------------------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """One round: dispatch new events, send due deliveries, prune and report when due.
-        Returns how much work was done (events dispatched + deliveries attempted)."""
+        """One round: dispatch new events, send due deliveries (and wait for them), prune and
+        report when due. Returns the work done (events dispatched + deliveries attempted)."""
+        sending: set[asyncio.Task[None]] = set()
+        done = await self._round(sending)
+        if sending:
+            await asyncio.gather(*sending)
+        return done
+
+    async def run_forever(self) -> None:
+        """Rounds for ever, without waiting for a round's slowest receiver: a new round
+        starts (claiming only as many deliveries as there are free slots) as soon as half
+        the slots are free, or every ``poll_seconds``."""
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    busy = await self._round(sending)
+                except Exception:
+                    log.exception("event delivery round failed; retrying")
+                    busy = 0
+                if busy and sending:
+                    await self._until_slots_free(sending)
+                elif sending:  # nothing new: wait for an answer (or the next poll)
+                    await asyncio.wait(
+                        sending, timeout=self.options.poll_seconds, return_when=FIRST_COMPLETED
+                    )
+                elif not busy:
+                    await asyncio.sleep(self.options.poll_seconds)
+        finally:
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
+            await self.aclose()
+
+    async def _until_slots_free(self, sending: set[asyncio.Task[None]]) -> None:
+        wanted = max(1, self.options.concurrency // 2)
+        deadline = time.monotonic() + self.options.poll_seconds
+        while sending and self.options.concurrency - len(sending) < wanted:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            await asyncio.wait(sending, timeout=left, return_when=FIRST_COMPLETED)
+
+    async def _round(self, sending: set[asyncio.Task[None]]) -> int:
         subscriptions = await self.subscriptions()
         done = await self.dispatch(subscriptions)
-        done += await self.send_due(subscriptions)
+        for claimed in await self.claim_due(subscriptions, self.options.concurrency - len(sending)):
+            task = asyncio.create_task(
+                self._deliver(claimed, subscriptions.get(claimed.subscription))
+            )
+            sending.add(task)
+            task.add_done_callback(sending.discard)
+            done += 1
         now = time.time()
         if now - self._last_prune >= PRUNE_EVERY_SECONDS:
             self._last_prune = now
@@ -100,19 +149,6 @@ class DeliveryEngine:
             self._last_gauges = now
             await self.report_queue(now)
         return done
-
-    async def run_forever(self) -> None:
-        try:
-            while True:
-                try:
-                    busy = await self.run_once()
-                except Exception:
-                    log.exception("event delivery round failed; retrying")
-                    busy = 0
-                if not busy:
-                    await asyncio.sleep(self.options.poll_seconds)
-        finally:
-            await self.aclose()
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
@@ -148,22 +184,27 @@ class DeliveryEngine:
 
     # sending -------------------------------------------------------------------------------
 
-    async def send_due(self, subscriptions: dict[str, Subscription]) -> int:
+    async def claim_due(
+        self, subscriptions: dict[str, Subscription], limit: int
+    ) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` due deliveries, each the first of its lane."""
+        if limit <= 0:
+            return []
         now = time.time()
         longest = max((s.policy.timeout_seconds for s in subscriptions.values()), default=5.0)
-        claimed = await self.store.claim(
-            self.owner,
-            now=now,
-            lease_until=now + longest + LEASE_MARGIN_SECONDS,
-            limit=self.options.concurrency,
+        return await self.store.claim(
+            self.owner, now=now, lease_until=now + longest + LEASE_MARGIN_SECONDS, limit=limit
         )
-        if claimed:
-            await asyncio.gather(
-                *(self._deliver(c, subscriptions.get(c.subscription)) for c in claimed)
-            )
-        return len(claimed)
 
     async def _deliver(self, claimed: ClaimedDelivery, subscription: Subscription | None) -> None:
+        try:
+            await self._attempt(claimed, subscription)
+        except Exception:  # the database went away: the lease runs out, another round retries
+            log.exception(
+                "delivery %d to %s: outcome not recorded", claimed.id, claimed.subscription
+            )
+
+    async def _attempt(self, claimed: ClaimedDelivery, subscription: Subscription | None) -> None:
         if subscription is None:
             await self._finish(
                 claimed, DeliveryState.DEAD, Outcome(error="no such subscription any more")
