@@ -29,7 +29,7 @@ TABLES = (
     "tags",
     "outbox_events",
     "event_deliveries",
-    "event_cursors",
+    "delivery_cursors",
 )
 
 

@@ -49,7 +49,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path, run: Run) -> Iterat
         db = PostgresDatabase(postgres.suite_database_url("engine"))
         run(db.open())
         run(db.execute("TRUNCATE outbox_events, event_deliveries RESTART IDENTITY"))
-        run(db.execute("UPDATE event_cursors SET txid = 0, sequence = 0"))
+        run(db.execute("UPDATE delivery_cursors SET txid = 0, sequence = 0"))
     yield db
     run(db.aclose())
 

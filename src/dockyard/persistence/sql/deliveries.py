@@ -35,7 +35,7 @@ ORDER BY txid, sequence LIMIT ?
 """  # noqa: S608 - constant column list
 _SNAPSHOT_BOUND = "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 _MOVE_CURSOR = """
-UPDATE event_cursors SET txid = ?, sequence = ?, updated_at = ?
+UPDATE delivery_cursors SET txid = ?, sequence = ?, updated_at = ?
 WHERE name = ? AND txid = ? AND sequence = ?
 """
 _INSERT = """
@@ -75,7 +75,7 @@ DELETE FROM event_deliveries WHERE id IN (
 """
 _PRUNE_EVENTS = """
 DELETE FROM outbox_events WHERE sequence IN (
-    SELECT o.sequence FROM outbox_events o, event_cursors c
+    SELECT o.sequence FROM outbox_events o, delivery_cursors c
     WHERE c.name = 'dispatch' AND o.created_at < ? AND (o.txid, o.sequence) <= (c.txid, c.sequence)
       AND NOT EXISTS (
         SELECT 1 FROM event_deliveries d WHERE d.sequence = o.sequence AND d.state = 'pending')
@@ -96,11 +96,11 @@ class SqlDeliveryStore:
     async def position(self) -> OutboxPosition:
         """Where the dispatcher is; a missing cursor (a table emptied by hand) starts over."""
         row = await self.db.fetchone(
-            "SELECT txid, sequence FROM event_cursors WHERE name = ?", (CURSOR,)
+            "SELECT txid, sequence FROM delivery_cursors WHERE name = ?", (CURSOR,)
         )
         if row is None:
             await self.db.execute(
-                "INSERT INTO event_cursors(name, txid, sequence, updated_at) VALUES (?, 0, 0, 0)"
+                "INSERT INTO delivery_cursors(name, txid, sequence, updated_at) VALUES (?, 0, 0, 0)"
                 " ON CONFLICT (name) DO NOTHING",
                 (CURSOR,),
             )

@@ -5,7 +5,7 @@
   whose single writer commits in sequence order anyway.
 - ``outbox_events.request``: the HTTP request behind the event (``core.events.EventRequest``)
   as JSON, ``''`` when there was none.
-- ``event_cursors``: how far the dispatcher has read the outbox, as (txid, sequence). It starts
+- ``delivery_cursors``: how far the dispatcher has read the outbox, as (txid, sequence). It starts
   at the end of what the outbox holds when this migration runs: older events are not sent.
 - ``event_deliveries``: one row per (subscription, event) that the subscription wants, with
   its state (pending, delivered, dead), attempts, the next attempt's time, the lease of the
@@ -18,13 +18,13 @@ _DELIVERIES = """
 ALTER TABLE outbox_events ADD COLUMN txid {txid};
 ALTER TABLE outbox_events ADD COLUMN request TEXT NOT NULL DEFAULT '';
 CREATE INDEX outbox_events_position ON outbox_events(txid, sequence);
-CREATE TABLE event_cursors (
+CREATE TABLE delivery_cursors (
     name TEXT PRIMARY KEY,
     txid BIGINT NOT NULL,
     sequence BIGINT NOT NULL,
     updated_at {real} NOT NULL
 );
-INSERT INTO event_cursors(name, txid, sequence, updated_at)
+INSERT INTO delivery_cursors(name, txid, sequence, updated_at)
     SELECT 'dispatch', coalesce(max(txid), 0), coalesce(max(sequence), 0), 0 FROM outbox_events;
 CREATE TABLE event_deliveries (
     id {id},
