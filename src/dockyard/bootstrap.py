@@ -22,6 +22,7 @@ from dockyard.auth.identity import IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.token_keys import KeyRing
 from dockyard.auth.token_trust import TrustError, TrustStore
+from dockyard.bootstrap_events import build_delivery
 from dockyard.bootstrap_identity import build_identity_services, refusal_audit
 from dockyard.bootstrap_jobs import build_job_queue, build_runner
 from dockyard.bootstrap_lifecycle import build_lifecycle
@@ -187,6 +188,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     maintenance = settings.storage.maintenance
     cache, locks = build_shared_state(settings)
     lifecycle = build_lifecycle(settings, database, storage, BlobDescriptorCache(cache), metrics)
+    delivery, deliveries = build_delivery(settings, database, metrics or NO_TELEMETRY)
     options = RegistryOptions(
         delete_enabled=settings.storage.delete.enabled,
         read_only=maintenance.readonly.enabled,
@@ -258,6 +260,8 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         lifecycle=lifecycle,
         jobs=build_job_queue(settings, database),
         events=EventReader(SqlOutbox(database)),
+        delivery=delivery,
+        deliveries=deliveries,
         htpasswd=htpasswd,
         identity=build_identity_services(
             settings,
@@ -277,6 +281,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     registry.system = build_system_settings(settings, registry)
     if registry.identity is not None:  # always built (bootstrap_identity)
         registry.webhooks = build_webhooks(settings, database, policy, registry.identity)
+        delivery.sources += (registry.webhooks.source,)  # project webhooks get events too
     registry.mirror = build_mirror(settings, registry, storage, database, metrics or NO_TELEMETRY)
     if registry.mirror is not None:
         registry.shutdown = _closing(registry.mirror.aclose, registry.shutdown)

@@ -106,6 +106,8 @@ def _local_loops(
         runner.local("htpasswd-watch", watch.run_forever)
     if registry.health is not None:
         runner.local("health", registry.health.run_forever)
+    if registry.delivery is not None:  # leased deliveries: safe on every node
+        runner.work_loop("event-delivery", registry.delivery.run_forever)
     if settings.http.debug.addr and telemetry is not None:  # metrics are served
         quotas, queue, gauges = registry.lifecycle.quotas, registry.jobs, telemetry
         assert queue is not None

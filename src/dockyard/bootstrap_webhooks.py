@@ -2,19 +2,23 @@
 the management service (called by ``bootstrap.py`` only).
 
 Renderers are a mapping ``payload format -> Callable[[Event], bytes]``: CloudEvents and
-Harbor-style are registered here; the registry:2 ``distribution`` envelope is registered by
-adding its renderer to ``renderers`` below (until then that format is refused at create).
+Harbor-style from ``services/webhooks/formats.py``, and registry:2's ``distribution`` envelope
+from the notifications' renderer (``services/events/envelope.py``), so a webhook in that
+format gets what a registry:2 receiver expects.
 """
 
 from __future__ import annotations
 
 from dockyard.auth.policy import AccessPolicy
+from dockyard.bootstrap_events import envelope_context
 from dockyard.config import Settings
+from dockyard.core.events import Event
 from dockyard.persistence.sql.session import Database
 from dockyard.persistence.sql.webhooks import SqlWebhookStore
+from dockyard.services.events.envelope import envelope
 from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.outbound.guard import OutboundPolicy
-from dockyard.services.webhooks.formats import ProjectVisibility, standard_renderers
+from dockyard.services.webhooks.formats import DISTRIBUTION, ProjectVisibility, standard_renderers
 from dockyard.services.webhooks.service import WebhookOptions, WebhookService
 from dockyard.services.webhooks.subscriptions import WebhookSubscriptionSource
 
@@ -38,6 +42,12 @@ def build_webhooks(
     store = SqlWebhookStore(database)
     visibility = ProjectVisibility()
     renderers = standard_renderers(settings.http.host, visibility)
+    context = envelope_context(settings)
+
+    def render_envelope(event: Event) -> bytes:
+        return envelope(event, context)
+
+    renderers[DISTRIBUTION] = render_envelope
     source = WebhookSubscriptionSource(store, renderers, visibility)
     return WebhookService(
         store, identity.projects, identity.audit, policy, source, options=webhook_options(settings)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from dockyard.api.errors import API_VERSION_HEADER
 from dockyard.api.http import Headers, Message, Request, Send
 from dockyard.auth.principal import ANONYMOUS, Principal
+from dockyard.core.events import EventRequest
 from dockyard.services.registry import Registry
 
 
@@ -51,6 +52,17 @@ class Context:
         raw_send = self.raw_send
         await raw_send({"type": "http.response.start", "status": status, "headers": headers})
         await raw_send({"type": "http.response.body", "body": body, "more_body": False})
+    def event_request(self) -> EventRequest:
+        """This request as events (registry:2 notifications) report it."""
+        headers = self.request.headers
+        client = self.request.scope.get("client")
+        return EventRequest(
+            addr=f"{client[0]}:{client[1]}" if client else "",
+            host=headers.get("x-forwarded-host") or headers.get("host", ""),
+            method=self.request.method,
+            useragent=headers.get("user-agent", ""),
+            scheme=headers.get("x-forwarded-proto") or self.request.scope.get("scheme", "http"),
+        )
 
     def base_headers(self) -> Headers:
         return [API_VERSION_HEADER, (b"x-request-id", self.request_id.encode())]

@@ -1,4 +1,5 @@
-"""The lifecycle metrics (garbage collection, the job queue, quotas, retention).
+"""The lifecycle metrics (garbage collection, the job queue, quotas, retention) and the
+event delivery metrics.
 
 Services report through the :class:`~dockyard.services.telemetry.Telemetry` protocol by short
 names; this table turns each into a Prometheus counter (``registry_<name>_total``) or gauge
@@ -42,6 +43,11 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "mirror_bytes_fetched": ("Bytes received from the upstream registry", ("upstream",)),
     "mirror_errors": ("Upstream failures by kind", ("upstream", "kind")),
+    "events_emitted": ("Domain events read from the outbox and dispatched, by kind", ("kind",)),
+    "event_deliveries": (
+        "Event delivery attempts by outcome (delivered, retry, dead)",
+        ("outcome",),
+    ),
     "login_throttle_fallbacks": (
         "Login throttle checks and updates done with this process's counts only (Redis down)",
         (),
@@ -58,6 +64,12 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "job_dead_letters": ("Jobs out of attempts, waiting for `dockyard jobs retry`", ("kind",)),
     "quota_used_bytes": ("Bytes stored by a project, counted once per blob", ("project",)),
     "quota_limit_bytes": ("A project's quota (absent: unlimited)", ("project",)),
+    "event_delivery_queue_depth": ("Event deliveries waiting to be sent (all nodes)", ()),
+    "event_delivery_oldest_age_seconds": (
+        "Age of the oldest event delivery still waiting to be sent (0: none)",
+        (),
+    ),
+    "event_dead_letters": ("Event deliveries that gave up (dead letters, all nodes)", ()),
 }
 
 

@@ -29,7 +29,6 @@ from dockyard.config.model import (
     LogSettings,
     MaintenanceSettings,
     MiddlewareEntry,
-    NotificationsSettings,
     PrometheusSettings,
     ProxySettings,
     ReadOnlySettings,
@@ -43,6 +42,7 @@ from dockyard.config.model import (
     UploadPurgingSettings,
     ValidationSettings,
 )
+from dockyard.config.notifications import NotificationsSettings
 
 __all__ = [
     "AccessLogSettings",

@@ -29,7 +29,6 @@ IGNORED = (
     "storage.s3.checksumdisabled",
     "storage.s3.checksumalgorithm",
     "storage.tag",
-    "notifications",
     "middleware",
     "reporting",
     "proxy.ttl",
@@ -53,7 +52,6 @@ READ_IN_PART: dict[str, frozenset[str]] = {
 CONSEQUENCES = {
     "proxy.ttl": "cached content does not expire (eviction is not implemented yet)",
     "proxy.exec": "no credential helper runs; set proxy.username and proxy.password",
-    "notifications": "no webhook notifications are sent",
     "middleware": "no storage or registry middleware (e.g. CloudFront redirects) runs",
     "http.net": "dockyard listens on TCP as http.addr says (unix is refused at start)",
     "validation.manifests.urls": "manifest URL rules are not enforced",

@@ -20,6 +20,7 @@ import msgspec
 
 from dockyard.config.duration import parse_duration
 from dockyard.config.errors import ConfigError
+from dockyard.config.notifications import OutboundSettings
 
 
 class MirrorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -38,11 +39,6 @@ class MirrorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     @property
     def timeout_seconds(self) -> float:
         return parse_duration(self.timeout)
-
-
-class OutboundSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    allowed: list[str] = []  # CIDRs dockyard may connect to whatever the other rules say
-    denied: list[str] = []  # CIDRs it never connects to
 
 
 def check_remote_url(url: str) -> None:

@@ -24,7 +24,12 @@ from dockyard.config.lifecycle import (
     QuotaSettings,
     RetentionSettings,
 )
-from dockyard.config.mirror import MirrorSettings, OutboundSettings
+from dockyard.config.mirror import MirrorSettings
+from dockyard.config.notifications import (
+    DeliverySettings,
+    NotificationsSettings,
+    OutboundSettings,
+)
 from dockyard.config.oidc import OidcSettings
 from dockyard.config.uploads import UploadLimitSettings
 from dockyard.config.webhooks import WebhookSettings
@@ -240,11 +245,6 @@ class StorageSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=
 # --- sections accepted for registry:2 compatibility (some not acted on yet) ------------
 
 
-class NotificationsSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    events: dict[str, Any] = {}
-    endpoints: list[dict[str, Any]] = []
-
-
 class MiddlewareEntry(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str
     disabled: bool = False
@@ -324,6 +324,7 @@ class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only
     mirror: MirrorSettings = msgspec.field(default_factory=MirrorSettings)  # with proxy.remoteurl
     outbound: OutboundSettings = msgspec.field(default_factory=OutboundSettings)
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)  # the job queue's runner
+    events: DeliverySettings = msgspec.field(default_factory=DeliverySettings)
 
 
 # --- the root --------------------------------------------------------------------------

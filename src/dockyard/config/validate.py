@@ -25,6 +25,7 @@ from dockyard.config.model import (
     StorageSettings,
     TlsSettings,
 )
+from dockyard.config.notifications import check_notifications
 from dockyard.config.oidc import check_oidc
 from dockyard.config.validation import index_completeness
 from dockyard.config.webhooks import check_webhooks
@@ -69,6 +70,9 @@ def _check_proxy(settings: Settings) -> None:
         _fail("proxy.username", "proxy.username and proxy.password must be set together")
     check_mirror(settings.dockyard.mirror)
     check_outbound(settings.dockyard.outbound)
+    check_notifications(
+        settings.notifications, settings.dockyard.events, settings.dockyard.outbound
+    )
 
 
 def duration(key: str, text: str, *, positive: bool = False) -> float:

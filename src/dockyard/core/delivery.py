@@ -15,6 +15,7 @@ Pure: no I/O, nothing from dockyard but ``core``. See ``docs/events.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Protocol
 
 import msgspec
@@ -29,6 +30,7 @@ class RetryPolicy(msgspec.Struct, frozen=True):
     backoff_seconds: float = 1.0  # the wait after the first failure; doubles on each failure
     max_backoff_seconds: float = 300.0  # the doubling stops here (jitter is added on top)
     max_attempts: int = 0  # attempts before the delivery becomes a dead letter; 0: never give up
+    steady_failures: int = 1  # failures in a row retried after backoff_seconds before doubling
 
 
 class OutboundRequest(msgspec.Struct, frozen=True):
@@ -67,3 +69,83 @@ class SubscriptionSource(Protocol):
     """Where subscriptions come from; asked again whenever the engine looks for new events."""
 
     async def subscriptions(self) -> Sequence[Subscription]: ...
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # waiting for its turn, its next attempt, or a node to send it
+    DELIVERED = "delivered"  # answered with a 2xx
+    DEAD = "dead"  # gave up after the policy's attempts; ``dockyard events replay`` revives it
+
+
+class OutboxPosition(msgspec.Struct, frozen=True, order=True):
+    """How far the dispatcher has read: (writing transaction, sequence); see docs/events.md."""
+
+    txid: int = 0
+    sequence: int = 0
+
+
+class NewDelivery(msgspec.Struct, frozen=True):
+    """One (subscription, event) pair the dispatcher found wanted."""
+
+    subscription: str
+    sequence: int
+    event_id: str
+    repository: str
+    kind: str
+
+
+class ClaimedDelivery(msgspec.Struct, frozen=True):
+    """A delivery this node holds the lease of: send it now, as attempt ``attempt``."""
+
+    id: int
+    subscription: str
+    attempt: int
+    event: Event
+
+
+class DeliveryRecord(msgspec.Struct, frozen=True):
+    """A delivery as history shows it (``dockyard events deliveries``, the webhooks API)."""
+
+    id: int
+    subscription: str
+    event_id: str
+    sequence: int
+    repository: str
+    kind: str
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: float
+    last_status: int  # the receiver's HTTP status; 0: no answer (refused, timed out, ...)
+    last_error: str
+    created_at: float
+    finished_at: float | None
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """What one attempt came to."""
+
+    status: int = 0  # the HTTP status, 0 when there was no answer
+    error: str = ""  # why it failed; empty for a 2xx
+
+    @property
+    def delivered(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def retry_delay(policy: RetryPolicy, failures: int, random_fraction: float) -> float:
+    """Seconds to wait after the ``failures``-th failure in a row (1, 2, ...).
+
+    The wait doubles from ``backoff_seconds`` after each failure beyond
+    ``steady_failures`` and stops at ``max_backoff_seconds``; up to a quarter of it is added
+    as jitter (``random_fraction`` in [0, 1)) so that receivers coming back are not hit by
+    every sender at the same moment.
+    """
+    doublings = max(0, failures - policy.steady_failures)
+    base = policy.backoff_seconds * (2.0 ** min(doublings, 62))
+    base = min(base, max(policy.max_backoff_seconds, policy.backoff_seconds))
+    return base * (1.0 + 0.25 * random_fraction)
+
+
+def gives_up(policy: RetryPolicy, attempts: int) -> bool:
+    """Whether a delivery that failed ``attempts`` times becomes a dead letter now."""
+    return policy.max_attempts > 0 and attempts >= policy.max_attempts

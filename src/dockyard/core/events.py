@@ -53,6 +53,15 @@ class EventKind(StrEnum):
 DetailValue = str | int | float | bool
 
 
+class EventReference(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A descriptor a pushed manifest references (config and layers, or an index's
+    manifests), as registry:2 notifications list them with ``includereferences``."""
+
+    digest: str
+    media_type: str = ""
+    size: int = 0
+
+
 class EventTarget(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=False):
     """What the event is about: ``digest`` for manifests, tags and blobs; ``project`` (and
     ``name``) for identity, quota and policy events, which have no repository; the rest when
@@ -69,6 +78,17 @@ class EventTarget(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknow
     name: str = ""  # the user, robot, member or policy the event is about
     count: int = 0  # manifest.pulled: how many pulls the event stands for
     detail: dict[str, DetailValue] = msgspec.field(default_factory=dict)  # summaries, roles
+    references: tuple[EventReference, ...] = ()  # a push: what the manifest references
+
+
+class EventRequest(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The HTTP request that caused a change, as registry:2 notifications report it."""
+
+    addr: str = ""  # the client's address and port (behind a trusted proxy: the client's)
+    host: str = ""  # the Host header the client sent
+    method: str = ""
+    useragent: str = ""
+    scheme: str = ""  # http or https, for links back to the registry (not sent as such)
 
 
 class EventOrigin(msgspec.Struct, frozen=True):
@@ -76,6 +96,7 @@ class EventOrigin(msgspec.Struct, frozen=True):
 
     actor: str | None = None  # the principal's name; None for anonymous
     request_id: str = ""
+    request: EventRequest | None = None  # None: not caused by an HTTP request (CLI, jobs)
 
 
 class Event(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -86,6 +107,7 @@ class Event(msgspec.Struct, frozen=True, omit_defaults=True):
     target: EventTarget
     actor: str | None = None
     request_id: str = ""
+    request: EventRequest | None = None
 
 
 class StoredEvent(msgspec.Struct, frozen=True):
@@ -111,11 +133,13 @@ def new_event(
         target=target,
         actor=origin.actor,
         request_id=origin.request_id,
+        request=origin.request,
     )
 
 
 _ENCODER = msgspec.json.Encoder()
 _TARGET_DECODER = msgspec.json.Decoder(EventTarget)
+_REQUEST_DECODER = msgspec.json.Decoder(EventRequest)
 
 
 def encode_target(target: EventTarget) -> bytes:
@@ -124,6 +148,15 @@ def encode_target(target: EventTarget) -> bytes:
 
 def decode_target(raw: bytes | str) -> EventTarget:
     return _TARGET_DECODER.decode(raw)
+
+
+def encode_request(request: EventRequest | None) -> str:
+    """The request as stored beside an event: JSON, or ``""`` when there was none."""
+    return "" if request is None else _ENCODER.encode(request).decode()
+
+
+def decode_request(raw: str | bytes | None) -> EventRequest | None:
+    return _REQUEST_DECODER.decode(raw) if raw else None
 
 
 def encode_event(event: Event) -> bytes:

@@ -72,6 +72,7 @@ class JobRunner:
         self.kinds: dict[str, JobKind] = {}
         self.schedules: dict[str, float] = {}  # kind -> interval in seconds
         self.locals: dict[str, Loop] = {}
+        self.work_loops: dict[str, Loop] = {}
         self._next_check: dict[str, float] = {}
         self._running: set[asyncio.Task[str]] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -107,12 +108,21 @@ class JobRunner:
         """A loop of this process only (its state is in memory), started and stopped here."""
         self.locals[name] = loop
 
+    def work_loop(self, name: str, loop: Loop) -> None:
+        """A loop that is background work of its own (safe on any number of nodes by
+        itself, e.g. event delivery's leased rows): it runs where queued jobs run, so
+        ``runinserve: false`` keeps it on ``dockyard worker`` processes."""
+        self.work_loops[name] = loop
+
     # running ----------------------------------------------------------------------------
 
     async def start(self, *, queue_work: bool = True) -> None:
         """Start the local loops, and the queue loop unless ``queue_work`` is False."""
         for name, loop in self.locals.items():
             self._tasks.append(asyncio.create_task(loop(), name=f"dockyard-{name}"))
+        if queue_work:
+            for name, loop in self.work_loops.items():
+                self._tasks.append(asyncio.create_task(loop(), name=f"dockyard-{name}"))
         if queue_work and self.kinds:
             log.info(
                 "taking jobs: %s; schedules: %s", ", ".join(sorted(self.kinds)),

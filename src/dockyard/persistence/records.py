@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dockyard.core.events import EventReference
+
 
 @dataclass(frozen=True, slots=True)
 class BlobRecord:
@@ -42,6 +44,8 @@ class NewManifest:
     optional_children: frozenset[str] = frozenset()
     # a pull-through cache records a manifest before any of its blobs or children arrive
     references_optional: bool = False
+    # what the manifest references, in its own order (config, layers; or an index's manifests)
+    references: tuple[EventReference, ...] = ()
 
     def check_sizes(self, stored: dict[str, int]) -> None:
         """Raise ReferenceSizeError for references ``stored`` (digest -> size) holds with

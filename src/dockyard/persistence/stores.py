@@ -5,6 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from dockyard.core.delivery import (
+    ClaimedDelivery,
+    DeliveryRecord,
+    DeliveryState,
+    NewDelivery,
+    OutboxPosition,
+)
 from dockyard.core.events import Event, EventOrigin, StoredEvent
 from dockyard.persistence.identity_records import (
     AccessTokenRecord,
@@ -260,3 +267,46 @@ class AuditStore(Protocol):
     async def append_consumed(
         self, events: Sequence[AuditEvent], consumer: str, read_from: int, position: int
     ) -> bool: ...
+
+
+class DeliveryStore(Protocol):
+    """The delivery engine's cursor and deliveries (``sql/deliveries.py``)."""
+
+    async def position(self) -> OutboxPosition: ...
+    async def events_after(
+        self, position: OutboxPosition, limit: int
+    ) -> list[tuple[OutboxPosition, StoredEvent]]: ...
+    async def record_dispatch(
+        self,
+        read_from: OutboxPosition,
+        moved_to: OutboxPosition,
+        deliveries: Sequence[NewDelivery],
+        now: float,
+    ) -> bool: ...
+    async def claim(
+        self, owner: str, *, now: float, lease_until: float, limit: int
+    ) -> list[ClaimedDelivery]: ...
+    async def finish(
+        self,
+        delivery_id: int,
+        owner: str,
+        state: DeliveryState,
+        *,
+        status: int,
+        error: str,
+        next_attempt_at: float,
+        now: float,
+    ) -> bool: ...
+    async def history(
+        self,
+        *,
+        subscription: str | None = None,
+        state: DeliveryState | None = None,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryRecord]: ...
+    async def replay(
+        self, *, now: float, delivery_id: int | None = None, subscription: str | None = None
+    ) -> int: ...
+    async def prune(self, before: float) -> tuple[int, int]: ...
+    async def queue(self) -> tuple[int, float | None, int]: ...

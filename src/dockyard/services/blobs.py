@@ -10,7 +10,7 @@ from dockyard.auth.principal import Principal
 from dockyard.cache.base import NullCache
 from dockyard.core.digest import parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.core.events import EventOrigin
+from dockyard.core.events import EventOrigin, EventRequest
 from dockyard.core.reference import validate_name
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.descriptors import BlobDescriptorCache
@@ -112,7 +112,13 @@ class BlobService:
         return await self.immutability.unlink_blob(repository, digest, origin=origin)
 
     async def delete(
-        self, principal: Principal, repository: str, digest: str, *, request_id: str = ""
+        self,
+        principal: Principal,
+        repository: str,
+        digest: str,
+        *,
+        request_id: str = "",
+        request: EventRequest | None = None,
     ) -> None:
         """Unlink the blob from ``repository``; bytes go when garbage collection runs."""
         validate_name(repository)
@@ -120,6 +126,6 @@ class BlobService:
         await ensure_delete_enabled(self.options)
         self.policy.require(principal, Action.DELETE, repository)
         await self.descriptors.forget(repository, digest)
-        if not await self._unlink(repository, digest, origin_of(principal, request_id)):
+        if not await self._unlink(repository, digest, origin_of(principal, request_id, request)):
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": digest})
         await self.descriptors.forget_quietly(repository, digest)

@@ -11,7 +11,7 @@ from dockyard.auth.principal import Principal
 from dockyard.core import mediatypes as mt
 from dockyard.core.digest import digest_of, is_valid_digest, parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.core.events import EventOrigin
+from dockyard.core.events import EventOrigin, EventReference, EventRequest
 from dockyard.core.manifest import ParsedManifest, parse_manifest
 from dockyard.core.reference import is_valid_tag, validate_name, validate_tag
 from dockyard.persistence.lifecycle_records import ImmutableTagError
@@ -127,6 +127,7 @@ class ManifestService:
         body: bytes,
         extra_tags: list[str],
         request_id: str = "",
+        request: EventRequest | None = None,
     ) -> PushedManifest:
         validate_name(repository)
         await ensure_writable(self.options)
@@ -138,7 +139,7 @@ class ManifestService:
             optional_children=optional_children(parsed, self.options.index_completeness),
         )
         try:
-            origin = origin_of(principal, request_id)
+            origin = origin_of(principal, request_id, request)
             missing = await self._record_within_quota(repository, new, origin)
         except ReferenceSizeError as error:
             raise size_refusal(parsed, error) from None
@@ -179,11 +180,17 @@ class ManifestService:
             ) from None
 
     async def delete(
-        self, principal: Principal, repository: str, reference: str, *, request_id: str = ""
+        self,
+        principal: Principal,
+        repository: str,
+        reference: str,
+        *,
+        request_id: str = "",
+        request: EventRequest | None = None,
     ) -> None:
         validate_name(repository)
         await ensure_delete_enabled(self.options)
-        origin = origin_of(principal, request_id)
+        origin = origin_of(principal, request_id, request)
         if is_digest_reference(reference):
             self.policy.require(principal, Action.DELETE, repository)
             require_possible(reference)
@@ -236,4 +243,7 @@ def new_manifest(
         child_digests=tuple(dict.fromkeys(children)),
         tags=tags,
         declared_sizes=declared_sizes(parsed),
+        references=tuple(
+            EventReference(d.digest, d.mediaType, d.size) for d in (*parsed.blobs, *parsed.children)
+        ),
     )

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from dockyard.auth.policy import AccessPolicy
     from dockyard.services.blobs import BlobService
     from dockyard.services.events import EventReader
+    from dockyard.services.events.deliveries import DeliveryHistory
+    from dockyard.services.events.engine import DeliveryEngine
     from dockyard.services.gc import GarbageCollector
     from dockyard.services.health import HealthMonitor
     from dockyard.services.identity.wiring import IdentityServices
@@ -79,3 +81,5 @@ class Registry:
     events: EventReader | None = None  # the outbox, read in order (docs/events.md)
     webhooks: WebhookService | None = None  # project webhooks (docs/webhooks.md)
     mirror: Mirror | None = None  # proxy.remoteurl: the pull-through cache (docs/mirror.md)
+    delivery: DeliveryEngine | None = None  # sends events to their subscriptions
+    deliveries: DeliveryHistory | None = None  # the delivery history, dead letters, replay

@@ -29,7 +29,7 @@ from dockyard.auth.principal import Principal
 from dockyard.cache.base import LocalLocks, LockManager
 from dockyard.core.digest import Digest, new_hasher, parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.core.events import EventOrigin
+from dockyard.core.events import EventOrigin, EventRequest
 from dockyard.core.reference import NAME_MAX_LENGTH, validate_name
 from dockyard.persistence.records import BlobRecord, UploadRecord
 from dockyard.persistence.stores import MetadataStore
@@ -238,6 +238,7 @@ class UploadService:
         source: str | None,
         *,
         request_id: str = "",
+        request: EventRequest | None = None,
     ) -> BlobRecord | None:
         """Link an existing blob from ``source`` (or any readable repository when None); a
         new link is a ``blob.mounted`` event."""
@@ -253,7 +254,7 @@ class UploadService:
             found = await self.metadata.linked_blob(candidate, digest)
             if found is None:
                 continue
-            mounted = MountedBlob(found, candidate, origin_of(principal, request_id))
+            mounted = MountedBlob(found, candidate, origin_of(principal, request_id, request))
             return await self._link_within_quota(repository, mounted)
         return None
 

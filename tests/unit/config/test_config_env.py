@@ -236,7 +236,9 @@ def test_env_can_fill_loose_sections_and_lists() -> None:
     }
     s = load_settings(None, env)
     assert s.log.fields == {"service": "registry"}
-    assert s.notifications.endpoints == [{"name": "hook", "url": "http://hook.example/"}]
+    assert [(e.name, e.url) for e in s.notifications.endpoints] == [
+        ("hook", "http://hook.example/")
+    ]
     assert "no list index 2" in env_error({"REGISTRY_NOTIFICATIONS_ENDPOINTS_2_URL": "x"})
 
 

@@ -42,5 +42,13 @@ def test_set_keys_are_named(write_config: Callable[[str], str]) -> None:
 
 
 def test_variables_count_as_well() -> None:
-    settings = load_settings(None, {"REGISTRY_NOTIFICATIONS_ENDPOINTS_0_NAME": "hook"})
-    assert ignored_keys(settings) == ["notifications"]
+    settings = load_settings(None, {"REGISTRY_REPORTING_BUGSNAG_APIKEY": "key"})
+    assert ignored_keys(settings) == ["reporting"]
+
+
+def test_notifications_are_honoured_not_ignored() -> None:
+    env = {
+        "REGISTRY_NOTIFICATIONS_ENDPOINTS_0_NAME": "hook",
+        "REGISTRY_NOTIFICATIONS_ENDPOINTS_0_URL": "http://127.0.0.1:9/events",
+    }
+    assert ignored_keys(load_settings(None, env)) == []

@@ -44,7 +44,14 @@ def test_registry2_example_config_loads(example_config: str) -> None:
     assert s.listen_host_port() == ("0.0.0.0", 5000)
     assert s.debug_host_port() == ("0.0.0.0", 5001)
     assert s.http.debug.prometheus.enabled is True
-    assert s.notifications.endpoints[0]["name"] == "alistener"
+    endpoint = s.notifications.endpoints[0]
+    assert (endpoint.name, endpoint.timeout_seconds, endpoint.failures_before_doubling) == (
+        "alistener",
+        1.0,
+        10,
+    )
+    assert endpoint.headers == {"Authorization": ["Bearer sometoken"]}
+    assert endpoint.ignore.actions == ["pull"] and s.notifications.events.includereferences
     assert s.middleware["storage"][0].name == "redirect"
     assert s.health["storagedriver"]["threshold"] == 3
     assert s.redis["addr"] == "localhost:6379"

@@ -31,6 +31,8 @@ TABLES = (
     "quota_alerts",
     "event_cursors",
     "mirror_tags",
+    "event_deliveries",
+    "delivery_cursors",
 )
 
 

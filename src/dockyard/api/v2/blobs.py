@@ -127,6 +127,10 @@ async def _send_stored(
 async def delete(ctx: Context, params: dict[str, str]) -> None:
     ctx.repository = params["name"]
     await ctx.registry.blobs.delete(
-        ctx.principal, params["name"], params["digest"], request_id=ctx.request_id
+        ctx.principal,
+        params["name"],
+        params["digest"],
+        request_id=ctx.request_id,
+        request=ctx.event_request(),
     )
     await respond(ctx.send, 202, ctx.base_headers())

@@ -53,6 +53,7 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
         body=body,
         extra_tags=tag_params,
         request_id=ctx.request_id,
+        request=ctx.event_request(),
     )
     headers = ctx.base_headers()
     headers += [
@@ -70,6 +71,10 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
 async def delete(ctx: Context, params: dict[str, str]) -> None:
     ctx.repository = params["name"]
     await ctx.registry.manifests.delete(
-        ctx.principal, params["name"], params["reference"], request_id=ctx.request_id
+        ctx.principal,
+        params["name"],
+        params["reference"],
+        request_id=ctx.request_id,
+        request=ctx.event_request(),
     )
     await respond(ctx.send, 202, ctx.base_headers())

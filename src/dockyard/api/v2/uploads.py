@@ -40,7 +40,12 @@ async def start(ctx: Context, params: dict[str, str]) -> None:
     mount = request.param("mount")
     if mount is not None:
         blob = await service.mount(
-            ctx.principal, name, mount, request.param("from"), request_id=ctx.request_id
+            ctx.principal,
+            name,
+            mount,
+            request.param("from"),
+            request_id=ctx.request_id,
+            request=ctx.event_request(),
         )
         if blob is not None:
             await _created(ctx, name, blob.digest)

@@ -14,6 +14,7 @@ import logging
 
 import psycopg
 
+from dockyard.persistence.sql.delivery_schema import delivery_migration
 from dockyard.persistence.sql.events_more_schema import events_more_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
 from dockyard.persistence.sql.jobs_schema import jobs_migration
@@ -123,6 +124,8 @@ MIGRATIONS: tuple[str, ...] = (
     mirror_migration("postgres"),
     # the job queue and its schedules, replacing the job_runs leases (docs/jobs.md)
     jobs_migration("postgres"),
+    # event delivery: the dispatcher's cursor, deliveries, the outbox's writing transaction
+    delivery_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

@@ -19,6 +19,7 @@ def pushed(manifest: NewManifest, moved: dict[str, str] | None = None) -> EventT
         tags=manifest.tags,
         children=manifest.child_digests,
         previous=moved or {},
+        references=manifest.references,
     )
 
 

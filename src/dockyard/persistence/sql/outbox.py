@@ -16,7 +16,9 @@ from dockyard.core.events import (
     EventOrigin,
     EventTarget,
     StoredEvent,
+    decode_request,
     decode_target,
+    encode_request,
     encode_target,
     new_event,
 )
@@ -25,13 +27,14 @@ from dockyard.persistence.sql.session import Database, Row, Session
 MAX_PAGE = 1000
 
 _INSERT = """
-INSERT INTO outbox_events(event_id, kind, created_at, repository, actor, request_id, target)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO outbox_events(
+    event_id, kind, created_at, repository, actor, request_id, target, request
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
-_AFTER = """
-SELECT sequence, event_id, kind, created_at, repository, actor, request_id, target
-FROM outbox_events WHERE sequence > ? ORDER BY sequence LIMIT ?
-"""
+COLUMNS = "sequence, event_id, kind, created_at, repository, actor, request_id, target, request"
+_AFTER = f"""
+SELECT {COLUMNS} FROM outbox_events WHERE sequence > ? ORDER BY sequence LIMIT ?
+"""  # noqa: S608 - constant column list
 
 
 def _values(event: Event) -> tuple[object, ...]:
@@ -43,6 +46,7 @@ def _values(event: Event) -> tuple[object, ...]:
         event.actor,
         event.request_id,
         encode_target(event.target).decode(),
+        encode_request(event.request),
     )
 
 
@@ -69,7 +73,8 @@ async def emit(
         await record(session, new_event(kind, origin, repository, target))
 
 
-def _stored(row: Row) -> StoredEvent:
+def stored_event(row: Row) -> StoredEvent:
+    """A row of :data:`COLUMNS` as the event it holds."""
     event = Event(
         id=str(row[1]),
         kind=EventKind(row[2]),
@@ -78,6 +83,7 @@ def _stored(row: Row) -> StoredEvent:
         actor=None if row[5] is None else str(row[5]),
         request_id=str(row[6]),
         target=decode_target(row[7]),
+        request=decode_request(row[8]),
     )
     return StoredEvent(int(row[0]), event)
 
@@ -91,7 +97,7 @@ class SqlOutbox:
     async def events_after(self, after: int, limit: int) -> list[StoredEvent]:
         limit = max(1, min(limit, MAX_PAGE))
         rows = await self.db.fetchall(_AFTER, (after, limit))
-        return [_stored(row) for row in rows]
+        return [stored_event(row) for row in rows]
 
     async def last_sequence(self) -> int:
         row = await self.db.fetchone("SELECT coalesce(max(sequence), 0) FROM outbox_events")

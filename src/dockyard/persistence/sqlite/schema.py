@@ -5,6 +5,7 @@ Keep in step with ``postgres/schema.py``: migration N means the same change in b
 
 from __future__ import annotations
 
+from dockyard.persistence.sql.delivery_schema import delivery_migration
 from dockyard.persistence.sql.events_more_schema import events_more_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
 from dockyard.persistence.sql.jobs_schema import jobs_migration
@@ -109,4 +110,6 @@ MIGRATIONS: tuple[str, ...] = (
     mirror_migration("sqlite"),
     # the job queue and its schedules, replacing the job_runs leases (docs/jobs.md)
     jobs_migration("sqlite"),
+    # event delivery: the dispatcher's cursor, deliveries, the outbox's writing transaction
+    delivery_migration("sqlite"),
 )

@@ -80,6 +80,12 @@ def _detail(event: Event) -> dict[str, Any]:
     return detail
 
 
+def _client(event: Event) -> str:
+    """The client's address without its port ("" when no HTTP request caused the event)."""
+    addr = event.request.addr if event.request is not None else ""
+    return addr.rsplit(":", 1)[0] if addr else ""
+
+
 def audit_row(event: Event, *, pulls: bool = True) -> AuditEvent | None:
     """The audit row an event makes, or None for the kinds the audit log gets elsewhere."""
     name = _NAMES.get(event.kind)
@@ -91,7 +97,7 @@ def audit_row(event: Event, *, pulls: bool = True) -> AuditEvent | None:
         event=name,
         outcome="success",
         target=f"repository:{event.repository}",
-        client="",  # the event carries no client address (docs/management.md, audit log)
+        client=_client(event),
         detail_json=msgspec.json.encode(_detail(event)).decode(),
         created_at=event.time,
     )

@@ -1,8 +1,10 @@
-"""Domain events: who a change is attributed to, and reading the outbox back.
+"""Domain events: who a change is attributed to, reading the outbox back, and delivering it.
 
 Services hand an ``EventOrigin`` to the store write that makes a change; the store records the
-event in the same transaction (``persistence/sql/outbox.py``). What comes next (webhooks,
-registry:2 notifications, the job queue) reads through ``EventReader``. See docs/events.md.
+event in the same transaction (``persistence/sql/outbox.py``). Operators read it through
+``EventReader``. ``engine.py`` delivers events to subscriptions (``core/delivery.py``):
+registry:2 notifications endpoints (``notifications.py``) and, at merge, project webhooks;
+``deliveries.py`` is the read and replay side of its history. See docs/events.md.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dockyard.core.events import (
     Event,
     EventKind,
     EventOrigin,
+    EventRequest,
     EventTarget,
     StoredEvent,
     new_event,
@@ -23,10 +26,12 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
 
-def origin_of(principal: Principal, request_id: str = "") -> EventOrigin:
+def origin_of(
+    principal: Principal, request_id: str = "", request: EventRequest | None = None
+) -> EventOrigin:
     """The actor is the principal's name; an anonymous caller has none."""
     actor = principal.name if principal.authenticated and principal.name else None
-    return EventOrigin(actor=actor, request_id=request_id)
+    return EventOrigin(actor=actor, request_id=request_id, request=request)
 
 
 def change_event(
