@@ -25,6 +25,12 @@ def mount_identity(
         registry.lifecycle, registry.policy, services.projects, services.audit, registry.options
     )
     api = ManagementApi(
-        services, authenticator, admin, registry.system, access_log=access_log, ids=request_ids
+        services,
+        authenticator,
+        admin,
+        registry.system,
+        access_log=access_log,
+        ids=request_ids,
+        supply_chain=registry.supply_chain,
     )
     return authenticator, api

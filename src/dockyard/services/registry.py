@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from dockyard.services.maintenance import UploadPurger
     from dockyard.services.manifests import ManifestService
     from dockyard.services.readonly import WriteGate
+    from dockyard.services.supplychain.sboms import SupplyChainService
     from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.uploads import UploadService
 
@@ -69,3 +70,4 @@ class Registry:
     # health.storagedriver: probes of storage and database behind /debug/health (None: off)
     health: HealthMonitor | None = None
     events: EventReader | None = None  # the outbox, read in order (docs/events.md)
+    supply_chain: SupplyChainService | None = None  # inventories, SBOMs (docs/supply-chain.md)

@@ -33,7 +33,7 @@ from dockyard.api.http import (
     send_start,
 )
 from dockyard.api.identity_authn import IdentityAuthenticator
-from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots
+from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, supplychain
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt.browsers import check_browser_request
 from dockyard.api.mgmt.refusals import record_refusal
@@ -44,6 +44,7 @@ from dockyard.auth.secrets import parse_token
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.lifecycle_admin import LifecycleAdmin
+from dockyard.services.supplychain.sboms import SupplyChainService
 from dockyard.services.system_settings import SystemSettingsService
 
 log = logging.getLogger("dockyard.api")
@@ -56,6 +57,7 @@ def build_router(
     services: IdentityServices,
     admin: LifecycleAdmin | None = None,
     system: SystemSettingsService | None = None,
+    supply_chain: SupplyChainService | None = None,
 ) -> Router:
     return Router(
         [
@@ -65,6 +67,7 @@ def build_router(
             *audit.endpoints(services),
             *(lifecycle.endpoints(admin) if admin is not None else []),
             *system_api.endpoints(system),
+            *supplychain.endpoints(supply_chain),
         ]
     )
 
@@ -79,10 +82,11 @@ class ManagementApi:
         *,
         access_log: AccessLog | None = None,
         ids: RequestIds | None = None,
+        supply_chain: SupplyChainService | None = None,  # inventories and SBOMs
     ) -> None:
         self.services = services
         self.authenticator = authenticator
-        self.router = build_router(services, admin, system)
+        self.router = build_router(services, admin, system, supply_chain)
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
         self.access_log = access_log
         self.ids = ids or RequestIds()

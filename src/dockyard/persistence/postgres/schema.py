@@ -21,6 +21,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
     reservations_migration,
 )
 from dockyard.persistence.sql.outbox_schema import outbox_migration
+from dockyard.persistence.sql.supplychain_schema import supply_chain_migration
 
 log = logging.getLogger("dockyard.persistence")
 
@@ -111,6 +112,8 @@ MIGRATIONS: tuple[str, ...] = (
     reservations_migration("postgres"),
     # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
     outbox_migration("postgres"),
+    # layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
+    supply_chain_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

@@ -12,6 +12,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
     reservations_migration,
 )
 from dockyard.persistence.sql.outbox_schema import outbox_migration
+from dockyard.persistence.sql.supplychain_schema import supply_chain_migration
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -97,4 +98,6 @@ MIGRATIONS: tuple[str, ...] = (
     reservations_migration("sqlite"),
     # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
     outbox_migration("sqlite"),
+    # layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
+    supply_chain_migration("sqlite"),
 )

@@ -1,0 +1,107 @@
+"""An image's inventory: the manifest's layers, each indexed once, applied in order; an index
+gets one inventory per platform (attestation entries and artifacts are skipped)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from dockyard.core import mediatypes as mt
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.supplychain.image import apply_layers
+from dockyard.core.supplychain.model import Package
+from dockyard.persistence.records import ManifestRecord
+from dockyard.persistence.stores import MetadataStore
+from dockyard.services.supplychain.indexer import LayerIndexer, layer_of
+
+MAX_PLATFORMS = 64
+
+
+class _Entry(msgspec.Struct, frozen=True):
+    mediaType: str = ""  # noqa: N815 - the wire name
+    digest: str = ""
+    size: int = 0
+    platform: dict[str, object] | None = None
+
+
+class _Document(msgspec.Struct, frozen=True):
+    mediaType: str = ""  # noqa: N815 - the wire name
+    layers: list[_Entry] = []
+    manifests: list[_Entry] = []
+    subject: _Entry | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerState:
+    digest: str
+    outcome: str  # indexed | refused
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInventory:
+    """The packages of one image manifest (one platform of an index)."""
+
+    digest: str  # the image manifest's digest
+    media_type: str
+    size: int
+    platform: str  # os/architecture[/variant], "" for a single image
+    packages: tuple[Package, ...]
+    layers: tuple[LayerState, ...]
+
+
+def platform_name(platform: dict[str, object] | None) -> str:
+    if not platform:
+        return ""
+    parts = [str(platform.get("os", "")), str(platform.get("architecture", ""))]
+    if platform.get("variant"):
+        parts.append(str(platform["variant"]))
+    return "/".join(parts)
+
+
+def _decode(record: ManifestRecord) -> _Document:
+    try:
+        return msgspec.json.decode(record.content, type=_Document)
+    except msgspec.DecodeError:
+        raise RegistryError(ErrorCode.MANIFEST_INVALID, "manifest unreadable") from None
+
+
+def _is_layer(entry: _Entry) -> bool:
+    return ".tar" in entry.mediaType or entry.mediaType.endswith(".tar")
+
+
+class InventoryBuilder:
+    def __init__(self, metadata: MetadataStore, indexer: LayerIndexer) -> None:
+        self.metadata, self.indexer = metadata, indexer
+
+    async def images(self, repository: str, record: ManifestRecord) -> list[ImageInventory]:
+        """One inventory for an image, one per platform for an index."""
+        document = _decode(record)
+        if record.media_type not in mt.INDEXES:
+            return [await self._image(record, document, "")]
+        found = []
+        for child in document.manifests[:MAX_PLATFORMS]:
+            name = platform_name(child.platform)
+            if child.mediaType not in mt.IMAGE_MANIFESTS or name.startswith("unknown"):
+                continue
+            stored = await self.metadata.manifest_by_digest(repository, child.digest)
+            if stored is not None:
+                found.append(await self._image(stored, _decode(stored), name))
+        return found
+
+    async def _image(self, record: ManifestRecord, doc: _Document, name: str) -> ImageInventory:
+        if record.media_type not in mt.IMAGE_MANIFESTS or doc.subject is not None:
+            raise RegistryError(
+                ErrorCode.UNSUPPORTED,
+                "not an image: artifacts have no package inventory",
+                detail={"digest": record.digest},
+            )
+        states, layers = [], []
+        for entry in (e for e in doc.layers if _is_layer(e)):
+            stored = await self.indexer.inventory(entry.digest)
+            states.append(LayerState(entry.digest, stored.outcome, stored.detail))
+            layers.append(layer_of(stored))
+        packages = tuple(apply_layers(layers))
+        size = len(record.content)
+        return ImageInventory(record.digest, record.media_type, size, name, packages, tuple(states))

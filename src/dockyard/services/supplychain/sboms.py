@@ -1,0 +1,183 @@
+"""Inventories and SBOMs of images, for the API, the CLI and the job queue.
+
+An SBOM is pushed like any other artifact, through the registry's own upload and manifest
+services: the document as a blob, the empty config, and an OCI image manifest with
+``artifactType`` and ``subject`` (the image, or each platform's image of an index). The
+referrers API then lists it; the tag-schema fallback tag (``sha256-<hex of the subject>``)
+is written too, for clients that look there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import msgspec
+
+from dockyard.auth.grants import SYSTEM
+from dockyard.auth.permissions import Permission, project_of
+from dockyard.auth.policy import AccessPolicy, Action
+from dockyard.auth.principal import Principal
+from dockyard.core import mediatypes as mt
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.reference import validate_name
+from dockyard.services.listing import ListingService
+from dockyard.services.manifests import ManifestService
+from dockyard.services.supplychain import sbom_cyclonedx, sbom_spdx
+from dockyard.services.supplychain.inventory import ImageInventory, InventoryBuilder
+from dockyard.services.supplychain.store import SupplyChainStore
+from dockyard.services.uploads import UploadService
+
+log = logging.getLogger("dockyard.supplychain")
+BACKGROUND = Principal("system:supplychain", identity=SYSTEM, client="")
+EMPTY_CONFIG = b"{}"
+FORMATS: dict[str, tuple[str, Callable[[str, ImageInventory], bytes]]] = {
+    "spdx": (sbom_spdx.MEDIA_TYPE, sbom_spdx.spdx_document),
+    "cyclonedx": (sbom_cyclonedx.MEDIA_TYPE, sbom_cyclonedx.cyclonedx_document),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedSbom:
+    subject: str
+    platform: str
+    format: str
+    artifact_type: str
+    digest: str  # the referrer manifest's digest
+    document_digest: str
+    packages: int
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+class SupplyChainService:
+    def __init__(
+        self,
+        policy: AccessPolicy,
+        builder: InventoryBuilder,
+        store: SupplyChainStore,
+        *,
+        uploads: UploadService,
+        manifests: ManifestService,
+        listing: ListingService,
+    ) -> None:
+        self.policy, self.builder, self.store = policy, builder, store
+        self.uploads, self.manifests, self.listing = uploads, manifests, listing
+
+    async def inventory(
+        self, principal: Principal, repository: str, reference: str
+    ) -> list[ImageInventory]:
+        """The packages of the image ``reference`` names (one entry per platform)."""
+        record = await self.manifests.get(principal, repository, reference)
+        return await self.builder.images(repository, record)
+
+    async def generate(
+        self, principal: Principal, repository: str, reference: str, formats: list[str]
+    ) -> list[AttachedSbom]:
+        """Make SBOMs in ``formats`` and attach them; needs push access to the repository."""
+        unknown = [name for name in formats if name not in FORMATS]
+        if unknown or not formats:
+            raise RegistryError(
+                ErrorCode.UNSUPPORTED,
+                "SBOM format must be spdx or cyclonedx",
+                detail={"formats": unknown},
+            )
+        validate_name(repository)
+        self.policy.require(principal, Action.PUSH, repository)
+        attached = []
+        for image in await self.inventory(principal, repository, reference):
+            for name in formats:
+                attached.append(await self._attach(principal, repository, image, name))
+            await self._write_fallback_tag(principal, repository, image.digest)
+        return attached
+
+    async def index_and_attach(self, repository: str, digest: str) -> list[AttachedSbom]:
+        """On push (called from the job queue): index the image's layers and attach both SBOMs,
+        unless the project turned "SBOM on push" off. Runs as the system."""
+        if await self.store.sbom_on_push(project_of(repository)) is False:
+            return []
+        return await self.generate(BACKGROUND, repository, digest, list(FORMATS))
+
+    async def _attach(
+        self, principal: Principal, repository: str, image: ImageInventory, name: str
+    ) -> AttachedSbom:
+        artifact_type, render = FORMATS[name]
+        document = render(repository, image)
+        for blob in (document, EMPTY_CONFIG):
+            digest = _digest(blob)
+            await self.uploads.monolithic(
+                principal, repository, digest, _once(blob), length=len(blob)
+            )
+        manifest = _referrer_manifest(image, artifact_type, document)
+        pushed = await self.manifests.put(
+            principal,
+            repository,
+            _digest(manifest),
+            content_type=mt.OCI_MANIFEST,
+            body=manifest,
+            extra_tags=[],
+        )
+        return AttachedSbom(
+            image.digest,
+            image.platform,
+            name,
+            artifact_type,
+            pushed.digest,
+            _digest(document),
+            len(image.packages),
+        )
+
+    async def _write_fallback_tag(
+        self, principal: Principal, repository: str, subject: str
+    ) -> None:
+        """The referrers tag schema: an index of the subject's referrers under its tag."""
+        body = await self.listing.referrers(principal, repository, subject, None)
+        tag = subject.replace(":", "-")
+        await self.manifests.put(
+            principal, repository, tag, content_type=mt.OCI_INDEX, body=body, extra_tags=[]
+        )
+
+    async def sbom_on_push(self, principal: Principal, project: str) -> bool:
+        """The project's "SBOM on push" switch (project readers may see it)."""
+        self.policy.require_project(principal, Permission.PROJECT_READ, project)
+        value = await self.store.sbom_on_push(project)
+        if value is None:
+            raise _no_project(project)
+        return value
+
+    async def set_sbom_on_push(self, principal: Principal, project: str, enabled: bool) -> bool:
+        self.policy.require_project(principal, Permission.PROJECT_CONFIGURE, project)
+        if not await self.store.set_sbom_on_push(project, enabled):
+            raise _no_project(project)
+        return enabled
+
+
+def _no_project(project: str) -> RegistryError:
+    return RegistryError(ErrorCode.NOT_FOUND, "no such project", detail={"project": project})
+
+
+def _referrer_manifest(image: ImageInventory, artifact_type: str, document: bytes) -> bytes:
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": {
+            "mediaType": mt.OCI_EMPTY_CONFIG,
+            "digest": _digest(EMPTY_CONFIG),
+            "size": 2,
+        },
+        "layers": [
+            {"mediaType": artifact_type, "digest": _digest(document), "size": len(document)}
+        ],
+        "subject": {"mediaType": image.media_type, "digest": image.digest, "size": image.size},
+        "annotations": {"org.opencontainers.image.title": f"sbom.{artifact_type.split('/')[1]}"},
+    }
+    return msgspec.json.encode(manifest)
