@@ -21,6 +21,7 @@ from dockyard.cli import (
     import_cmd,
     lifecycle_cmds,
     migrate,
+    sbom_cmd,
     serve,
     token_cmd,
 )
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     lifecycle_cmds.register(commands)
     token_cmd.register(commands)
     events_cmd.register(commands)
+    sbom_cmd.register(commands)
     return parser
 
 

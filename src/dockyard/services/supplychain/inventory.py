@@ -93,7 +93,7 @@ class InventoryBuilder:
     async def _image(self, record: ManifestRecord, doc: _Document, name: str) -> ImageInventory:
         if record.media_type not in mt.IMAGE_MANIFESTS or doc.subject is not None:
             raise RegistryError(
-                ErrorCode.UNSUPPORTED,
+                ErrorCode.BAD_REQUEST,
                 "not an image: artifacts have no package inventory",
                 detail={"digest": record.digest},
             )

@@ -86,7 +86,7 @@ class SupplyChainService:
         unknown = [name for name in formats if name not in FORMATS]
         if unknown or not formats:
             raise RegistryError(
-                ErrorCode.UNSUPPORTED,
+                ErrorCode.BAD_REQUEST,
                 "SBOM format must be spdx or cyclonedx",
                 detail={"formats": unknown},
             )
