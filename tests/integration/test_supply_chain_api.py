@@ -77,8 +77,8 @@ def test_inventory_applies_layers_in_order(server: RunningServer) -> None:
     with server.client(auth=DEV) as registry:
         push(registry, "sc/app", image, tag="v1")
     with Api(server, READER) as reader:
-        found = reader.ok("GET", "/supply-chain/inventory", params={"repository": "sc/app",
-                                                                     "reference": "v1"})  # fmt: skip
+        query = {"repository": "sc/app", "reference": "v1"}
+        found = reader.ok("GET", "/supply-chain/inventory", params=query)
     [only] = found["images"]
     assert only["digest"] == image.digest and only["platform"] == ""
     assert names(only) == {("deb", "libc6", "2.36-9"), ("pypi", "requests", "2.31.0")}
@@ -127,7 +127,8 @@ def test_an_index_gets_one_sbom_per_platform(server: RunningServer) -> None:
     index = json.dumps({
         "schemaVersion": 2, "mediaType": OCI_INDEX,
         "manifests": [
-            descriptor(amd.manifest, amd.media_type, platform={"os": "linux", "architecture": "amd64"}),
+            descriptor(amd.manifest, amd.media_type,
+                       platform={"os": "linux", "architecture": "amd64"}),
             descriptor(arm.manifest, arm.media_type,
                        platform={"os": "linux", "architecture": "arm64", "variant": "v8"}),
         ],

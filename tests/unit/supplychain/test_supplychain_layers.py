@@ -25,6 +25,10 @@ from support.layers import (
 LIMITS = IndexLimits()
 
 
+def npm(name: str, version: str) -> bytes:
+    return f'{{"name": "{name}", "version": "{version}"}}'.encode()
+
+
 def index(data: bytes, digest: str = "sha256:" + "a" * 64, **limits: int) -> LayerInventory:
     bounds = IndexLimits(**limits) if limits else LIMITS
     return index_layer(io.BytesIO(data), digest, bounds)
@@ -99,7 +103,7 @@ def test_npm_lock_and_node_modules_manifests() -> None:
     files = {
         "app/package-lock.json": npm_lock_v3({"express": "4.18.2", "@types/node": "20.1.0"}),
         "app/node_modules/express/package.json": b'{"name": "express", "version": "4.18.2"}',
-        "app/node_modules/@babel/core/package.json": b'{"name": "@babel/core", "version": "7.23.0"}',
+        "app/node_modules/@babel/core/package.json": npm("@babel/core", "7.23.0"),
         "app/node_modules/express/lib/package.json": b'{"name": "nested-not-a-package"}',
     }
     inventory = index(tar_layer(files))
@@ -128,7 +132,10 @@ def test_go_build_info_blob_lists_modules_and_toolchain() -> None:
 
 
 def test_go_replacement_wins_and_old_layout_is_skipped() -> None:
-    modinfo = "mod\texample.com/app\tv1.0.0\t\ndep\texample.com/a\tv1.0.0\th1:x=\n=>\texample.com/fork\tv1.0.1\th1:y=\n"
+    modinfo = (
+        "mod\texample.com/app\tv1.0.0\t\n"
+        "dep\texample.com/a\tv1.0.0\th1:x=\n=>\texample.com/fork\tv1.0.1\th1:y=\n"
+    )
     old = b"\x7fELF" + b"\0" * 100 + b"\xff Go buildinf:" + bytes([8, 0]) + b"\0" * 64
     files = {"bin/new": go_binary("go1.22.0", modinfo), "bin/old": old}
     inventory = index(tar_layer(files, executable=list(files)))
@@ -210,7 +217,7 @@ def test_layers_applied_in_order_honour_whiteouts_and_rewrites() -> None:
                 "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA": dist_info(
                     "six", "1.16.0"
                 ),
-                "app/node_modules/left-pad/package.json": b'{"name": "left-pad", "version": "1.3.0"}',
+                "app/node_modules/left-pad/package.json": npm("left-pad", "1.3.0"),
             }
         ),
         digest="sha256:" + "1" * 64,
@@ -222,7 +229,7 @@ def test_layers_applied_in_order_honour_whiteouts_and_rewrites() -> None:
                 "var/lib/dpkg/status": dpkg_status([("libc6", "2.36")]),
                 "usr/lib/python3/dist-packages/.wh.six-1.16.0.dist-info": b"",
                 "app/.wh..wh..opq": b"",
-                "app/node_modules/right-pad/package.json": b'{"name": "right-pad", "version": "1.0.0"}',
+                "app/node_modules/right-pad/package.json": npm("right-pad", "1.0.0"),
             }
         ),
         digest="sha256:" + "2" * 64,
