@@ -105,3 +105,24 @@ def test_a_layer_is_indexed_once_and_again_for_a_newer_indexer(
         assert calls == [sha256(layer)] * 2
 
     run_with(tmp_path, work)
+
+
+def test_a_layer_missing_from_storage_is_reported_not_fatal(tmp_path: Path) -> None:
+    kept = tar_layer({"lib/apk/db/installed": b"P:musl\nV:1.2.4-r2\n\n"})
+    lost = tar_layer({"var/lib/dpkg/status": dpkg_status([("bash", "5.2")])})
+    hexdigest = sha256(lost).split(":")[1]
+    blob = tmp_path / "docker/registry/v2/blobs/sha256" / hexdigest[:2] / hexdigest / "data"
+
+    async def work(registry: Registry) -> Any:
+        assert registry.supply_chain is not None
+        await push(registry, "a/lost", [kept, lost])
+        blob.unlink()  # as for a foreign layer, or bytes removed by hand
+        [image] = await registry.supply_chain.inventory(ADMIN, "a/lost", "v1")
+        return image
+
+    image = run_with(tmp_path, work)
+    assert [(s.outcome, s.digest) for s in image.layers] == [
+        ("indexed", sha256(kept)),
+        ("missing", sha256(lost)),
+    ]
+    assert [p.name for p in image.packages] == ["musl"]

@@ -38,12 +38,14 @@ class LayerIndexer:
         """The layer's stored inventory, indexing it first when it is missing or was made by
         an older indexer. One indexing per digest at a time in this process."""
         lock = self.locks.setdefault(digest, asyncio.Lock())
-        async with lock:
-            stored = await self.store.layer(digest)
-            if stored is None or stored.indexer_version < INDEXER_VERSION:
-                stored = await self._index(digest)
-                await self.store.save_layer(digest, stored)
-        self.locks.pop(digest, None)
+        try:
+            async with lock:
+                stored = await self.store.layer(digest)
+                if stored is None or stored.indexer_version < INDEXER_VERSION:
+                    stored = await self._index(digest)
+                    await self.store.save_layer(digest, stored)
+        finally:
+            self.locks.pop(digest, None)
         return stored
 
     async def _index(self, digest: str) -> StoredLayer:

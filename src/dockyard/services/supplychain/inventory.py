@@ -14,6 +14,7 @@ from dockyard.core.supplychain.model import Package
 from dockyard.persistence.records import ManifestRecord
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.supplychain.indexer import LayerIndexer, layer_of
+from dockyard.services.supplychain.store import StoredLayer
 
 MAX_PLATFORMS = 64
 
@@ -35,7 +36,7 @@ class _Document(msgspec.Struct, frozen=True):
 @dataclass(frozen=True, slots=True)
 class LayerState:
     digest: str
-    outcome: str  # indexed | refused
+    outcome: str  # indexed | refused | missing (the blob is not in storage)
     detail: str
 
 
@@ -49,6 +50,10 @@ class ImageInventory:
     platform: str  # os/architecture[/variant], "" for a single image
     packages: tuple[Package, ...]
     layers: tuple[LayerState, ...]
+
+
+def _is_missing(error: RegistryError) -> bool:
+    return error.code is ErrorCode.BLOB_UNKNOWN
 
 
 def platform_name(platform: dict[str, object] | None) -> str:
@@ -90,6 +95,15 @@ class InventoryBuilder:
                 found.append(await self._image(stored, _decode(stored), name))
         return found
 
+    async def _layer(self, digest: str) -> StoredLayer | None:
+        """The layer's inventory; None when its bytes are not in storage (nothing stored)."""
+        try:
+            return await self.indexer.inventory(digest)
+        except RegistryError as error:
+            if _is_missing(error):
+                return None
+            raise
+
     async def _image(self, record: ManifestRecord, doc: _Document, name: str) -> ImageInventory:
         if record.media_type not in mt.IMAGE_MANIFESTS or doc.subject is not None:
             raise RegistryError(
@@ -99,7 +113,10 @@ class InventoryBuilder:
             )
         states, layers = [], []
         for entry in (e for e in doc.layers if _is_layer(e)):
-            stored = await self.indexer.inventory(entry.digest)
+            stored = await self._layer(entry.digest)
+            if stored is None:  # foreign / non-distributable, or removed by hand
+                states.append(LayerState(entry.digest, "missing", "layer blob not stored here"))
+                continue
             states.append(LayerState(entry.digest, stored.outcome, stored.detail))
             layers.append(layer_of(stored))
         packages = tuple(apply_layers(layers))
