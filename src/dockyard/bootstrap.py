@@ -292,6 +292,7 @@ def build_supply_chain(
         uploads=registry.uploads,
         manifests=registry.manifests,
         listing=registry.listing,
+        audit=registry.identity.audit if registry.identity is not None else None,
     )
 
 

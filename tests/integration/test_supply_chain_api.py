@@ -204,6 +204,11 @@ def test_sbom_on_push_setting(server: RunningServer) -> None:
         }
         assert reader.ok("GET", "/projects/sc/supply-chain") == {"sbomOnPush": False}
         admin.ok("PUT", "/projects/sc/supply-chain", json={"sbomOnPush": True})
+        changes = admin.ok("GET", "/audit", params={"event": "project.sbom_on_push"})["items"]
+        assert [(e["target"], e["detail"]["enabled"]) for e in changes] == [
+            ("project:sc", True),
+            ("project:sc", False),
+        ]
         assert_oci_error(admin.http.get("/projects/none/supply-chain"), 404, "NOT_FOUND")
         bad = admin.http.put("/projects/sc/supply-chain", json={"sbomOnPush": "yes"})
         assert_oci_error(bad, 400, "BAD_REQUEST")

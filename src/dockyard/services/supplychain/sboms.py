@@ -23,6 +23,7 @@ from dockyard.auth.principal import Principal
 from dockyard.core import mediatypes as mt
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.reference import validate_name
+from dockyard.services.identity.audit import AuditLog
 from dockyard.services.listing import ListingService
 from dockyard.services.manifests import ManifestService
 from dockyard.services.supplychain import sbom_cyclonedx, sbom_spdx
@@ -68,9 +69,11 @@ class SupplyChainService:
         uploads: UploadService,
         manifests: ManifestService,
         listing: ListingService,
+        audit: AuditLog | None = None,
     ) -> None:
         self.policy, self.builder, self.store = policy, builder, store
         self.uploads, self.manifests, self.listing = uploads, manifests, listing
+        self.audit = audit  # setting changes are audited (project.sbom_on_push)
 
     async def inventory(
         self, principal: Principal, repository: str, reference: str
@@ -157,6 +160,11 @@ class SupplyChainService:
         self.policy.require_project(principal, Permission.PROJECT_CONFIGURE, project)
         if not await self.store.set_sbom_on_push(project, enabled):
             raise _no_project(project)
+        if self.audit is not None:
+            detail = {"enabled": enabled}
+            await self.audit.record(
+                principal, "project.sbom_on_push", f"project:{project}", detail=detail
+            )
         return enabled
 
 
