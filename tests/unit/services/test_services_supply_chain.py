@@ -65,6 +65,12 @@ def test_index_and_attach_and_the_project_switch(tmp_path: Path) -> None:
         on = await push(registry, "proj/on", [layer])
         attached = await registry.supply_chain.index_and_attach("proj/on", on)
         assert {a.packages for a in attached} == {1}
+        # a retried job, the SBOM pushes themselves and the fallback index add nothing
+        assert await registry.supply_chain.index_and_attach("proj/on", on) == []
+        for sbom in attached:
+            assert await registry.supply_chain.index_and_attach("proj/on", sbom.digest) == []
+        fallback = await registry.manifests.get(ADMIN, "proj/on", on.replace(":", "-"))
+        assert await registry.supply_chain.index_and_attach("proj/on", fallback.digest) == []
         await registry.identity.projects.create(ADMIN, "off")
         await registry.supply_chain.set_sbom_on_push(ADMIN, "off", False)
         off = await push(registry, "off/app", [layer])

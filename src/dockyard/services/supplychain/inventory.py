@@ -28,6 +28,8 @@ class _Entry(msgspec.Struct, frozen=True):
 
 class _Document(msgspec.Struct, frozen=True):
     mediaType: str = ""  # noqa: N815 - the wire name
+    artifactType: str | None = None  # noqa: N815 - the wire name
+    config: _Entry | None = None
     layers: list[_Entry] = []
     manifests: list[_Entry] = []
     subject: _Entry | None = None
@@ -72,6 +74,14 @@ def _decode(record: ManifestRecord) -> _Document:
         raise RegistryError(ErrorCode.MANIFEST_INVALID, "manifest unreadable") from None
 
 
+def is_image(record: ManifestRecord, doc: _Document) -> bool:
+    """A runnable image: an image manifest that refers to nothing and is no artifact."""
+    if record.media_type not in mt.IMAGE_MANIFESTS or doc.subject is not None:
+        return False
+    config_type = doc.config.mediaType if doc.config is not None else ""
+    return doc.artifactType is None and config_type != mt.OCI_EMPTY_CONFIG
+
+
 def _is_layer(entry: _Entry) -> bool:
     return ".tar" in entry.mediaType or entry.mediaType.endswith(".tar")
 
@@ -81,9 +91,16 @@ class InventoryBuilder:
         self.metadata, self.indexer = metadata, indexer
 
     async def images(self, repository: str, record: ManifestRecord) -> list[ImageInventory]:
-        """One inventory for an image, one per platform for an index."""
+        """One inventory for an image, one per platform for an index (its entries that are
+        not images are skipped); BAD_REQUEST for anything else (an artifact)."""
         document = _decode(record)
         if record.media_type not in mt.INDEXES:
+            if not is_image(record, document):
+                raise RegistryError(
+                    ErrorCode.BAD_REQUEST,
+                    "not an image: artifacts have no package inventory",
+                    detail={"digest": record.digest},
+                )
             return [await self._image(record, document, "")]
         found = []
         for child in document.manifests[:MAX_PLATFORMS]:
@@ -91,9 +108,20 @@ class InventoryBuilder:
             if child.mediaType not in mt.IMAGE_MANIFESTS or name.startswith("unknown"):
                 continue
             stored = await self.metadata.manifest_by_digest(repository, child.digest)
-            if stored is not None:
-                found.append(await self._image(stored, _decode(stored), name))
+            if stored is not None and is_image(stored, child_doc := _decode(stored)):
+                found.append(await self._image(stored, child_doc, name))
         return found
+
+    async def has_images(self, repository: str, record: ManifestRecord) -> bool:
+        """Whether ``record`` is an image, or an index with at least one image in it."""
+        document = _decode(record)
+        if record.media_type not in mt.INDEXES:
+            return is_image(record, document)
+        for child in document.manifests[:MAX_PLATFORMS]:
+            stored = await self.metadata.manifest_by_digest(repository, child.digest)
+            if stored is not None and is_image(stored, _decode(stored)):
+                return True
+        return False
 
     async def _layer(self, digest: str) -> StoredLayer | None:
         """The layer's inventory; None when its bytes are not in storage (nothing stored)."""
@@ -105,12 +133,6 @@ class InventoryBuilder:
             raise
 
     async def _image(self, record: ManifestRecord, doc: _Document, name: str) -> ImageInventory:
-        if record.media_type not in mt.IMAGE_MANIFESTS or doc.subject is not None:
-            raise RegistryError(
-                ErrorCode.BAD_REQUEST,
-                "not an image: artifacts have no package inventory",
-                detail={"digest": record.digest},
-            )
         states, layers = [], []
         for entry in (e for e in doc.layers if _is_layer(e)):
             stored = await self._layer(entry.digest)

@@ -83,9 +83,16 @@ class SupplyChainService:
         return await self.builder.images(repository, record)
 
     async def generate(
-        self, principal: Principal, repository: str, reference: str, formats: list[str]
+        self,
+        principal: Principal,
+        repository: str,
+        reference: str,
+        formats: list[str],
+        *,
+        only_missing: bool = False,
     ) -> list[AttachedSbom]:
-        """Make SBOMs in ``formats`` and attach them; needs push access to the repository."""
+        """Make SBOMs in ``formats`` and attach them; needs push access to the repository.
+        ``only_missing``: skip an image that already has an SBOM of that format."""
         unknown = [name for name in formats if name not in FORMATS]
         if unknown or not formats:
             raise RegistryError(
@@ -97,17 +104,30 @@ class SupplyChainService:
         self.policy.require(principal, Action.PUSH, repository)
         attached = []
         for image in await self.inventory(principal, repository, reference):
-            for name in formats:
+            wanted = formats
+            if only_missing:
+                wanted = [n for n in formats if not await self._has(repository, image, n)]
+            for name in wanted:
                 attached.append(await self._attach(principal, repository, image, name))
-            await self._write_fallback_tag(principal, repository, image.digest)
+            if wanted:
+                await self._write_fallback_tag(principal, repository, image.digest)
         return attached
 
     async def index_and_attach(self, repository: str, digest: str) -> list[AttachedSbom]:
         """On push (called from the job queue): index the image's layers and attach both SBOMs,
-        unless the project turned "SBOM on push" off. Runs as the system."""
+        unless the project turned "SBOM on push" off. Runs as the system; idempotent (an
+        image that has its SBOMs is skipped, so a retried job adds nothing), and a push of
+        an artifact (an SBOM, a signature) or of a referrers index does nothing."""
         if await self.store.sbom_on_push(project_of(repository)) is False:
             return []
-        return await self.generate(BACKGROUND, repository, digest, list(FORMATS))
+        record = await self.manifests.get(BACKGROUND, repository, digest)
+        if not await self.builder.has_images(repository, record):
+            return []
+        return await self.generate(BACKGROUND, repository, digest, list(FORMATS), only_missing=True)
+
+    async def _has(self, repository: str, image: ImageInventory, name: str) -> bool:
+        found = await self.listing.referrers(BACKGROUND, repository, image.digest, FORMATS[name][0])
+        return bool(msgspec.json.decode(found)["manifests"])
 
     async def _attach(
         self, principal: Principal, repository: str, image: ImageInventory, name: str
