@@ -105,6 +105,8 @@ def test_a_layer_is_indexed_once_and_again_for_a_newer_indexer(
             [image] = await registry.supply_chain.inventory(ADMIN, repository, "v1")
             assert [p.name for p in image.packages] == ["musl"]
         assert calls == [sha256(layer)]
+        pulls = registry.manifests.pulls
+        assert pulls is not None and pulls.pending == 0  # reading an inventory is no pull
         monkeypatch.setattr(indexer_module, "INDEXER_VERSION", model.INDEXER_VERSION + 1)
         await registry.supply_chain.inventory(ADMIN, "a/one", "v1")
         await registry.supply_chain.inventory(ADMIN, "a/one", "v1")

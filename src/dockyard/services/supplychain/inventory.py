@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import msgspec
 
 from dockyard.core import mediatypes as mt
+from dockyard.core.digest import is_valid_digest
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.core.reference import is_valid_tag
 from dockyard.core.supplychain.image import apply_layers
 from dockyard.core.supplychain.model import Package
 from dockyard.persistence.records import ManifestRecord
@@ -111,6 +113,20 @@ class InventoryBuilder:
             if stored is not None and is_image(stored, child_doc := _decode(stored)):
                 found.append(await self._image(stored, child_doc, name))
         return found
+
+    async def manifest(self, repository: str, reference: str) -> ManifestRecord:
+        """The manifest a tag or digest names, read without counting as a pull (an SBOM job
+        must not keep an image alive for retention's "not pulled for")."""
+        by_digest = ":" in reference
+        valid = is_valid_digest(reference) if by_digest else is_valid_tag(reference)
+        record = None
+        if by_digest and valid:
+            record = await self.metadata.manifest_by_digest(repository, reference)
+        elif valid:
+            record = await self.metadata.manifest_by_tag(repository, reference)
+        if record is None:
+            raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference[:200]})
+        return record
 
     async def has_images(self, repository: str, record: ManifestRecord) -> bool:
         """Whether ``record`` is an image, or an index with at least one image in it."""

@@ -79,7 +79,9 @@ class SupplyChainService:
         self, principal: Principal, repository: str, reference: str
     ) -> list[ImageInventory]:
         """The packages of the image ``reference`` names (one entry per platform)."""
-        record = await self.manifests.get(principal, repository, reference)
+        validate_name(repository)
+        self.policy.require(principal, Action.PULL, repository)
+        record = await self.builder.manifest(repository, reference)
         return await self.builder.images(repository, record)
 
     async def generate(
@@ -120,7 +122,7 @@ class SupplyChainService:
         an artifact (an SBOM, a signature) or of a referrers index does nothing."""
         if await self.store.sbom_on_push(project_of(repository)) is False:
             return []
-        record = await self.manifests.get(BACKGROUND, repository, digest)
+        record = await self.builder.manifest(repository, digest)
         if not await self.builder.has_images(repository, record):
             return []
         return await self.generate(BACKGROUND, repository, digest, list(FORMATS), only_missing=True)
