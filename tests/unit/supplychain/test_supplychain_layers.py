@@ -116,6 +116,17 @@ def test_npm_lock_and_node_modules_manifests() -> None:
     assert babel.purl == "pkg:npm/%40babel/core@7.23.0"
 
 
+def test_npm_lock_v1_and_a_crafted_deep_lock() -> None:
+    v1 = b'{"lockfileVersion": 1, "dependencies": {"a": {"version": "1.0.0", "dependencies": '
+    v1 += b'{"b": {"version": "2.0.0"}}}}}'
+    deep = b'{"dependencies": ' + b'{"x": {"version": "1", "dependencies": ' * 5000
+    deep += b"{}" + b"}}" * 5000 + b"}"
+    files = {"one/package-lock.json": v1, "two/package-lock.json": deep}
+    inventory = index(tar_layer(files))
+    assert found(inventory) == {("npm", "a", "1.0.0"), ("npm", "b", "2.0.0")}
+    assert set(inventory.sources) == set(files)
+
+
 def test_go_build_info_blob_lists_modules_and_toolchain() -> None:
     modinfo = go_modinfo(
         "example.com/app", [("golang.org/x/net", "v0.17.0"), ("github.com/pkg/errors", "v0.9.1")]

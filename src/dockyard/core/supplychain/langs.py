@@ -9,11 +9,13 @@ from typing import Any
 
 import msgspec
 
+from dockyard.core.jsondepth import JsonTooDeepError, check_json_depth
 from dockyard.core.supplychain.model import Package
 from dockyard.core.supplychain.purls import package
 
 PYTHON_METADATA = re.compile(r"(^|/)[^/]+\.(dist-info/METADATA|egg-info/PKG-INFO)$")
 NPM_LOCK = re.compile(r"(^|/)package-lock\.json$")
+MAX_JSON_NESTING = 256  # lockfile v1 nests two levels per dependency level
 NPM_MANIFEST = re.compile(r"(^|/)node_modules/(@[^/]+/)?[^/@.][^/]*/package\.json$")
 
 
@@ -27,9 +29,12 @@ def python_package(text: str, path: str) -> list[Package]:
 
 
 def _json(raw: bytes) -> Any:
+    """The decoded document; None for invalid JSON or one nested deeper than
+    ``MAX_JSON_NESTING`` (decoders recurse per level: a crafted file must not crash them)."""
     try:
+        check_json_depth(raw, MAX_JSON_NESTING)
         return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, JsonTooDeepError):
         return None
 
 
@@ -62,7 +67,7 @@ def npm_lock(raw: bytes, path: str) -> list[Package]:
 
 
 def _walk_v1(deps: object, found: dict[tuple[str, str], Package], path: str, depth: int) -> None:
-    if not isinstance(deps, dict) or depth > 64:
+    if not isinstance(deps, dict) or depth > MAX_JSON_NESTING:
         return
     for name, entry in deps.items():
         if isinstance(entry, dict):

@@ -166,7 +166,7 @@ def index_layer(stream: IO[bytes], digest: str, limits: IndexLimits) -> LayerInv
         with tarfile.open(fileobj=_Prefixed(head, stream), mode="r|*") as archive:
             for entry in archive:
                 walk.member(archive, entry)
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+    except (tarfile.TarError, EOFError, OSError, ValueError, RecursionError) as exc:
         raise LayerRefusedError(f"not a readable tar layer ({type(exc).__name__}: {exc})") from None
     return LayerInventory(
         digest=digest,
