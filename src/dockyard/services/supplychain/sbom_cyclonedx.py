@@ -30,7 +30,8 @@ def _component(n: int, found: Package) -> Component:
 
 
 def cyclonedx_document(repository: str, image: ImageInventory) -> bytes:
-    bom = Bom()
+    """The CycloneDX 1.6 JSON document. Components and the image's dependencies are handed
+    over at once: adding them one by one is quadratic in the library."""
     root = Component(
         name=repository,
         version=image.digest,
@@ -38,9 +39,8 @@ def cyclonedx_document(repository: str, image: ImageInventory) -> bytes:
         bom_ref="image",
         description=f"container image {image.platform}".strip(),
     )
+    components = [_component(n, found) for n, found in enumerate(image.packages, start=1)]
+    bom = Bom(components=components)
     bom.metadata.component = root
-    for n, found in enumerate(image.packages, start=1):
-        component = _component(n, found)
-        bom.components.add(component)
-        bom.register_dependency(root, [component])
+    bom.register_dependency(root, components)
     return JsonV1Dot6(bom).output_as_string().encode()

@@ -9,6 +9,7 @@ is written too, for clients that look there.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -104,6 +105,7 @@ class SupplyChainService:
             )
         validate_name(repository)
         self.policy.require(principal, Action.PUSH, repository)
+        formats = list(dict.fromkeys(formats))
         attached = []
         for image in await self.inventory(principal, repository, reference):
             wanted = formats
@@ -135,7 +137,7 @@ class SupplyChainService:
         self, principal: Principal, repository: str, image: ImageInventory, name: str
     ) -> AttachedSbom:
         artifact_type, render = FORMATS[name]
-        document = render(repository, image)
+        document = await asyncio.to_thread(render, repository, image)  # CPU: off the loop
         for blob in (document, EMPTY_CONFIG):
             digest = _digest(blob)
             await self.uploads.monolithic(
