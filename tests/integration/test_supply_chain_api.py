@@ -22,7 +22,7 @@ from support.identity import ADMIN, Api, cli, identity_env, identity_server
 from support.layers import dist_info, dpkg_status, tar_layer
 from support.oci import OCI_INDEX, assert_oci_error, descriptor, make_image
 from support.oci import push_image as push
-from support.server import RunningServer
+from support.server import RunningServer, serving
 
 READER, DEV = ("reader", "reader-password"), ("dev", "dev-password")
 SPDX, CDX = "application/spdx+json", "application/vnd.cyclonedx+json"
@@ -219,8 +219,6 @@ def test_cli_generates_and_attaches(tmp_path: Path) -> None:
     data = tmp_path / "data"
     cli(data, env, "user", "add", ADMIN[0], "--admin", "--password-stdin", stdin=ADMIN[1] + "\n")
     image = make_image(layer_data=layers())
-    from support.server import serving
-
     with serving(tmp_path, env=env, data_dir=data) as running:
         with Api(running) as admin:
             admin.project("cli")
