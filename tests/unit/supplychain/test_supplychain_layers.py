@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,13 @@ def test_layers_applied_in_order_honour_whiteouts_and_rewrites() -> None:
     packages = apply_layers([base, upper])
     assert {(p.name, p.layer[-1]) for p in packages} == {("libc6", "2"), ("right-pad", "2")}
     assert {p.name for p in apply_layers([base])} == {"libc6", "curl", "six", "left-pad"}
+
+
+def test_an_entry_declaring_a_terabyte_is_refused_before_it_is_read() -> None:
+    """A header claiming 1 TiB (the bytes never follow): the default total bound refuses it
+    as soon as the header is seen."""
+    header = tarfile.TarInfo("var/lib/big")
+    header.size = 1 << 40
+    raw = header.tobuf(format=tarfile.PAX_FORMAT) + b"\0" * 1024
+    with pytest.raises(LayerRefusedError, match="bytes uncompressed"):
+        index(raw)
