@@ -134,3 +134,19 @@ def test_a_layer_missing_from_storage_is_reported_not_fatal(tmp_path: Path) -> N
         ("missing", sha256(lost)),
     ]
     assert [p.name for p in image.packages] == ["musl"]
+
+
+def test_the_sbom_libraries_load_on_first_use_not_at_start() -> None:
+    """spdx-tools and cyclonedx-python-lib take seconds to import: building the registry
+    (every command, every server worker) must not pay for them."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, dockyard.bootstrap, dockyard.api.mgmt.app; "
+        "print(sorted(m for m in ('spdx_tools', 'cyclonedx') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

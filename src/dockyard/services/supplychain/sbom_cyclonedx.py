@@ -11,8 +11,6 @@ from packageurl import PackageURL
 from dockyard.core.supplychain.model import Package
 from dockyard.services.supplychain.inventory import ImageInventory
 
-MEDIA_TYPE = "application/vnd.cyclonedx+json"
-
 
 def _component(n: int, found: Package) -> Component:
     return Component(

@@ -18,7 +18,6 @@ from dockyard import __version__
 from dockyard.core.supplychain.model import Package
 from dockyard.services.supplychain.inventory import ImageInventory
 
-MEDIA_TYPE = "application/spdx+json"
 NAMESPACE = "https://dockyard.invalid/spdx"  # a document namespace, not a place to fetch
 
 

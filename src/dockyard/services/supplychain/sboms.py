@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import msgspec
@@ -27,7 +27,7 @@ from dockyard.core.reference import validate_name
 from dockyard.services.identity.audit import AuditLog
 from dockyard.services.listing import ListingService
 from dockyard.services.manifests import ManifestService
-from dockyard.services.supplychain import sbom_cyclonedx, sbom_spdx
+from dockyard.services.supplychain.formats import MEDIA_TYPES, renderer
 from dockyard.services.supplychain.inventory import ImageInventory, InventoryBuilder
 from dockyard.services.supplychain.store import SupplyChainStore
 from dockyard.services.uploads import UploadService
@@ -35,10 +35,7 @@ from dockyard.services.uploads import UploadService
 log = logging.getLogger("dockyard.supplychain")
 BACKGROUND = Principal("system:supplychain", identity=SYSTEM, client="")
 EMPTY_CONFIG = b"{}"
-FORMATS: dict[str, tuple[str, Callable[[str, ImageInventory], bytes]]] = {
-    "spdx": (sbom_spdx.MEDIA_TYPE, sbom_spdx.spdx_document),
-    "cyclonedx": (sbom_cyclonedx.MEDIA_TYPE, sbom_cyclonedx.cyclonedx_document),
-}
+FORMATS = MEDIA_TYPES  # format name -> media type
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +127,14 @@ class SupplyChainService:
         return await self.generate(BACKGROUND, repository, digest, list(FORMATS), only_missing=True)
 
     async def _has(self, repository: str, image: ImageInventory, name: str) -> bool:
-        found = await self.listing.referrers(BACKGROUND, repository, image.digest, FORMATS[name][0])
+        found = await self.listing.referrers(BACKGROUND, repository, image.digest, FORMATS[name])
         return bool(msgspec.json.decode(found)["manifests"])
 
     async def _attach(
         self, principal: Principal, repository: str, image: ImageInventory, name: str
     ) -> AttachedSbom:
-        artifact_type, render = FORMATS[name]
-        document = await asyncio.to_thread(render, repository, image)  # CPU: off the loop
+        artifact_type = FORMATS[name]
+        document = await asyncio.to_thread(renderer(name), repository, image)  # CPU: off the loop
         for blob in (document, EMPTY_CONFIG):
             digest = _digest(blob)
             await self.uploads.monolithic(
