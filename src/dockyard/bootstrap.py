@@ -43,6 +43,7 @@ from dockyard.config.health import storage_health
 from dockyard.config.validation import index_completeness
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata, SqlOutbox
 from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
+from dockyard.persistence.sql.supplychain import SqlSupplyChain
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.blobs import BlobService
 from dockyard.services.descriptors import BlobDescriptorCache
@@ -54,6 +55,9 @@ from dockyard.services.listing import ListingService
 from dockyard.services.maintenance import UploadPurger
 from dockyard.services.manifests import ManifestService
 from dockyard.services.registry import Registry, RegistryOptions
+from dockyard.services.supplychain.indexer import LayerIndexer
+from dockyard.services.supplychain.inventory import InventoryBuilder
+from dockyard.services.supplychain.sboms import SupplyChainService
 from dockyard.services.telemetry import NO_TELEMETRY
 from dockyard.services.uploads import UploadService
 from dockyard.storage.driver import StorageDriver
@@ -285,6 +289,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     registry.mirror = build_mirror(settings, registry, storage, database, metrics or NO_TELEMETRY)
     if registry.mirror is not None:
         registry.shutdown = _closing(registry.mirror.aclose, registry.shutdown)
+    registry.supply_chain = build_supply_chain(registry, storage, database)
     return registry
 
 
@@ -298,6 +303,23 @@ def _closing(
             await then()
 
     return shutdown
+
+
+def build_supply_chain(
+    registry: Registry, storage: StorageDriver, database: Database
+) -> SupplyChainService:
+    """Layer indexing and SBOMs, pushing through the registry's own services."""
+    store = SqlSupplyChain(database)
+    builder = InventoryBuilder(SqlMetadata(database), LayerIndexer(storage, store))
+    return SupplyChainService(
+        registry.policy,
+        builder,
+        store,
+        uploads=registry.uploads,
+        manifests=registry.manifests,
+        listing=registry.listing,
+        audit=registry.identity.audit if registry.identity is not None else None,
+    )
 
 
 def health_monitor(

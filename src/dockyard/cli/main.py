@@ -22,6 +22,7 @@ from dockyard.cli import (
     import_cmd,
     lifecycle_cmds,
     migrate,
+    sbom_cmd,
     serve,
     token_cmd,
     worker_cmd,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     events_cmd.register(commands)
     admin_webhooks.register(commands)
     worker_cmd.register(commands)
+    sbom_cmd.register(commands)
     return parser
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from dockyard.services.maintenance import UploadPurger
     from dockyard.services.manifests import ManifestService
     from dockyard.services.readonly import WriteGate
+    from dockyard.services.supplychain.sboms import SupplyChainService
     from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.uploads import UploadService
     from dockyard.services.upstream.mirror import Mirror
@@ -83,3 +84,4 @@ class Registry:
     mirror: Mirror | None = None  # proxy.remoteurl: the pull-through cache (docs/mirror.md)
     delivery: DeliveryEngine | None = None  # sends events to their subscriptions
     deliveries: DeliveryHistory | None = None  # the delivery history, dead letters, replay
+    supply_chain: SupplyChainService | None = None  # inventories, SBOMs (docs/supply-chain.md)

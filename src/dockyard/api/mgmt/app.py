@@ -33,7 +33,7 @@ from dockyard.api.http import (
     send_start,
 )
 from dockyard.api.identity_authn import IdentityAuthenticator
-from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, webhooks
+from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, supplychain, webhooks
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt.browsers import check_browser_request
 from dockyard.api.mgmt.refusals import record_refusal
@@ -44,6 +44,7 @@ from dockyard.auth.secrets import parse_token
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.lifecycle_admin import LifecycleAdmin
+from dockyard.services.supplychain.sboms import SupplyChainService
 from dockyard.services.system_settings import SystemSettingsService
 from dockyard.services.webhooks.service import WebhookService
 
@@ -58,6 +59,7 @@ def build_router(
     admin: LifecycleAdmin | None = None,
     system: SystemSettingsService | None = None,
     hooks: WebhookService | None = None,
+    supply_chain: SupplyChainService | None = None,
 ) -> Router:
     return Router(
         [
@@ -68,6 +70,7 @@ def build_router(
             *(lifecycle.endpoints(admin) if admin is not None else []),
             *system_api.endpoints(system),
             *(webhooks.endpoints(hooks) if hooks is not None else []),
+            *supplychain.endpoints(supply_chain),
         ]
     )
 
@@ -83,10 +86,11 @@ class ManagementApi:
         *,
         access_log: AccessLog | None = None,
         ids: RequestIds | None = None,
+        supply_chain: SupplyChainService | None = None,  # inventories and SBOMs
     ) -> None:
         self.services = services
         self.authenticator = authenticator
-        self.router = build_router(services, admin, system, hooks)
+        self.router = build_router(services, admin, system, hooks, supply_chain)
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
         self.access_log = access_log
         self.ids = ids or RequestIds()

@@ -26,6 +26,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
 from dockyard.persistence.sql.mirror_schema import mirror_migration
 from dockyard.persistence.sql.outbox_schema import outbox_migration
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
+from dockyard.persistence.sql.supplychain_schema import supply_chain_migration
 
 log = logging.getLogger("dockyard.persistence")
 
@@ -116,16 +117,18 @@ MIGRATIONS: tuple[str, ...] = (
     reservations_migration("postgres"),
     # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
     outbox_migration("postgres"),
-    # project webhooks (docs/webhooks.md)
+    # 9: project webhooks (docs/webhooks.md)
     webhooks_migration("postgres"),
-    # the remaining events: a tag's previous target, quota alerts, outbox consumers' cursors
+    # 10: the remaining events: a tag's previous target, quota alerts, outbox consumers' cursors
     events_more_migration("postgres"),
-    # the pull-through cache: when the upstream last confirmed each cached tag (docs/mirror.md)
+    # 11: the pull-through cache: when the upstream last confirmed each cached tag (docs/mirror.md)
     mirror_migration("postgres"),
-    # the job queue and its schedules, replacing the job_runs leases (docs/jobs.md)
+    # 12: the job queue and its schedules, replacing the job_runs leases (docs/jobs.md)
     jobs_migration("postgres"),
-    # event delivery: the dispatcher's cursor, deliveries, the outbox's writing transaction
+    # 13: event delivery: the dispatcher's cursor, deliveries, the outbox's writing transaction
     delivery_migration("postgres"),
+    # 14: layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
+    supply_chain_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

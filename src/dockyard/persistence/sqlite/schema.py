@@ -17,6 +17,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
 from dockyard.persistence.sql.mirror_schema import mirror_migration
 from dockyard.persistence.sql.outbox_schema import outbox_migration
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
+from dockyard.persistence.sql.supplychain_schema import supply_chain_migration
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -102,14 +103,16 @@ MIGRATIONS: tuple[str, ...] = (
     reservations_migration("sqlite"),
     # 8: the outbox: domain events stored in the transaction of their change (docs/events.md)
     outbox_migration("sqlite"),
-    # project webhooks (docs/webhooks.md)
+    # 9: project webhooks (docs/webhooks.md)
     webhooks_migration("sqlite"),
-    # the remaining events: a tag's previous target, quota alerts, outbox consumers' cursors
+    # 10: the remaining events: a tag's previous target, quota alerts, outbox consumers' cursors
     events_more_migration("sqlite"),
-    # the pull-through cache: when the upstream last confirmed each cached tag (docs/mirror.md)
+    # 11: the pull-through cache: when the upstream last confirmed each cached tag (docs/mirror.md)
     mirror_migration("sqlite"),
-    # the job queue and its schedules, replacing the job_runs leases (docs/jobs.md)
+    # 12: the job queue and its schedules, replacing the job_runs leases (docs/jobs.md)
     jobs_migration("sqlite"),
-    # event delivery: the dispatcher's cursor, deliveries, the outbox's writing transaction
+    # 13: event delivery: the dispatcher's cursor, deliveries, the outbox's writing transaction
     delivery_migration("sqlite"),
+    # 14: layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
+    supply_chain_migration("sqlite"),
 )
