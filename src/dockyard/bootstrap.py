@@ -281,7 +281,6 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         shutdown=database.aclose,
     )
     registry.health = health_monitor(settings, storage, metadata)
-    registry.background = build_runner(settings, registry, database, metrics)
     registry.system = build_system_settings(settings, registry)
     if registry.identity is not None:  # always built (bootstrap_identity)
         registry.webhooks = build_webhooks(settings, database, policy, registry.identity)
@@ -290,6 +289,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     if registry.mirror is not None:
         registry.shutdown = _closing(registry.mirror.aclose, registry.shutdown)
     registry.supply_chain = build_supply_chain(registry, storage, database)
+    registry.background = build_runner(settings, registry, database, metrics)  # built last
     return registry
 
 

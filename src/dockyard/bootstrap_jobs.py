@@ -14,12 +14,14 @@ from dockyard.jobs import gc, maintenance, probe, retention
 from dockyard.jobs.metrics import publish_queue_metrics_forever
 from dockyard.jobs.quota import publish_quota_metrics_forever
 from dockyard.jobs.runner import JobRunner, RunnerOptions
-from dockyard.persistence.sql import Database
+from dockyard.persistence.sql import Database, SqlOutbox
+from dockyard.persistence.sql.event_cursors import SqlEventCursors
 from dockyard.persistence.sql.jobs import SqlJobStore
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.jobs.model import Backoff
 from dockyard.services.jobs.queue import JobQueue
 from dockyard.services.registry import Registry
+from dockyard.services.supplychain import on_push
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 
@@ -52,7 +54,18 @@ def build_runner(
     _lifecycle_jobs(runner, settings, registry)
     _maintenance_jobs(runner, settings, registry, database)
     _local_loops(runner, settings, registry, telemetry)
+    _supply_chain_jobs(runner, registry, database)
     return runner
+
+
+def _supply_chain_jobs(runner: JobRunner, registry: Registry, database: Database) -> None:
+    """SBOMs on push: pushed images become jobs (``services/supplychain/on_push.py``)."""
+    if registry.supply_chain is None or registry.jobs is None:
+        return
+    runner.handle(on_push.KIND, on_push.sbom_handler(registry.supply_chain.index_and_attach))
+    consumer = on_push.SbomOnPush(SqlOutbox(database), SqlEventCursors(database),
+                                  registry.jobs.enqueue)  # fmt: skip
+    runner.work_loop("sbom-on-push", consumer.run_forever)
 
 
 def _lifecycle_jobs(runner: JobRunner, settings: Settings, registry: Registry) -> None:

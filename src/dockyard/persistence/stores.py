@@ -101,6 +101,13 @@ class OutboxStore(Protocol):
     async def last_sequence(self) -> int: ...
 
 
+class EventCursorStore(Protocol):
+    """How far each outbox consumer has read (``sql/event_cursors.py``)."""
+
+    async def position(self, consumer: str) -> int: ...
+    async def advance(self, consumer: str, read_from: int, to: int) -> bool: ...
+
+
 class MirrorTagStore(Protocol):
     """When the pull-through cache's upstream last confirmed a tag (``sql/mirror_tags.py``)."""
 

@@ -150,3 +150,28 @@ def test_the_sbom_libraries_load_on_first_use_not_at_start() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_a_push_becomes_one_sbom_job_that_attaches_both_sboms(tmp_path: Path) -> None:
+    """SBOMs on push: the outbox consumer queues one job per pushed image (unique per digest,
+    so reading the same events again queues nothing), and the job's handler attaches them."""
+    from dockyard.services.supplychain import on_push
+
+    layer = tar_layer({"var/lib/dpkg/status": dpkg_status([("zlib1g", "1:1.2.13")])})
+
+    async def work(registry: Registry) -> list[str]:
+        assert registry.supply_chain is not None and registry.jobs is not None
+        assert registry.background is not None and on_push.KIND in registry.background.kinds
+        consumer = registry.background.work_loops["sbom-on-push"].__self__  # type: ignore[attr-defined]
+        assert isinstance(consumer, on_push.SbomOnPush)
+        digest = await push(registry, "proj/app", [layer])
+        assert await consumer.catch_up() == 1, "one job for the pushed image"
+        await consumer.cursors.advance(on_push.CONSUMER, await consumer.position(), 0)
+        assert await consumer.catch_up() == 0, "read again: the unique key keeps it single"
+        job = await registry.jobs.claim([on_push.KIND])
+        assert job is not None and job.payload == {"repository": "proj/app", "digest": digest}
+        handler = on_push.sbom_handler(registry.supply_chain.index_and_attach)
+        assert "2 SBOM(s) attached" in await handler(job)
+        return await referrer_types(registry, "proj/app", digest)
+
+    assert run_with(tmp_path, work) == [SPDX, CDX]

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 
 from dockyard.persistence.identity_records import AuditEvent, AuditQuery
+from dockyard.persistence.sql.event_cursors import ADVANCE, POSITION
 from dockyard.persistence.sql.session import Database, Row, Session
 
 _COLUMNS = "id, created_at, actor, actor_kind, event, target, client, outcome, detail"
@@ -55,14 +56,6 @@ def _filters(query: AuditQuery) -> tuple[list[str], list[object]]:
     return where, params
 
 
-# Move a consumer's position only from where the writer read it: a node that lost the race
-# changes no row and rolls its rows back.
-_ADVANCE = """
-INSERT INTO event_cursors(consumer, position, updated_at) VALUES (?, ?, ?)
-ON CONFLICT(consumer) DO UPDATE SET position = excluded.position,
-    updated_at = excluded.updated_at
-WHERE event_cursors.position = ?
-"""
 
 
 class _OvertakenError(Exception):
@@ -76,7 +69,7 @@ class SqlAuditStore:
     async def consumed_position(self, consumer: str) -> int:
         """How far ``consumer`` has read the outbox (0: not yet)."""
         row = await self.db.fetchone(
-            "SELECT position FROM event_cursors WHERE consumer = ?", (consumer,)
+            POSITION, (consumer,)
         )
         return int(row[0]) if row else 0
 
@@ -91,7 +84,7 @@ class SqlAuditStore:
             if rows:
                 await session.executemany(_INSERT, rows)
             params = (consumer, position, time.time(), read_from)
-            if not await session.execute(_ADVANCE, params):
+            if not await session.execute(ADVANCE, params):  # lost the race: roll the rows back
                 raise _OvertakenError
 
         try:

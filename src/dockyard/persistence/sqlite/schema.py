@@ -16,8 +16,8 @@ from dockyard.persistence.sql.lifecycle_schema import (
 )
 from dockyard.persistence.sql.mirror_schema import mirror_migration
 from dockyard.persistence.sql.outbox_schema import outbox_migration
-from dockyard.persistence.sql.webhook_schema import webhooks_migration
 from dockyard.persistence.sql.supplychain_schema import supply_chain_migration
+from dockyard.persistence.sql.webhook_schema import webhooks_migration
 
 MIGRATIONS: tuple[str, ...] = (
     """

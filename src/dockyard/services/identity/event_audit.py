@@ -14,16 +14,11 @@ per coalesced event, with its ``count``; none when ``dockyard.identity.auditpull
 services as before; refusals (nothing changed, so no event) by the access policy's observer
 (``denials.py``).
 
-Order on PostgreSQL: a transaction can commit after one that took a later sequence number, so
-a sequence missing from what is read may still appear. The reader stops at such a gap and
-waits until it has seen the gap for ``GAP_SECONDS`` (a rolled-back transaction leaves a gap
-for ever) before it reads past it. On SQLite there are no such gaps.
+Reading in order, gaps on PostgreSQL and the loop: ``services/events/consumer.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -35,12 +30,10 @@ from dockyard.auth.secrets import ROBOT_PREFIX
 from dockyard.core.events import Event, EventKind, StoredEvent
 from dockyard.persistence.identity_records import AuditEvent
 from dockyard.persistence.stores import AuditStore, OutboxStore
+from dockyard.services.events.consumer import GAP_SECONDS, INTERVAL_SECONDS, OutboxConsumer
 
 log = logging.getLogger("dockyard.audit")
 CONSUMER = "audit"
-PAGE = 500
-INTERVAL_SECONDS = 1.0
-GAP_SECONDS = 30.0
 _NAMES = {
     EventKind.MANIFEST_PUSHED: "manifest.push",
     EventKind.MANIFEST_PULLED: "manifest.pull",
@@ -103,7 +96,7 @@ def audit_row(event: Event, *, pulls: bool = True) -> AuditEvent | None:
     )
 
 
-class EventAudit:
+class EventAudit(OutboxConsumer):
     def __init__(
         self,
         outbox: OutboxStore,
@@ -114,56 +107,19 @@ class EventAudit:
         gap_seconds: float = GAP_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.outbox = outbox
+        super().__init__(
+            outbox, interval_seconds=interval_seconds, gap_seconds=gap_seconds, clock=clock
+        )
         self.audit = audit
         self.pulls = pulls
-        self.interval_seconds = interval_seconds
-        self.gap_seconds = gap_seconds
-        self.clock = clock
         self.written = 0  # audit rows written from events by this process
-        self._gap: tuple[int, float] | None = None  # (missing sequence, first seen)
 
-    async def catch_up(self) -> int:
-        """Read and write until nothing new (or a fresh gap) is left; the rows written."""
-        written = 0
-        while True:
-            position = await self.audit.consumed_position(CONSUMER)
-            page = await self.outbox.events_after(position, PAGE)
-            taken = self._settled(position, page)
-            if not taken:
-                return written
-            rows = [r for r in (audit_row(s.event, pulls=self.pulls) for s in taken) if r]
-            if await self.audit.append_consumed(rows, CONSUMER, position, taken[-1].sequence):
-                written += len(rows)
-                self.written += len(rows)
+    async def position(self) -> int:
+        return await self.audit.consumed_position(CONSUMER)
 
-    def _settled(self, position: int, page: Sequence[StoredEvent]) -> list[StoredEvent]:
-        """The events that can be read now: those up to the first gap in the sequence, and
-        past a gap once it has stood for ``gap_seconds``."""
-        expected, taken = position + 1, []
-        for stored in page:
-            if stored.sequence != expected and not self._gap_settled(expected):
-                break
-            taken.append(stored)
-            expected = stored.sequence + 1
-        return taken
-
-    def _gap_settled(self, missing: int) -> bool:
-        now = self.clock()
-        if self._gap is None or self._gap[0] != missing:
-            self._gap = (missing, now)
-        return now - self._gap[1] >= self.gap_seconds
-
-    async def run_forever(self) -> None:
-        """Catch up every interval; once more when cancelled (server shutdown)."""
-        try:
-            while True:
-                try:
-                    await self.catch_up()
-                except Exception as exc:  # the database is busy or away: try again later
-                    log.warning("could not write audit entries from events: %s", exc)
-                await asyncio.sleep(self.interval_seconds)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.catch_up(), timeout=5)
-            raise
+    async def consume(self, events: Sequence[StoredEvent], read_from: int, to: int) -> int:
+        rows = [r for r in (audit_row(s.event, pulls=self.pulls) for s in events) if r]
+        if not await self.audit.append_consumed(rows, CONSUMER, read_from, to):
+            return -1
+        self.written += len(rows)
+        return len(rows)
