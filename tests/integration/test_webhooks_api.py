@@ -8,15 +8,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from support.hook_receiver import Receiver, receiver
 from support.identity import Api, cli, identity_env, identity_server
-from support.oci import assert_oci_error
+from support.oci import assert_oci_error, make_image, push_image
 from support.server import DOCKYARD, RunningServer, free_port
 
 ALICE, BOB, CAROL = ("alice", "alice-password"), ("bob", "bob-password"), ("carol", "carol-pw-1")
@@ -111,7 +113,6 @@ def test_only_project_and_system_administrators_manage_webhooks(
         ({"url": "http://169.254.169.254/latest/meta-data"}, "metadata"),
         ({"url": "http://169.254.1.1/hook"}, "link-local"),
         ({"payload_format": "yaml"}, "unknown format"),
-        ({"payload_format": "distribution"}, "not available yet"),
         ({"headers": {"X-Long": "x" * 2000}}, "longer than"),
         ({"event_types": []}, "event types"),
         ({"surprise": True}, "invalid body"),
@@ -267,3 +268,40 @@ def test_cli_refuses_what_the_api_refuses(server: RunningServer) -> None:
         capture_output=True, text=True, timeout=60, check=False, env=env | identity_env(),
     )  # fmt: skip
     assert done.returncode == 1 and "metadata" in done.stderr, done
+
+
+def _wait_for(hook_receiver: Receiver, count: int) -> list[Any]:
+    found: list[Any] = []
+    deadline = time.monotonic() + 60
+    while len(found) < count and time.monotonic() < deadline:
+        found += hook_receiver.taken()
+        time.sleep(0.1)
+    return found
+
+
+def test_pushes_reach_project_webhooks_through_the_delivery_engine(
+    server: RunningServer, hook_receiver: Receiver
+) -> None:
+    """The engine of the running server delivers real events to project webhooks: one in
+    CloudEvents, one in registry:2's envelope, each signed, each only for its filters."""
+    with Api(server, ALICE) as alice:
+        cloud = new_hook(alice, hook_receiver.url + "/cloud", "cloud", tags=["v*"])
+        envelope = new_hook(alice, hook_receiver.url + "/envelope", "envelope",
+                            payload_format="distribution", repositories=["engine"])  # fmt: skip
+    time.sleep(2.5)  # the engine re-reads the webhooks every 2 s
+    image = make_image(layers=1)
+    with httpx.Client(base_url=server.url, auth=ALICE, timeout=30) as client:
+        push_image(client, "team/engine", image, tag="v1")
+        push_image(client, "team/engine", make_image(layers=1), tag="latest")  # no v*: cloud skips
+    got = {r.path: r for r in _wait_for(hook_receiver, 3)}
+    assert sorted(got) == ["/cloud", "/envelope"], "cloud once (v1 only), envelope for both"
+    body = _verify(cloud["secret"], got["/cloud"])
+    assert body["type"] == "io.dockyard.manifest.pushed"
+    assert body["data"]["target"]["digest"] == image.digest
+    enveloped = _verify(envelope["secret"], got["/envelope"])
+    assert got["/envelope"].headers["content-type"].startswith(
+        "application/vnd.docker.distribution.events.v1+json"
+    )
+    (event,) = enveloped["events"]
+    assert event["action"] == "push" and event["target"]["repository"] == "team/engine"
+    assert event["actor"]["name"] == "alice" and event["request"]["method"] == "PUT"
