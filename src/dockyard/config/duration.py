@@ -52,3 +52,16 @@ def _sum_parts(body: str) -> float | None:
         total += float(match.group(1)) * factor
         pos = match.end()
     return total if pos == len(body) else None
+
+
+def checked_duration(key: str, text: str, *, optional: bool = False) -> float:
+    """``text`` as seconds >= 0, or a ConfigError naming ``key`` (``optional``: "" is 0)."""
+    if optional and not text.strip():
+        return 0.0
+    try:
+        seconds = parse_duration(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{key}: {exc.message}", key=key) from None
+    if seconds < 0:
+        raise ConfigError(f'{key}: duration must be at least zero, got "{text}"', key=key)
+    return seconds

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from dockyard.config.duration import parse_duration
+from dockyard.config.duration import checked_duration as _duration
 from dockyard.config.errors import ConfigError
 from dockyard.config.lifecycle import RetentionPolicySettings, parse_age, parse_limit
 from dockyard.config.model import Settings
@@ -15,16 +15,6 @@ def _fail(key: str, message: str) -> NoReturn:
     raise ConfigError(f"{key}: {message}", key=key)
 
 
-def _duration(key: str, text: str, *, optional: bool = False) -> float:
-    if optional and not text.strip():
-        return 0.0
-    try:
-        seconds = parse_duration(text)
-    except ConfigError as exc:
-        raise ConfigError(f"{key}: {exc.message}", key=key) from None
-    if seconds < 0:
-        _fail(key, f'duration must be at least zero, got "{text}"')
-    return seconds
 
 
 def check_lifecycle(settings: Settings) -> None:

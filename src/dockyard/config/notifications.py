@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from dockyard.config.duration import checked_duration as _duration
 from dockyard.config.duration import parse_duration
 from dockyard.config.errors import ConfigError
 
@@ -157,14 +158,6 @@ def _check_delivery(delivery: DeliverySettings) -> None:
         _fail("dockyard.events.concurrency", "must be at least 1")
 
 
-def _duration(key: str, text: str) -> float:
-    try:
-        seconds = parse_duration(text)
-    except ConfigError as exc:
-        raise ConfigError(f"{key}: {exc.message}", key=key) from None
-    if seconds < 0:
-        _fail(key, f'duration must be at least zero, got "{text}"')
-    return seconds
 
 
 def _fail(key: str, message: str) -> NoReturn:
