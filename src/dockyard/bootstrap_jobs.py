@@ -54,15 +54,19 @@ def build_runner(
     _lifecycle_jobs(runner, settings, registry)
     _maintenance_jobs(runner, settings, registry, database)
     _local_loops(runner, settings, registry, telemetry)
-    _supply_chain_jobs(runner, registry, database)
+    _supply_chain_jobs(runner, settings, registry, database)
     return runner
 
 
-def _supply_chain_jobs(runner: JobRunner, registry: Registry, database: Database) -> None:
+def _supply_chain_jobs(
+    runner: JobRunner, settings: Settings, registry: Registry, database: Database
+) -> None:
     """SBOMs on push: pushed images become jobs (``services/supplychain/on_push.py``)."""
     if registry.supply_chain is None or registry.jobs is None:
         return
     runner.handle(on_push.KIND, on_push.sbom_handler(registry.supply_chain.index_and_attach))
+    if not settings.dockyard.supplychain.sbomonpush:
+        return
     consumer = on_push.SbomOnPush(SqlOutbox(database), SqlEventCursors(database),
                                   registry.jobs.enqueue)  # fmt: skip
     runner.work_loop("sbom-on-push", consumer.run_forever)

@@ -7,6 +7,7 @@ SBOM per platform of an index; who may do what; bad input; the "SBOM on push" sw
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,19 @@ def test_cli_generates_and_attaches(tmp_path: Path) -> None:
             assert [r["artifactType"] for r in referrers(registry, "cli/app", image.digest)] == [
                 CDX
             ]
+
+
+def test_a_push_gets_its_sboms_in_the_background(tmp_path: Path) -> None:
+    """With "SBOM on push" on (the default for projects), a pushed image gets both SBOMs as
+    referrers from the server's job queue, without asking."""
+    env = {"REGISTRY_DOCKYARD_SUPPLYCHAIN_SBOMONPUSH": "true"}
+    with identity_server(tmp_path, **env) as running, Api(running) as admin:
+        admin.project("auto")
+        image = make_image(layer_data=layers())
+        with running.client(auth=ADMIN) as registry:
+            push(registry, "auto/app", image, tag="v1")
+            deadline, found = time.monotonic() + 90, []
+            while len(found) < 2 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                found = referrers(registry, "auto/app", image.digest)
+    assert {r["artifactType"] for r in found} == {SPDX, CDX}

@@ -21,6 +21,9 @@ def identity_env(**extra: str) -> dict[str, str]:
         "REGISTRY_DOCKYARD_IDENTITY_ENABLED": "true",
         "REGISTRY_DOCKYARD_IDENTITY_PASSWORDCOST": "4",
         "REGISTRY_STORAGE_DELETE_ENABLED": "true",
+        # projects get SBOMs on push by default: tests of other features keep their
+        # repositories to what they push (tests/integration/test_supply_chain_api.py turns it on)
+        "REGISTRY_DOCKYARD_SUPPLYCHAIN_SBOMONPUSH": "false",
         **extra,
     }
 

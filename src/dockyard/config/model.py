@@ -278,6 +278,12 @@ class CatalogSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=
 # --- dockyard's own keys ---------------------------------------------------------------
 
 
+class SupplyChainSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``dockyard.supplychain`` (docs/supply-chain.md)."""
+
+    sbomonpush: bool = True  # False: no project gets SBOMs on push, whatever its own switch
+
+
 class DockyardTokenSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """dockyard as the Docker token issuer (``/token``); see docs/authentication.md."""
 
@@ -325,6 +331,7 @@ class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only
     outbound: OutboundSettings = msgspec.field(default_factory=OutboundSettings)
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)  # the job queue's runner
     events: DeliverySettings = msgspec.field(default_factory=DeliverySettings)
+    supplychain: SupplyChainSettings = msgspec.field(default_factory=SupplyChainSettings)
 
 
 # --- the root --------------------------------------------------------------------------

@@ -62,6 +62,7 @@ def test_index_and_attach_and_the_project_switch(tmp_path: Path) -> None:
 
     async def work(registry: Registry) -> tuple[list[str], list[str]]:
         assert registry.supply_chain is not None and registry.identity is not None
+        await registry.identity.projects.create(ADMIN, "proj")
         on = await push(registry, "proj/on", [layer])
         attached = await registry.supply_chain.index_and_attach("proj/on", on)
         assert {a.packages for a in attached} == {1}
@@ -75,6 +76,8 @@ def test_index_and_attach_and_the_project_switch(tmp_path: Path) -> None:
         await registry.supply_chain.set_sbom_on_push(ADMIN, "off", False)
         off = await push(registry, "off/app", [layer])
         assert await registry.supply_chain.index_and_attach("off/app", off) == []
+        ghost = await push(registry, "ghost/app", [layer])  # no such project: on demand only
+        assert await registry.supply_chain.index_and_attach("ghost/app", ghost) == []
         return await referrer_types(registry, "proj/on", on), await referrer_types(
             registry, "off/app", off
         )
@@ -162,6 +165,8 @@ def test_a_push_becomes_one_sbom_job_that_attaches_both_sboms(tmp_path: Path) ->
     async def work(registry: Registry) -> list[str]:
         assert registry.supply_chain is not None and registry.jobs is not None
         assert registry.background is not None and on_push.KIND in registry.background.kinds
+        assert registry.identity is not None
+        await registry.identity.projects.create(ADMIN, "proj")  # without a project: no SBOMs
         consumer = registry.background.work_loops["sbom-on-push"].__self__  # type: ignore[attr-defined]
         assert isinstance(consumer, on_push.SbomOnPush)
         digest = await push(registry, "proj/app", [layer])

@@ -116,10 +116,11 @@ class SupplyChainService:
 
     async def index_and_attach(self, repository: str, digest: str) -> list[AttachedSbom]:
         """On push (called from the job queue): index the image's layers and attach both SBOMs,
-        unless the project turned "SBOM on push" off. Runs as the system; idempotent (an
-        image that has its SBOMs is skipped, so a retried job adds nothing), and a push of
-        an artifact (an SBOM, a signature) or of a referrers index does nothing."""
-        if await self.store.sbom_on_push(project_of(repository)) is False:
+        unless the project turned "SBOM on push" off or does not exist (a registry without
+        projects, as registry:2 has none, makes SBOMs on demand only). Runs as the system;
+        idempotent (an image that has its SBOMs is skipped, so a retried job adds nothing),
+        and a push of an artifact (an SBOM, a signature) or of a referrers index does nothing."""
+        if await self.store.sbom_on_push(project_of(repository)) is not True:
             return []
         record = await self.builder.manifest(repository, digest)
         if not await self.builder.has_images(repository, record):
