@@ -164,6 +164,7 @@ class UploadService:
         length: int | None = None,
         start: int | None = None,
         request_id: str = "",
+        request: EventRequest | None = None,
     ) -> BlobRecord:
         """Take the last chunk, verify ``digest`` and publish the blob (a ``blob.pushed``
         event); ``start`` (from Content-Range) must equal the stored offset, else 416 and the
@@ -171,7 +172,7 @@ class UploadService:
         expected = parse_digest(digest)
         record = await self.find(principal, repository, upload_id)
         await ensure_writable(self.options)
-        origin = origin_of(principal, request_id)
+        origin = origin_of(principal, request_id, request)
         async with self._lock(record.id):
             if start is not None and start != (stored := await self.offset(record)):
                 raise _range_error(stored)
@@ -200,11 +201,12 @@ class UploadService:
         *,
         length: int | None = None,
         request_id: str = "",
+        request: EventRequest | None = None,
     ) -> BlobRecord:
         """``POST ?digest=`` with the whole blob as the body (a ``blob.pushed`` event)."""
         expected = parse_digest(digest)
         await self._check_push(principal, repository)
-        origin = origin_of(principal, request_id)
+        origin = origin_of(principal, request_id, request)
         direct = await self.storage.direct_writer(blob_path(expected))
         if direct is not None:
             return await self._direct(direct, repository, expected, body, length, origin=origin)

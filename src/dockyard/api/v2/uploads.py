@@ -55,6 +55,7 @@ async def start(ctx: Context, params: dict[str, str]) -> None:
         blob = await service.monolithic(
             ctx.principal, name, digest, request.stream(),
             length=request.content_length(), request_id=ctx.request_id,
+            request=ctx.event_request(),
         )  # fmt: skip
         await _created(ctx, name, blob.digest)
         return
@@ -131,6 +132,7 @@ async def put(ctx: Context, params: dict[str, str]) -> None:
         blob = await ctx.registry.uploads.complete(
             ctx.principal, name, upload_id, digest, ctx.request.stream(),
             length=ctx.request.content_length(), start=start_at, request_id=ctx.request_id,
+            request=ctx.event_request(),
         )  # fmt: skip
     except RegistryError as error:
         raise _with_location(ctx, name, upload_id, error) from None
