@@ -81,7 +81,7 @@ def test_push_pull_and_deletes_are_audited(server: RunningServer) -> None:
         by_event = {e["event"]: e for e in items}
         push, pull = by_event["manifest.push"], by_event["manifest.pull"]
         assert push["detail"]["tag"] == "v1" and push["detail"]["digest"] == image.digest
-        assert push["detail"]["request_id"] and push["client"] == "127.0.0.1"  # the request that pushed
+        assert push["detail"]["request_id"] and push["client"] == "127.0.0.1"
         assert pull["detail"] == {**pull["detail"], "tag": "v1", "digest": image.digest}
         assert pull["detail"]["count"] == 1
         assert by_event["manifest.delete"]["detail"]["digest"] == image.digest
