@@ -65,8 +65,9 @@ def _supply_chain_jobs(
     if registry.supply_chain is None or registry.jobs is None:
         return
     runner.handle(on_push.KIND, on_push.sbom_handler(registry.supply_chain.index_and_attach))
-    if not settings.dockyard.supplychain.sbomonpush:
-        return
+    identity = registry.identity
+    if not settings.dockyard.supplychain.sbomonpush or identity is None or not identity.enabled:
+        return  # projects (and their switch) are identity management's: without it, none
     consumer = on_push.SbomOnPush(SqlOutbox(database), SqlEventCursors(database),
                                   registry.jobs.enqueue)  # fmt: skip
     runner.work_loop("sbom-on-push", consumer.run_forever)

@@ -28,8 +28,10 @@ async def _once(data: bytes) -> Any:
     yield data
 
 
-def run_with(tmp_path: Path, work: Callable[[Registry], Awaitable[Any]]) -> Any:
-    settings = load_settings(None, {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(tmp_path)})
+def run_with(tmp_path: Path, work: Callable[[Registry], Awaitable[Any]], **env: str) -> Any:
+    settings = load_settings(
+        None, {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(tmp_path), **env}
+    )
     registry = build_registry(settings)
 
     async def main() -> Any:
@@ -179,4 +181,11 @@ def test_a_push_becomes_one_sbom_job_that_attaches_both_sboms(tmp_path: Path) ->
         assert "2 SBOM(s) attached" in await handler(job)
         return await referrer_types(registry, "proj/app", digest)
 
-    assert run_with(tmp_path, work) == [SPDX, CDX]
+    on = {"REGISTRY_DOCKYARD_IDENTITY_ENABLED": "true"}  # projects are identity management's
+    assert run_with(tmp_path / "on", work, **on) == [SPDX, CDX]
+
+    async def unregistered(registry: Registry) -> bool:
+        assert registry.background is not None
+        return "sbom-on-push" in registry.background.work_loops
+
+    assert run_with(tmp_path / "off", unregistered) is False, "identity off: no SBOMs on push"
