@@ -249,7 +249,7 @@ def test_schedules_race_between_threads_once(run: Run[Any], backend: Backend) ->
         database = await backend.open_here()
         queue = JobQueue(backend.store(database), owner=f"n{index}", clock=lambda: 5000.0)
         try:
-            start.wait()
+            start.wait(timeout=60)
             results.append(await queue.schedule_due("retention", HOUR))
         finally:
             await database.aclose()

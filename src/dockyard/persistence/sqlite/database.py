@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -32,12 +33,23 @@ class SqliteDatabase:
         self.migrate_now()
 
     def _configure(self) -> None:
+        """The pragmas; switching to WAL can meet another process opening the same file at
+        that moment (serve and worker started together) and is then tried again briefly."""
+        for attempt in range(50):
+            try:
+                return self._pragmas()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.1)
+
+    def _pragmas(self) -> None:
         for pragma in (
+            "PRAGMA busy_timeout=30000",
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",
             "PRAGMA foreign_keys=ON",
             "PRAGMA mmap_size=268435456",
-            "PRAGMA busy_timeout=30000",
             "PRAGMA cache_size=-65536",
         ):
             self.connection.execute(pragma)
