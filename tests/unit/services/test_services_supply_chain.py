@@ -4,7 +4,6 @@ point) attaches both SBOMs unless the project turned it off."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import msgspec
 
 from dockyard.auth.grants import SYSTEM
 from dockyard.auth.principal import Principal
-from dockyard.bootstrap import build_registry
+from dockyard.cli.common import with_registry
 from dockyard.config.loader import load_settings
 from dockyard.core.supplychain import model
 from dockyard.services.registry import Registry
@@ -29,19 +28,8 @@ async def _once(data: bytes) -> Any:
 
 
 def run_with(tmp_path: Path, work: Callable[[Registry], Awaitable[Any]], **env: str) -> Any:
-    settings = load_settings(
-        None, {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(tmp_path), **env}
-    )
-    registry = build_registry(settings)
-
-    async def main() -> Any:
-        await registry.startup()
-        try:
-            return await work(registry)
-        finally:
-            await registry.shutdown()
-
-    return asyncio.run(main())
+    root = {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(tmp_path), **env}
+    return with_registry(load_settings(None, root), work)
 
 
 async def push(registry: Registry, repository: str, layers: list[bytes]) -> str:
