@@ -45,6 +45,7 @@ def _bash(cwd: Path, line: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # the example's fixed ports (5000-5003, 8333, ...)
 def test_the_readme_block_works_as_written(tmp_path: Path) -> None:
     if shutil.which("nginx") is None or shutil.which("redis-server") is None:
         pytest.skip("needs nginx and redis-server")
