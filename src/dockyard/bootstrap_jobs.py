@@ -22,6 +22,7 @@ from dockyard.services.jobs.model import Backoff
 from dockyard.services.jobs.queue import JobQueue
 from dockyard.services.registry import Registry
 from dockyard.services.supplychain import on_push
+from dockyard.services.system_gauges import SystemGauges
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 
@@ -131,3 +132,6 @@ def _local_loops(
         assert queue is not None
         runner.local("quota-gauges", lambda: publish_quota_metrics_forever(quotas))
         runner.local("queue-gauges", lambda: publish_queue_metrics_forever(queue, gauges))
+        purger = registry.purger  # holds the storage and the metadata store
+        system = SystemGauges(purger.storage, purger.metadata.uploads, registry.health, gauges)
+        runner.local("system-gauges", system.run_forever)

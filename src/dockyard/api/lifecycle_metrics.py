@@ -70,6 +70,14 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
         (),
     ),
     "event_dead_letters": ("Event deliveries that gave up (dead letters, all nodes)", ()),
+    "storage_free_bytes": ("Bytes free on the filesystem of the storage root", ()),
+    "storage_size_bytes": ("Size of the filesystem of the storage root", ()),
+    "uploads_open": ("Upload sessions open (all nodes)", ()),
+    "uploads_oldest_seconds": ("Age of the oldest open upload session (0: none)", ()),
+    "health_check_failing": (
+        "1 while a health.storagedriver check (storage, database) is failing, else 0",
+        ("check",),
+    ),
 }
 
 

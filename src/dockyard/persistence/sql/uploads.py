@@ -54,6 +54,11 @@ class SqlUploadStore:
     async def delete(self, upload_id: str) -> bool:
         return await self.db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,)) > 0
 
+    async def summary(self) -> tuple[int, float | None]:
+        """How many upload sessions are open, and when the oldest of them started."""
+        row = await self.db.fetchone("SELECT COUNT(*), MIN(started_at) FROM uploads", ())
+        return (int(row[0]), None if row[1] is None else float(row[1])) if row else (0, None)
+
     async def stale(self, before: float, limit: int = 500) -> list[UploadRecord]:
         rows = await self.db.fetchall(
             f"SELECT {_COLUMNS} FROM uploads WHERE last_activity < ? "  # noqa: S608
