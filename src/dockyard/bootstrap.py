@@ -43,6 +43,7 @@ from dockyard.config.health import storage_health
 from dockyard.config.validation import index_completeness
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata, SqlOutbox
 from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
+from dockyard.persistence.sql.migrations import Plan
 from dockyard.persistence.sql.supplychain import SqlSupplyChain
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.blobs import BlobService
@@ -106,11 +107,11 @@ def build_import_source(settings: Settings, root: str) -> StorageDriver | None:
     return ReadOnlyDriver(FilesystemDriver(root))
 
 
-def build_database(settings: Settings) -> Database:
-    """SQLite (opened and migrated now) or PostgreSQL (connects later, in the worker)."""
+def build_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """SQLite (opened and, unless told, migrated now) or PostgreSQL (connects later)."""
     url = settings.database_url()
     if url.startswith(SQLITE_PREFIX):
-        return SqliteDatabase(url[len(SQLITE_PREFIX) :])
+        return SqliteDatabase(url[len(SQLITE_PREFIX) :], migrate=migrate)
     if not url.startswith(POSTGRES_PREFIXES):
         raise SystemExit("config: dockyard.database: unsupported database URL")
     from dockyard.persistence.postgres.database import PostgresDatabase  # psycopg loads slowly
@@ -121,17 +122,33 @@ def build_database(settings: Settings) -> Database:
         raise SystemExit(f"config: {exc}") from None
 
 
-def migrate_database(settings: Settings) -> int:
-    """Apply pending schema migrations (``dockyard migrate``); return the schema version."""
-    database = build_database(settings)
+def migrate_database(settings: Settings, target: int | None = None) -> int:
+    """Move the schema to ``target`` (default: apply every pending migration), as ``dockyard
+    migrate`` does; return the schema version. MigrationError when that cannot be done."""
+    database = build_database(settings, migrate=False)
 
     async def migrate() -> int:
         try:
-            return await database.migrate()
+            if target is None:
+                return await database.migrate()
+            return await database.migrate_to(target)
         finally:
             await database.aclose()
 
     return asyncio.run(migrate())
+
+
+def migration_plan(settings: Settings, target: int | None = None) -> Plan:
+    """What ``dockyard migrate [--to target]`` would run, running nothing."""
+    database = build_database(settings, migrate=False)
+
+    async def planned() -> Plan:
+        try:
+            return await database.migration_plan(target)
+        finally:
+            await database.aclose()
+
+    return asyncio.run(planned())
 
 
 def _refuse_unsupported(settings: Settings) -> None:

@@ -58,3 +58,32 @@ def test_migrate_unreachable_postgres_fails_cleanly(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "migrate: metadata database unavailable" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_check_lists_what_would_run_and_to_moves_back_and_forth(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    missing = migrate("--check", *data, cwd=tmp_path)
+    assert missing.returncode == 1 and "does not exist" in missing.stderr, "--check creates nothing"
+    assert not (tmp_path / "data").exists()
+    assert migrate("--to", "3", *data, cwd=tmp_path).returncode == 0
+    pending = migrate("--check", *data, cwd=tmp_path)
+    assert pending.returncode == 1, pending.stderr
+    assert "schema version: 3" in pending.stdout
+    assert f"would apply {SCHEMA_VERSION - 3} step(s) to reach version {SCHEMA_VERSION}" in (
+        pending.stdout
+    )
+    assert "  up 4: CREATE TABLE" in pending.stdout
+    assert migrate(*data, cwd=tmp_path).returncode == 0
+    done = migrate("--check", *data, cwd=tmp_path)
+    assert done.returncode == 0 and f"nothing to do: the schema is at version {SCHEMA_VERSION}" in (
+        done.stdout
+    )
+    back = SCHEMA_VERSION - 1
+    undo = migrate("--check", "--to", str(back), *data, cwd=tmp_path)
+    assert undo.returncode == 1 and f"  down {SCHEMA_VERSION}: DROP TABLE" in undo.stdout
+    moved = migrate("--to", str(back), *data, cwd=tmp_path)
+    assert moved.returncode == 0 and f"schema version: {back}" in moved.stdout, moved.stderr
+    refused = migrate("--to", "2", *data, cwd=tmp_path)
+    assert refused.returncode == 1 and "cannot be undone" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert f"schema version: {back}" in migrate("--check", *data, cwd=tmp_path).stdout

@@ -83,3 +83,8 @@ class RegistryError(Exception):
         entry: dict[str, Any] = {"code": self.code.value_name, "message": self.message}
         entry["detail"] = self.detail if self.detail is not None else {}
         return {"errors": [entry]}
+
+
+class MigrationError(Exception):
+    """A schema migration plan that cannot be carried out (``dockyard migrate --to``): a step
+    that cannot be undone, or a version this dockyard does not know."""

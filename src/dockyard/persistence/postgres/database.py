@@ -34,6 +34,7 @@ from dockyard.persistence.postgres.errors import MAX_ATTEMPTS, RETRYABLE, backof
 from dockyard.persistence.postgres.lending import Connection, Lender
 from dockyard.persistence.postgres.lookups import LookupRunner
 from dockyard.persistence.postgres.options import PoolOptions, parse_url
+from dockyard.persistence.sql.migrations import Plan
 from dockyard.persistence.sql.session import Lookup, Params, Row, Session, T
 
 log = logging.getLogger("dockyard.persistence")
@@ -117,6 +118,19 @@ class PostgresDatabase:
 
     async def migrate(self) -> int:
         """Apply pending migrations on a connection of its own; return the schema version."""
+        return await self._with_connection(schema.migrate)
+
+    async def migration_plan(self, target: int | None = None) -> Plan:
+        """What moving the schema to ``target`` (default: the newest) would run; runs nothing."""
+        return await self._with_connection(lambda conn: schema.migration_plan(conn, target))
+
+    async def migrate_to(self, target: int) -> int:
+        """Move the schema to version ``target``, forward or back; return the version."""
+        return await self._with_connection(lambda conn: schema.migrate_to(conn, target))
+
+    async def _with_connection(
+        self, work: Callable[[psycopg.AsyncConnection[tuple[object, ...]]], Awaitable[T]]
+    ) -> T:
         try:
             conn = await psycopg.AsyncConnection.connect(
                 self.options.conninfo, autocommit=True, **self.options.connect_kwargs
@@ -124,7 +138,7 @@ class PostgresDatabase:
         except psycopg.OperationalError as exc:
             raise unavailable(exc) from exc
         try:
-            return await schema.migrate(conn)
+            return await work(conn)
         except psycopg.OperationalError as exc:
             raise unavailable(exc) from exc
         finally:

@@ -68,3 +68,13 @@ _DIALECTS = {
 def delivery_migration(dialect: str) -> str:
     """The delivery tables and outbox columns in ``dialect`` (``sqlite`` or ``postgres``)."""
     return _DELIVERIES.format(**_DIALECTS[dialect])
+
+
+# Undoes the step (dockyard migrate --to): deliveries not yet sent are lost with it.
+DELIVERY_DOWNGRADE = """
+DROP TABLE event_deliveries;
+DROP TABLE delivery_cursors;
+DROP INDEX outbox_events_position;
+ALTER TABLE outbox_events DROP COLUMN request;
+ALTER TABLE outbox_events DROP COLUMN txid
+"""

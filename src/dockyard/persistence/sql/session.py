@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from dockyard.persistence.sql.migrations import Plan
+
 Params = Sequence[Any]
 Row = tuple[Any, ...]
 T = TypeVar("T")
@@ -62,6 +64,14 @@ class Database(Session, Protocol):
 
     async def migrate(self) -> int:
         """Apply pending schema migrations; return the schema version."""
+        ...
+
+    async def migration_plan(self, target: int | None = None) -> Plan:
+        """What moving the schema to ``target`` (default: the newest) would run."""
+        ...
+
+    async def migrate_to(self, target: int) -> int:
+        """Move the schema to version ``target``, forward or back (``dockyard migrate --to``)."""
         ...
 
     async def open(self) -> None:

@@ -27,3 +27,10 @@ _DIALECTS = {"sqlite": {"real": "REAL"}, "postgres": {"real": "DOUBLE PRECISION"
 def supply_chain_migration(dialect: str) -> str:
     """The supply-chain tables in ``dialect`` (``sqlite`` or ``postgres``)."""
     return _SUPPLY_CHAIN.format(**_DIALECTS[dialect])
+
+
+# Undoes the step (dockyard migrate --to): inventories are indexed again after an upgrade.
+SUPPLY_CHAIN_DOWNGRADE = """
+DROP TABLE layer_inventories;
+ALTER TABLE projects DROP COLUMN sbom_on_push
+"""

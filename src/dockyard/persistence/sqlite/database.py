@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.persistence.sql.migrations import Plan, plan
 from dockyard.persistence.sql.session import Lookup, Params, Row, Session, T
 from dockyard.persistence.sqlite.schema import MIGRATIONS
 
@@ -22,7 +23,7 @@ from dockyard.persistence.sqlite.schema import MIGRATIONS
 class SqliteDatabase:
     """Owns the connection and the schema version (``PRAGMA user_version``)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, migrate: bool = True) -> None:
         if path != ":memory:":
             make_private(path)
         self.path = path
@@ -30,7 +31,8 @@ class SqliteDatabase:
             path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
         self._configure()
-        self.migrate_now()
+        if migrate:  # False: `dockyard migrate --check/--to` decides
+            self.migrate_now()
 
     def _configure(self) -> None:
         """The pragmas; switching to WAL can meet another process opening the same file at
@@ -61,23 +63,38 @@ class SqliteDatabase:
 
     def migrate_now(self) -> int:
         """Apply pending migrations, each in its own transaction; return the schema version."""
-        conn = self.connection
         version = self.schema_version()
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if self.schema_version() < number:  # another process may have got here first
-                    for statement in _statements(script):
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version={number}")
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
+        if version < len(MIGRATIONS):
+            self._carry_out(plan(MIGRATIONS, version))
         return self.schema_version()
 
     async def migrate(self) -> int:
         return self.migrate_now()
+
+    async def migration_plan(self, target: int | None = None) -> Plan:
+        return plan(MIGRATIONS, self.schema_version(), target)
+
+    async def migrate_to(self, target: int) -> int:
+        """Move the schema to version ``target``, forward or back; return the version."""
+        self._carry_out(plan(MIGRATIONS, self.schema_version(), target))
+        return self.schema_version()
+
+    def _carry_out(self, steps: Plan) -> None:
+        conn = self.connection
+        for step in steps.steps:
+            up = step.direction == "up"
+            before, after = (step.number - 1, step.number) if up else (step.number, step.number - 1)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # another process may have got here first: each step runs from its own version
+                if self.schema_version() == before:
+                    for statement in _statements(step.script):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version={after}")
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
 
     async def open(self) -> None:
         """Nothing to do: the connection opened and migrated when it was built."""

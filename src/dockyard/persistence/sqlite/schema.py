@@ -5,7 +5,7 @@ Keep in step with ``postgres/schema.py``: migration N means the same change in b
 
 from __future__ import annotations
 
-from dockyard.persistence.sql.delivery_schema import delivery_migration
+from dockyard.persistence.sql.delivery_schema import DELIVERY_DOWNGRADE, delivery_migration
 from dockyard.persistence.sql.events_more_schema import events_more_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
 from dockyard.persistence.sql.jobs_schema import jobs_migration
@@ -14,12 +14,16 @@ from dockyard.persistence.sql.lifecycle_schema import (
     pulls_migration,
     reservations_migration,
 )
+from dockyard.persistence.sql.migrations import Migration, Step
 from dockyard.persistence.sql.mirror_schema import mirror_migration
 from dockyard.persistence.sql.outbox_schema import outbox_migration
-from dockyard.persistence.sql.supplychain_schema import supply_chain_migration
+from dockyard.persistence.sql.supplychain_schema import (
+    SUPPLY_CHAIN_DOWNGRADE,
+    supply_chain_migration,
+)
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
 
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[Step, ...] = (
     """
     CREATE TABLE repositories (
         id INTEGER PRIMARY KEY,
@@ -112,7 +116,7 @@ MIGRATIONS: tuple[str, ...] = (
     # 12: the job queue and its schedules, replacing the job_runs leases (docs/jobs.md)
     jobs_migration("sqlite"),
     # 13: event delivery: the dispatcher's cursor, deliveries, the outbox's writing transaction
-    delivery_migration("sqlite"),
+    Migration(delivery_migration("sqlite"), DELIVERY_DOWNGRADE),
     # 14: layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
-    supply_chain_migration("sqlite"),
+    Migration(supply_chain_migration("sqlite"), SUPPLY_CHAIN_DOWNGRADE),
 )
