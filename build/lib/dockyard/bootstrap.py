@@ -1,0 +1,443 @@
+"""Composition root: Settings -> storage driver, database, services, ASGI app.
+
+The only module that names concrete drivers and stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from dockyard.api.access_log import AccessLog
+from dockyard.api.app import ApiOptions, RegistryApp
+from dockyard.api.context import UrlPolicy
+from dockyard.api.observability import Metrics
+from dockyard.api.token import consumer_token_api, issuer_token_api
+from dockyard.api.token_auth import TokenApi
+from dockyard.auth.htpasswd import HtpasswdFile
+from dockyard.auth.identity import IdentityProvider
+from dockyard.auth.policy import AccessPolicy, Action
+from dockyard.auth.token_keys import KeyRing
+from dockyard.auth.token_trust import TrustError, TrustStore
+from dockyard.bootstrap_events import build_delivery
+from dockyard.bootstrap_identity import build_identity_services, refusal_audit
+from dockyard.bootstrap_jobs import build_job_queue, build_runner
+from dockyard.bootstrap_lifecycle import build_lifecycle
+from dockyard.bootstrap_mirror import build_mirror
+from dockyard.bootstrap_settings import build_system_settings
+from dockyard.bootstrap_webhooks import build_webhooks
+from dockyard.cache.base import (
+    KeyValueCache,
+    LocalLocks,
+    LockManager,
+    MemoryCache,
+    NullCache,
+    SharedWindows,
+)
+from dockyard.cli.logsetup import configure_logging
+from dockyard.config import Settings, parse_duration
+from dockyard.config.health import storage_health
+from dockyard.config.validation import index_completeness
+from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata, SqlOutbox
+from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
+from dockyard.persistence.sql.migrations import Plan
+from dockyard.persistence.sql.supplychain import SqlSupplyChain
+from dockyard.persistence.sqlite import SqliteDatabase
+from dockyard.services.blobs import BlobService
+from dockyard.services.descriptors import BlobDescriptorCache
+from dockyard.services.events import EventReader
+from dockyard.services.gc import GarbageCollector
+from dockyard.services.health import HealthMonitor, build_monitor
+from dockyard.services.importer import DistributionImporter
+from dockyard.services.listing import ListingService
+from dockyard.services.maintenance import UploadPurger
+from dockyard.services.manifests import ManifestService
+from dockyard.services.registry import Registry, RegistryOptions
+from dockyard.services.supplychain.indexer import LayerIndexer
+from dockyard.services.supplychain.inventory import InventoryBuilder
+from dockyard.services.supplychain.sboms import SupplyChainService
+from dockyard.services.telemetry import NO_TELEMETRY
+from dockyard.services.uploads import UploadService
+from dockyard.storage.driver import StorageDriver
+from dockyard.storage.drivers.filesystem import FilesystemDriver
+from dockyard.storage.drivers.memory import MemoryDriver
+from dockyard.storage.instrumented import InstrumentedDriver
+from dockyard.storage.readonly import ReadOnlyDriver
+from dockyard.supervision import (
+    drain_seconds,
+    expected_parent,
+    stop_app_when_drain_is_over,
+    watch_parent,
+)
+
+if TYPE_CHECKING:  # redis-py loads only when Redis is configured
+    from dockyard.cache.redis import RedisOptions
+
+SQLITE_PREFIX = "sqlite:///"
+POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+log = logging.getLogger("dockyard.bootstrap")
+
+
+def build_storage(settings: Settings) -> StorageDriver:
+    driver = settings.storage.driver_name
+    if driver == "filesystem":
+        return FilesystemDriver(
+            settings.storage_root(), direct_writes=settings.dockyard.directwrites
+        )
+    if driver == "inmemory":
+        return MemoryDriver()
+    if driver == "s3" and settings.storage.s3 is not None:
+        from dockyard.storage.drivers.s3 import S3Driver  # botocore loads slowly
+
+        redirect = not settings.storage.redirect.disable
+        return S3Driver.from_settings(settings.storage.s3, redirect=redirect)
+    raise SystemExit(f"config: storage.{driver}: driver not available yet in this build")
+
+
+def build_import_source(settings: Settings, root: str) -> StorageDriver | None:
+    """What ``dockyard import`` reads the registry:2 ``root`` through: None when it is
+    dockyard's own filesystem root (blobs used in place), else a read-only view of it (blobs
+    are copied into dockyard's storage)."""
+    own = settings.storage.filesystem if settings.storage.driver_name == "filesystem" else None
+    if own is not None and os.path.realpath(own.rootdirectory) == os.path.realpath(root):
+        return None
+    return ReadOnlyDriver(FilesystemDriver(root))
+
+
+def build_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """SQLite (opened and, unless told, migrated now) or PostgreSQL (connects later)."""
+    url = settings.database_url()
+    if url.startswith(SQLITE_PREFIX):
+        return SqliteDatabase(url[len(SQLITE_PREFIX) :], migrate=migrate)
+    if not url.startswith(POSTGRES_PREFIXES):
+        raise SystemExit("config: dockyard.database: unsupported database URL")
+    from dockyard.persistence.postgres.database import PostgresDatabase  # psycopg loads slowly
+
+    try:
+        return PostgresDatabase(url)
+    except ValueError as exc:
+        raise SystemExit(f"config: {exc}") from None
+
+
+def migrate_database(settings: Settings, target: int | None = None) -> int:
+    """Move the schema to ``target`` (default: apply every pending migration), as ``dockyard
+    migrate`` does; return the schema version. MigrationError when that cannot be done."""
+    database = build_database(settings, migrate=False)
+
+    async def migrate() -> int:
+        try:
+            if target is None:
+                return await database.migrate()
+            return await database.migrate_to(target)
+        finally:
+            await database.aclose()
+
+    return asyncio.run(migrate())
+
+
+def migration_plan(settings: Settings, target: int | None = None) -> Plan:
+    """What ``dockyard migrate [--to target]`` would run, running nothing."""
+    database = build_database(settings, migrate=False)
+
+    async def planned() -> Plan:
+        try:
+            return await database.migration_plan(target)
+        finally:
+            await database.aclose()
+
+    return asyncio.run(planned())
+
+
+def _refuse_unsupported(settings: Settings) -> None:
+    """Never start with weaker security than the configuration asked for."""
+    kind = settings.auth.kind
+    if kind == "silly":
+        raise SystemExit(
+            f"config: auth.{kind}: not supported yet; use auth.htpasswd (refusing to start "
+            "without the authentication the configuration asks for)"
+        )
+    if settings.http.prefix not in ("", "/"):
+        raise SystemExit("config: http.prefix: serving under a path prefix is not supported yet")
+
+
+def redis_options(settings: Settings) -> RedisOptions:
+    """``redis.addr`` (registry:2 2.x) or the first of ``redis.addrs`` (3.x), password, db."""
+    from dockyard.cache.redis import RedisOptions
+
+    raw = settings.redis
+    addrs = raw.get("addrs") or [raw.get("addr") or "127.0.0.1:6379"]
+    return RedisOptions(
+        addr=str(addrs[0]), password=str(raw.get("password") or ""), db=int(raw.get("db") or 0)
+    )
+
+
+def build_shared_state(settings: Settings) -> tuple[KeyValueCache, LockManager]:
+    """The blob descriptor cache and the lock manager (``storage.cache``, ``redis``)."""
+    kind = str(settings.storage.cache.get("blobdescriptor") or "")
+    if kind == "redis":
+        from dockyard.cache.redis import RedisCache, RedisLocks, connect
+
+        client = connect(redis_options(settings))
+        return RedisCache(client), RedisLocks(client)
+    if kind == "inmemory" and settings.dockyard.workers == 1:
+        return MemoryCache(), LocalLocks()
+    if kind == "inmemory":
+        log.warning("storage.cache.blobdescriptor: inmemory is per process; off with workers > 1")
+    return NullCache(), LocalLocks()
+
+
+def shared_windows(settings: Settings) -> SharedWindows | None:
+    """Failed-login counts shared by every node, in Redis when ``redis.addr`` is set."""
+    if not (settings.redis.get("addr") or settings.redis.get("addrs")):
+        return None
+    from dockyard.cache.redis import connect
+    from dockyard.cache.windows import RedisWindows
+
+    return RedisWindows(connect(redis_options(settings)))
+
+
+def build_registry(settings: Settings, metrics: Metrics | None = None) -> Registry:
+    _refuse_unsupported(settings)
+    storage = build_storage(settings)
+    if metrics is not None:
+        storage = InstrumentedDriver(storage, metrics.storage_action)
+    database = build_database(settings)
+    metadata = SqlMetadata(database)
+    maintenance = settings.storage.maintenance
+    cache, locks = build_shared_state(settings)
+    lifecycle = build_lifecycle(settings, database, storage, BlobDescriptorCache(cache), metrics)
+    delivery, deliveries = build_delivery(settings, database, metrics or NO_TELEMETRY)
+    options = RegistryOptions(
+        delete_enabled=settings.storage.delete.enabled,
+        read_only=maintenance.readonly.enabled,
+        runtime=lifecycle.gate,
+        index_completeness=index_completeness(settings.validation.manifests),
+        sessions_per_repository=settings.dockyard.uploads.sessionsperrepository,
+        sessions_per_client=settings.dockyard.uploads.sessionsperclient,
+        pull_through=settings.proxy.enabled,
+    )
+    htpasswd = None
+    if settings.auth.htpasswd is not None:
+        htpasswd = HtpasswdFile(os.path.abspath(settings.auth.htpasswd.path))
+    own_tokens = settings.dockyard.token
+    identity_on = settings.dockyard.identity.enabled
+    audit_buffer, denials = refusal_audit(settings, database)
+    policy = AccessPolicy(
+        authentication_required=htpasswd is not None or identity_on,
+        identity=identity_on,
+        token_only=settings.auth.token is not None,
+        anonymous_actions=frozenset({Action.PULL})
+        if own_tokens.enabled and own_tokens.anonymouspull
+        else frozenset(),
+        denials=denials,
+    )
+    build_token_api(settings, policy, htpasswd)  # fail before serving; makes the first key
+    purging = maintenance.uploadpurging
+    registry = Registry(
+        options=options,
+        policy=policy,
+        blobs=BlobService(
+            storage,
+            metadata,
+            policy,
+            options,
+            descriptors=BlobDescriptorCache(cache),
+            immutability=lifecycle.immutability,
+        ),
+        uploads=UploadService(
+            storage, metadata, policy, options, locks=locks, quotas=lifecycle.quotas
+        ),
+        manifests=ManifestService(
+            metadata,
+            policy,
+            options,
+            immutability=lifecycle.immutability,
+            pulls=lifecycle.pulls,
+            quotas=lifecycle.quotas,
+        ),
+        listing=ListingService(metadata, policy, SqlRepositoryCatalog(database)),
+        purger=UploadPurger(
+            storage,
+            metadata,
+            enabled=purging.enabled and not maintenance.readonly.enabled,
+            age_seconds=parse_duration(purging.age),
+            interval_seconds=parse_duration(purging.interval),
+            dry_run=purging.dryrun,
+            is_read_only=lifecycle.gate.read_only,
+        ),
+        importer=DistributionImporter(storage, metadata),
+        gc=GarbageCollector(
+            storage,
+            SqlGarbageStore(database),
+            BlobDescriptorCache(cache),
+            grace_seconds=settings.dockyard.gc.grace_seconds,
+            telemetry=metrics or NO_TELEMETRY,
+            deletions=lifecycle.retention.deletions,
+            events=lifecycle.retention.events,
+        ),
+        lifecycle=lifecycle,
+        jobs=build_job_queue(settings, database),
+        events=EventReader(SqlOutbox(database)),
+        delivery=delivery,
+        deliveries=deliveries,
+        htpasswd=htpasswd,
+        identity=build_identity_services(
+            settings,
+            database,
+            policy,
+            htpasswd,
+            shared=shared_windows(settings),
+            telemetry=metrics or NO_TELEMETRY,
+            buffer=audit_buffer,
+        ),
+        close=database.close,
+        startup=database.open,
+        shutdown=database.aclose,
+    )
+    registry.health = health_monitor(settings, storage, metadata)
+    registry.system = build_system_settings(settings, registry)
+    if registry.identity is not None:  # always built (bootstrap_identity)
+        registry.webhooks = build_webhooks(settings, database, policy, registry.identity)
+        delivery.sources += (registry.webhooks.source,)  # project webhooks get events too
+    registry.mirror = build_mirror(settings, registry, storage, database, metrics or NO_TELEMETRY)
+    if registry.mirror is not None:
+        registry.shutdown = _closing(registry.mirror.aclose, registry.shutdown)
+    registry.supply_chain = build_supply_chain(registry, storage, database)
+    registry.background = build_runner(settings, registry, database, metrics)  # built last
+    return registry
+
+
+def _closing(
+    first: Callable[[], Awaitable[None]], then: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
+    async def shutdown() -> None:
+        try:
+            await first()
+        finally:
+            await then()
+
+    return shutdown
+
+
+def build_supply_chain(
+    registry: Registry, storage: StorageDriver, database: Database
+) -> SupplyChainService:
+    """Layer indexing and SBOMs, pushing through the registry's own services."""
+    store = SqlSupplyChain(database)
+    builder = InventoryBuilder(SqlMetadata(database), LayerIndexer(storage, store))
+    return SupplyChainService(
+        registry.policy,
+        builder,
+        store,
+        uploads=registry.uploads,
+        manifests=registry.manifests,
+        listing=registry.listing,
+        audit=registry.identity.audit if registry.identity is not None else None,
+    )
+
+
+def health_monitor(
+    settings: Settings, storage: StorageDriver, metadata: SqlMetadata
+) -> HealthMonitor | None:
+    """``health.storagedriver``: probes of the storage and the database for /debug/health."""
+    return build_monitor(storage_health(settings.health), storage, metadata)
+
+
+def api_options(settings: Settings) -> ApiOptions:
+    http = settings.http
+    debug = settings.debug_host_port()
+    realm = settings.auth.htpasswd.realm if settings.auth.htpasswd else "Registry Realm"
+    extra_headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, values in http.headers.items()
+        for value in values
+    ]
+    return ApiOptions(
+        realm=realm,
+        extra_headers=tuple(extra_headers),
+        urls=UrlPolicy(relative=http.relativeurls, host=http.host),
+        debug_addr=debug,
+        metrics_path=http.debug.prometheus.path,
+        trusted_proxies=tuple(settings.dockyard.trustedproxies),
+        body_timeout=settings.dockyard.uploads.body_timeout_seconds,
+        run_jobs=settings.dockyard.jobs.runinserve,
+    )
+
+
+def build_token_api(
+    settings: Settings,
+    policy: AccessPolicy,
+    htpasswd: HtpasswdFile | None,
+    identity: IdentityProvider | None = None,
+) -> TokenApi | None:
+    """Bearer tokens from an external issuer (``auth.token``) or issued by dockyard itself
+    (``dockyard.token``); None keeps HTTP Basic (or no authentication)."""
+    external, own = settings.auth.token, settings.dockyard.token
+    try:
+        if external is not None:
+            trust = TrustStore.load(
+                external.rootcertbundle, external.jwks, external.signingalgorithms
+            )
+            return consumer_token_api(external, trust, policy)
+        if own.enabled:
+            ring = KeyRing(settings.token_key_dir(), own.algorithm)
+            ring.ensure()
+            realm = settings.auth.htpasswd.realm if settings.auth.htpasswd else "Registry Realm"
+            return issuer_token_api(
+                own,
+                ring,
+                policy,
+                htpasswd,
+                basic_realm=realm,
+                public_host=settings.http.host,
+                identity=identity,
+            )
+    except (TrustError, OSError, ValueError) as exc:
+        raise SystemExit(f"config: {exc}") from None
+    return None
+
+
+def create_app(settings: Settings) -> RegistryApp:
+    """The ASGI application for ``settings``."""
+    metrics = Metrics()
+    registry = build_registry(settings, metrics)
+    identity = registry.identity.login if registry.identity and registry.identity.enabled else None
+    tokens = build_token_api(settings, registry.policy, registry.htpasswd, identity)
+    return RegistryApp(registry, api_options(settings), metrics, tokens, build_access_log(settings))
+
+
+def build_access_log(settings: Settings) -> AccessLog | None:
+    """The access log on stderr, unless ``log.accesslog.disabled`` or ``log.level`` is above
+    info (the lines are info lines)."""
+    log = settings.log
+    if log.accesslog.disabled or log.level in ("warn", "error"):
+        return None
+    return AccessLog(log.formatter, dict(log.fields))
+
+
+SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"
+
+
+def app_from_environment() -> RegistryApp:
+    """Factory for server worker processes: settings arrive resolved, as JSON, from the parent."""
+    raw = os.environ.get(SETTINGS_ENV)
+    if raw is None:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set; start the server with `dockyard serve`")
+    settings = Settings.from_json(raw.encode())
+    parent = expected_parent()
+    if parent is not None:
+        _supervise_worker(settings, parent)
+    app = create_app(settings)
+    if parent is not None:
+        stop_app_when_drain_is_over(app.shutdown)
+    return app
+
+
+def _supervise_worker(settings: Settings, parent: int) -> None:
+    """A worker process: log as the parent does, and stop when `dockyard serve` is gone."""
+    if not logging.getLogger().handlers:  # spawned (uvicorn's workers), not forked
+        configure_logging(settings.log.level, settings.log.formatter, dict(settings.log.fields))
+    watch_parent(parent, drain_seconds(settings.http.draintimeout_seconds))

@@ -1,0 +1,137 @@
+"""Composition root, background part: the job queue, the runner, and what it runs.
+
+Called by ``bootstrap.py`` only. Every kind of background work is registered here: the job
+kinds (with their schedules from the configuration) and the loops of each process whose
+state is in memory. To add a kind: ``runner.handle(kind, handler)`` and, if periodic,
+``runner.every(kind, seconds)``; anyone holding ``registry.jobs`` may then enqueue it.
+"""
+
+from __future__ import annotations
+
+from dockyard.bootstrap_identity import audit_pruner, htpasswd_watch
+from dockyard.config import Settings
+from dockyard.jobs import gc, maintenance, probe, retention
+from dockyard.jobs.metrics import publish_queue_metrics_forever
+from dockyard.jobs.quota import publish_quota_metrics_forever
+from dockyard.jobs.runner import JobRunner, RunnerOptions
+from dockyard.persistence.sql import Database, SqlOutbox
+from dockyard.persistence.sql.event_cursors import SqlEventCursors
+from dockyard.persistence.sql.jobs import SqlJobStore
+from dockyard.persistence.sqlite import SqliteDatabase
+from dockyard.services.jobs.model import Backoff
+from dockyard.services.jobs.queue import JobQueue
+from dockyard.services.registry import Registry
+from dockyard.services.supplychain import on_push
+from dockyard.services.system_gauges import SystemGauges
+from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
+
+
+def build_job_queue(settings: Settings, database: Database) -> JobQueue:
+    jobs = settings.dockyard.jobs
+    store = SqlJobStore(database, skip_locked=not isinstance(database, SqliteDatabase))
+    backoff = Backoff(jobs.backoff_seconds, jobs.maxbackoff_seconds)
+    return JobQueue(store, lease_seconds=jobs.lease_seconds, backoff=backoff)
+
+
+def build_runner(
+    settings: Settings, registry: Registry, database: Database, telemetry: Telemetry | None
+) -> JobRunner:
+    assert registry.jobs is not None  # built with the registry
+    jobs = settings.dockyard.jobs
+    options = RunnerOptions(
+        concurrency=jobs.concurrency,
+        poll_seconds=jobs.poll_seconds,
+        stop_seconds=jobs.stoptimeout_seconds,
+        keep_done_seconds=jobs.keepdone_seconds,
+    )
+    runner = JobRunner(
+        registry.jobs,
+        options,
+        paused=registry.lifecycle.gate.read_only,  # gc, retention, purge wait while read-only
+        telemetry=telemetry or NO_TELEMETRY,
+    )
+    runner.handle(probe.KIND, probe.probe_handler(registry.jobs.owner),
+                  max_attempts=jobs.maxattempts)  # fmt: skip
+    _lifecycle_jobs(runner, settings, registry)
+    _maintenance_jobs(runner, settings, registry, database)
+    _local_loops(runner, settings, registry, telemetry)
+    _supply_chain_jobs(runner, settings, registry, database)
+    return runner
+
+
+def _supply_chain_jobs(
+    runner: JobRunner, settings: Settings, registry: Registry, database: Database
+) -> None:
+    """SBOMs on push: pushed images become jobs (``services/supplychain/on_push.py``)."""
+    if registry.supply_chain is None or registry.jobs is None:
+        return
+    runner.handle(on_push.KIND, on_push.sbom_handler(registry.supply_chain.index_and_attach))
+    identity = registry.identity
+    if not settings.dockyard.supplychain.sbomonpush or identity is None or not identity.enabled:
+        return  # projects (and their switch) are identity management's: without it, none
+    consumer = on_push.SbomOnPush(SqlOutbox(database), SqlEventCursors(database),
+                                  registry.jobs.enqueue)  # fmt: skip
+    runner.work_loop("sbom-on-push", consumer.run_forever)
+
+
+def _lifecycle_jobs(runner: JobRunner, settings: Settings, registry: Registry) -> None:
+    attempts = settings.dockyard.jobs.maxattempts
+    collect = settings.dockyard.gc
+    handler = gc.gc_handler(
+        registry.gc, delete_untagged=collect.deleteuntagged, dry_run=collect.dryrun
+    )
+    runner.handle(gc.KIND, handler, max_attempts=attempts, pausable=True)
+    if collect.interval_seconds > 0:
+        runner.every(gc.KIND, collect.interval_seconds)
+    policies = settings.dockyard.retention
+    if policies.policies:
+        runner.handle(
+            retention.KIND,
+            retention.retention_handler(registry.lifecycle.retention),
+            max_attempts=attempts,
+            pausable=True,
+        )
+        if policies.interval_seconds > 0:
+            runner.every(retention.KIND, policies.interval_seconds)
+
+
+def _maintenance_jobs(
+    runner: JobRunner, settings: Settings, registry: Registry, database: Database
+) -> None:
+    attempts = settings.dockyard.jobs.maxattempts
+    purger = registry.purger
+    runner.handle(maintenance.PURGE_KIND, maintenance.purge_handler(purger),
+                  max_attempts=attempts, pausable=True)  # fmt: skip
+    if purger.enabled and purger.interval_seconds > 0:
+        runner.every(maintenance.PURGE_KIND, purger.interval_seconds)
+    pruner = audit_pruner(settings, database)
+    if pruner is not None:
+        handler = maintenance.audit_retention_handler(pruner)
+        runner.handle(maintenance.AUDIT_KIND, handler, max_attempts=attempts)
+        runner.every(maintenance.AUDIT_KIND, pruner.interval_seconds)
+
+
+def _local_loops(
+    runner: JobRunner, settings: Settings, registry: Registry, telemetry: Telemetry | None
+) -> None:
+    """Loops whose state is this process's memory: they run in every process."""
+    runner.local("pull-times", registry.lifecycle.pulls.run_forever)  # written in batches
+    identity = registry.identity
+    if identity is not None and identity.enabled:  # the audit log's writers
+        runner.local("audit-buffer", identity.audit_buffer.run_forever)  # refusals
+        runner.local("event-audit", identity.event_audit.run_forever)  # from the outbox
+    watch = htpasswd_watch(registry)
+    if watch is not None:
+        runner.local("htpasswd-watch", watch.run_forever)
+    if registry.health is not None:
+        runner.local("health", registry.health.run_forever)
+    if registry.delivery is not None:  # leased deliveries: safe on every node
+        runner.work_loop("event-delivery", registry.delivery.run_forever)
+    if settings.http.debug.addr and telemetry is not None:  # metrics are served
+        quotas, queue, gauges = registry.lifecycle.quotas, registry.jobs, telemetry
+        assert queue is not None
+        runner.local("quota-gauges", lambda: publish_quota_metrics_forever(quotas))
+        runner.local("queue-gauges", lambda: publish_queue_metrics_forever(queue, gauges))
+        purger = registry.purger  # holds the storage and the metadata store
+        system = SystemGauges(purger.storage, purger.metadata.uploads, registry.health, gauges)
+        runner.local("system-gauges", system.run_forever)

@@ -1,0 +1,1 @@
+"""dockyard.cli: the ``dockyard`` command line (serve, migrate, gc, import, config, admin)."""

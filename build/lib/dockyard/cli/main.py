@@ -1,0 +1,77 @@
+"""The ``dockyard`` command: ``serve``, ``worker``, ``config check``, ``config schema``, ...."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from dockyard import __version__
+from dockyard.cli import (
+    admin_access_tokens,
+    admin_audit,
+    admin_groups,
+    admin_projects,
+    admin_robots,
+    admin_roles,
+    admin_users,
+    admin_webhooks,
+    completion_cmd,
+    config_cmd,
+    events_cmd,
+    gc_cmd,
+    import_cmd,
+    lifecycle_cmds,
+    migrate,
+    sbom_cmd,
+    serve,
+    token_cmd,
+    worker_cmd,
+)
+from dockyard.config import ConfigError
+from dockyard.core.errors import RegistryError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dockyard", description="A self-hosted container image registry."
+    )
+    parser.add_argument("--version", action="version", version=f"dockyard {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    serve.register(commands)
+    config_cmd.register(commands)
+    import_cmd.register(commands)
+    migrate.register(commands)
+    gc_cmd.register(commands)
+    admin_users.register(commands)
+    admin_projects.register(commands)
+    admin_robots.register(commands)
+    admin_groups.register(commands)
+    admin_roles.register(commands)
+    admin_access_tokens.register(commands)
+    admin_audit.register(commands)
+    lifecycle_cmds.register(commands)
+    token_cmd.register(commands)
+    events_cmd.register(commands)
+    admin_webhooks.register(commands)
+    worker_cmd.register(commands)
+    sbom_cmd.register(commands)
+    completion_cmd.register(commands, parser)  # last: it completes every command
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except RegistryError as exc:  # e.g. the metadata database cannot be reached
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The bundle of services that adapters (API, CLI, jobs) are handed by bootstrap."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from dockyard.config.validation import IndexCompleteness
+
+if TYPE_CHECKING:
+    from dockyard.auth.htpasswd import HtpasswdFile
+    from dockyard.auth.policy import AccessPolicy
+    from dockyard.services.blobs import BlobService
+    from dockyard.services.events import EventReader
+    from dockyard.services.events.deliveries import DeliveryHistory
+    from dockyard.services.events.engine import DeliveryEngine
+    from dockyard.services.gc import GarbageCollector
+    from dockyard.services.health import HealthMonitor
+    from dockyard.services.identity.wiring import IdentityServices
+    from dockyard.services.importer import DistributionImporter
+    from dockyard.services.jobs.model import BackgroundWork
+    from dockyard.services.jobs.queue import JobQueue
+    from dockyard.services.lifecycle import Lifecycle
+    from dockyard.services.listing import ListingService
+    from dockyard.services.maintenance import UploadPurger
+    from dockyard.services.manifests import ManifestService
+    from dockyard.services.readonly import WriteGate
+    from dockyard.services.supplychain.sboms import SupplyChainService
+    from dockyard.services.system_settings import SystemSettingsService
+    from dockyard.services.uploads import UploadService
+    from dockyard.services.upstream.mirror import Mirror
+    from dockyard.services.webhooks.service import WebhookService
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryOptions:
+    """Behaviour switches taken from configuration."""
+
+    delete_enabled: bool = False
+    read_only: bool = False
+    manifest_max_bytes: int = 4 * 1024 * 1024
+    # validation.manifests.indexes: which children of a pushed index must be present
+    index_completeness: IndexCompleteness = field(default_factory=IndexCompleteness)
+    sessions_per_repository: int = 0  # open upload sessions (dockyard.uploads); 0: no cap
+    sessions_per_client: int = 0
+    runtime: WriteGate | None = None  # read-only mode switched while serving (lifecycle.md)
+    pull_through: bool = False  # proxy.remoteurl: a cache of one upstream, pushes refused
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass(slots=True)
+class Registry:
+    options: RegistryOptions
+    policy: AccessPolicy
+    blobs: BlobService
+    uploads: UploadService
+    manifests: ManifestService
+    listing: ListingService
+    purger: UploadPurger
+    importer: DistributionImporter
+    gc: GarbageCollector
+    lifecycle: Lifecycle
+    htpasswd: HtpasswdFile | None = None
+    identity: IdentityServices | None = None  # users, projects, robots, audit (dockyard.identity)
+    system: SystemSettingsService | None = None  # /api/v1/system/settings
+    close: Callable[[], None] = field(default=lambda: None)
+    # Async lifecycle of what needs an event loop (a database pool): the ASGI lifespan
+    # awaits startup() in the worker that serves and shutdown() instead of close().
+    startup: Callable[[], Awaitable[None]] = field(default=_nothing)
+    shutdown: Callable[[], Awaitable[None]] = field(default=_nothing)
+    # The job queue (docs/jobs.md): anyone may enqueue background work on it.
+    jobs: JobQueue | None = None
+    # The one runner of background work in this process (queued and scheduled jobs, and the
+    # loops whose state is in memory); started by the ASGI lifespan or `dockyard worker`.
+    background: BackgroundWork | None = None
+    # health.storagedriver: probes of storage and database behind /debug/health (None: off)
+    health: HealthMonitor | None = None
+    events: EventReader | None = None  # the outbox, read in order (docs/events.md)
+    webhooks: WebhookService | None = None  # project webhooks (docs/webhooks.md)
+    mirror: Mirror | None = None  # proxy.remoteurl: the pull-through cache (docs/mirror.md)
+    delivery: DeliveryEngine | None = None  # sends events to their subscriptions
+    deliveries: DeliveryHistory | None = None  # the delivery history, dead letters, replay
+    supply_chain: SupplyChainService | None = None  # inventories, SBOMs (docs/supply-chain.md)

@@ -1,0 +1,1 @@
+"""Concrete storage drivers. Only ``dockyard.bootstrap`` imports these."""
