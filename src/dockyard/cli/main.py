@@ -16,6 +16,7 @@ from dockyard.cli import (
     admin_roles,
     admin_users,
     admin_webhooks,
+    backup_cmd,
     config_cmd,
     events_cmd,
     gc_cmd,
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_webhooks.register(commands)
     worker_cmd.register(commands)
     sbom_cmd.register(commands)
+    backup_cmd.register(commands)
     return parser
 
 
