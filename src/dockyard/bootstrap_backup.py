@@ -21,7 +21,6 @@ from dockyard.storage.driver import StorageDriver
 from dockyard.storage.drivers.filesystem import FilesystemDriver
 from dockyard.storage.readonly import ReadOnlyDriver
 
-
 T = TypeVar("T")
 
 
@@ -80,7 +79,9 @@ def build_backup(settings: Settings) -> Built[BackupService]:
 
         source = PostgresSnapshotSource(url)
     options = BackupOptions(pin_seconds=settings.dockyard.gc.grace_seconds)
-    service = BackupService(build_storage(settings), source, SqlBlobHolds(database), options=options)
+    service = BackupService(
+        build_storage(settings), source, SqlBlobHolds(database), options=options
+    )
     return Built(service, database.open, database.aclose)
 
 

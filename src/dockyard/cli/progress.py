@@ -12,14 +12,14 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     MofNCompleteColumn,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
 from rich.progress import Progress as RichProgress
-from rich.progress import TaskID
 
-from dockyard.services.progress import Progress
+from dockyard.services.progress import NO_PROGRESS, Progress
 
 PLAIN_EVERY = 5.0  # seconds between plain lines within a phase
 
@@ -118,8 +118,6 @@ class BarProgress:
 
 def progress_for(job: str, *, quiet: bool = False) -> Progress:
     """A bar when stderr is a terminal, plain lines otherwise; nothing with ``quiet``."""
-    from dockyard.services.progress import NO_PROGRESS
-
     if quiet:
         return NO_PROGRESS
     return BarProgress(job) if sys.stderr.isatty() else PlainProgress(job)

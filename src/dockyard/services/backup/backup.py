@@ -65,7 +65,9 @@ class BackupService:
         self.options = options
         self.clock = clock
 
-    async def run(self, destination: StorageDriver, progress: Progress = NO_PROGRESS) -> BackupManifest:
+    async def run(
+        self, destination: StorageDriver, progress: Progress = NO_PROGRESS
+    ) -> BackupManifest:
         started = self.clock()
         backup_id = new_backup_id(started)
         held_until = float(int(started + self.options.hold_seconds))
@@ -75,7 +77,9 @@ class BackupService:
                 progress.begin("snapshot")
                 blobs = await self._snapshot(local, held_until)
                 progress.end()
-                digest = await _upload(local, destination, metadata_path(backup_id, self.source.kind), backup_id)
+                digest = await _upload(
+                    local, destination, metadata_path(backup_id, self.source.kind), backup_id
+                )
             copied, copied_bytes = await self._copy_blobs(blobs, destination, backup_id, progress)
             manifest = BackupManifest(
                 id=backup_id, created_at=started, finished_at=self.clock(),
@@ -121,7 +125,7 @@ class BackupService:
             path = blob_path(digest)
             moved = await copy_verified(
                 self.storage, path, destination, path,
-                staging_path(backup_id, digest.hex), digest, blob.size,
+                staging_path=staging_path(backup_id, digest.hex), digest=digest, size=blob.size,
             )  # fmt: skip
             copied += moved > 0
             copied_bytes += moved

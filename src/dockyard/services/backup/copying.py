@@ -26,6 +26,7 @@ async def copy_verified(
     source_path: str,
     target: StorageDriver,
     target_path: str,
+    *,
     staging_path: str,
     digest: Digest,
     size: int,
@@ -63,9 +64,7 @@ class _Sink(Protocol):
     async def write(self, data: bytes) -> None: ...
 
 
-async def _stream(
-    source: StorageDriver, path: str, sink: _Sink, digest: Digest, size: int
-) -> None:
+async def _stream(source: StorageDriver, path: str, sink: _Sink, digest: Digest, size: int) -> None:
     hasher = new_hasher(digest.algorithm)
     async for chunk in source.read(path):
         hasher.update(chunk)

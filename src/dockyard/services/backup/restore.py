@@ -20,7 +20,13 @@ from dockyard.core.digest import parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.persistence.backup_records import MetadataRestorer
 from dockyard.services.backup.copying import copy_verified
-from dockyard.services.backup.manifest import LATEST, BackupManifest, check_id, decode, manifest_path
+from dockyard.services.backup.manifest import (
+    LATEST,
+    BackupManifest,
+    check_id,
+    decode,
+    manifest_path,
+)
 from dockyard.services.progress import NO_PROGRESS, Progress
 from dockyard.storage.driver import PathNotFoundError, StorageDriver
 from dockyard.storage.layout import BLOBS_PREFIX, blob_path, upload_dir, upload_path
@@ -104,7 +110,7 @@ class RestoreService:
             try:
                 moved = await copy_verified(
                     source, blob_path(digest), self.storage, blob_path(digest),
-                    upload_path(upload_id), digest, size,
+                    staging_path=upload_path(upload_id), digest=digest, size=size,
                 )  # fmt: skip
             finally:
                 await self.storage.delete(upload_dir(upload_id))
