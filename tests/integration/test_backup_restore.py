@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from support import postgres, seaweed
-from support.backup import Pusher, assert_same_pulls, cli, registry_tags
+from support.backup import Pusher, assert_same_pulls, cli
 from support.oci import make_image, push_image
 from support.server import serving
 
@@ -59,8 +59,14 @@ def _postgres_to_s3(factory: pytest.TempPathFactory, tmp: Path) -> Setup:
 def _s3_storage(factory: pytest.TempPathFactory, tmp: Path) -> Setup:
     """SQLite + S3 storage (SeaweedFS), backed up into a directory."""
     weed = seaweed.session_seaweed(factory)
-    source = {**weed.env(seaweed.unique_root("bk-src")), "REGISTRY_STORAGE_REDIRECT_DISABLE": "true"}
-    target = {**weed.env(seaweed.unique_root("bk-dst")), "REGISTRY_STORAGE_REDIRECT_DISABLE": "true"}
+    source = {
+        **weed.env(seaweed.unique_root("bk-src")),
+        "REGISTRY_STORAGE_REDIRECT_DISABLE": "true",
+    }
+    target = {
+        **weed.env(seaweed.unique_root("bk-dst")),
+        "REGISTRY_STORAGE_REDIRECT_DISABLE": "true",
+    }
     source["REGISTRY_DOCKYARD_DATABASE"] = f"sqlite:///{tmp / 'src-meta.db'}"
     target["REGISTRY_DOCKYARD_DATABASE"] = f"sqlite:///{tmp / 'dst-meta.db'}"
     return Setup(source, target, str(tmp / "backup"), {})
@@ -127,12 +133,17 @@ def test_backup_during_pushes_restores_byte_identical(
 def test_restore_refuses_a_target_with_a_database(tmp_path: Path) -> None:
     with serving(tmp_path, env={}) as server, server.client() as client:
         push_image(client, "a/b", make_image(), tag="v1")
-        assert cli(["backup", str(tmp_path / "bk"), "--data-dir", str(server.data_dir)], {}).returncode == 0
+        assert (
+            cli(["backup", str(tmp_path / "bk"), "--data-dir", str(server.data_dir)], {}).returncode
+            == 0
+        )
     other = tmp_path / "other"
     with serving(tmp_path, env={}, data_dir=other) as server, server.client() as client:
         push_image(client, "x/y", make_image(layers=0), tag="v1")
     result = cli(["restore", str(tmp_path / "bk"), "--data-dir", str(other)], {})
     assert result.returncode == 1
     assert "refused" in result.stderr
-    missing = cli(["restore", str(tmp_path / "nothing-here"), "--data-dir", str(tmp_path / "n")], {})
+    missing = cli(
+        ["restore", str(tmp_path / "nothing-here"), "--data-dir", str(tmp_path / "n")], {}
+    )
     assert missing.returncode == 1

@@ -17,7 +17,9 @@ from support.oci import Image, make_image, push_image
 from support.server import DOCKYARD
 
 
-def cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def cli(
+    args: list[str], env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "AWS_"))}
     full.update(env)
     return subprocess.run(
