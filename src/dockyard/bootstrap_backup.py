@@ -16,9 +16,13 @@ from dockyard.config.model import S3Settings
 from dockyard.persistence.backup_records import MetadataRestorer, SnapshotSource
 from dockyard.persistence.sql.backup import SqlBlobHolds
 from dockyard.services.backup.backup import BackupOptions, BackupService
+from dockyard.services.backup.layout_export import LayoutExporter
+from dockyard.services.backup.layout_import import LayoutImporter
 from dockyard.services.backup.restore import RestoreService
+from dockyard.services.registry import Registry
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.drivers.filesystem import FilesystemDriver
+from dockyard.storage.oci_layout import OciLayoutView
 from dockyard.storage.readonly import ReadOnlyDriver
 
 T = TypeVar("T")
@@ -101,3 +105,25 @@ def build_restore(settings: Settings) -> Built[RestoreService]:
         return None
 
     return Built(RestoreService(build_storage(settings), restorer), nothing, nothing)
+
+
+def layout_exporter(registry: Registry) -> LayoutExporter:
+    """The exporter, over the started ``registry``'s storage and database."""
+    checker = registry.lifecycle.fsck
+    return LayoutExporter(checker.storage, checker.metadata, checker.store)
+
+
+def layout_importer(registry: Registry) -> LayoutImporter:
+    return LayoutImporter(registry.importer.storage, registry.importer.metadata)
+
+
+def layout_target(directory: str) -> StorageDriver:
+    """Where ``dockyard export`` writes an image layout (a local directory)."""
+    return FilesystemDriver(directory, direct_writes=False)
+
+
+def layout_source(directory: str) -> StorageDriver:
+    """An image layout directory, read-only, seen under dockyard's blob paths."""
+    if not os.path.isfile(os.path.join(directory, "index.json")):
+        raise SystemExit(f"error: {directory} is not an OCI image layout (no index.json)")
+    return OciLayoutView(FilesystemDriver(directory, direct_writes=False))

@@ -21,6 +21,7 @@ from dockyard.cli import (
     events_cmd,
     gc_cmd,
     import_cmd,
+    layout_cmd,
     lifecycle_cmds,
     migrate,
     sbom_cmd,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cmd.register(commands)
     sbom_cmd.register(commands)
     backup_cmd.register(commands)
+    layout_cmd.register(commands)
     return parser
 
 
