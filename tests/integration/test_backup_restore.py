@@ -147,3 +147,22 @@ def test_restore_refuses_a_target_with_a_database(tmp_path: Path) -> None:
         ["restore", str(tmp_path / "nothing-here"), "--data-dir", str(tmp_path / "n")], {}
     )
     assert missing.returncode == 1
+
+
+def test_export_refuses_bad_requests_and_writes_nothing(tmp_path: Path) -> None:
+    with serving(tmp_path, env={}) as server, server.client() as client:
+        push_image(client, "a/b", make_image(), tag="v1")
+    data = ["--data-dir", str(server.data_dir)]
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "file").write_text("mine")
+    not_empty = cli(["export", str(busy), "--repositories", "a/b", *data], {})
+    assert not_empty.returncode == 1 and "is not empty" in not_empty.stderr
+    assert [p.name for p in busy.iterdir()] == ["file"]
+    nothing = cli(["export", str(tmp_path / "none"), "--repositories", "zzz/**", *data], {})
+    assert nothing.returncode == 1 and "no repository matches zzz/**" in nothing.stderr
+    assert not (tmp_path / "none").exists()
+    neither = cli(["export", str(tmp_path / "x"), *data], {})
+    assert neither.returncode == 2  # argparse: one of --repositories / --project is required
+    not_layout = cli(["import-layout", str(busy), *data], {})
+    assert not_layout.returncode == 1 and "not an OCI image layout" in not_layout.stderr

@@ -52,6 +52,7 @@ def run_export(args: argparse.Namespace) -> int:
     if settings is None:
         return 1
     progress = progress_for("export", quiet=args.quiet)
+    created = not os.path.exists(args.directory)
 
     async def work(registry: Registry) -> ExportReport:
         target = layout_target(args.directory)
@@ -60,6 +61,8 @@ def run_export(args: argparse.Namespace) -> int:
     report = with_registry(settings, work)
     print(report.summary())
     if not report.repositories:
+        if created:
+            os.rmdir(args.directory)  # made for nothing: leave no empty layout behind
         return fail(f"export: no repository matches {pattern}")
     return 0
 

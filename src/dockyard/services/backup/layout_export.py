@@ -78,6 +78,8 @@ class LayoutExporter:
     ) -> ExportReport:
         names = [name async for name in self.repositories(pattern)]
         report = ExportReport(repositories=len(names))
+        if not names:
+            return report  # nothing to write: no layout at all
         plan = {name: await self.integrity.manifests(name) for name in names}
         blobs: dict[str, int] = {}
         for name in names:
