@@ -41,16 +41,18 @@ class SnapshotSource(Protocol):
 
 
 class BlobHolds(Protocol):
-    async def hold(self, until: float) -> None:
-        """Pin every ready blob until ``until`` (never moving a pin back)."""
+    async def hold(self, until: float, owner: str) -> None:
+        """Pin every ready blob until ``until`` (never moving a pin back), for ``owner``."""
         ...
 
     async def ready_digests(self) -> set[str]:
         """The digests of the blobs that are ready now."""
         ...
 
-    async def release(self, held_until: float, pin_until: float) -> None:
-        """Turn the pins set by ``hold(held_until)`` into ordinary pins ending ``pin_until``."""
+    async def release(self, held_until: float, pin_until: float, owner: str, now: float) -> None:
+        """``owner``'s hold is over: the pins set by ``hold(held_until)`` pass to the longest
+        hold of another backup still running at ``now``, else become pins ending
+        ``pin_until``."""
         ...
 
 

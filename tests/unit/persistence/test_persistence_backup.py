@@ -34,27 +34,39 @@ def test_a_hold_outlasts_a_grace_of_zero_and_release_gives_it_back(
         assert set(await garbage.collectable_blobs(*grace_zero, 10)) == {(A, 10), (B, 20)}
 
         held_until = float(int(now + 86_400))
-        await holds.hold(held_until)
+        await holds.hold(held_until, "one")
         assert await garbage.collectable_blobs(*grace_zero, 10) == []
         assert await garbage.mark_deleting(A, *grace_zero) is None
         assert await holds.ready_digests() == {A, B}
 
-        await holds.release(held_until, now - 1)  # the ordinary pin it becomes has expired too
+        await holds.release(held_until, now - 1, "one", now)  # an ordinary pin, expired too
         assert set(await garbage.collectable_blobs(*grace_zero, 10)) == {(A, 10), (B, 20)}
 
     run(main())
 
 
-def test_release_never_moves_back_a_pin_it_did_not_set(run: Run, metadata: SqlMetadata) -> None:
+def test_two_backups_at_once_keep_each_other_s_blobs_held(run: Run, metadata: SqlMetadata) -> None:
     holds = SqlBlobHolds(metadata.db)
+
+    async def pin() -> float:
+        row = await metadata.db.fetchone("SELECT pinned_until FROM blobs WHERE digest = ?", (A,))
+        assert row is not None
+        return float(row[0])
 
     async def main() -> None:
         await metadata.commit_blob("repo", A, 10)
-        await holds.hold(5_000.0)
-        await holds.hold(9_000.0)  # a second backup, holding longer
-        await holds.release(5_000.0, 100.0)  # the first one ends
-        row = await metadata.db.fetchone("SELECT pinned_until FROM blobs WHERE digest = ?", (A,))
-        assert row is not None and float(row[0]) >= 9_000.0
+        t = float(int(time.time())) + 10_000  # past the pin the push took
+        await holds.hold(t + 5_000, "first")
+        await holds.hold(t + 9_000, "second")  # started later, holds longer
+        assert await pin() == t + 9_000
+        await holds.release(t + 9_000, t + 1_100, "second", t + 1_000)  # the second ends first
+        assert await pin() == t + 5_000, "the first backup still needs it"
+        await holds.release(t + 5_000, t + 1_200, "first", t + 1_100)
+        assert await pin() == t + 1_200
+        await holds.hold(t + 3_000, "third")
+        await holds.hold(t + 2_000, "dead")  # a backup that was killed: its hold just runs out
+        await holds.release(t + 3_000, t + 2_600, "third", t + 2_500)
+        assert await pin() == t + 2_600  # the dead one's hold ended at t + 2000: not running
 
     run(main())
 

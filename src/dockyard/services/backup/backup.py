@@ -75,7 +75,7 @@ class BackupService:
             with tempfile.TemporaryDirectory(prefix="dockyard-backup-") as work:
                 local = os.path.join(work, "metadata")
                 progress.begin("snapshot")
-                blobs = await self._snapshot(local, held_until)
+                blobs = await self._snapshot(local, held_until, backup_id)
                 progress.end()
                 digest = await _upload(
                     local, destination, metadata_path(backup_id, self.source.kind), backup_id
@@ -92,14 +92,17 @@ class BackupService:
             await destination.put_content(LATEST, backup_id.encode())
             await destination.delete(f"{backup_dir(backup_id)}/staging")
         finally:
-            await self.holds.release(held_until, self.clock() + self.options.pin_seconds)
+            now = self.clock()
+            await self.holds.release(held_until, now + self.options.pin_seconds, backup_id, now)
         log.info("backup %s: %d blobs, %d copied", backup_id, len(blobs), copied)
         return manifest
 
-    async def _snapshot(self, local: str, held_until: float) -> Sequence[SnapshotBlob]:
+    async def _snapshot(
+        self, local: str, held_until: float, backup_id: str
+    ) -> Sequence[SnapshotBlob]:
         for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
             async with self.source.snapshot() as snapshot:
-                await self.holds.hold(held_until)
+                await self.holds.hold(held_until, backup_id)
                 ready = await self.holds.ready_digests()
                 gone = [b.digest for b in snapshot.blobs if b.digest not in ready]
                 if not gone:
