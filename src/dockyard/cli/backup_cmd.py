@@ -16,6 +16,7 @@ from dockyard.services.backup.backup import BackupService
 from dockyard.services.backup.copying import BlobMismatchError
 from dockyard.services.backup.manifest import BackupManifest
 from dockyard.services.backup.restore import RestoreRefusedError, RestoreReport, RestoreService
+from dockyard.storage.driver import StorageError
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -55,7 +56,10 @@ def run_backup(args: argparse.Namespace) -> int:
     settings = load(args)
     if settings is None:
         return 1
-    destination = backup_store(args.destination, writable=True)
+    try:
+        destination = backup_store(args.destination, writable=True)
+    except OSError as exc:
+        return fail(f"backup: cannot use {args.destination}: {exc}")
     progress = progress_for("backup", quiet=args.quiet)
 
     async def work(service: BackupService) -> BackupManifest:
@@ -63,8 +67,8 @@ def run_backup(args: argparse.Namespace) -> int:
 
     try:
         manifest = _run(build_backup(settings), work)
-    except BlobMismatchError as exc:
-        return fail(f"backup: {exc}")
+    except (BlobMismatchError, StorageError, OSError) as exc:
+        return fail(f"backup: failed: {exc}")
     print(
         f"backup {manifest.id}: {manifest.blob_count} blobs ({manifest.blob_bytes} bytes), "
         f"copied {manifest.copied_blobs} new blobs ({manifest.copied_bytes} bytes), "
@@ -87,8 +91,8 @@ def run_restore(args: argparse.Namespace) -> int:
         report = _run(build_restore(settings), work)
     except RestoreRefusedError as exc:
         return fail(f"restore: refused: {exc}")
-    except BlobMismatchError as exc:
-        return fail(f"restore: {exc}")
+    except (BlobMismatchError, StorageError, OSError) as exc:
+        return fail(f"restore: failed: {exc}")
     print(report.summary())
     print("run `dockyard fsck` to check the restored registry", file=sys.stderr)
     return 0

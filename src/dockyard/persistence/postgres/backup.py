@@ -42,9 +42,12 @@ def client_environment(url: str) -> dict[str, str]:
 
 
 async def _run_tool(args: list[str], env: dict[str, str]) -> None:
-    process = await asyncio.create_subprocess_exec(
-        *args, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *args, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+    except OSError as exc:
+        raise RegistryError(ErrorCode.UNAVAILABLE, f"cannot run {args[0]}: {exc}") from exc
     _, stderr = await process.communicate()
     if process.returncode != 0:
         detail = stderr.decode(errors="replace").strip()[-2000:]
