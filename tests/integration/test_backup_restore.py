@@ -147,6 +147,10 @@ def test_restore_refuses_a_target_with_a_database(tmp_path: Path) -> None:
         ["restore", str(tmp_path / "nothing-here"), "--data-dir", str(tmp_path / "n")], {}
     )
     assert missing.returncode == 1
+    (tmp_path / "a-file").write_text("")
+    unusable = cli(["backup", str(tmp_path / "a-file" / "x"), "--data-dir", str(other)], {})
+    assert unusable.returncode == 1 and "backup: cannot use" in unusable.stderr
+    assert "Traceback" not in unusable.stderr + missing.stderr
 
 
 def test_export_refuses_bad_requests_and_writes_nothing(tmp_path: Path) -> None:
