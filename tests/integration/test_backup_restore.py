@@ -112,6 +112,11 @@ def test_backup_during_pushes_restores_byte_identical(
         assert into_source.returncode == 1
         assert "restore: refused" in into_source.stderr
 
+        if "REGISTRY_DOCKYARD_DATABASE" in setup.source_env:  # the source's database or bucket
+            fresh = str(tmp_path / "fresh")
+            into_database = cli(["restore", setup.destination, "--data-dir", fresh], source_env)
+            assert into_database.returncode == 1 and "refused" in into_database.stderr
+
         restore = cli(["restore", setup.destination, "--data-dir", str(restored_dir)], target_env)
         assert restore.returncode == 0, restore.stderr
         fsck = cli(["fsck", "--rehash", "all", "--data-dir", str(restored_dir)], setup.target_env)

@@ -47,6 +47,15 @@ def test_second_backup_copies_only_new_blobs(tmp_path: Path) -> None:
         assert after["copied_blobs"] == 4
         assert "copied 4 new blobs" in second.stdout
 
+    older = tmp_path / "older"
+    restored = cli(["restore", str(destination), "--backup", str(before["id"]),
+                    "--data-dir", str(older)], {})  # fmt: skip
+    assert restored.returncode == 0, restored.stderr
+    fsck = cli(["fsck", "--data-dir", str(older)], {})
+    assert "checked 9 blobs (0 re-hashed) and 3 manifests in 1 repositories: 0 problems" in (
+        fsck.stdout
+    )
+
 
 class _GcOnFirstBlob(FilesystemDriver):
     """A backup destination that, when the first blob is about to be copied, has ``hook`` run
