@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.progress import Progress as RichProgress
+from typing import TYPE_CHECKING, TextIO
 
 from dockyard.services.progress import NO_PROGRESS, Progress
+
+if TYPE_CHECKING:  # rich loads only when a bar is drawn (every command imports this module)
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
 
 PLAIN_EVERY = 5.0  # seconds between plain lines within a phase
 
@@ -86,6 +78,17 @@ class BarProgress:
         self._done = 0
 
     def begin(self, label: str, items: int | None = None, total_bytes: int | None = None) -> None:
+        from rich.console import Console  # noqa: PLC0415 - slow import, terminal only
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.progress import Progress as RichProgress  # noqa: PLC0415
+
         self.end()
         self._counted = total_bytes is None
         self._items, self._done = items, 0
