@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dockyard.cli.common import add_config_arguments, fail, load, with_registry
+from dockyard.cli.progress import progress_for
 from dockyard.services.fsck import FsckOptions, FsckReport
 from dockyard.services.registry import Registry
 
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     async def check(registry: Registry) -> FsckReport:
-        return await registry.lifecycle.fsck.run(options)
+        return await registry.lifecycle.fsck.run(options, progress_for("fsck"))
 
     report = with_registry(settings, check)
     for problem in report.problems:

@@ -10,6 +10,7 @@ from dockyard.bootstrap import build_registry
 from dockyard.cli import datadir
 from dockyard.cli.common import audit
 from dockyard.cli.logsetup import configure_logging
+from dockyard.cli.progress import progress_for
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError, parse_duration
 from dockyard.services.gc import GcReport
@@ -96,7 +97,9 @@ async def _collect_now(registry: Registry, delete_untagged: bool) -> GcReport | 
 
     async def collect(job: Job) -> str:
         try:
-            report = await registry.gc.run(delete_untagged=delete_untagged, actor=GC_ACTOR)
+            report = await registry.gc.run(
+                delete_untagged=delete_untagged, actor=GC_ACTOR, progress=progress_for("gc")
+            )
         except Exception as exc:
             errors.append(exc)
             raise

@@ -15,6 +15,7 @@ import sys
 
 from dockyard.bootstrap import build_import_source, build_registry
 from dockyard.cli import datadir
+from dockyard.cli.progress import progress_for
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError
 from dockyard.services.importer import ImportReport
@@ -66,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
     async def run_import() -> ImportReport:
         await registry.startup()
         try:
-            return await importer.run(dry_run=args.dry_run, verify_blobs=args.verify_blobs)
+            return await importer.run(
+                dry_run=args.dry_run,
+                verify_blobs=args.verify_blobs,
+                progress=progress_for("import"),
+            )
         finally:
             await registry.shutdown()
 

@@ -16,11 +16,13 @@ from dockyard.cli import (
     admin_roles,
     admin_users,
     admin_webhooks,
+    backup_cmd,
     completion_cmd,
     config_cmd,
     events_cmd,
     gc_cmd,
     import_cmd,
+    layout_cmd,
     lifecycle_cmds,
     migrate,
     sbom_cmd,
@@ -56,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     admin_webhooks.register(commands)
     worker_cmd.register(commands)
     sbom_cmd.register(commands)
+    backup_cmd.register(commands)
+    layout_cmd.register(commands)
     completion_cmd.register(commands, parser)  # last: it completes every command
     return parser
 

@@ -32,6 +32,7 @@ from dockyard.persistence.lifecycle_records import (
 )
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.descriptors import BlobDescriptorCache
+from dockyard.services.progress import NO_PROGRESS, Progress
 from dockyard.storage.driver import PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, quarantine_path
 
@@ -102,11 +103,14 @@ class IntegrityChecker:
         self.clock = clock
         self.chance = chance
 
-    async def run(self, options: FsckOptions) -> FsckReport:
+    async def run(self, options: FsckOptions, progress: Progress = NO_PROGRESS) -> FsckReport:
         report = FsckReport()
         share = await self._share(options)
         broken: dict[str, str] = {}
+        total = await self.store.count_blobs() if options.repositories is None else None
+        progress.begin("blobs", total)
         async for digest, size in self._blobs(options.repositories):
+            progress.advance(1, size)
             report.blobs += 1
             rehash = share >= 1 or (share > 0 and self.chance() < share)
             report.rehashed += rehash
@@ -119,9 +123,13 @@ class IntegrityChecker:
                     else ""
                 )
                 report.problems.append(Problem(f"blob {digest}", issue, action=action))
+        progress.end()
+        progress.begin("repositories")
         async for repository in self._repositories(options.repositories):
             report.repositories += 1
             await self._check_repository(repository, broken, options, report)
+            progress.advance(1)
+        progress.end()
         log.info("fsck: %s", report.summary())
         return report
 

@@ -24,6 +24,7 @@ from dockyard.persistence.lifecycle_records import DeletionLog, DeletionRecord, 
 from dockyard.persistence.stores import GarbageStore
 from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.gc_preview import freed_blobs, untagged_rounds
+from dockyard.services.progress import NO_PROGRESS, Progress
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.layout import blob_dir
@@ -89,9 +90,15 @@ class GarbageCollector:
         self.descriptors = descriptors
         self.grace_seconds = grace_seconds
         self.clock = clock
+        self._progress: Progress = NO_PROGRESS  # the running sweep's (one at a time per CLI)
 
     async def run(
-        self, *, dry_run: bool = False, delete_untagged: bool = False, actor: str = "gc"
+        self,
+        *,
+        dry_run: bool = False,
+        delete_untagged: bool = False,
+        actor: str = "gc",
+        progress: Progress = NO_PROGRESS,
     ) -> GcReport:
         """Collect; a real run that ends (stopped early or not) is a ``gc.completed`` event
         by ``actor``, and each untagged manifest it deletes a ``manifest.deleted`` event."""
@@ -99,10 +106,15 @@ class GarbageCollector:
         log.info("gc: started (dry run: %s, delete untagged: %s)", dry_run, delete_untagged)
         origin = EventOrigin(actor=actor)
         try:
+            progress.begin("dry run" if dry_run else "sweep")
+            self._progress = progress
             await self._run(report, delete_untagged, origin)
+            progress.end()
         except Exception:
             self.telemetry.count("gc_runs", result="failed")
             raise
+        finally:
+            self._progress = NO_PROGRESS
         result = "dry-run" if dry_run else "stopped" if report.stopped_early else "ok"
         self.telemetry.count("gc_runs", result=result)
         log.info("gc: %s", report.summary())
@@ -203,6 +215,7 @@ class GarbageCollector:
         return True
 
     def _freed(self, report: GcReport, size: int) -> None:
+        self._progress.advance(1, size)
         report.blobs_deleted += 1
         report.bytes_freed += size
         self._count(report, "gc_blobs_freed", 1)

@@ -29,6 +29,7 @@ from dockyard.core.reference import is_valid_tag, validate_name
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.import_copy import BlobCopier, CopyError
 from dockyard.services.manifests import new_manifest
+from dockyard.services.progress import NO_PROGRESS, Progress
 from dockyard.storage.driver import PathNotFoundError, StorageDriver, StorageError
 from dockyard.storage.layout import blob_path
 
@@ -104,12 +105,19 @@ class DistributionImporter:
         """An importer for the root ``source`` reads (None: dockyard's own storage, in place)."""
         return DistributionImporter(self.storage, self.metadata, source)
 
-    async def run(self, *, dry_run: bool = False, verify_blobs: bool = False) -> ImportReport:
+    async def run(
+        self, *, dry_run: bool = False, verify_blobs: bool = False, progress: Progress = NO_PROGRESS
+    ) -> ImportReport:
         report = ImportReport()
-        for name in await self.repositories():
+        names = await self.repositories()
+        progress.begin("repositories", len(names))
+        for name in names:
             report.already.repositories += await self.metadata.repository_exists(name)
+            copied = report.copied_bytes
             await self._import_repository(name, report, dry_run=dry_run, verify=verify_blobs)
             report.repositories += 1
+            progress.advance(1, report.copied_bytes - copied)
+        progress.end()
         return report
 
     async def repositories(self) -> list[str]:
