@@ -1,0 +1,130 @@
+"""The pull-time gate: a list of checks, each judging a manifest about to be served.
+
+A check (``PullCheck``) says first, cheaply and from memory, whether it applies to a
+repository and under which version of its rules and data (``scope``); only when one applies
+does the gate look for a cached verdict for (repository, digest, every scope), and only on a
+miss does it ask the checks to ``judge``. So a repository no check covers costs one call per
+check, and a cached verdict costs a dictionary look-up.
+
+A verdict is ``allow``, ``warn`` or ``deny`` with the rule that gave it and a message: a deny
+refuses the pull with 403 DENIED naming the rule; a warn lets it through with a ``Warning``
+header; ``audit`` verdicts let it through silently. Warn and audit verdicts are written to the
+audit log when they are made (once per verdict lifetime on a node, not on every pull).
+
+A later check (a vulnerability-severity policy) plugs in by implementing ``PullCheck``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from dockyard.auth.principal import Principal
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.persistence.records import ManifestRecord
+
+ALLOW, WARN, DENY, AUDIT = "allow", "warn", "deny", "audit"
+VERDICT_SECONDS = 15.0  # other nodes' signature pushes are seen at the latest after this
+MAX_CACHED = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    outcome: str  # allow | warn | deny | audit (allowed, recorded in the audit log)
+    rule: str
+    message: str
+
+
+class PullCheck(Protocol):
+    async def scope(self, repository: str) -> Hashable | None:
+        """None when the check does not apply to ``repository``; otherwise a value that
+        changes whenever a verdict made before could be wrong now (policy and data versions)."""
+        ...
+
+    async def judge(self, repository: str, record: ManifestRecord) -> Sequence[Verdict]: ...
+
+
+Auditor = Callable[[Principal, str, str, dict[str, str]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    warnings: tuple[str, ...] = ()
+
+    def header(self) -> bytes | None:
+        if not self.warnings:
+            return None
+        text = "; ".join(self.warnings).replace('"', "'")
+        return f'299 - "{text}"'.encode("utf-8", "replace")
+
+
+ADMITTED = Admission()
+
+
+class PullGate:
+    def __init__(
+        self,
+        checks: Sequence[PullCheck],
+        *,
+        audit: Auditor | None = None,
+        ttl_seconds: float = VERDICT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.checks = tuple(checks)
+        self.audit, self.ttl_seconds, self.clock = audit, ttl_seconds, clock
+        self._verdicts: dict[Hashable, tuple[float, tuple[Verdict, ...]]] = {}
+
+    async def admit(
+        self, principal: Principal, repository: str, record: ManifestRecord
+    ) -> Admission:
+        """ADMITTED, an Admission with warnings, or RegistryError DENIED."""
+        scopes = [(check, await check.scope(repository)) for check in self.checks]
+        applying = [(check, scope) for check, scope in scopes if scope is not None]
+        if not applying:
+            return ADMITTED
+        key = (repository, record.digest, tuple(scope for _, scope in applying))
+        cached = self._verdicts.get(key)
+        if cached is not None and cached[0] > self.clock():
+            return _admission(cached[1], repository, record.digest)
+        verdicts: list[Verdict] = []
+        for check, _ in applying:
+            verdicts += await check.judge(repository, record)
+        self._remember(key, tuple(verdicts))
+        await self._audit(principal, repository, record.digest, verdicts)
+        return _admission(verdicts, repository, record.digest)
+
+    def forget(self) -> None:
+        """Drop every cached verdict (a signature was pushed or deleted on this node)."""
+        self._verdicts.clear()
+
+    def _remember(self, key: Hashable, verdicts: tuple[Verdict, ...]) -> None:
+        if len(self._verdicts) >= MAX_CACHED:
+            self._verdicts.clear()
+        self._verdicts[key] = (self.clock() + self.ttl_seconds, verdicts)
+
+    async def _audit(
+        self, principal: Principal, repository: str, digest: str, verdicts: Sequence[Verdict]
+    ) -> None:
+        if self.audit is None:
+            return
+        for verdict in verdicts:
+            if verdict.outcome in (WARN, AUDIT, DENY):
+                detail = {"rule": verdict.rule, "outcome": verdict.outcome}
+                detail["message"] = verdict.message
+                target = f"{repository}@{digest}"
+                await self.audit(principal, "pull.policy", target, detail)
+
+
+def _admission(verdicts: Sequence[Verdict], repository: str, digest: str) -> Admission:
+    denied = [v for v in verdicts if v.outcome == DENY]
+    if denied:
+        first = denied[0]
+        raise RegistryError(
+            ErrorCode.DENIED,
+            f"pull of {repository}@{digest} refused by {first.rule}: {first.message}",
+            detail={"rule": first.rule, "rules": [v.rule for v in denied]},
+        )
+    warnings = tuple(f"{v.rule}: {v.message}" for v in verdicts if v.outcome == WARN)
+    return Admission(warnings) if warnings else ADMITTED
