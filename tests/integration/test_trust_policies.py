@@ -26,7 +26,7 @@ from support.signing import (
     public_pem,
     simple_signing_payload,
 )
-from support.trusted import push_bundle, push_cosign_signature, push_notation, put_manifest
+from support.trusted import push_bundle, push_cosign_signature, push_notation
 
 DEV = ("dev", "dev-password")
 PROJECT = "tp"

@@ -70,6 +70,7 @@ def push_referrer(
     client: httpx.Client,
     repo: str,
     subject: dict[str, Any],
+    *,
     artifact_type: str,
     layer_type: str,
     document: bytes,
@@ -92,8 +93,17 @@ def push_referrer(
 
 
 def push_bundle(client: httpx.Client, repo: str, subject: dict[str, Any], bundle: bytes) -> str:
-    return push_referrer(client, repo, subject, BUNDLE, BUNDLE, bundle)
+    return push_referrer(
+        client, repo, subject, artifact_type=BUNDLE, layer_type=BUNDLE, document=bundle
+    )
 
 
 def push_notation(client: httpx.Client, repo: str, subject: dict[str, Any], jws: bytes) -> str:
-    return push_referrer(client, repo, subject, NOTATION, "application/jose+json", jws)
+    return push_referrer(
+        client,
+        repo,
+        subject,
+        artifact_type=NOTATION,
+        layer_type="application/jose+json",
+        document=jws,
+    )
