@@ -7,13 +7,15 @@ the policy API's authorization and bad input; signature tags exempt from immutab
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from support.identity import ADMIN, Api, identity_server
+from support.identity import ADMIN, Api, cli, identity_env, identity_server
 from support.oci import OCI_INDEX, OCI_MANIFEST, assert_oci_error, make_image, make_index, sha256
 from support.oci import push_image as push
 from support.server import RunningServer
@@ -248,3 +250,35 @@ def test_who_may_manage_policies(server: RunningServer) -> None:
         assert second["revision"] == first["revision"] + 1
         assert json.dumps(second["signers"][0]["pem"]).startswith('"-----BEGIN PUBLIC KEY')
         admin.ok("DELETE", path, 204)
+
+
+def eventually_status(client: httpx.Client, repo: str, reference: str, status: int) -> None:
+    """Other processes' policy changes reach a node within its cache time (seconds)."""
+    deadline = time.monotonic() + 30
+    while pull(client, repo, reference).status_code != status:
+        assert time.monotonic() < deadline, f"pull of {repo}:{reference} never became {status}"
+        time.sleep(0.2)
+
+
+def test_the_trust_command(server: RunningServer, tmp_path: Path) -> None:
+    repo = f"{PROJECT}/cli"
+    image = make_image()
+    key_file = tmp_path / "cosign.pub"
+    key_file.write_text(public_pem(KEY))
+    env = identity_env()
+    with server.client(auth=DEV) as registry:
+        push(registry, repo, image, tag="v1")
+        out = cli(server.data_dir, env, "trust", "set", PROJECT, "cli-policy",
+                  "--key", str(key_file), "--repositories", "cli")  # fmt: skip
+        assert json.loads(out)["signers"] == [
+            {"kind": "key", "name": "cosign.pub", "identities": []}
+        ]
+        eventually_status(registry, repo, "v1", 403)
+        listed = cli(server.data_dir, env, "trust", "list", PROJECT)
+        assert "cli-policy" in [json.loads(line)["name"] for line in listed.splitlines()]
+        push_cosign_signature(registry, repo, image.digest, KEY)
+        assert pull(registry, repo, "v1").status_code == 200
+        cli(server.data_dir, env, "trust", "remove", PROJECT, "cli-policy")
+    with Api(server) as admin:
+        names = [p["name"] for p in admin.ok("GET", f"/projects/{PROJECT}/trust-policies")["items"]]
+    assert "cli-policy" not in names
