@@ -16,7 +16,15 @@ import httpx
 import pytest
 
 from support.identity import ADMIN, Api, cli, identity_env, identity_server
-from support.oci import OCI_INDEX, OCI_MANIFEST, assert_oci_error, make_image, make_index, sha256
+from support.oci import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    assert_oci_error,
+    make_image,
+    make_index,
+    push_blob,
+    sha256,
+)
 from support.oci import push_image as push
 from support.server import RunningServer
 from support.signing import (
@@ -282,3 +290,26 @@ def test_the_trust_command(server: RunningServer, tmp_path: Path) -> None:
     with Api(server) as admin:
         names = [p["name"] for p in admin.ok("GET", f"/projects/{PROJECT}/trust-policies")["items"]]
     assert "cli-policy" not in names
+
+
+def test_on_push_policies_refuse_tagging_an_unsigned_image(server: RunningServer) -> None:
+    repo = f"{PROJECT}/gated"
+    image = make_image()
+    with server.client(auth=DEV) as registry, Api(server) as admin:
+        path, body = policy("gated", [key_signer()], repositories="gated")
+        admin.ok("PUT", path, json={**body, "onPush": True})
+        for blob in (image.config, *image.layers):
+            push_blob(registry, repo, blob)
+        tagged = put_image(registry, repo, "v1", image.manifest)
+        entry = assert_oci_error(tagged, 403, "DENIED")
+        assert 'trust policy "gated"' in entry["message"]
+        assert put_image(registry, repo, image.digest, image.manifest).status_code == 201
+        push_cosign_signature(registry, repo, image.digest, KEY)  # the .sig tag is exempt
+        assert put_image(registry, repo, "v1", image.manifest).status_code == 201
+        assert pull(registry, repo, "v1").status_code == 200
+        admin.ok("DELETE", path, 204)
+
+
+def put_image(client: httpx.Client, repo: str, reference: str, manifest: bytes) -> httpx.Response:
+    headers = {"Content-Type": OCI_MANIFEST}
+    return client.put(f"/v2/{repo}/manifests/{reference}", content=manifest, headers=headers)

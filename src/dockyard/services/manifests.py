@@ -157,6 +157,10 @@ class ManifestService:
         self.policy.require(principal, Action.PUSH, repository)
         digest, tags = _digest_and_tags(reference, body, extra_tags)
         parsed = parse_manifest(body, content_type)
+        if self.gate is not None and not all(map(is_attachment_tag, tags)):
+            subject = parsed.subject.digest if parsed.subject else None
+            pushed = ManifestRecord(digest, parsed.media_type, body, subject=subject)
+            await self.gate.admit_tag_push(principal, repository, pushed)
         new = replace(
             new_manifest(digest, body, parsed, tags),
             optional_children=optional_children(parsed, self.options.index_completeness),

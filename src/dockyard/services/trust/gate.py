@@ -45,6 +45,11 @@ class PullCheck(Protocol):
 
     async def judge(self, repository: str, record: ManifestRecord) -> Sequence[Verdict]: ...
 
+    async def judge_tag_push(self, repository: str, record: ManifestRecord) -> Sequence[Verdict]:
+        """Verdicts on moving a tag onto ``record`` (only denials count); () when the check
+        has nothing to say about pushes."""
+        ...
+
 
 Auditor = Callable[[Principal, str, str, dict[str, str]], Awaitable[None]]
 
@@ -94,6 +99,24 @@ class PullGate:
         self._remember(key, tuple(verdicts))
         await self._audit(principal, repository, record.digest, verdicts)
         return _admission(verdicts, repository, record.digest)
+
+    async def admit_tag_push(
+        self, principal: Principal, repository: str, record: ManifestRecord
+    ) -> None:
+        """Refuse (DENIED) tagging ``record`` when a check's push rules deny it."""
+        verdicts: list[Verdict] = []
+        for check in self.checks:
+            if await check.scope(repository) is not None:
+                verdicts += await check.judge_tag_push(repository, record)
+        denied = [v for v in verdicts if v.outcome == DENY]
+        if denied:
+            await self._audit(principal, repository, record.digest, denied)
+            raise RegistryError(
+                ErrorCode.DENIED,
+                f"tag push of {repository}@{record.digest} refused by {denied[0].rule}: "
+                f"{denied[0].message}; push by digest, sign it, then tag it",
+                detail={"rule": denied[0].rule, "rules": [v.rule for v in denied]},
+            )
 
     def forget(self) -> None:
         """Drop every cached verdict (a signature was pushed or deleted on this node)."""

@@ -59,11 +59,26 @@ class SignatureCheck:
         if record.media_type in mt.INDEXES:
             verdicts = self._verdicts(covering, evidence)
             return () if any(v.outcome != ALLOW for v in verdicts) else verdicts
-        for parent in await self.store.parent_indexes(repository, record.digest):
+        await self._add_parents(repository, record.digest, evidence)
+        return self._verdicts(covering, evidence)
+
+    async def judge_tag_push(self, repository: str, record: ManifestRecord) -> Sequence[Verdict]:
+        """Policies with ``on_push`` in enforce mode: the image (or index) must already be
+        signed, by itself or through an index listing it, before a tag may point to it."""
+        covering = [
+            p for p in await self.policies.covering(repository) if p.on_push and p.mode == "enforce"
+        ]
+        if not covering or is_signature_artifact(record):
+            return ()
+        evidence = await self.finder.find(repository, record.digest)
+        await self._add_parents(repository, record.digest, evidence)
+        return self._verdicts(covering, evidence)
+
+    async def _add_parents(self, repository: str, digest: str, evidence: Evidence) -> None:
+        for parent in await self.store.parent_indexes(repository, digest):
             found = await self.finder.find(repository, parent)
             evidence.signatures += found.signatures
             evidence.rejected += found.rejected
-        return self._verdicts(covering, evidence)
 
     def _verdicts(self, covering: Sequence[TrustPolicy], evidence: Evidence) -> list[Verdict]:
         now = self.now()
