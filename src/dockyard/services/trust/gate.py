@@ -38,9 +38,19 @@ class Verdict:
 
 
 class PullCheck(Protocol):
-    async def scope(self, repository: str) -> Hashable | None:
-        """None when the check does not apply to ``repository``; otherwise a value that
-        changes whenever a verdict made before could be wrong now (policy and data versions)."""
+    @property
+    def fresh_until(self) -> float:
+        """Until when (``time.monotonic``) ``scope`` may answer from memory."""
+        ...
+
+    async def refresh(self) -> None:
+        """Read the check's rules again (the gate calls it once ``fresh_until`` passed)."""
+        ...
+
+    def scope(self, repository: str) -> Hashable | None:
+        """From memory: None when the check does not apply to ``repository``; otherwise a
+        value that changes whenever a verdict made before could be wrong now (the version of
+        the rules that apply)."""
         ...
 
     async def judge(self, repository: str, record: ManifestRecord) -> Sequence[Verdict]: ...
@@ -79,26 +89,34 @@ class PullGate:
     ) -> None:
         self.checks = tuple(checks)
         self.audit, self.ttl_seconds, self.clock = audit, ttl_seconds, clock
-        self._verdicts: dict[Hashable, tuple[float, tuple[Verdict, ...]]] = {}
+        # (repository, digest, scopes) -> (good until, the admission or the refusal)
+        self._verdicts: dict[Hashable, tuple[float, Admission | Refusal]] = {}
 
     async def admit(
         self, principal: Principal, repository: str, record: ManifestRecord
     ) -> Admission:
         """ADMITTED, an Admission with warnings, or RegistryError DENIED."""
-        scopes = [(check, await check.scope(repository)) for check in self.checks]
-        applying = [(check, scope) for check, scope in scopes if scope is not None]
-        if not applying:
+        now = self.clock()
+        applying: list[tuple[PullCheck, Hashable]] | None = None
+        for check in self.checks:
+            if check.fresh_until <= now:
+                await check.refresh()
+            scope = check.scope(repository)
+            if scope is not None:
+                applying = [*(applying or ()), (check, scope)]
+        if applying is None:
             return ADMITTED
         key = (repository, record.digest, tuple(scope for _, scope in applying))
         cached = self._verdicts.get(key)
-        if cached is not None and cached[0] > self.clock():
-            return _admission(cached[1], repository, record.digest)
+        if cached is not None and cached[0] > now:
+            return _answer(cached[1])
         verdicts: list[Verdict] = []
         for check, _ in applying:
             verdicts += await check.judge(repository, record)
-        self._remember(key, tuple(verdicts))
         await self._audit(principal, repository, record.digest, verdicts)
-        return _admission(verdicts, repository, record.digest)
+        answer = _admission(verdicts, repository, record.digest)
+        self._remember(key, answer)
+        return _answer(answer)
 
     async def admit_tag_push(
         self, principal: Principal, repository: str, record: ManifestRecord
@@ -106,7 +124,9 @@ class PullGate:
         """Refuse (DENIED) tagging ``record`` when a check's push rules deny it."""
         verdicts: list[Verdict] = []
         for check in self.checks:
-            if await check.scope(repository) is not None:
+            if check.fresh_until <= self.clock():
+                await check.refresh()
+            if check.scope(repository) is not None:
                 verdicts += await check.judge_tag_push(repository, record)
         denied = [v for v in verdicts if v.outcome == DENY]
         if denied:
@@ -122,10 +142,10 @@ class PullGate:
         """Drop every cached verdict (a signature was pushed or deleted on this node)."""
         self._verdicts.clear()
 
-    def _remember(self, key: Hashable, verdicts: tuple[Verdict, ...]) -> None:
+    def _remember(self, key: Hashable, admission: Admission | Refusal) -> None:
         if len(self._verdicts) >= MAX_CACHED:
             self._verdicts.clear()
-        self._verdicts[key] = (self.clock() + self.ttl_seconds, verdicts)
+        self._verdicts[key] = (self.clock() + self.ttl_seconds, admission)
 
     async def _audit(
         self, principal: Principal, repository: str, digest: str, verdicts: Sequence[Verdict]
@@ -140,14 +160,25 @@ class PullGate:
                 await self.audit(principal, "pull.policy", target, detail)
 
 
-def _admission(verdicts: Sequence[Verdict], repository: str, digest: str) -> Admission:
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    message: str
+    rules: tuple[str, ...]
+
+
+def _answer(answer: Admission | Refusal) -> Admission:
+    """The admission, or a new DENIED error for a refusal (each request raises its own)."""
+    if isinstance(answer, Refusal):
+        detail = {"rule": answer.rules[0], "rules": list(answer.rules)}
+        raise RegistryError(ErrorCode.DENIED, answer.message, detail=detail)
+    return answer
+
+
+def _admission(verdicts: Sequence[Verdict], repository: str, digest: str) -> Admission | Refusal:
     denied = [v for v in verdicts if v.outcome == DENY]
     if denied:
         first = denied[0]
-        raise RegistryError(
-            ErrorCode.DENIED,
-            f"pull of {repository}@{digest} refused by {first.rule}: {first.message}",
-            detail={"rule": first.rule, "rules": [v.rule for v in denied]},
-        )
+        message = f"pull of {repository}@{digest} refused by {first.rule}: {first.message}"
+        return Refusal(message, tuple(v.rule for v in denied))
     warnings = tuple(f"{v.rule}: {v.message}" for v in verdicts if v.outcome == WARN)
     return Admission(warnings) if warnings else ADMITTED

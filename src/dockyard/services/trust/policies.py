@@ -15,7 +15,7 @@ audited (``trust.policy.put`` / ``trust.policy.delete``), and cached on each nod
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,6 +37,7 @@ MODES = ("enforce", "warn", "audit")
 CACHE_SECONDS = 2.0
 MAX_SIGNERS = 32
 MAX_PEM = 64 * 1024
+MAX_REMEMBERED = 100_000  # repositories whose covering policies are kept in memory
 
 
 class TrustStore(Protocol):
@@ -131,28 +132,36 @@ class TrustPolicies:
         self.store, self.policy, self.audit = store, policy, audit
         self.ttl_seconds, self.clock = ttl_seconds, clock
         self._by_project: dict[str, tuple[TrustPolicy, ...]] = {}
-        self._by_repository: dict[str, tuple[TrustPolicy, ...]] = {}
-        self._fresh_until = float("-inf")
+        self._by_repository: dict[str, tuple[tuple[TrustPolicy, ...], Hashable | None]] = {}
+        self.fresh_until = float("-inf")
 
     async def covering(self, repository: str) -> tuple[TrustPolicy, ...]:
         """The policies that cover ``repository`` (from memory, re-read every ttl)."""
-        if self.clock() >= self._fresh_until:
-            await self._reload()
+        if self.clock() >= self.fresh_until:
+            await self.refresh()
+        return self.covering_now(repository)[0]
+
+    def covering_now(self, repository: str) -> tuple[tuple[TrustPolicy, ...], Hashable | None]:
+        """From memory, without looking at the clock: the policies covering ``repository`` and
+        their version ((id, revision) of each; None when there are none)."""
         found = self._by_repository.get(repository)
         if found is None:
             candidates = self._by_project.get(project_of(repository), ())
-            found = tuple(p for p in candidates if p.covers(repository))
-            if len(self._by_repository) < 100_000:
+            policies = tuple(p for p in candidates if p.covers(repository))
+            version = tuple((p.id, p.revision) for p in policies) if policies else None
+            found = (policies, version)
+            if len(self._by_repository) < MAX_REMEMBERED:
                 self._by_repository[repository] = found
         return found
 
-    async def _reload(self) -> None:
+    async def refresh(self) -> None:
+        """Read every policy again (one query); then trusted for ``ttl_seconds``."""
         by_project: dict[str, list[TrustPolicy]] = {}
         for row in await self.store.trust_policies():
             by_project.setdefault(row.project, []).append(_policy(row))
         self._by_project = {k: tuple(v) for k, v in by_project.items()}
         self._by_repository = {}
-        self._fresh_until = self.clock() + self.ttl_seconds
+        self.fresh_until = self.clock() + self.ttl_seconds
 
     async def list(self, principal: Principal, project: str) -> list[TrustPolicy]:
         self.policy.require_project(principal, Permission.PROJECT_READ, project)
@@ -183,7 +192,7 @@ class TrustPolicies:
         stored = await self.store.put_trust_policy(row)
         if stored is None:
             raise RegistryError(ErrorCode.NOT_FOUND, "no such project", detail={"project": project})
-        self._fresh_until = float("-inf")
+        self.fresh_until = float("-inf")
         detail = {"mode": mode, "repositories": repositories, "signers": len(signers)}
         await self._audit(principal, "trust.policy.put", project, name, detail)
         return _policy(stored)
@@ -196,7 +205,7 @@ class TrustPolicies:
                 "no such trust policy",
                 detail={"project": project, "name": name},
             )
-        self._fresh_until = float("-inf")
+        self.fresh_until = float("-inf")
         await self._audit(principal, "trust.policy.delete", project, name, {})
 
     async def _audit(

@@ -45,11 +45,15 @@ class SignatureCheck:
     ) -> None:
         self.policies, self.finder, self.store, self.now = policies, finder, store, now
 
-    async def scope(self, repository: str) -> Hashable | None:
-        covering = await self.policies.covering(repository)
-        if not covering:
-            return None
-        return tuple((p.id, p.revision) for p in covering)
+    @property
+    def fresh_until(self) -> float:
+        return self.policies.fresh_until
+
+    async def refresh(self) -> None:
+        await self.policies.refresh()
+
+    def scope(self, repository: str) -> Hashable | None:
+        return self.policies.covering_now(repository)[1]
 
     async def judge(self, repository: str, record: ManifestRecord) -> Sequence[Verdict]:
         if is_signature_artifact(record):
