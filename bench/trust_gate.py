@@ -30,7 +30,7 @@ from support.trusted import push_cosign_signature
 ACCEPT = {"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"}
 
 
-def prepare(server: object, admin: Api) -> None:
+def prepare(server: object, admin: Api, *, control: bool) -> None:
     image, key = make_image(), ec_key()
     for project in ("open", "gated"):
         admin.project(project, public=True)
@@ -38,6 +38,8 @@ def prepare(server: object, admin: Api) -> None:
         for project in ("open", "gated"):
             push_image(registry, f"{project}/app", image, tag="v1")
         push_cosign_signature(registry, "gated/app", image.digest, key)
+    if control:  # an A/A run: how far apart the two columns are without any policy
+        return
     body = {"signers": [{"kind": "key", "pem": public_pem(key)}]}
     admin.ok("PUT", "/projects/gated/trust-policies/release", json=body)
 
@@ -47,12 +49,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--control", action="store_true", help="no policy: an A/A run")
     args = parser.parse_args()
     rps: dict[str, list[float]] = {"open": [], "gated": []}
     cpu_us: dict[str, list[float]] = {"open": [], "gated": []}
     with tempfile.TemporaryDirectory() as workdir, identity_server(Path(workdir)) as server:
         with Api(server) as admin:
-            prepare(server, admin)
+            prepare(server, admin, control=args.control)
         for n in range(args.rounds):
             order = ("open", "gated") if n % 2 == 0 else ("gated", "open")
             for project in order:

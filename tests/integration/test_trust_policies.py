@@ -28,15 +28,17 @@ from support.oci import (
 from support.oci import push_image as push
 from support.server import RunningServer
 from support.signing import (
+    NOTATION,
     dsse_bundle,
     ec_key,
     make_ca,
     make_leaf,
+    notation_cose,
     notation_jws,
     public_pem,
     simple_signing_payload,
 )
-from support.trusted import push_bundle, push_cosign_signature, push_notation
+from support.trusted import push_bundle, push_cosign_signature, push_notation, push_referrer
 
 DEV = ("dev", "dev-password")
 PROJECT = "tp"
@@ -159,6 +161,13 @@ def test_bundle_and_notation_referrers(server: RunningServer) -> None:
         assert pull(registry, repo, "v1").status_code == 200
         entry = assert_oci_error(pull(registry, repo, "v2"), 403, "DENIED")
         assert "expired" in entry["message"]
+        cosed = make_image()
+        push(registry, repo, cosed, tag="cose")
+        target = subject(cosed.manifest)
+        envelope = notation_cose(leaf_key, [leaf], target)
+        push_referrer(registry, repo, target, artifact_type=NOTATION,
+                      layer_type="application/cose", document=envelope)  # fmt: skip
+        assert pull(registry, repo, "cose").status_code == 200
         admin.ok("DELETE", path, 204)
 
 

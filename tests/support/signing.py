@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import cbor2
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
@@ -236,3 +237,39 @@ def notation_jws(
         "header": {"x5c": x5c, "io.cncf.notary.signingAgent": "dockyard-tests"},
         "signature": _b64url(signature),
     }).encode()  # fmt: skip
+
+
+# Notation COSE -----------------------------------------------------------------------------
+
+
+def notation_cose(
+    key: PrivateKey,
+    chain: list[x509.Certificate],
+    target: dict[str, Any],
+    *,
+    expiry: datetime | None = None,
+) -> bytes:
+    """A tagged COSE_Sign1 as ``notation sign --signature-format cose`` writes it."""
+    is_rsa = isinstance(key, rsa.RSAPrivateKey)
+    headers: dict[Any, Any] = {
+        1: -37 if is_rsa else -7,
+        2: ["io.cncf.notary.signingScheme"],
+        3: NOTATION_PAYLOAD,
+        "io.cncf.notary.signingScheme": "notary.x509",
+        "io.cncf.notary.signingTime": datetime.now(UTC).replace(microsecond=0),
+    }
+    if expiry is not None:
+        headers["io.cncf.notary.expiry"] = expiry
+        headers[2].append("io.cncf.notary.expiry")
+    protected = cbor2.dumps(headers, datetime_as_timestamp=True)
+    payload = json.dumps({"targetArtifact": target}).encode()
+    to_sign = cbor2.dumps(["Signature1", protected, b"", payload])
+    if is_rsa:
+        pss = padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.DIGEST_LENGTH)
+        signature = key.sign(to_sign, pss, hashes.SHA256())
+    else:
+        r, s = utils.decode_dss_signature(key.sign(to_sign, ec.ECDSA(hashes.SHA256())))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    x5chain = [c.public_bytes(serialization.Encoding.DER) for c in chain]
+    unprotected = {33: x5chain, "io.cncf.notary.signingAgent": "dockyard-tests"}
+    return cbor2.dumps(cbor2.CBORTag(18, [protected, unprotected, payload, signature]))

@@ -24,6 +24,7 @@ from support.signing import (
     make_ca,
     make_leaf,
     message_bundle,
+    notation_cose,
     notation_jws,
     public_pem,
     simple_signing_payload,
@@ -256,15 +257,13 @@ def test_notation_expired_certificate_and_unknown_critical_headers() -> None:
         notation.envelope(notation.JWS_MEDIA_TYPE, odd, DIGEST, NOW)
 
 
-def test_notation_is_verified_against_ca_signers_only_and_cose_is_refused() -> None:
+def test_notation_is_verified_against_ca_signers_only() -> None:
     ca = make_ca()
     key, leaf = make_leaf(ca)
     signed = notation.envelope(
         notation.JWS_MEDIA_TYPE, notation_jws(key, [leaf], TARGET), DIGEST, NOW
     )
     refused(key_signer(key), signed, "ca signers only")
-    with pytest.raises(SignatureError, match="COSE"):
-        notation.envelope(notation.COSE_MEDIA_TYPE, b"\xd2", DIGEST, NOW)
 
 
 @pytest.mark.parametrize(
@@ -283,3 +282,35 @@ def test_bad_signers_are_refused(
     text = {None: make_ca().pem, "KEY": public_pem(ec_key())}.get(pem, pem)
     with pytest.raises(SignatureError, match=reason):
         Signer.parse(kind, str(text), identities)
+
+
+# Notation COSE --------------------------------------------------------------------------
+
+
+def test_notation_cose_ecdsa_and_rsa_pss() -> None:
+    ca = make_ca()
+    for key in (ec_key(), rsa.generate_private_key(65537, 2048)):
+        leaf_key, leaf = make_leaf(ca, key=key)
+        document = notation_cose(leaf_key, [leaf], TARGET)
+        signed = notation.envelope(notation.COSE_MEDIA_TYPE, document, DIGEST, NOW)
+        assert signed.format == "notation-cose"
+        Signer.parse("ca", ca.pem, ("subject:CN=signer,O=dockyard tests",)).verify(signed, NOW)
+        refused(Signer.parse("ca", make_ca("other").pem), signed, "does not chain")
+
+
+def test_notation_cose_bad_cases_are_refused() -> None:
+    ca = make_ca()
+    key, leaf = make_leaf(ca)
+    other = {**TARGET, "digest": OTHER}
+    with pytest.raises(SignatureError, match="does not target"):
+        notation.envelope(notation.COSE_MEDIA_TYPE, notation_cose(key, [leaf], other), DIGEST, NOW)
+    lapsed = notation_cose(key, [leaf], TARGET, expiry=NOW - timedelta(minutes=1))
+    with pytest.raises(SignatureError, match="expired"):
+        notation.envelope(notation.COSE_MEDIA_TYPE, lapsed, DIGEST, NOW)
+    tampered = bytearray(notation_cose(key, [leaf], TARGET))
+    tampered[-1] ^= 0xFF  # the last byte of the signature
+    signed = notation.envelope(notation.COSE_MEDIA_TYPE, bytes(tampered), DIGEST, NOW)
+    refused(Signer.parse("ca", ca.pem), signed, "does not verify")
+    for junk, reason in ((b"\xff\xff", "not CBOR"), (b"\x80", "COSE_Sign1")):
+        with pytest.raises(SignatureError, match=reason):
+            notation.envelope(notation.COSE_MEDIA_TYPE, junk, DIGEST, NOW)

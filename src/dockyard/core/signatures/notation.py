@@ -10,7 +10,7 @@ time, an optional expiry, and lists every extended header it relies on in ``crit
 unprotected header carries the certificate chain (``x5c``, DER in base64, leaf first). The
 payload's ``targetArtifact`` descriptor must name the image.
 
-The COSE envelope (``application/cose``) is recognised and refused as not supported yet.
+The COSE envelope (``application/cose``) is read by ``notation_cose.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 from cryptography import x509
 
+from dockyard.core.signatures import notation_cose
 from dockyard.core.signatures.cosign import read_json
 from dockyard.core.signatures.model import Padding, SignatureError, SignedData
 
@@ -55,7 +56,7 @@ def _b64url(text: Any, what: str) -> bytes:
 def envelope(media_type: str, document: bytes, expected_digest: str, now: datetime) -> SignedData:
     """The signature in a Notation envelope blob of ``media_type``."""
     if media_type == COSE_MEDIA_TYPE:
-        raise SignatureError("Notation COSE envelopes are not verified yet (use JWS)")
+        return notation_cose.cose(document, expected_digest, now)
     if media_type != JWS_MEDIA_TYPE:
         raise SignatureError(f"not a Notation envelope: {media_type[:80]}")
     return jws(document, expected_digest, now)

@@ -89,33 +89,47 @@ class PullGate:
     ) -> None:
         self.checks = tuple(checks)
         self.audit, self.ttl_seconds, self.clock = audit, ttl_seconds, clock
-        # (repository, digest, scopes) -> (good until, the admission or the refusal)
-        self._verdicts: dict[Hashable, tuple[float, Admission | Refusal]] = {}
+        # (repository, digest) -> (scopes, good until, the admission or the refusal)
+        self._verdicts: dict[tuple[str, str], tuple[tuple[Hashable, ...], float, Answer]] = {}
 
     async def admit(
         self, principal: Principal, repository: str, record: ManifestRecord
     ) -> Admission:
-        """ADMITTED, an Admission with warnings, or RegistryError DENIED."""
+        """ADMITTED, an Admission with warnings, or RegistryError DENIED. The hot path: a
+        repository no check covers, or a cached verdict, costs a few dictionary look-ups."""
         now = self.clock()
-        applying: list[tuple[PullCheck, Hashable]] | None = None
+        scopes: tuple[Hashable, ...] = ()
         for check in self.checks:
             if check.fresh_until <= now:
                 await check.refresh()
             scope = check.scope(repository)
             if scope is not None:
-                applying = [*(applying or ()), (check, scope)]
-        if applying is None:
+                scopes += (scope,)
+        if not scopes:
             return ADMITTED
-        key = (repository, record.digest, tuple(scope for _, scope in applying))
-        cached = self._verdicts.get(key)
-        if cached is not None and cached[0] > now:
-            return _answer(cached[1])
+        cached = self._verdicts.get((repository, record.digest))
+        if cached is not None and cached[0] == scopes and cached[1] > now:
+            answer = cached[2]
+            return answer if answer is ADMITTED else _answer(answer)
+        return await self._judge(principal, repository, record, scopes)
+
+    async def _judge(
+        self,
+        principal: Principal,
+        repository: str,
+        record: ManifestRecord,
+        scopes: tuple[Hashable, ...],
+    ) -> Admission:
         verdicts: list[Verdict] = []
-        for check, _ in applying:
-            verdicts += await check.judge(repository, record)
+        for check in self.checks:
+            if check.scope(repository) is not None:
+                verdicts += await check.judge(repository, record)
         await self._audit(principal, repository, record.digest, verdicts)
         answer = _admission(verdicts, repository, record.digest)
-        self._remember(key, answer)
+        if len(self._verdicts) >= MAX_CACHED:
+            self._verdicts.clear()
+        expires = self.clock() + self.ttl_seconds
+        self._verdicts[repository, record.digest] = (scopes, expires, answer)
         return _answer(answer)
 
     async def admit_tag_push(
@@ -142,11 +156,6 @@ class PullGate:
         """Drop every cached verdict (a signature was pushed or deleted on this node)."""
         self._verdicts.clear()
 
-    def _remember(self, key: Hashable, admission: Admission | Refusal) -> None:
-        if len(self._verdicts) >= MAX_CACHED:
-            self._verdicts.clear()
-        self._verdicts[key] = (self.clock() + self.ttl_seconds, admission)
-
     async def _audit(
         self, principal: Principal, repository: str, digest: str, verdicts: Sequence[Verdict]
     ) -> None:
@@ -164,6 +173,9 @@ class PullGate:
 class Refusal:
     message: str
     rules: tuple[str, ...]
+
+
+Answer = Admission | Refusal
 
 
 def _answer(answer: Admission | Refusal) -> Admission:

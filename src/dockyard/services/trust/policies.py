@@ -154,6 +154,11 @@ class TrustPolicies:
                 self._by_repository[repository] = found
         return found
 
+    def version_now(self, repository: str) -> Hashable | None:
+        """From memory: the (id, revision) of the policies covering ``repository``, or None."""
+        found = self._by_repository.get(repository)
+        return found[1] if found is not None else self.covering_now(repository)[1]
+
     async def refresh(self) -> None:
         """Read every policy again (one query); then trusted for ``ttl_seconds``."""
         by_project: dict[str, list[TrustPolicy]] = {}

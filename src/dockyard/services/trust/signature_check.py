@@ -53,7 +53,8 @@ class SignatureCheck:
         await self.policies.refresh()
 
     def scope(self, repository: str) -> Hashable | None:
-        return self.policies.covering_now(repository)[1]
+        """The versions of the policies covering ``repository`` (None: no policy)."""
+        return self.policies.version_now(repository)
 
     async def judge(self, repository: str, record: ManifestRecord) -> Sequence[Verdict]:
         if is_signature_artifact(record):
