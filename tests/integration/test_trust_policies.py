@@ -267,6 +267,10 @@ def test_who_may_manage_policies(server: RunningServer) -> None:
         assert second["revision"] == first["revision"] + 1
         assert json.dumps(second["signers"][0]["pem"]).startswith('"-----BEGIN PUBLIC KEY')
         admin.ok("DELETE", path, 204)
+        openapi = admin.ok("GET", "/openapi.json")
+        one = openapi["paths"]["/api/v1/projects/{project}/trust-policies/{name}"]
+        assert {"put", "delete"} <= set(one)
+        assert "get" in openapi["paths"]["/api/v1/projects/{project}/trust-policies"]
 
 
 def eventually_status(client: httpx.Client, repo: str, reference: str, status: int) -> None:
