@@ -2,9 +2,11 @@
 Sigstore bundles and Notation envelopes among its OCI 1.1 referrers.
 
 Each signature blob is read from storage whole (they are small: larger than
-``MAX_SIGNATURE_BLOB`` is skipped), its digest checked against the descriptor, and parsed
-into ``SignedData`` for that image digest. A signature that cannot be parsed, or that names
-another digest, is kept as a rejection with the reason, so a refusal can say what was found.
+``MAX_SIGNATURE_BLOB`` is skipped; at most ``MAX_REFERRERS`` referrers and
+``MAX_TAG_SIGNATURES`` tag-scheme signatures are read), its digest checked against the
+descriptor, and parsed into ``SignedData`` for that image digest. A signature that cannot be
+parsed, or that names another digest, is kept as a rejection with the reason, so a refusal can
+say what was found.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dockyard.storage.layout import blob_path
 
 MAX_SIGNATURE_BLOB = 1024 * 1024
 MAX_REFERRERS = 64
+MAX_TAG_SIGNATURES = 64  # layers of one .sig manifest looked at
 SIGNATURE_ARTIFACTS = (cosign.BUNDLE_MEDIA_TYPE, notation.ARTIFACT_TYPE)
 
 
@@ -55,7 +58,7 @@ class SignatureFinder:
         manifest = await self._manifest(repository, cosign.signature_tag(digest), tag=True)
         if manifest is None:
             return
-        for layer in manifest.blobs[1:]:  # blobs[0] is the config
+        for layer in manifest.blobs[1 : 1 + MAX_TAG_SIGNATURES]:  # blobs[0] is the config
             if layer.mediaType != cosign.SIMPLE_SIGNING:
                 continue
             payload = await self._blob(layer, evidence)
