@@ -72,7 +72,8 @@ class Admission:
         if not self.warnings:
             return None
         text = "; ".join(self.warnings).replace('"', "'")
-        return f'299 - "{text}"'.encode("utf-8", "replace")
+        text = "".join(c if c.isprintable() else " " for c in text)[:1000]
+        return f'299 - "{text}"'.encode("ascii", "replace")  # header values stay ASCII
 
 
 ADMITTED = Admission()
