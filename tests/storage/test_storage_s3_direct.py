@@ -54,6 +54,8 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+
+
 # the writer --------------------------------------------------------------------------------------
 
 
