@@ -115,3 +115,50 @@ def test_blobs_an_immutable_tag_needs_cannot_be_deleted(tmp_path: Path) -> None:
         assert client.delete(f"/v2/dev/app/blobs/{sha256(frozen.layers[0])}").status_code == 202
         missing = client.delete(f"/v2/prod/app/blobs/{sha256(b'never pushed')}")
         assert_oci_error(missing, 404, "BLOB_UNKNOWN")
+
+
+SIGNATURE_RULES = """
+version: 0.1
+storage:
+  delete:
+    enabled: true
+dockyard:
+  immutability:
+    rules:
+      - repositories: "**"
+        tags: "sha256-*"
+      - repositories: "**"
+        tags: "*"
+"""
+
+
+def test_signature_and_referrer_tags_are_exempt_from_immutability(tmp_path: Path) -> None:
+    """cosign's ``sha256-<hex>.sig`` and the referrers fallback ``sha256-<hex>`` move with
+    every signature added: rules that match them (``sha256-*``, ``*``) do not freeze them;
+    other tags stay frozen."""
+    from support.signing import ec_key
+    from support.trusted import push_cosign_signature, push_referrer
+
+    image = make_image()
+    with serving(tmp_path, config=SIGNATURE_RULES) as server, server.client() as client:
+        push_image(client, "app", image, tag="v1")
+        for _ in range(2):  # the second signature moves the .sig tag
+            push_cosign_signature(client, "app", image.digest, ec_key())
+        subject = {"mediaType": image.media_type, "digest": image.digest,
+                   "size": len(image.manifest)}  # fmt: skip
+        fallback = image.digest.replace(":", "-")
+        for n in range(2):  # the fallback index is rewritten for each referrer
+            push_referrer(client, "app", subject, artifact_type="application/x-test",
+                          layer_type="application/x-test", document=b"doc %d" % n)  # fmt: skip
+            response = client.put(
+                f"/v2/app/manifests/{fallback}",
+                content=make_index([]) + b" " * n,  # another body each time: the tag moves
+                headers={"Content-Type": OCI_INDEX},
+            )
+            assert response.status_code == 201, response.text
+        deleted = client.delete(f"/v2/app/manifests/{fallback}")
+        assert deleted.status_code == 202, deleted.text
+        other = make_image()
+        push_image(client, "app", other)
+        moved = _put(client, "app", "v1", other.manifest)
+        assert_oci_error(moved, 403, "DENIED")

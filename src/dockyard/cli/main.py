@@ -28,6 +28,7 @@ from dockyard.cli import (
     sbom_cmd,
     serve,
     token_cmd,
+    trust_cmd,
     worker_cmd,
 )
 from dockyard.config import ConfigError
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     sbom_cmd.register(commands)
     backup_cmd.register(commands)
     layout_cmd.register(commands)
+    trust_cmd.register(commands)
     completion_cmd.register(commands, parser)  # last: it completes every command
     return parser
 

@@ -7,6 +7,11 @@ a delete of such a tag, and a delete of a manifest that carries one (or that an 
 one lists) are refused with ``DENIED`` (403), as Docker Hub answers, with a message naming the
 tag and the rule. Pushing the same digest again under the tag is allowed (CI retries).
 
+Tags that only carry things about an image are exempt, whatever the rules say: cosign's
+``sha256-<hex>.sig`` / ``.att`` / ``.sbom`` and the referrers tag schema's ``sha256-<hex>``
+move with every signature, attestation or SBOM added (a rule such as ``sha256-*`` or ``**``
+would otherwise refuse the second signature of an image).
+
 The push check runs inside the push's transaction (``NewManifest.frozen_tags``), and the
 manifest delete re-reads the tags inside the deleting one, so races cannot slip through.
 """
@@ -21,6 +26,7 @@ from dockyard.auth.principal import Principal
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.events import EventOrigin
 from dockyard.core.patterns import matches, validate_pattern
+from dockyard.core.signatures.cosign import is_attachment_tag
 from dockyard.persistence.lifecycle_records import (
     ImmutableRuleStore,
     InventoryStore,
@@ -38,7 +44,11 @@ class ImmutableRule:
     id: int | None = None  # None: from the configuration
 
     def covers(self, repository: str, tag: str) -> bool:
-        return matches(self.repositories, repository) and matches(self.tags, tag)
+        return self.covers_tag(tag) and matches(self.repositories, repository)
+
+    def covers_tag(self, tag: str) -> bool:
+        """The rule's tag pattern matches, and the tag is not an attachment tag."""
+        return not is_attachment_tag(tag) and matches(self.tags, tag)
 
     def describe(self) -> str:
         origin = f"#{self.id}" if self.id is not None else "configuration"
@@ -77,7 +87,7 @@ class ImmutabilityService:
     async def frozen(self, repository: str, tags: Iterable[str]) -> tuple[str, ...]:
         """Which of ``tags`` are immutable in ``repository``."""
         rules = await self.rules_for(repository)
-        return tuple(t for t in tags if any(matches(r.tags, t) for r in rules))
+        return tuple(t for t in tags if any(r.covers_tag(t) for r in rules))
 
     async def refused_push(self, repository: str, tag: str, current: str) -> RegistryError:
         rule = await self.rule_for(repository, tag)
@@ -128,7 +138,7 @@ class ImmutabilityService:
 
         def veto(users: list[tuple[str, str]]) -> str | None:
             for tag, manifest in users:
-                rule = next((r for r in rules if matches(r.tags, tag)), None)
+                rule = next((r for r in rules if r.covers_tag(tag)), None)
                 if rule is not None:
                     return (
                         f"blob {digest} of {repository} is needed by {manifest}, which the "
@@ -171,7 +181,7 @@ def protected_by(
     where_tags = ((facts.tags, "carries"), (facts.parent_tags, "is listed by an index carrying"))
     for tags, where in where_tags:
         for tag in tags:
-            rule = next((r for r in rules if matches(r.tags, tag)), None)
+            rule = next((r for r in rules if r.covers_tag(tag)), None)
             if rule is not None:
                 return (
                     f'manifest {digest} of {repository} {where} the immutable tag "{tag}" '

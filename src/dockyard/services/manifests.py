@@ -14,6 +14,7 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.events import EventOrigin, EventReference, EventRequest
 from dockyard.core.manifest import ParsedManifest, parse_manifest
 from dockyard.core.reference import is_valid_tag, validate_name, validate_tag
+from dockyard.core.signatures.cosign import is_attachment_tag
 from dockyard.persistence.lifecycle_records import ImmutableTagError
 from dockyard.persistence.records import ManifestRecord, NewManifest, ReferenceSizeError
 from dockyard.persistence.stores import MetadataStore
@@ -24,6 +25,7 @@ from dockyard.services.manifest_checks import declared_sizes, optional_children,
 from dockyard.services.pulls import PullRecorder
 from dockyard.services.quotas import QuotaService
 from dockyard.services.registry import RegistryOptions
+from dockyard.services.trust.gate import ADMITTED, Admission, PullGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,9 @@ class ManifestService:
         immutability: ImmutabilityService | None = None,
         pulls: PullRecorder | None = None,
         quotas: QuotaService | None = None,
+        gate: PullGate | None = None,
     ) -> None:
+        self.gate = gate  # the pull-time gate: trust policies (services/trust/gate.py)
         self.quotas = quotas  # a new manifest's bytes count in its project's quota
         self.metadata = metadata
         self.policy = policy
@@ -77,7 +81,23 @@ class ManifestService:
         request_id: str = "",
     ) -> ManifestRecord:
         """The manifest; a ``download`` (a GET, not a HEAD) counts as a pull: noted in
-        memory, written with its ``manifest.pulled`` event by the pull recorder's batch."""
+        memory, written with its ``manifest.pulled`` event by the pull recorder's batch.
+        Refused (DENIED) when the pull gate's policies refuse it."""
+        record, _ = await self.get_admitted(
+            principal, repository, reference, download=download, request_id=request_id
+        )
+        return record
+
+    async def get_admitted(
+        self,
+        principal: Principal,
+        repository: str,
+        reference: str,
+        *,
+        download: bool = True,
+        request_id: str = "",
+    ) -> tuple[ManifestRecord, Admission]:
+        """``get``, with the gate's warnings for the client (a ``Warning`` header)."""
         validate_name(repository)
         self.policy.require(principal, Action.PULL, repository)
         require_possible(reference)
@@ -87,11 +107,14 @@ class ManifestService:
             record = await self.metadata.manifest_by_tag(repository, reference)
         if record is None:
             raise _unknown(reference)
+        admission = ADMITTED
+        if self.gate is not None:
+            admission = await self.gate.admit(principal, repository, record)
         if self.pulls is not None:
             self._note_pull(
                 principal, repository, reference, record, download=download, request_id=request_id
             )
-        return record
+        return record, admission
 
     def _note_pull(
         self,
@@ -134,6 +157,10 @@ class ManifestService:
         self.policy.require(principal, Action.PUSH, repository)
         digest, tags = _digest_and_tags(reference, body, extra_tags)
         parsed = parse_manifest(body, content_type)
+        if self.gate is not None and not all(map(is_attachment_tag, tags)):
+            subject = parsed.subject.digest if parsed.subject else None
+            pushed = ManifestRecord(digest, parsed.media_type, body, subject=subject)
+            await self.gate.admit_tag_push(principal, repository, pushed)
         new = replace(
             new_manifest(digest, body, parsed, tags),
             optional_children=optional_children(parsed, self.options.index_completeness),
@@ -149,6 +176,8 @@ class ManifestService:
                 f"manifest references {len(missing)} unknown blob(s) or manifest(s)",
                 detail={"digests": missing},
             )
+        if self.gate is not None and (parsed.subject or any(map(is_attachment_tag, tags))):
+            self.gate.forget()  # a signature arrived: verdicts made without it are stale
         return PushedManifest(digest, parsed.subject.digest if parsed.subject else None, tags)
 
     async def _record_within_quota(
@@ -203,6 +232,8 @@ class ManifestService:
             deleted = await self.metadata.delete_tag(repository, reference, origin=origin)
         if not deleted:
             raise _unknown(reference)
+        if self.gate is not None:
+            self.gate.forget()  # it may have been a signature a cached verdict relied on
 
     async def _delete_manifest(self, repository: str, digest: str, origin: EventOrigin) -> bool:
         if self.immutability is None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from dockyard.services.readonly import WriteGate
     from dockyard.services.supplychain.sboms import SupplyChainService
     from dockyard.services.system_settings import SystemSettingsService
+    from dockyard.services.trust.policies import TrustPolicies
     from dockyard.services.uploads import UploadService
     from dockyard.services.upstream.mirror import Mirror
     from dockyard.services.webhooks.service import WebhookService
@@ -85,3 +86,4 @@ class Registry:
     delivery: DeliveryEngine | None = None  # sends events to their subscriptions
     deliveries: DeliveryHistory | None = None  # the delivery history, dead letters, replay
     supply_chain: SupplyChainService | None = None  # inventories, SBOMs (docs/supply-chain.md)
+    trust: TrustPolicies | None = None  # signature trust policies (docs/supply-chain.md)

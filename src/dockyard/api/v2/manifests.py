@@ -15,13 +15,15 @@ async def get(ctx: Context, params: dict[str, str]) -> None:
     mirror = ctx.registry.mirror
     warning: list[tuple[bytes, bytes]] = []
     if mirror is None:
-        record = await ctx.registry.manifests.get(
+        record, admission = await ctx.registry.manifests.get_admitted(
             ctx.principal,
             name,
             params["reference"],
             download=ctx.request.method == "GET",
             request_id=ctx.request_id,
         )
+        if admission.warnings:
+            warning.append((b"warning", admission.header() or b""))
     else:
         proxied = await mirror.manifests.get(ctx.principal, name, params["reference"])
         record = proxied.record

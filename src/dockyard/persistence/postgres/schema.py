@@ -30,6 +30,7 @@ from dockyard.persistence.sql.supplychain_schema import (
     SUPPLY_CHAIN_DOWNGRADE,
     supply_chain_migration,
 )
+from dockyard.persistence.sql.trust_schema import TRUST_DOWNGRADE, trust_migration
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
 
 log = logging.getLogger("dockyard.persistence")
@@ -133,6 +134,8 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(delivery_migration("postgres"), DELIVERY_DOWNGRADE),
     # 14: layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
     Migration(supply_chain_migration("postgres"), SUPPLY_CHAIN_DOWNGRADE),
+    # trust policies per project: signatures enforced at pull time (supply-chain.md)
+    Migration(trust_migration("postgres"), TRUST_DOWNGRADE),
 )
 
 _CREATE_VERSION_TABLE = f"""

@@ -21,6 +21,7 @@ from dockyard.persistence.sql.supplychain_schema import (
     SUPPLY_CHAIN_DOWNGRADE,
     supply_chain_migration,
 )
+from dockyard.persistence.sql.trust_schema import TRUST_DOWNGRADE, trust_migration
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
 
 MIGRATIONS: tuple[Step, ...] = (
@@ -119,4 +120,6 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(delivery_migration("sqlite"), DELIVERY_DOWNGRADE),
     # 14: layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
     Migration(supply_chain_migration("sqlite"), SUPPLY_CHAIN_DOWNGRADE),
+    # trust policies per project: signatures enforced at pull time (supply-chain.md)
+    Migration(trust_migration("sqlite"), TRUST_DOWNGRADE),
 )
