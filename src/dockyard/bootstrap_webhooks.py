@@ -48,7 +48,6 @@ def build_webhooks(
         return envelope(event, context)
 
     renderers[DISTRIBUTION] = render_envelope
-    source = WebhookSubscriptionSource(store, renderers, visibility)
-    return WebhookService(
-        store, identity.projects, identity.audit, policy, source, options=webhook_options(settings)
-    )
+    options = webhook_options(settings)
+    source = WebhookSubscriptionSource(store, renderers, visibility, outbound=options.outbound)
+    return WebhookService(store, identity.projects, identity.audit, policy, source, options=options)

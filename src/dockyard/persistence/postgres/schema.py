@@ -14,6 +14,7 @@ import logging
 
 import psycopg
 
+from dockyard.persistence.sql.consumer_positions_schema import consumer_positions_migration
 from dockyard.persistence.sql.delivery_schema import delivery_migration
 from dockyard.persistence.sql.events_more_schema import events_more_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
@@ -129,6 +130,8 @@ MIGRATIONS: tuple[str, ...] = (
     delivery_migration("postgres"),
     # 14: layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
     supply_chain_migration("postgres"),
+    # outbox consumers' positions in (txid, sequence) order, as the delivery engine's
+    consumer_positions_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

@@ -25,15 +25,10 @@ from dockyard.core.delivery import (
     OutboxPosition,
 )
 from dockyard.core.events import StoredEvent
-from dockyard.persistence.sql.outbox import COLUMNS, stored_event
+from dockyard.persistence.sql.outbox import COLUMNS, positional_read, stored_event
 from dockyard.persistence.sql.session import Database, Row, Session, chunks, placeholders
 
 CURSOR = "dispatch"
-_READ = f"""
-SELECT txid, {COLUMNS} FROM outbox_events WHERE (txid, sequence) > (?, ?) {{bound}}
-ORDER BY txid, sequence LIMIT ?
-"""  # noqa: S608 - constant column list
-_SNAPSHOT_BOUND = "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 _MOVE_CURSOR = """
 UPDATE delivery_cursors SET txid = ?, sequence = ?, updated_at = ?
 WHERE name = ? AND txid = ? AND sequence = ?
@@ -89,7 +84,7 @@ class SqlDeliveryStore:
 
     def __init__(self, database: Database, *, snapshot_bound: bool) -> None:
         self.db = database
-        self._read = _READ.format(bound=_SNAPSHOT_BOUND if snapshot_bound else "")
+        self._read = positional_read(snapshot_bound)
 
     # dispatching --------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ Keep in step with ``postgres/schema.py``: migration N means the same change in b
 
 from __future__ import annotations
 
+from dockyard.persistence.sql.consumer_positions_schema import consumer_positions_migration
 from dockyard.persistence.sql.delivery_schema import delivery_migration
 from dockyard.persistence.sql.events_more_schema import events_more_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
@@ -115,4 +116,6 @@ MIGRATIONS: tuple[str, ...] = (
     delivery_migration("sqlite"),
     # 14: layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
     supply_chain_migration("sqlite"),
+    # outbox consumers' positions in (txid, sequence) order, as the delivery engine's
+    consumer_positions_migration("sqlite"),
 )
