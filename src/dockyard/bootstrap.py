@@ -283,7 +283,9 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     registry.health = health_monitor(settings, storage, metadata)
     registry.system = build_system_settings(settings, registry)
     if registry.identity is not None:  # always built (bootstrap_identity)
-        registry.webhooks = build_webhooks(settings, database, policy, registry.identity)
+        registry.webhooks = build_webhooks(
+            settings, database, policy, registry.identity, registry.deliveries
+        )
         delivery.sources += (registry.webhooks.source,)  # project webhooks get events too
     registry.mirror = build_mirror(settings, registry, storage, database, metrics or NO_TELEMETRY)
     if registry.mirror is not None:
