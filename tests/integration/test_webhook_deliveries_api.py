@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from support import postgres
 from support.hook_receiver import Receiver, receiver
 from support.identity import Api, cli, identity_env, identity_server
 from support.oci import assert_oci_error, make_image, push_image
@@ -29,10 +30,22 @@ def hook_receiver() -> Iterator[Receiver]:
         yield made
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The metadata database the server and the CLI share: SQLite, or a fresh PostgreSQL one."""
+    if request.param == "sqlite":
+        return {}
+    if not postgres.available():
+        pytest.skip("PostgreSQL is not installed (scripts/bootstrap --test)")
+    return {"REGISTRY_DOCKYARD_DATABASE": postgres.shared_server().create_database("hooks")}
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, backend: dict[str, str]
+) -> Iterator[RunningServer]:
     workdir = tmp_path_factory.mktemp("webhook-deliveries")
-    with identity_server(workdir) as running:
+    with identity_server(workdir, **backend) as running:
         with Api(running) as admin:
             for name, password in (ALICE, BOB, CAROL):
                 admin.user(name, password)
@@ -164,9 +177,9 @@ def test_replay_one_then_all_delivers_the_same_event_ids(
 
 
 def test_cli_lists_and_replays_a_webhooks_dead_letters(
-    server: RunningServer, hook_receiver: Receiver
+    server: RunningServer, hook_receiver: Receiver, backend: dict[str, str]
 ) -> None:
-    data, env = server.data_dir, identity_env()
+    data, env = server.data_dir, identity_env(**backend)
     cli(data, env, "webhook", "create", "team", "cli-flaky", "--url", hook_receiver.url + "/c",
         "--event", "manifest.pushed", "--max-attempts", "1")  # fmt: skip
     time.sleep(2.5)
