@@ -14,6 +14,7 @@ import pytest
 from dockyard.core.events import EventKind, EventOrigin, EventTarget, new_event
 from dockyard.persistence.identity_records import AuditQuery
 from dockyard.persistence.sql.audit import SqlAuditStore
+from dockyard.persistence.sql.consumer_positions_schema import consumer_positions_migration
 from dockyard.persistence.sql.outbox import SqlOutbox, record
 from dockyard.persistence.sql.session import Database, Session
 from dockyard.persistence.sqlite import SqliteDatabase
@@ -145,3 +146,34 @@ def test_a_transaction_committing_late_is_consumed_not_skipped(
         ("manifest.push", "repository:team/x"),
         ("tag.delete", "repository:team/y"),
     ]
+
+
+def _converted(database: Database, position: int) -> Any:
+    """Run the data step of the migration that adds ``event_cursors.txid`` on a position
+    stored as a bare sequence number (txid 0), as every position was before it."""
+    (update,) = [s for s in consumer_positions_migration("sqlite").split(";") if "UPDATE" in s]
+
+    async def work() -> None:
+        await database.execute(
+            "INSERT INTO event_cursors(consumer, txid, position, updated_at) VALUES (?, 0, ?, 0)",
+            ("audit", position),
+        )
+        await database.execute(update)
+
+    return work()
+
+
+def test_an_old_position_is_converted_without_skipping_or_repeating(
+    run: Run[Any], database: Database
+) -> None:
+    """Three events in three transactions; the audit log had consumed the first two by
+    sequence. After the conversion it consumes the third, once, and nothing before it."""
+    target = EventTarget(DIGEST, tags=("v",))
+    events = [new_event(EventKind.MANIFEST_PUSHED, ALICE, f"team/r{n}", target) for n in range(3)]
+    for event in events:
+        _store(run, database, event)  # a transaction each: three transaction ids on PostgreSQL
+    run(_converted(database, 2))
+    consumer = EventAudit(outbox_of(database), SqlAuditStore(database))
+    assert run(consumer.catch_up()) == 1
+    assert [r.target for r in _rows(run, database)] == ["repository:team/r2"]
+    assert run(consumer.catch_up()) == 0
