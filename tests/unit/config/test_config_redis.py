@@ -1,21 +1,28 @@
 """The typed ``redis`` section: registry:2's keys (2.x and 3.x) load, map onto the Redis
 client's options, are refused by ``dockyard config check`` when wrong, and the keys dockyard
 does not act on are reported as ignored. One test talks to a real redis-server with the
-options a config file gives (a user with a password, a database, a pool limit, timeouts)."""
+options a config file gives (a user with a password, a database, a pool limit, timeouts), and
+one to a redis-server that speaks only TLS and asks for a client certificate."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis.exceptions import RedisError
 
 from dockyard.bootstrap import redis_options
 from dockyard.config import ConfigError, load_settings
 from dockyard.config.ignored import ignored_warnings
+from support.ldap import LdapTls, make_ldap_tls
 from support.redis_server import RedisServer, start_redis
+from support.server import free_port
 from unit.config.test_config_cli import run
 
 
@@ -150,8 +157,67 @@ def test_a_real_server_with_user_password_db_and_pool(redis_with_a_user: RedisSe
         assert value == b"v"
         text = info.decode() if isinstance(info, bytes) else str(info)
         assert " db=2 " in text and " user=dockyard " in text
-        with pytest.raises(Exception, match=r"(?i)auth|password|WRONGPASS"):
+        with pytest.raises(RedisError, match=r"(?i)auth|password|WRONGPASS"):
             asyncio.run(main("wrong"))
     finally:
         server.stop()
     assert os.path.isdir(server.directory)
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[tuple[int, LdapTls]]:
+    """redis-server speaking only TLS (certificates from the LDAP suite's helper), asking
+    clients for a certificate signed by its CA."""
+    tls = make_ldap_tls(tmp_path)
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", "0", "--tls-port", str(port),
+         "--tls-cert-file", str(tls.cert), "--tls-key-file", str(tls.key),
+         "--tls-ca-cert-file", str(tls.ca), "--tls-auth-clients", "yes", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while not _listening(port):
+            assert time.monotonic() < deadline and process.poll() is None, "no TLS redis"
+            time.sleep(0.05)
+        yield port, tls
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def test_tls_with_the_servers_ca_and_a_client_certificate(
+    tls_redis: tuple[int, LdapTls],
+) -> None:
+    from dockyard.cache.redis import connect
+
+    port, tls = tls_redis
+
+    async def ping(**extra: str) -> object:
+        env = {"REGISTRY_REDIS_ADDR": f"127.0.0.1:{port}", "REGISTRY_REDIS_DIALTIMEOUT": "2s",
+               "REGISTRY_REDIS_READTIMEOUT": "2s", **extra}  # fmt: skip
+        client = connect(redis_options(load_settings(None, env)))
+        try:
+            return await client.ping()
+        finally:
+            await client.aclose()
+
+    certificate = {"REGISTRY_REDIS_TLS_CERTIFICATE": str(tls.cert),
+                   "REGISTRY_REDIS_TLS_KEY": str(tls.key)}  # fmt: skip
+    assert asyncio.run(ping(REGISTRY_REDIS_TLS_CLIENTCAS=f"[{tls.ca}]", **certificate)) is True
+    with pytest.raises(RedisError, match=r"(?i)certificate verify failed"):
+        asyncio.run(ping(REGISTRY_REDIS_TLS_CLIENTCAS=f"[{tls.other_ca}]", **certificate))
+    with pytest.raises(RedisError):  # the server drops a client without a certificate
+        asyncio.run(ping(REGISTRY_REDIS_TLS_CLIENTCAS=f"[{tls.ca}]"))
+    with pytest.raises(RedisError):  # plain text to a TLS port
+        asyncio.run(ping())
