@@ -284,19 +284,22 @@ class DeliveryEngine:
         return Outcome(status, f"HTTP {status}")
 
     async def _http(self, target: PinnedTarget) -> httpx.AsyncClient:
-        """The connection pool for ``target``: its https name's own, or the plain http one."""
+        """The connection pool for ``target``: its https name's own, or the plain http one.
+        Pools are kept in order of use; past ``TLS_POOLS`` (and twice the concurrency) the least
+        recently used is closed. Should a slow request still be using it, that attempt fails
+        and is retried like any other failure."""
         name = str(target.extensions.get("sni_hostname", ""))
         key = "" if self._transport is not None else name
-        client = self._clients.get(key)
+        client = self._clients.pop(key, None)
         if client is None:
-            if len(self._clients) >= TLS_POOLS:
+            if len(self._clients) >= max(TLS_POOLS, 2 * self.options.concurrency):
                 oldest = next(iter(self._clients))
                 await self._clients.pop(oldest).aclose()
             limits = httpx.Limits(max_connections=self.options.concurrency * 2)
             client = httpx.AsyncClient(
                 follow_redirects=False, limits=limits, transport=self._transport, trust_env=False
             )
-            self._clients[key] = client
+        self._clients[key] = client  # the most recently used last
         return client
 
     async def _record(
