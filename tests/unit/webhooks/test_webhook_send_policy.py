@@ -1,5 +1,6 @@
 """The ``dockyard.webhooks`` outbound policy applied by the delivery engine at send time, and
-the request pinned to the address the guard approved: a webhook's host name resolves (by a
+the request pinned to the address the guard approved (over https too, with the name in SNI and
+the certificate check): a webhook's host name resolves (by a
 resolver the test drives) to an allowed loopback address when it is saved and to a denied one
 when the event is sent; the denied receiver gets no connection at all, and once the name
 resolves back the delivery reaches the allowed receiver with the name in ``Host``. The name is
@@ -7,13 +8,22 @@ under ``.test`` (RFC 2606), which no real resolver answers: a second lookup woul
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from dockyard.auth.grants import SYSTEM
 from dockyard.auth.policy import AccessPolicy
@@ -184,3 +194,98 @@ def test_the_webhook_policy_refuses_at_send_what_the_engine_policy_would_allow(
         finally:
             database.close()
         assert got.taken() == []
+
+
+def _certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA, and a server certificate signed by it for ``NAME`` only (no address in it)."""
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+
+    def made(subject: str, issuer: str, public: Any, signer: Any, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )  # fmt: skip
+        if not ca:
+            names = x509.SubjectAlternativeName([x509.DNSName(NAME)])
+            builder = builder.add_extension(names, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca = made("webhook test CA", "webhook test CA", ca_key.public_key(), ca_key, True)
+    server = made(NAME, "webhook test CA", key.public_key(), ca_key, False)
+    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                          serialization.NoEncryption())
+    )  # fmt: skip
+    return paths
+
+
+@contextmanager
+def tls_receiver(cert: Path, key: Path) -> Iterator[tuple[int, list[str]]]:
+    """An https receiver on 127.0.0.1 that records the SNI name of every handshake."""
+    names: list[str] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(str(name)) and None
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1]), names
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_https_goes_to_the_approved_address_with_the_name_for_tls(run: Run, tmp_path: Path) -> None:
+    """The certificate names only the host name: verification passes only because the
+    engine connects to the address the guard approved while telling TLS the name (SNI)."""
+    ca, cert, key = _certificates(tmp_path)
+    resolver = SwitchingResolver(ALLOWED)
+    database = SqliteDatabase(str(tmp_path / "metadata.db"))
+    hooks = webhook_service(database, OutboundPolicy(resolver=resolver))
+    store = SqlDeliveryStore(database, snapshot_bound=False)
+    trusting = httpx.AsyncHTTPTransport(verify=ssl.create_default_context(cafile=str(ca)))
+    engine = DeliveryEngine(store, [hooks.source], OutboundPolicy(), transport=trusting)
+    with tls_receiver(cert, key) as (port, names):
+
+        async def main() -> None:
+            await hooks.projects.create(ROOT, "team")
+            url = f"https://{NAME}:{port}/hook"
+            await hooks.create(ROOT, "team", WebhookSpec("tls", url, ("manifest.pushed",), "cloudevents"))
+            metadata = SqlMetadata(database)
+            await push_blobs(metadata, "team/app")
+            await metadata.put_manifest(
+                "team/app", manifest("one"), origin=EventOrigin(actor="a", request_id="r")
+            )
+            await engine.run_once()
+            await engine.aclose()
+            (delivery,) = await DeliveryHistory(store).history()
+            assert delivery.state is DeliveryState.DELIVERED, delivery.last_error
+            assert delivery.last_status == 204
+
+        try:
+            run(main())
+        finally:
+            database.close()
+    assert names and set(names) == {NAME}
