@@ -272,7 +272,8 @@ def test_https_goes_to_the_approved_address_with_the_name_for_tls(run: Run, tmp_
         async def main() -> None:
             await hooks.projects.create(ROOT, "team")
             url = f"https://{NAME}:{port}/hook"
-            await hooks.create(ROOT, "team", WebhookSpec("tls", url, ("manifest.pushed",), "cloudevents"))
+            spec = WebhookSpec("tls", url, ("manifest.pushed",), "cloudevents")
+            await hooks.create(ROOT, "team", spec)
             metadata = SqlMetadata(database)
             await push_blobs(metadata, "team/app")
             await metadata.put_manifest(
