@@ -30,6 +30,9 @@ class Profile:
     push_layer_size: int
     memory_size: int  # workload 9
     scaleout_blob_size: int  # workload 12
+    event_count: int  # workload 14: manifests pushed, events delivered
+    event_repositories: int
+    event_push_concurrency: int
     populate_concurrency: int
     disk_needed: int  # bytes free before starting
     access_log: bool = True  # both registries at their default logging; False: warn, no access log
@@ -62,6 +65,9 @@ FULL = Profile(
     push_layer_size=64 * 1024,
     memory_size=4 * GiB,
     scaleout_blob_size=1 * GiB,
+    event_count=2_000,
+    event_repositories=16,
+    event_push_concurrency=8,
     populate_concurrency=32,
     disk_needed=25 * GiB,
 )
@@ -76,6 +82,7 @@ QUICK = replace(
     skopeo_layer_size=8 * MiB,
     memory_size=256 * MiB,
     scaleout_blob_size=64 * MiB,
+    event_count=200,
     disk_needed=3 * GiB,
 )
 

@@ -36,16 +36,18 @@ from bench.results import (
     ratio_at_least,
 )
 from bench.servers import DOCKYARD, Server, dockyard_command, make_pair
-from bench.workloads import Bench, blobs, catalog, clients, memory, scaleout
+from bench.workloads import Bench, blobs, catalog, clients, events, memory, scaleout
 from bench.workloads import metadata as meta
 
 TOOLS = ("docker-registry", "wrk", "ab", "skopeo")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 MEMORY_LIMIT_MIB = 150.0
 MEMORY_GROWTH_MIB = 50.0
-PHASES = ("blobs", "manifests", "tags", "pushes", "skopeo", "memory", "catalog", "scaleout")
+PHASES = (
+    "blobs", "manifests", "tags", "pushes", "skopeo", "memory", "catalog", "scaleout", "events",
+)  # fmt: skip
 #: How many workloads each phase reports.
-PHASE_WORKLOADS = {"blobs": 3, "catalog": 2, "scaleout": 2}
+PHASE_WORKLOADS = {"blobs": 3, "catalog": 2, "scaleout": 2, "events": 2}
 SCRATCH_NEEDED = 8 << 30
 MAIN_PAIR_PHASES = ("blobs", "manifests", "tags", "pushes", "skopeo")
 
@@ -236,6 +238,8 @@ def run_all(bench: Bench, selected: set[str]) -> dict[str, str]:
         )
     if "scaleout" in selected:
         phase(bench, errors, "scaleout", lambda: scaleout.run_scaleout(bench))
+    if "events" in selected:
+        phase(bench, errors, "events", lambda: events.run_events(bench))
     return errors
 
 
@@ -306,6 +310,11 @@ def targets(profile: Profile) -> list[Target]:
             "push, pull through S3 as a share of raw S3 PUT, GET (obstore)",
             ">= 0.80x (80 %)",
             ratio_at_least(["scaleout_s3.push", "scaleout_s3.pull"], 0.8),
+        ),
+        Target(
+            "pushes, manifest GETs with two endpoints on a 1 s receiver vs none (dockyard)",
+            ">= 0.95x (at most 5 % slower)",
+            ratio_at_least(["webhook_overhead.pushes", "webhook_overhead.get_tag"], 0.95),
         ),
     ]
 

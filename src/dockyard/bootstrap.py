@@ -165,14 +165,18 @@ def _refuse_unsupported(settings: Settings) -> None:
 
 
 def redis_options(settings: Settings) -> RedisOptions:
-    """``redis.addr`` (registry:2 2.x) or the first of ``redis.addrs`` (3.x), password, db."""
+    """The typed ``redis`` section (``config/redis.py``) as the Redis client's options."""
     from dockyard.cache.redis import RedisOptions
 
     raw = settings.redis
-    addrs = raw.get("addrs") or [raw.get("addr") or "127.0.0.1:6379"]
     return RedisOptions(
-        addr=str(addrs[0]), password=str(raw.get("password") or ""), db=int(raw.get("db") or 0)
-    )
+        addr=raw.address, password=raw.password, db=raw.db, username=raw.username,
+        timeout_seconds=raw.command_timeout_seconds,
+        connect_timeout_seconds=raw.connect_timeout_seconds,
+        max_connections=raw.max_connections, tls=raw.uses_tls,
+        tls_ca_files=tuple(raw.tls.clientcas), tls_certificate=raw.tls.certificate,
+        tls_key=raw.tls.key,
+    )  # fmt: skip
 
 
 def build_shared_state(settings: Settings) -> tuple[KeyValueCache, LockManager]:
@@ -192,7 +196,7 @@ def build_shared_state(settings: Settings) -> tuple[KeyValueCache, LockManager]:
 
 def shared_windows(settings: Settings) -> SharedWindows | None:
     """Failed-login counts shared by every node, in Redis when ``redis.addr`` is set."""
-    if not (settings.redis.get("addr") or settings.redis.get("addrs")):
+    if not settings.redis.configured:
         return None
     from dockyard.cache.redis import connect
     from dockyard.cache.windows import RedisWindows
@@ -301,7 +305,9 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     registry.health = health_monitor(settings, storage, metadata)
     registry.system = build_system_settings(settings, registry)
     if registry.identity is not None:  # always built (bootstrap_identity)
-        registry.webhooks = build_webhooks(settings, database, policy, registry.identity)
+        registry.webhooks = build_webhooks(
+            settings, database, policy, registry.identity, registry.deliveries
+        )
         delivery.sources += (registry.webhooks.source,)  # project webhooks get events too
     registry.mirror = build_mirror(settings, registry, storage, database, metrics or NO_TELEMETRY)
     if registry.mirror is not None:

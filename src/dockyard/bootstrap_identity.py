@@ -11,6 +11,7 @@ from dockyard.auth.backends import HtpasswdBackend
 from dockyard.auth.htpasswd import HtpasswdFile
 from dockyard.auth.identity import CredentialBackend
 from dockyard.auth.policy import AccessPolicy
+from dockyard.bootstrap_events import database_is_sqlite
 from dockyard.cache.base import SharedWindows
 from dockyard.config import Settings, parse_duration
 from dockyard.config.ldap import LdapGroupMapping
@@ -77,7 +78,7 @@ def build_identity_services(
         projects=SqlProjectStore(database),
         robots=SqlRobotStore(database),
         audit=SqlAuditStore(database),
-        outbox=SqlOutbox(database),
+        outbox=SqlOutbox(database, snapshot_bound=not database_is_sqlite(settings)),
         policy=policy,
         options=options,
         buffer=buffer,

@@ -8,6 +8,7 @@ state is in memory. To add a kind: ``runner.handle(kind, handler)`` and, if peri
 
 from __future__ import annotations
 
+from dockyard.bootstrap_events import database_is_sqlite
 from dockyard.bootstrap_identity import audit_pruner, htpasswd_watch
 from dockyard.config import Settings
 from dockyard.jobs import gc, maintenance, probe, retention
@@ -69,8 +70,8 @@ def _supply_chain_jobs(
     identity = registry.identity
     if not settings.dockyard.supplychain.sbomonpush or identity is None or not identity.enabled:
         return  # projects (and their switch) are identity management's: without it, none
-    consumer = on_push.SbomOnPush(SqlOutbox(database), SqlEventCursors(database),
-                                  registry.jobs.enqueue)  # fmt: skip
+    outbox = SqlOutbox(database, snapshot_bound=not database_is_sqlite(settings))
+    consumer = on_push.SbomOnPush(outbox, SqlEventCursors(database), registry.jobs.enqueue)
     runner.work_loop("sbom-on-push", consumer.run_forever)
 
 

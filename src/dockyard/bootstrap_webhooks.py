@@ -15,6 +15,7 @@ from dockyard.config import Settings
 from dockyard.core.events import Event
 from dockyard.persistence.sql.session import Database
 from dockyard.persistence.sql.webhooks import SqlWebhookStore
+from dockyard.services.events.deliveries import DeliveryHistory
 from dockyard.services.events.envelope import envelope
 from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.outbound.guard import OutboundPolicy
@@ -36,9 +37,14 @@ def webhook_options(settings: Settings) -> WebhookOptions:
 
 
 def build_webhooks(
-    settings: Settings, database: Database, policy: AccessPolicy, identity: IdentityServices
+    settings: Settings,
+    database: Database,
+    policy: AccessPolicy,
+    identity: IdentityServices,
+    history: DeliveryHistory | None = None,
 ) -> WebhookService:
-    """The webhook service; ``service.source`` is the delivery engine's subscription source."""
+    """The webhook service; ``service.source`` is the delivery engine's subscription source,
+    ``service.deliveries`` each webhook's share of ``history``."""
     store = SqlWebhookStore(database)
     visibility = ProjectVisibility()
     renderers = standard_renderers(settings.http.host, visibility)
@@ -48,7 +54,8 @@ def build_webhooks(
         return envelope(event, context)
 
     renderers[DISTRIBUTION] = render_envelope
-    source = WebhookSubscriptionSource(store, renderers, visibility)
+    options = webhook_options(settings)
+    source = WebhookSubscriptionSource(store, renderers, visibility, outbound=options.outbound)
     return WebhookService(
-        store, identity.projects, identity.audit, policy, source, options=webhook_options(settings)
+        store, identity.projects, identity.audit, policy, source, options=options, history=history
     )

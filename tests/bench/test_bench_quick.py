@@ -26,6 +26,8 @@ WORKLOADS = {
     "cold_start",
     "scaleout_manifest",
     "scaleout_s3",
+    "webhook_overhead",
+    "event_delivery",
 }
 
 

@@ -32,6 +32,8 @@ http:
 redis:
   addr: 127.0.0.1:6379
   dialtimeout: 10ms
+  pool:
+    maxidle: 16
 """
 
 
@@ -116,7 +118,8 @@ def test_accepted_but_ignored_keys_are_warned_about(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr
     warned = [line for line in checked.stderr.splitlines() if line.startswith("warning: ")]
     keys = [line.split()[1] for line in warned]
-    assert keys == ["http.tls.ciphersuites", "proxy.ttl", "redis.dialtimeout"]  # notifications work
+    # notifications work; redis.dialtimeout is applied
+    assert keys == ["http.tls.ciphersuites", "proxy.ttl", "redis.pool.maxidle"]
     assert "cached content does not expire" in warned[1]
     clean = dockyard("config", "check")
     assert "warning" not in clean.stderr

@@ -1,4 +1,4 @@
-"""Redis-backed cache and locks shared by every node (``redis.addr``, ``password``, ``db``)."""
+"""Redis-backed cache and locks shared by every node (the ``redis`` section: config/redis.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -35,8 +36,15 @@ class RedisOptions:
     addr: str = "127.0.0.1:6379"
     password: str = ""
     db: int = 0
-    timeout_seconds: float = 0.5
+    timeout_seconds: float = 0.5  # every command
     prefix: str = "dockyard:"
+    username: str = ""
+    connect_timeout_seconds: float = 0.5
+    max_connections: int | None = None  # per process; None: no limit
+    tls: bool = False
+    tls_ca_files: tuple[str, ...] = ()  # verify the server with these; (): the system's CAs
+    tls_certificate: str = ""  # a client certificate and its key (PEM files)
+    tls_key: str = ""
 
 
 class RedisHealth:
@@ -68,11 +76,30 @@ def connect(options: RedisOptions) -> aioredis.Redis:
         host=host or "127.0.0.1",
         port=int(port or 6379),
         db=options.db,
+        username=options.username or None,
         password=options.password or None,
         socket_timeout=options.timeout_seconds,
-        socket_connect_timeout=options.timeout_seconds,
+        socket_connect_timeout=options.connect_timeout_seconds,
+        max_connections=options.max_connections,
         retry=Retry(NoBackoff(), 0),
+        **_tls_arguments(options),
     )
+
+
+def _tls_arguments(options: RedisOptions) -> dict[str, Any]:
+    if not options.tls:
+        return {}
+    found: dict[str, Any] = {"ssl": True, "ssl_cert_reqs": "required"}
+    if options.tls_ca_files:
+        found["ssl_ca_data"] = "\n".join(_read(path) for path in options.tls_ca_files)
+    if options.tls_certificate:
+        found["ssl_certfile"], found["ssl_keyfile"] = options.tls_certificate, options.tls_key
+    return found
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="ascii") as pem:
+        return pem.read()
 
 
 class RedisCache:

@@ -1,4 +1,5 @@
-"""``dockyard webhook list|create|update|delete|test|rotate-secret``: a project's webhooks.
+"""``dockyard webhook list|create|update|delete|test|rotate-secret|deliveries|replay``: a
+project's webhooks (``deliveries`` and ``replay``: ``admin_webhook_deliveries.py``).
 
 Run as the operator (a system administrator, audited as ``cli:<os user>``). A webhook is named
 by its id or its name. Secrets are printed once, by ``create`` and ``rotate-secret``.
@@ -10,6 +11,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 
 from dockyard.auth.principal import Principal
+from dockyard.cli import admin_webhook_deliveries
 from dockyard.cli.admin_common import Actions, Handler, UsageError, add_config_options, command
 from dockyard.cli.admin_common import run_with_registry as run
 from dockyard.cli.common import operator
@@ -99,6 +101,7 @@ def register(subparsers: Actions) -> None:
     rotate.add_argument(
         "--overlap", metavar="DURATION", help="how long the old secret keeps signing (default 24h)"
     )
+    admin_webhook_deliveries.add_actions(actions, _action, _find)
 
 
 def _headers(values: list[str] | None) -> tuple[tuple[str, str], ...] | None:

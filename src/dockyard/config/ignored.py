@@ -38,12 +38,21 @@ IGNORED = (
     "compatibility",
     "catalog",
     "policy",
-)
+    "redis.pool.maxidle",
+    "redis.pool.idletimeout",
+    *(f"redis.{key}" for key in (
+        "clientname", "protocol", "maxretries", "minretrybackoff", "maxretrybackoff",
+        "pooltimeout", "poolfifo", "minidleconns", "maxidleconns", "maxactiveconns",
+        "connmaxidletime", "connmaxlifetime", "mastername", "sentinelusername",
+        "sentinelpassword", "maxredirects", "readonly", "routebylatency", "routerandomly",
+        "contexttimeoutenabled", "disableindentity", "disableidentity", "identitysuffix",
+        "unstableresp3", "isclustermode",
+    )),
+)  # fmt: skip
 
 # Free-form sections of which dockyard reads only some keys.
 READ_IN_PART: dict[str, frozenset[str]] = {
     "health": frozenset({"storagedriver"}),
-    "redis": frozenset({"addr", "addrs", "password", "db"}),
     "storage.cache": frozenset({"blobdescriptor"}),
     "validation.manifests": frozenset({"indexes"}),
 }

@@ -31,6 +31,7 @@ from dockyard.config.notifications import (
     OutboundSettings,
 )
 from dockyard.config.oidc import OidcSettings
+from dockyard.config.redis import RedisSettings
 from dockyard.config.uploads import UploadLimitSettings
 from dockyard.config.webhooks import WebhookSettings
 
@@ -352,7 +353,7 @@ class Settings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     proxy: ProxySettings = msgspec.field(default_factory=ProxySettings)
     validation: ValidationSettings = msgspec.field(default_factory=ValidationSettings)
     compatibility: dict[str, Any] = {}
-    redis: dict[str, Any] = {}
+    redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
     catalog: CatalogSettings = msgspec.field(default_factory=CatalogSettings)
     policy: dict[str, Any] = {}
     dockyard: DockyardSettings = msgspec.field(default_factory=DockyardSettings)

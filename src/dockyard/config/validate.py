@@ -27,6 +27,7 @@ from dockyard.config.model import (
 )
 from dockyard.config.notifications import check_notifications
 from dockyard.config.oidc import check_oidc
+from dockyard.config.redis import check_redis
 from dockyard.config.validation import index_completeness
 from dockyard.config.webhooks import check_webhooks
 
@@ -58,6 +59,7 @@ def validate(settings: Settings) -> None:
     check_ldap(settings.dockyard.identity.ldap)
     check_lifecycle(settings)
     check_webhooks(settings.dockyard.webhooks)
+    check_redis(settings.redis)
 
 
 def _check_proxy(settings: Settings) -> None:

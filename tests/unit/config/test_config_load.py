@@ -54,7 +54,7 @@ def test_registry2_example_config_loads(example_config: str) -> None:
     assert endpoint.ignore.actions == ["pull"] and s.notifications.events.includereferences
     assert s.middleware["storage"][0].name == "redirect"
     assert s.health["storagedriver"]["threshold"] == 3
-    assert s.redis["addr"] == "localhost:6379"
+    assert s.redis.addr == "localhost:6379" and s.redis.pool.maxactive == 64
     assert s.database_url() == "sqlite:////var/lib/registry/dockyard/metadata.db"
 
 

@@ -148,6 +148,7 @@ def test_the_sbom_libraries_load_on_first_use_not_at_start() -> None:
 def test_a_push_becomes_one_sbom_job_that_attaches_both_sboms(tmp_path: Path) -> None:
     """SBOMs on push: the outbox consumer queues one job per pushed image (unique per digest,
     so reading the same events again queues nothing), and the job's handler attaches them."""
+    from dockyard.core.delivery import OutboxPosition
     from dockyard.services.supplychain import on_push
 
     layer = tar_layer({"var/lib/dpkg/status": dpkg_status([("zlib1g", "1:1.2.13")])})
@@ -161,7 +162,8 @@ def test_a_push_becomes_one_sbom_job_that_attaches_both_sboms(tmp_path: Path) ->
         assert isinstance(consumer, on_push.SbomOnPush)
         digest = await push(registry, "proj/app", [layer])
         assert await consumer.catch_up() == 1, "one job for the pushed image"
-        await consumer.cursors.advance(on_push.CONSUMER, await consumer.position(), 0)
+        start = OutboxPosition()
+        await consumer.cursors.advance(on_push.CONSUMER, await consumer.position(), start)
         assert await consumer.catch_up() == 0, "read again: the unique key keeps it single"
         job = await registry.jobs.claim([on_push.KIND])
         assert job is not None and job.payload == {"repository": "proj/app", "digest": digest}

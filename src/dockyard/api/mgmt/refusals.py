@@ -53,6 +53,8 @@ EVENTS = {
     ("DELETE", _HOOKS + "/{id}"): "webhook.delete",
     ("POST", _HOOKS + "/{id}/secret"): "webhook.secret",
     ("POST", _HOOKS + "/{id}/test"): "webhook.test",
+    ("POST", _HOOKS + "/{id}/deliveries/{delivery}/replay"): "webhook.replay",
+    ("POST", _HOOKS + "/{id}/deliveries/replay"): "webhook.replay",
 }
 _TARGETS = (("project", "project"), ("group", "group"), ("user", "user"), ("role", "role"),
             ("token", "token"))  # fmt: skip

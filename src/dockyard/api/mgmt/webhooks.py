@@ -1,12 +1,13 @@
 """Endpoints: a project's webhooks (list, create, read, change, delete, rotate, test).
 
 Who may call them is decided in ``services/webhooks/service.py`` (``auth.policy``): project
-administrators and system administrators. Delivery history, dead letters and replay belong
-to the delivery engine and are not served here.
+administrators and system administrators. Each webhook's delivery history, dead letters and
+replay: ``webhook_deliveries.py``.
 """
 
 from __future__ import annotations
 
+from dockyard.api.mgmt import webhook_deliveries
 from dockyard.api.mgmt.paging import SEARCH_QUERY, by_id, paged_list
 from dockyard.api.mgmt.router import Call, Endpoint, Reply
 from dockyard.api.mgmt.schemas import Items
@@ -98,4 +99,4 @@ class Handlers:
 
 
 def endpoints(service: WebhookService) -> list[Endpoint]:
-    return Handlers(service).endpoints()
+    return [*Handlers(service).endpoints(), *webhook_deliveries.endpoints(service.deliveries)]

@@ -14,6 +14,10 @@ import logging
 
 import psycopg
 
+from dockyard.persistence.sql.consumer_positions_schema import (
+    CONSUMER_POSITIONS_DOWNGRADE,
+    consumer_positions_migration,
+)
 from dockyard.persistence.sql.delivery_schema import DELIVERY_DOWNGRADE, delivery_migration
 from dockyard.persistence.sql.events_more_schema import events_more_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
@@ -136,6 +140,8 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(supply_chain_migration("postgres"), SUPPLY_CHAIN_DOWNGRADE),
     # trust policies per project: signatures enforced at pull time (supply-chain.md)
     Migration(trust_migration("postgres"), TRUST_DOWNGRADE),
+    # outbox consumers' positions in (txid, sequence) order, as the delivery engine's
+    Migration(consumer_positions_migration("postgres"), CONSUMER_POSITIONS_DOWNGRADE),
 )
 
 _CREATE_VERSION_TABLE = f"""

@@ -7,11 +7,11 @@ becomes its rows exactly once, whichever node writes them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
+from dockyard.core.delivery import OutboxPosition
 from dockyard.persistence.identity_records import AuditEvent, AuditQuery
-from dockyard.persistence.sql.event_cursors import ADVANCE, POSITION
+from dockyard.persistence.sql.event_cursors import ADVANCE, POSITION, advance_params, position_of
 from dockyard.persistence.sql.session import Database, Row, Session
 
 _COLUMNS = "id, created_at, actor, actor_kind, event, target, client, outcome, detail"
@@ -66,15 +66,16 @@ class SqlAuditStore:
     def __init__(self, database: Database) -> None:
         self.db = database
 
-    async def consumed_position(self, consumer: str) -> int:
-        """How far ``consumer`` has read the outbox (0: not yet)."""
-        row = await self.db.fetchone(
-            POSITION, (consumer,)
-        )
-        return int(row[0]) if row else 0
+    async def consumed_position(self, consumer: str) -> OutboxPosition:
+        """How far ``consumer`` has read the outbox (the start: not yet)."""
+        return position_of(await self.db.fetchone(POSITION, (consumer,)))
 
     async def append_consumed(
-        self, events: Sequence[AuditEvent], consumer: str, read_from: int, position: int
+        self,
+        events: Sequence[AuditEvent],
+        consumer: str,
+        read_from: OutboxPosition,
+        position: OutboxPosition,
     ) -> bool:
         """Write ``events`` and move ``consumer`` from ``read_from`` to ``position``, in one
         transaction; False (nothing written) when another writer moved it first."""
@@ -83,7 +84,7 @@ class SqlAuditStore:
         async def work(session: Session) -> None:
             if rows:
                 await session.executemany(_INSERT, rows)
-            params = (consumer, position, time.time(), read_from)
+            params = advance_params(consumer, read_from, position)
             if not await session.execute(ADVANCE, params):  # lost the race: roll the rows back
                 raise _OvertakenError
 

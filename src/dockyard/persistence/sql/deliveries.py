@@ -8,7 +8,8 @@ back). On SQLite ``txid`` is 0 and one writer at a time means sequence order is 
 
 Dispatching is compare-and-set: the cursor moves only from the position the dispatcher read,
 in the transaction that records the deliveries, so two nodes never record the same page twice.
-Sending is claimed row by row with a lease (one conditional UPDATE each), and only the oldest
+Sending is claimed with a lease (one conditional UPDATE for every head found, taking each row
+only if nobody holds it, ``RETURNING`` the ones taken), and only the oldest
 pending delivery of each (subscription, repository) lane is ever claimable, so a lane has at
 most one delivery in flight, on one node, in order.
 """
@@ -25,15 +26,10 @@ from dockyard.core.delivery import (
     OutboxPosition,
 )
 from dockyard.core.events import StoredEvent
-from dockyard.persistence.sql.outbox import COLUMNS, stored_event
+from dockyard.persistence.sql.outbox import COLUMNS, positional_read, stored_event
 from dockyard.persistence.sql.session import Database, Row, Session, chunks, placeholders
 
 CURSOR = "dispatch"
-_READ = f"""
-SELECT txid, {COLUMNS} FROM outbox_events WHERE (txid, sequence) > (?, ?) {{bound}}
-ORDER BY txid, sequence LIMIT ?
-"""  # noqa: S608 - constant column list
-_SNAPSHOT_BOUND = "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 _MOVE_CURSOR = """
 UPDATE delivery_cursors SET txid = ?, sequence = ?, updated_at = ?
 WHERE name = ? AND txid = ? AND sequence = ?
@@ -53,7 +49,7 @@ ORDER BY d.next_attempt_at, d.id LIMIT ?
 """
 _CLAIM = """
 UPDATE event_deliveries SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
-WHERE id = ? AND state = 'pending' AND lease_until < ?
+WHERE id IN ({ids}) AND state = 'pending' AND lease_until < ? RETURNING id
 """
 _FINISH = """
 UPDATE event_deliveries SET state = ?, next_attempt_at = ?, last_status = ?, last_error = ?,
@@ -89,7 +85,7 @@ class SqlDeliveryStore:
 
     def __init__(self, database: Database, *, snapshot_bound: bool) -> None:
         self.db = database
-        self._read = _READ.format(bound=_SNAPSHOT_BOUND if snapshot_bound else "")
+        self._read = positional_read(snapshot_bound)
 
     # dispatching --------------------------------------------------------------------------
 
@@ -147,13 +143,13 @@ class SqlDeliveryStore:
         self, owner: str, *, now: float, lease_until: float, limit: int
     ) -> list[ClaimedDelivery]:
         """Lease up to ``limit`` due deliveries, each the oldest pending one of its lane."""
-        heads = await self.db.fetchall(_HEADS, (now, now, limit))
-        claimed = [
-            int(row[0])
-            for row in heads
-            if await self.db.execute(_CLAIM, (owner, lease_until, int(row[0]), now))
-        ]
-        return await self._with_events(claimed)
+        heads = [str(row[0]) for row in await self.db.fetchall(_HEADS, (now, now, limit))]
+        claimed: list[int] = []
+        for part in chunks(heads):  # one conditional UPDATE for the lot: taken if still free
+            sql = _CLAIM.format(ids=placeholders(len(part)))
+            rows = await self.db.fetchall(sql, [owner, lease_until, *map(int, part), now])
+            claimed += [int(row[0]) for row in rows]
+        return await self._with_events(sorted(claimed))
 
     async def _with_events(self, ids: list[int]) -> list[ClaimedDelivery]:
         found: list[ClaimedDelivery] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dockyard.core.delivery import OutboxPosition
 from dockyard.core.events import (
     Event,
     EventKind,
@@ -35,6 +36,12 @@ COLUMNS = "sequence, event_id, kind, created_at, repository, actor, request_id, 
 _AFTER = f"""
 SELECT {COLUMNS} FROM outbox_events WHERE sequence > ? ORDER BY sequence LIMIT ?
 """  # noqa: S608 - constant column list
+_AFTER_POSITION = f"""
+SELECT txid, {COLUMNS} FROM outbox_events WHERE (txid, sequence) > (?, ?) {{bound}}
+ORDER BY txid, sequence LIMIT ?
+"""  # noqa: S608 - constant column list
+# PostgreSQL: only events of transactions older than every one still running (so ended)
+SNAPSHOT_BOUND = "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
 def _values(event: Event) -> tuple[object, ...]:
@@ -88,16 +95,38 @@ def stored_event(row: Row) -> StoredEvent:
     return StoredEvent(int(row[0]), event)
 
 
-class SqlOutbox:
-    """The read side: ``events_after(n)`` pages through events with sequence > n, in order."""
+def positional_read(snapshot_bound: bool) -> str:
+    """The query of :meth:`SqlOutbox.events_at` (``snapshot_bound``: PostgreSQL)."""
+    return _AFTER_POSITION.format(bound=SNAPSHOT_BOUND if snapshot_bound else "")
 
-    def __init__(self, database: Database) -> None:
+
+class SqlOutbox:
+    """The read side: ``events_after(n)`` pages through events with sequence > n, in order
+    (for operators: a late commit can appear behind what was read); ``events_at(position)``
+    pages in (txid, sequence) order, which no late commit can overtake (for consumers).
+
+    ``snapshot_bound`` (PostgreSQL): ``events_at`` returns only events whose writing
+    transaction is older than every transaction still running, so an event that commits
+    late always comes after the position of the events read before it. On SQLite ``txid``
+    is 0 and one writer at a time makes sequence order commit order.
+    """
+
+    def __init__(self, database: Database, *, snapshot_bound: bool = False) -> None:
         self.db = database
+        self._read_at = positional_read(snapshot_bound)
 
     async def events_after(self, after: int, limit: int) -> list[StoredEvent]:
         limit = max(1, min(limit, MAX_PAGE))
         rows = await self.db.fetchall(_AFTER, (after, limit))
         return [stored_event(row) for row in rows]
+
+    async def events_at(
+        self, position: OutboxPosition, limit: int
+    ) -> list[tuple[OutboxPosition, StoredEvent]]:
+        """Committed events past ``position`` in (txid, sequence) order, each with its own."""
+        limit = max(1, min(limit, MAX_PAGE))
+        rows = await self.db.fetchall(self._read_at, (position.txid, position.sequence, limit))
+        return [(OutboxPosition(int(r[0]), int(r[1])), stored_event(r[1:])) for r in rows]
 
     async def last_sequence(self) -> int:
         row = await self.db.fetchone("SELECT coalesce(max(sequence), 0) FROM outbox_events")

@@ -5,6 +5,10 @@ Keep in step with ``postgres/schema.py``: migration N means the same change in b
 
 from __future__ import annotations
 
+from dockyard.persistence.sql.consumer_positions_schema import (
+    CONSUMER_POSITIONS_DOWNGRADE,
+    consumer_positions_migration,
+)
 from dockyard.persistence.sql.delivery_schema import DELIVERY_DOWNGRADE, delivery_migration
 from dockyard.persistence.sql.events_more_schema import events_more_migration
 from dockyard.persistence.sql.identity_schema import identity_migration
@@ -122,4 +126,6 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(supply_chain_migration("sqlite"), SUPPLY_CHAIN_DOWNGRADE),
     # trust policies per project: signatures enforced at pull time (supply-chain.md)
     Migration(trust_migration("sqlite"), TRUST_DOWNGRADE),
+    # outbox consumers' positions in (txid, sequence) order, as the delivery engine's
+    Migration(consumer_positions_migration("sqlite"), CONSUMER_POSITIONS_DOWNGRADE),
 )

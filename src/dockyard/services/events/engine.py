@@ -7,9 +7,15 @@ at any time (today a loop in ``dockyard serve``; at merge a job on the queue):
    subscription whether it wants each one, and record one delivery per (subscription, event)
    while moving the cursor, in one transaction (``persistence/sql/deliveries.py``);
 2. **send**: lease the due deliveries that are first in their (subscription, repository) lane,
-   POST each (httpx, no redirects, the subscription's timeout, the outbound guard checked
-   right before) and record the outcome: delivered on a 2xx, else retried later with
-   exponential backoff and jitter, or a dead letter after the policy's last attempt;
+   POST each (httpx, no redirects, the subscription's timeout) and record the outcome:
+   delivered on a 2xx, else retried later with exponential backoff and jitter, or a dead
+   letter after the policy's last attempt. Right before each attempt the URL's host is
+   resolved and checked by the outbound guard, under the subscription's own policy when it
+   has one (``outbound``: a project webhook's ``dockyard.webhooks`` networks) or the engine's
+   (``dockyard.outbound``), and the request goes to an address that check approved
+   (``services/outbound/pinning.py``): no second lookup a rebinding DNS server could steer.
+   Connections are kept per receiver (one pool per https host name, so a TLS session is
+   never shared between two names; one pool for plain http);
 3. **prune** now and then: finished deliveries and fully handled events past the retention.
 
 Nothing here runs on a request's path: a push only writes its event. Memory is bounded by the
@@ -43,7 +49,13 @@ from dockyard.core.delivery import (
 )
 from dockyard.core.events import StoredEvent
 from dockyard.persistence.stores import DeliveryStore
-from dockyard.services.outbound.guard import OutboundPolicy, OutboundRefusedError, check_url
+from dockyard.services.outbound.guard import (
+    IPAddress,
+    OutboundPolicy,
+    OutboundRefusedError,
+    check_url,
+)
+from dockyard.services.outbound.pinning import PinnedTarget, pinned
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger("dockyard.events")
@@ -52,6 +64,7 @@ LEASE_MARGIN_SECONDS = 30.0  # beyond the longest timeout: a live sender never l
 PRUNE_EVERY_SECONDS = 300.0
 GAUGE_EVERY_SECONDS = 5.0
 ANSWER_LIMIT = 64 * 1024  # bytes of a receiver's answer read (and dropped) before hanging up
+TLS_POOLS = 64  # https host names with a connection pool of their own; the oldest goes first
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +94,7 @@ class DeliveryEngine:
         self.telemetry = telemetry
         self.owner = uuid.uuid4().hex  # this node's name on the leases it takes
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._clients: dict[str, httpx.AsyncClient] = {}  # "" (plain http) or an https name
         self._last_prune = 0.0
         self._last_gauges = 0.0
 
@@ -151,8 +164,8 @@ class DeliveryEngine:
         return done
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
             await client.aclose()
 
     async def subscriptions(self) -> dict[str, Subscription]:
@@ -213,31 +226,53 @@ class DeliveryEngine:
             return
         try:
             request = subscription.request(claimed.event, attempt=claimed.attempt, now=time.time())
-            outcome = await self.post(request, subscription.policy.timeout_seconds)
+            guard = self.guard_of(subscription)
+            outcome = await self.post(request, subscription.policy.timeout_seconds, guard)
         except Exception as exc:  # a subscription that cannot build its request
             log.exception("delivery %d to %s failed", claimed.id, claimed.subscription)
             outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
         await self._record(claimed, subscription.policy, outcome)
 
-    async def post(self, request: OutboundRequest, timeout: float) -> Outcome:
-        """One attempt: the guard, then ``POST`` without following redirects."""
+    def guard_of(self, subscription: Subscription) -> OutboundPolicy:
+        """The subscription's own outbound policy (a webhook's), else the engine's."""
+        own = getattr(subscription, "outbound", None)
+        return own if isinstance(own, OutboundPolicy) else self.guard
+
+    async def post(
+        self, request: OutboundRequest, timeout: float, guard: OutboundPolicy | None = None
+    ) -> Outcome:
+        """One attempt: the guard, then ``POST`` to an approved address (the next one only
+        when a connection is refused), without following redirects."""
         try:
-            await check_url(request.url, self.guard)
+            addresses = await check_url(request.url, guard or self.guard)
         except OutboundRefusedError as exc:
             return Outcome(error=f"refused: {exc}")
         try:
             async with asyncio.timeout(timeout):
-                return await self._post(request, timeout)
+                return await self._post_first(request, addresses, timeout)
         except TimeoutError:
             return Outcome(error=f"no answer within {timeout:g}s")
         except httpx.HTTPError as exc:
             return Outcome(error=f"{type(exc).__name__}: {exc}"[:300])
 
-    async def _post(self, request: OutboundRequest, timeout: float) -> Outcome:
-        client = self._http()
+    async def _post_first(
+        self, request: OutboundRequest, addresses: tuple[IPAddress, ...], timeout: float
+    ) -> Outcome:
+        for address in addresses[:-1]:
+            try:
+                return await self._post(request, pinned(request.url, address), timeout)
+            except httpx.ConnectError:
+                continue
+        return await self._post(request, pinned(request.url, addresses[-1]), timeout)
+
+    async def _post(
+        self, request: OutboundRequest, target: PinnedTarget, timeout: float
+    ) -> Outcome:
+        client = await self._http(target)
         sending = client.stream(
-            "POST", request.url, content=request.body, headers=list(request.headers),
-            timeout=timeout,
+            "POST", target.url, content=request.body,
+            headers=[("host", target.host_header), *request.headers],
+            timeout=timeout, extensions=target.extensions,
         )  # fmt: skip
         async with sending as response:
             status = response.status_code
@@ -248,13 +283,24 @@ class DeliveryEngine:
             return Outcome(status, f"HTTP {status}: redirects are not followed")
         return Outcome(status, f"HTTP {status}")
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
+    async def _http(self, target: PinnedTarget) -> httpx.AsyncClient:
+        """The connection pool for ``target``: its https name's own, or the plain http one.
+        Pools are kept in order of use; past ``TLS_POOLS`` (and twice the concurrency) the least
+        recently used is closed. Should a slow request still be using it, that attempt fails
+        and is retried like any other failure."""
+        name = str(target.extensions.get("sni_hostname", ""))
+        key = "" if self._transport is not None else name
+        client = self._clients.pop(key, None)
+        if client is None:
+            if len(self._clients) >= max(TLS_POOLS, 2 * self.options.concurrency):
+                oldest = next(iter(self._clients))
+                await self._clients.pop(oldest).aclose()
             limits = httpx.Limits(max_connections=self.options.concurrency * 2)
-            self._client = httpx.AsyncClient(
+            client = httpx.AsyncClient(
                 follow_redirects=False, limits=limits, transport=self._transport, trust_env=False
             )
-        return self._client
+        self._clients[key] = client  # the most recently used last
+        return client
 
     async def _record(
         self, claimed: ClaimedDelivery, policy: RetryPolicy, outcome: Outcome

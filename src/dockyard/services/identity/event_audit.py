@@ -14,23 +14,23 @@ per coalesced event, with its ``count``; none when ``dockyard.identity.auditpull
 services as before; refusals (nothing changed, so no event) by the access policy's observer
 (``denials.py``).
 
-Reading in order, gaps on PostgreSQL and the loop: ``services/events/consumer.py``.
+Reading in an order no late commit overtakes, and the loop: ``services/events/consumer.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from dockyard.auth.secrets import ROBOT_PREFIX
+from dockyard.core.delivery import OutboxPosition
 from dockyard.core.events import Event, EventKind, StoredEvent
 from dockyard.persistence.identity_records import AuditEvent
 from dockyard.persistence.stores import AuditStore, OutboxStore
-from dockyard.services.events.consumer import GAP_SECONDS, INTERVAL_SECONDS, OutboxConsumer
+from dockyard.services.events.consumer import INTERVAL_SECONDS, OutboxConsumer
 
 log = logging.getLogger("dockyard.audit")
 CONSUMER = "audit"
@@ -104,20 +104,18 @@ class EventAudit(OutboxConsumer):
         *,
         pulls: bool = True,
         interval_seconds: float = INTERVAL_SECONDS,
-        gap_seconds: float = GAP_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(
-            outbox, interval_seconds=interval_seconds, gap_seconds=gap_seconds, clock=clock
-        )
+        super().__init__(outbox, interval_seconds=interval_seconds)
         self.audit = audit
         self.pulls = pulls
         self.written = 0  # audit rows written from events by this process
 
-    async def position(self) -> int:
+    async def position(self) -> OutboxPosition:
         return await self.audit.consumed_position(CONSUMER)
 
-    async def consume(self, events: Sequence[StoredEvent], read_from: int, to: int) -> int:
+    async def consume(
+        self, events: Sequence[StoredEvent], read_from: OutboxPosition, to: OutboxPosition
+    ) -> int:
         rows = [r for r in (audit_row(s.event, pulls=self.pulls) for s in events) if r]
         if not await self.audit.append_consumed(rows, CONSUMER, read_from, to):
             return -1

@@ -11,8 +11,11 @@ metadata addresses, unspecified, multicast and broadcast addresses. Denied when
 ``deny_private`` is set: loopback, RFC 1918 and unique-local ranges, shared address space
 (100.64.0.0/10) and the other reserved ranges. ``denied`` adds networks of the operator's own.
 
-Checking the resolved addresses right before connecting is what closes DNS rebinding: callers
-check at send time, not only when the URL is saved.
+Checking the resolved addresses right before connecting, and then connecting to one of those
+very addresses (``services/webhooks/sender.py``, ``pinned``), is what closes DNS rebinding:
+callers check at send time, not only when the URL is saved, and never look the name up twice.
+A policy may carry its own ``resolver`` (tests drive a name that changes its answer with it);
+by default the system's resolver answers.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeAlias
 from urllib.parse import urlsplit
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver: TypeAlias = Callable[[str, int], Awaitable[tuple[IPAddress, ...]]]
 
 METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
     ipaddress.ip_address(text)
@@ -50,6 +54,7 @@ class OutboundPolicy:
     deny_private: bool = False  # webhooks: private targets are normal; upstreams: not
     allowed: tuple[IPNetwork, ...] = ()  # the operator's exceptions; win over every rule
     denied: tuple[IPNetwork, ...] = ()  # the operator's own additions
+    resolver: Resolver | None = field(default=None, compare=False)  # None: the system's
 
     @classmethod
     def from_strings(
@@ -57,6 +62,19 @@ class OutboundPolicy:
     ) -> OutboundPolicy:
         """A policy from CIDR strings (config values); ``ValueError`` names a bad one."""
         return cls(deny_private, _networks(allowed), _networks(denied))
+
+    async def addresses_of(self, host: str, port: int) -> tuple[IPAddress, ...]:
+        """What ``host`` resolves to now, by this policy's resolver (a literal is itself)."""
+        try:
+            return (ipaddress.ip_address(host),)
+        except ValueError:
+            pass
+        if self.resolver is None:
+            return await resolve(host, port)
+        found = await self.resolver(host, port)
+        if not found:
+            raise OutboundRefusedError(f"{host} resolves to no address")
+        return found
 
 
 def _networks(texts: Sequence[str]) -> tuple[IPNetwork, ...]:
@@ -110,7 +128,7 @@ def url_host(url: str) -> tuple[str, int]:
 async def check_url(url: str, policy: OutboundPolicy) -> tuple[IPAddress, ...]:
     """The addresses ``url``'s host resolves to, all allowed; else ``OutboundRefusedError``."""
     host, port = url_host(url)
-    addresses = await resolve(host, port)
+    addresses = await policy.addresses_of(host, port)
     for address in addresses:
         reason = refusal(address, policy)
         if reason is not None:

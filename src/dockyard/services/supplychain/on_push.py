@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from dockyard.core.delivery import OutboxPosition
 from dockyard.core.errors import RegistryError
 from dockyard.core.events import EventKind, StoredEvent
 from dockyard.core.mediatypes import SUPPORTED_MANIFESTS
@@ -40,10 +41,12 @@ class SbomOnPush(OutboxConsumer):
         self.cursors = cursors
         self.enqueue = enqueue
 
-    async def position(self) -> int:
+    async def position(self) -> OutboxPosition:
         return await self.cursors.position(CONSUMER)
 
-    async def consume(self, events: Sequence[StoredEvent], read_from: int, to: int) -> int:
+    async def consume(
+        self, events: Sequence[StoredEvent], read_from: OutboxPosition, to: OutboxPosition
+    ) -> int:
         queued = 0
         for stored in filter(wanted, events):
             repository, digest = stored.event.repository, stored.event.target.digest

@@ -11,20 +11,15 @@ receiver's body is never returned (it could be an internal page the URL pointed 
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from dockyard.core.delivery import OutboundRequest
-from dockyard.services.outbound.guard import (
-    IPAddress,
-    OutboundPolicy,
-    OutboundRefusedError,
-    check_url,
-)
+from dockyard.services.outbound.guard import OutboundPolicy, OutboundRefusedError, check_url
+from dockyard.services.outbound.pinning import PinnedTarget, pinned
+
+__all__ = ["PinnedTarget", "SendOutcome", "pinned", "send_now"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,28 +30,6 @@ class SendOutcome:
     @property
     def delivered(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
-
-
-@dataclass(frozen=True, slots=True)
-class PinnedTarget:
-    """Where to connect (the approved address), and what to tell the server."""
-
-    url: str
-    host_header: str
-    extensions: dict[str, Any]
-
-
-def pinned(url: str, address: IPAddress) -> PinnedTarget:
-    """``url`` with its host replaced by ``address``; the name kept for Host and TLS."""
-    parts = urlsplit(url)
-    hostname = parts.hostname or ""
-    literal = f"[{address}]" if isinstance(address, ipaddress.IPv6Address) else str(address)
-    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
-    host_header = parts.netloc.rpartition("@")[2]
-    extensions: dict[str, Any] = {}
-    if parts.scheme == "https":
-        extensions["sni_hostname"] = hostname
-    return PinnedTarget(urlunsplit(parts._replace(netloc=netloc)), host_header, extensions)
 
 
 async def send_now(request: OutboundRequest, policy: OutboundPolicy, timeout: float) -> SendOutcome:

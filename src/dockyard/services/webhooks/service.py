@@ -4,7 +4,9 @@ Who may: system administrators and members whose role holds ``project:configure`
 whole project (the built-in ``admin`` role), for reading as for changing; anyone else who can
 see the project is refused (403), and a stranger learns nothing (404). Every change is written
 to the audit log (``webhook.create``, ``webhook.update``, ``webhook.delete``,
-``webhook.secret``, ``webhook.test``), without secrets or header values.
+``webhook.secret``, ``webhook.test``, ``webhook.replay``), without secrets or header values.
+``deliveries`` (``deliveries.py``) reads a webhook's delivery history and replays its dead
+letters under the same rules.
 
 The URL is checked by the outbound guard when a webhook is saved (a name resolving to a
 link-local or metadata address is refused unless the operator allows it) and again before
@@ -32,10 +34,12 @@ from dockyard.persistence.webhook_records import (
     WebhookSpec,
     WebhookStore,
 )
+from dockyard.services.events.deliveries import DeliveryHistory
 from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.common import bad_request, conflict, not_found
 from dockyard.services.identity.projects import ProjectService
 from dockyard.services.outbound.guard import OutboundPolicy, OutboundRefusedError, check_url
+from dockyard.services.webhooks.deliveries import WebhookDeliveries
 from dockyard.services.webhooks.sender import SendOutcome, send_now
 from dockyard.services.webhooks.signing import new_secret
 from dockyard.services.webhooks.subscriptions import WebhookSubscriptionSource
@@ -94,6 +98,7 @@ class WebhookService:
         source: WebhookSubscriptionSource,
         *,
         options: WebhookOptions,
+        history: DeliveryHistory | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -103,6 +108,8 @@ class WebhookService:
         self.source = source
         self.options = options
         self.clock = clock
+        # the delivery history of each webhook (None: no delivery engine in this process)
+        self.deliveries = None if history is None else WebhookDeliveries(self, history)
 
     @property
     def formats(self) -> tuple[str, ...]:
@@ -114,6 +121,12 @@ class WebhookService:
             self.policy.require_project(actor, Permission.PROJECT_CONFIGURE, project)
         await self.projects.get(actor, project)  # 404 for whoever cannot see the project
         self.policy.require_project(actor, Permission.PROJECT_CONFIGURE, project)
+
+    async def audit_change(
+        self, actor: Principal, event: str, record: WebhookRecord, **detail: object
+    ) -> None:
+        """An audit row for ``record`` (``webhook:<project>/<name>``); ``detail`` as given."""
+        await self._audit(actor, event, record, **detail)
 
     async def _audit(
         self, actor: Principal, event: str, record: WebhookRecord, **detail: object

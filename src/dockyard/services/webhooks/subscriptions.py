@@ -5,6 +5,8 @@ the webhook asked for, its repository matches one of the repository patterns (no
 repository) and, with tag patterns set, one of its tags matches one of them (an event without
 tags then does not pass). ``request`` renders the payload in the webhook's format and signs
 it (``signing.py``) at the attempt's time, with every secret in force at that time.
+``outbound`` is the ``dockyard.webhooks`` policy: the delivery engine checks the URL under it
+right before every attempt and connects to the address it approved.
 
 The source re-reads the enabled webhooks at most every ``ttl_seconds``: a webhook disabled or
 deleted stops receiving new events within that time.
@@ -22,6 +24,7 @@ from dockyard.core.delivery import OutboundRequest, RetryPolicy, Subscription
 from dockyard.core.events import Event
 from dockyard.core.patterns import matches
 from dockyard.persistence.webhook_records import WebhookRecord, WebhookSecrets, WebhookStore
+from dockyard.services.outbound.guard import OutboundPolicy
 from dockyard.services.webhooks.formats import CONTENT_TYPES, ProjectVisibility, Renderers
 from dockyard.services.webhooks.signing import signature_headers
 
@@ -40,9 +43,15 @@ def secrets_in_force(secrets: WebhookSecrets, now: float) -> list[str]:
 
 
 class WebhookSubscription:
-    def __init__(self, record: WebhookRecord, render: Callable[[Event], bytes]) -> None:
+    def __init__(
+        self,
+        record: WebhookRecord,
+        render: Callable[[Event], bytes],
+        outbound: OutboundPolicy | None = None,
+    ) -> None:
         self.record = record
         self.render = render
+        self.outbound = outbound or OutboundPolicy()
         self._repositories = tuple(f"{record.project}/{p}" for p in record.spec.repositories)
 
     @property
@@ -86,12 +95,14 @@ class WebhookSubscriptionSource:
         renderers: Renderers,
         visibility: ProjectVisibility,
         *,
+        outbound: OutboundPolicy | None = None,
         ttl_seconds: float = CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.renderers = renderers
         self.visibility = visibility
+        self.outbound = outbound or OutboundPolicy()
         self.ttl_seconds = ttl_seconds
         self.clock = clock
         self._cached: tuple[WebhookSubscription, ...] = ()
@@ -103,7 +114,7 @@ class WebhookSubscriptionSource:
         if render is None:
             return None
         self.visibility.note(record.project, record.project_public)
-        return WebhookSubscription(record, render)
+        return WebhookSubscription(record, render, self.outbound)
 
     async def subscriptions(self) -> Sequence[Subscription]:
         if self.clock() < self._fresh_until:
