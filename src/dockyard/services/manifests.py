@@ -130,7 +130,7 @@ class ManifestService:
         request: EventRequest | None = None,
     ) -> PushedManifest:
         validate_name(repository)
-        await ensure_writable(self.options)
+        await ensure_writable(self.options, repository)
         self.policy.require(principal, Action.PUSH, repository)
         digest, tags = _digest_and_tags(reference, body, extra_tags)
         parsed = parse_manifest(body, content_type)
@@ -189,7 +189,7 @@ class ManifestService:
         request: EventRequest | None = None,
     ) -> None:
         validate_name(repository)
-        await ensure_delete_enabled(self.options)
+        await ensure_delete_enabled(self.options, repository)
         origin = origin_of(principal, request_id, request)
         if is_digest_reference(reference):
             self.policy.require(principal, Action.DELETE, repository)

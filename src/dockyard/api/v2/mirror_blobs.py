@@ -1,4 +1,5 @@
-"""Blob GET/HEAD on a pull-through cache (``proxy.remoteurl``); other registries: blobs.get.
+"""Blob GET/HEAD on a pull-through cache (``proxy.remoteurl``, a cache prefix); others:
+blobs.get.
 
 A cached blob is served as any stored blob; a live download is streamed as it arrives (the
 connection is aborted, never completed, when the download fails its digest check); a relayed
@@ -13,6 +14,7 @@ import httpx
 from dockyard.api.context import Context
 from dockyard.api.http import send_body, send_start
 from dockyard.api.v2 import blobs
+from dockyard.api.v2.mirror_route import mirror_for
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.upstream.blob_cache import CachedBlob, LiveBlob, RelayedBlob
 from dockyard.services.upstream.flight import FlightFailedError
@@ -21,7 +23,7 @@ RELAYED_HEADERS = ("content-length", "content-range")
 
 
 async def get(ctx: Context, params: dict[str, str]) -> None:
-    mirror = ctx.registry.mirror
+    mirror = await mirror_for(ctx, params["name"])
     if mirror is None:
         await blobs.get(ctx, params)
         return

@@ -14,7 +14,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
     pulls_migration,
     reservations_migration,
 )
-from dockyard.persistence.sql.mirror_schema import mirror_migration
+from dockyard.persistence.sql.mirror_schema import mirror_migration, mirror_upstreams_migration
 from dockyard.persistence.sql.outbox_schema import outbox_migration
 from dockyard.persistence.sql.supplychain_schema import supply_chain_migration
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
@@ -115,4 +115,6 @@ MIGRATIONS: tuple[str, ...] = (
     delivery_migration("sqlite"),
     # 14: layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
     supply_chain_migration("sqlite"),
+    # the pull-through cache's upstreams added at run time (docs/mirror.md)
+    mirror_upstreams_migration("sqlite"),
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -71,6 +72,7 @@ class MirrorBlobs:
         telemetry: Telemetry,
         *,
         spool_dir: str | None = None,
+        remote: Callable[[str], str] = str,
     ) -> None:
         self.upstream = upstream
         self.blobs = blobs
@@ -79,6 +81,7 @@ class MirrorBlobs:
         self.telemetry = telemetry
         self.spool_dir = spool_dir
         self.label = upstream.config.name
+        self.remote = remote  # the upstream's name for a local repository
         self._flights: dict[tuple[str, str], asyncio.Future[Flight]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -155,8 +158,9 @@ class MirrorBlobs:
         self, method: str, repository: str, digest: Digest, headers: dict[str, str]
     ) -> httpx.Response:
         try:
+            remote = self.remote(repository)
             response = await self.upstream.open(
-                method, f"/v2/{repository}/blobs/{digest.text}", repository, headers
+                method, f"/v2/{remote}/blobs/{digest.text}", remote, headers
             )
         except UpstreamError as error:
             self.telemetry.count("mirror_errors", upstream=self.label, kind=error_kind(error))

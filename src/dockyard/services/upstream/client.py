@@ -42,6 +42,8 @@ class UpstreamConfig:
     username: str = ""
     password: str = ""
     timeout: float = 30.0
+    breaker_failures: int = 3  # in a row, to open the circuit (breaker.py)
+    breaker_cooldown: float = 10.0  # seconds it then stays open
 
     @property
     def name(self) -> str:
@@ -85,7 +87,7 @@ class UpstreamClient:
     ) -> None:
         self.config = config
         self.tokens = TokenCache()
-        self.breaker = CircuitBreaker()
+        self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown)
         self._basic = False  # the upstream answered a Basic challenge: send credentials
         self._bearer: Challenge | None = None  # the last bearer challenge (realm, service)
         timeout = httpx.Timeout(config.timeout)
