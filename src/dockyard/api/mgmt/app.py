@@ -33,7 +33,16 @@ from dockyard.api.http import (
     send_start,
 )
 from dockyard.api.identity_authn import IdentityAuthenticator
-from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, supplychain, webhooks
+from dockyard.api.mgmt import (
+    accounts,
+    audit,
+    lifecycle,
+    mirrors,
+    projects,
+    robots,
+    supplychain,
+    webhooks,
+)
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt.browsers import check_browser_request
 from dockyard.api.mgmt.refusals import record_refusal
@@ -46,6 +55,7 @@ from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.lifecycle_admin import LifecycleAdmin
 from dockyard.services.supplychain.sboms import SupplyChainService
 from dockyard.services.system_settings import SystemSettingsService
+from dockyard.services.upstream.admin import MirrorAdmin
 from dockyard.services.webhooks.service import WebhookService
 
 log = logging.getLogger("dockyard.api")
@@ -60,6 +70,8 @@ def build_router(
     system: SystemSettingsService | None = None,
     hooks: WebhookService | None = None,
     supply_chain: SupplyChainService | None = None,
+    *,
+    mirror_admin: MirrorAdmin | None = None,
 ) -> Router:
     return Router(
         [
@@ -71,6 +83,7 @@ def build_router(
             *system_api.endpoints(system),
             *(webhooks.endpoints(hooks) if hooks is not None else []),
             *supplychain.endpoints(supply_chain),
+            *mirrors.endpoints(mirror_admin),
         ]
     )
 
@@ -87,10 +100,13 @@ class ManagementApi:
         access_log: AccessLog | None = None,
         ids: RequestIds | None = None,
         supply_chain: SupplyChainService | None = None,  # inventories and SBOMs
+        mirror_admin: MirrorAdmin | None = None,  # the cache's upstreams (/mirrors)
     ) -> None:
         self.services = services
         self.authenticator = authenticator
-        self.router = build_router(services, admin, system, hooks, supply_chain)
+        self.router = build_router(
+            services, admin, system, hooks, supply_chain, mirror_admin=mirror_admin
+        )
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
         self.access_log = access_log
         self.ids = ids or RequestIds()
