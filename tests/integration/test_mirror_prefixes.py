@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from integration.test_events_outbox import listed
 from support import registry2
 from support.mirror import LoggedRegistry, logged_registry
 from support.oci import (
@@ -168,3 +169,26 @@ def test_an_upstream_breaker_opens_after_its_configured_failures(
         with httpx.Client(base_url=hub.url, timeout=30) as hub_client:
             registry2.push_image(hub_client, "library/busybox", image, "1")
         _pull(client, "hub/library/busybox", "1", image)
+
+
+def test_manifests_served_from_the_cache_are_pull_events(
+    tmp_path: Path, hub: LoggedRegistry, other: RunningServer
+) -> None:
+    alpine = make_image(layers=1, size=1000, media_type=DOCKER_MANIFEST)
+    with httpx.Client(base_url=hub.url, timeout=30) as client:
+        registry2.push_image(client, "library/alpine", alpine, "3.20")
+    config = _config(hub.url, other.url) + "  retention:\n    pullflush: 1h\n"
+    (tmp_path / "events").mkdir()
+    with serving(tmp_path / "events", config=config) as server, server.client() as client:
+        for _ in range(3):  # a miss, then hits
+            assert client.get("/v2/hub/library/alpine/manifests/3.20").status_code == 200
+        ns = {"ns": "docker.io"}
+        assert client.get(f"/v2/library/alpine/manifests/{alpine.digest}", params=ns).is_success
+        assert client.head("/v2/hub/library/alpine/manifests/3.20").status_code == 200
+    entries = listed(server, {})  # the pulls were written when the server stopped
+    pulls = [e["event"] for e in entries if e["event"]["kind"] == "manifest.pulled"]
+    assert len(pulls) == 1, pulls  # one event per manifest and actor per flush
+    (pulled,) = pulls
+    assert pulled["repository"] == "hub/library/alpine"
+    assert pulled["target"]["digest"] == alpine.digest
+    assert pulled["target"]["count"] == 4 and pulled["target"]["tags"] == ["3.20"]  # HEAD: none

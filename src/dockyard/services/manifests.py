@@ -93,6 +93,23 @@ class ManifestService:
             )
         return record
 
+    def note_pull(
+        self,
+        principal: Principal,
+        repository: str,
+        reference: str,
+        record: ManifestRecord,
+        *,
+        download: bool,
+        request_id: str,
+    ) -> None:
+        """Count a pull of a manifest another service answered (the pull-through cache's)
+        as :meth:`get` counts its own: in memory, written by the pull recorder's batch."""
+        if self.pulls is not None:
+            self._note_pull(
+                principal, repository, reference, record, download=download, request_id=request_id
+            )
+
     def _note_pull(
         self,
         principal: Principal,

@@ -26,6 +26,14 @@ async def get(ctx: Context, params: dict[str, str]) -> None:
     else:
         proxied = await mirror.manifests.get(ctx.principal, name, params["reference"])
         record = proxied.record
+        ctx.registry.manifests.note_pull(
+            ctx.principal,
+            name,
+            params["reference"],
+            record,
+            download=ctx.request.method == "GET",
+            request_id=ctx.request_id,
+        )
         if proxied.warning:
             warning.append((b"warning", proxied.warning.encode()))
     digest = record.digest.encode()
