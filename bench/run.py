@@ -36,16 +36,18 @@ from bench.results import (
     ratio_at_least,
 )
 from bench.servers import DOCKYARD, Server, dockyard_command, make_pair
-from bench.workloads import Bench, blobs, catalog, clients, memory, scaleout
+from bench.workloads import Bench, blobs, catalog, clients, memory, mirror, scaleout
 from bench.workloads import metadata as meta
 
 TOOLS = ("docker-registry", "wrk", "ab", "skopeo")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 MEMORY_LIMIT_MIB = 150.0
 MEMORY_GROWTH_MIB = 50.0
-PHASES = ("blobs", "manifests", "tags", "pushes", "skopeo", "memory", "catalog", "scaleout")
+PHASES = (
+    "blobs", "manifests", "tags", "pushes", "skopeo", "memory", "catalog", "scaleout", "mirror",
+)  # fmt: skip
 #: How many workloads each phase reports.
-PHASE_WORKLOADS = {"blobs": 3, "catalog": 2, "scaleout": 2}
+PHASE_WORKLOADS = {"blobs": 3, "catalog": 2, "scaleout": 2, "mirror": 2}
 SCRATCH_NEEDED = 8 << 30
 MAIN_PAIR_PHASES = ("blobs", "manifests", "tags", "pushes", "skopeo")
 
@@ -236,6 +238,9 @@ def run_all(bench: Bench, selected: set[str]) -> dict[str, str]:
         )
     if "scaleout" in selected:
         phase(bench, errors, "scaleout", lambda: scaleout.run_scaleout(bench))
+    if "mirror" in selected:
+        workdir = bench.workdir / "mirror"
+        phase(bench, errors, "mirror", lambda: mirror.run_mirror(bench, workdir))
     return errors
 
 
@@ -306,6 +311,16 @@ def targets(profile: Profile) -> list[Target]:
             "push, pull through S3 as a share of raw S3 PUT, GET (obstore)",
             ">= 0.80x (80 %)",
             ratio_at_least(["scaleout_s3.push", "scaleout_s3.pull"], 0.8),
+        ),
+        Target(
+            "pull-through cache: warm image pull vs Distribution's cache",
+            ">= 1.0x",
+            ratio_at_least(["mirror_warm.pull"], 1.0),
+        ),
+        Target(
+            "pull-through cache: cold blob pull as a share of a direct pull from the upstream",
+            ">= 0.80x (80 %)",
+            ratio_at_least(["mirror_cold.vs_direct"], 0.8),
         ),
     ]
 
