@@ -2,7 +2,8 @@
 blobs.get.
 
 A cached blob is served as any stored blob; a live download is streamed as it arrives (the
-connection is aborted, never completed, when the download fails its digest check); a relayed
+connection is aborted, never completed, when the download fails its digest check; a download
+that fails before its first bytes arrived is answered 503 ``UNAVAILABLE``); a relayed
 upstream answer (HEAD, a Range request's 206) is passed through with only its length and
 range headers.
 """
@@ -53,9 +54,15 @@ async def _live(ctx: Context, answer: LiveBlob, head: bool, ranged: str) -> None
                 headers.append((b"content-range", range_text.encode()))
         if length is not None:
             headers.append((b"content-length", str(length).encode()))
+        chunks = None if head else answer.reader.chunks(start, length)
+        # the first bytes before the status: a download failing before it sent anything is
+        # answered 503 with an error body instead of an aborted 200
+        first = b"" if chunks is None else await anext(chunks, b"")
         await send_start(ctx.send, status, headers)
-        if not head:
-            async for chunk in answer.reader.chunks(start, length):
+        if first:
+            await send_body(ctx.send, first, more=True)
+        if chunks is not None:
+            async for chunk in chunks:
                 await send_body(ctx.send, chunk, more=True)
         await send_body(ctx.send, b"")
     except FlightFailedError as exc:
