@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dockyard.config import Settings
+from dockyard.config.mirror import exec_settings
 from dockyard.persistence.sql import Database
 from dockyard.persistence.sql.mirror_tags import SqlMirrorTags
 from dockyard.persistence.sql.mirror_upstreams import SqlMirrorUpstreams
@@ -13,6 +14,7 @@ from dockyard.services.telemetry import Telemetry
 from dockyard.services.upstream.admin import MirrorAdmin
 from dockyard.services.upstream.blob_cache import MirrorBlobs
 from dockyard.services.upstream.client import UpstreamClient, UpstreamConfig
+from dockyard.services.upstream.helper import HelperCredentials
 from dockyard.services.upstream.mirror import Mirror
 from dockyard.services.upstream.proxy import MirrorManifests, MirrorOptions
 from dockyard.services.upstream.routing import MirrorRouter
@@ -120,6 +122,10 @@ def _mirror_of(
     telemetry: Telemetry,
 ) -> Mirror:
     remote = spec.remote_name if spec.prefix else str
+    helper = None
+    if not spec.prefix and settings.proxy.exec:  # proxy.remoteurl's credential helper
+        command, lifetime = exec_settings(settings.proxy.exec)
+        helper = HelperCredentials(command, spec.url, lifetime)
     upstream = UpstreamClient(
         UpstreamConfig(
             url=spec.url,
@@ -129,6 +135,7 @@ def _mirror_of(
             timeout=settings.dockyard.mirror.timeout_seconds,
             breaker_failures=spec.breaker.failures,
             breaker_cooldown=spec.breaker.cooldown,
+            helper=helper,
         )
     )
     manifests = MirrorManifests(

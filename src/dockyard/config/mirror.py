@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
@@ -184,6 +185,31 @@ def _duration(key: str, text: str, *, positive: bool) -> None:
         raise ConfigError(f"{key}: {exc.message}", key=key) from None
     if seconds < 0 or (positive and seconds == 0):
         raise ConfigError(f"{key}: must be {'above' if positive else 'at least'} 0", key=key)
+
+
+def exec_settings(raw: dict[str, Any]) -> tuple[str, float]:
+    """``proxy.exec`` (registry:2's credential helper): its command and lifetime (seconds;
+    default one hour). ConfigError when malformed."""
+    unknown = sorted(set(raw) - {"command", "lifetime"})
+    if unknown:
+        key = f"proxy.exec.{unknown[0]}"
+        raise ConfigError(f"unknown key {key}", key=key)
+    command = raw.get("command")
+    if not isinstance(command, str) or not command.strip():
+        key = "proxy.exec.command"
+        raise ConfigError(
+            f"{key}: the credential helper to run (e.g. docker-credential-ecr-login)", key=key
+        )
+    lifetime = raw.get("lifetime", "1h")
+    _duration("proxy.exec.lifetime", str(lifetime), positive=False)
+    return command, parse_duration(str(lifetime))
+
+
+def check_exec(raw: dict[str, Any], *, has_password: bool) -> None:
+    exec_settings(raw)
+    if has_password:
+        key = "proxy.exec"
+        raise ConfigError(f"{key}: either a credential helper or proxy.password, not both", key=key)
 
 
 def check_outbound(outbound: OutboundSettings) -> None:

@@ -258,7 +258,7 @@ class ProxySettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     username: str = ""
     password: str = ""
     ttl: str = ""  # registry:2: expiry of cached content (not enforced yet)
-    exec: dict[str, Any] = {}  # credential helper (not supported yet)
+    exec: dict[str, Any] = {}  # credential helper: command, lifetime (docs/mirror.md)
 
     @property
     def enabled(self) -> bool:

@@ -120,3 +120,15 @@ def test_the_breaker_of_the_single_upstream_is_configurable() -> None:
     assert load_settings(None, env).dockyard.mirror.breaker.failures == 7
     bad = {"REGISTRY_DOCKYARD_MIRROR_BREAKER_COOLDOWN": "0s"}
     assert "dockyard.mirror.breaker.cooldown" in _error(bad)
+
+
+def test_proxy_exec_is_checked() -> None:
+    base = {"REGISTRY_PROXY_REMOTEURL": "https://registry-1.docker.io"}
+    ok = load_settings(None, base | {"REGISTRY_PROXY_EXEC_COMMAND": "docker-credential-x"})
+    assert ok.proxy.exec == {"command": "docker-credential-x"}
+    assert "proxy.exec.command" in _error(base | {"REGISTRY_PROXY_EXEC_LIFETIME": "1h"})
+    bad_lifetime = {"REGISTRY_PROXY_EXEC_COMMAND": "h", "REGISTRY_PROXY_EXEC_LIFETIME": "soon"}
+    assert "proxy.exec.lifetime" in _error(base | bad_lifetime)
+    both = {"REGISTRY_PROXY_EXEC_COMMAND": "h", "REGISTRY_PROXY_USERNAME": "u",
+            "REGISTRY_PROXY_PASSWORD": "p"}  # fmt: skip
+    assert "not both" in _error(base | both)
