@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dockyard.bootstrap_identity import audit_pruner, htpasswd_watch
 from dockyard.config import Settings
-from dockyard.jobs import gc, maintenance, probe, retention
+from dockyard.jobs import gc, maintenance, mirror_warm, probe, retention
 from dockyard.jobs.metrics import publish_queue_metrics_forever
 from dockyard.jobs.quota import publish_quota_metrics_forever
 from dockyard.jobs.runner import JobRunner, RunnerOptions
@@ -23,6 +23,7 @@ from dockyard.services.jobs.queue import JobQueue
 from dockyard.services.registry import Registry
 from dockyard.services.supplychain import on_push
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
+from dockyard.services.upstream.warm import CacheWarmer, resolver
 
 
 def build_job_queue(settings: Settings, database: Database) -> JobQueue:
@@ -55,6 +56,8 @@ def build_runner(
     _maintenance_jobs(runner, settings, registry, database)
     _local_loops(runner, settings, registry, telemetry)
     _supply_chain_jobs(runner, settings, registry, database)
+    runner.handle(mirror_warm.KIND, mirror_warm.warm_handler(CacheWarmer(resolver(registry))),
+                  max_attempts=jobs.maxattempts)  # fmt: skip
     return runner
 
 

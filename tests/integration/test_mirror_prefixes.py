@@ -6,6 +6,9 @@ and a second dockyard are the upstreams; the mirror is a real ``dockyard serve``
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +20,15 @@ from support import registry2
 from support.mirror import LoggedRegistry, logged_registry
 from support.oci import (
     DOCKER_MANIFEST,
+    OCI_INDEX,
     Image,
     assert_oci_error,
     make_image,
+    make_index,
     push_image,
     sha256,
 )
-from support.server import RunningServer, serving
+from support.server import DOCKYARD, RunningServer, serving
 
 
 @pytest.fixture
@@ -192,3 +197,49 @@ def test_manifests_served_from_the_cache_are_pull_events(
     assert pulled["repository"] == "hub/library/alpine"
     assert pulled["target"]["digest"] == alpine.digest
     assert pulled["target"]["count"] == 4 and pulled["target"]["tags"] == ["3.20"]  # HEAD: none
+
+
+def _stored(server: RunningServer, digest: str) -> bool:
+    hex_ = digest.split(":", 1)[1]
+    path = server.data_dir / "docker/registry/v2/blobs/sha256" / hex_[:2] / hex_ / "data"
+    return path.exists()
+
+
+def _dockyard(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    return subprocess.run(
+        [DOCKYARD, *args, "--data-dir", str(data_dir)],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_warm_prefills_an_index_and_its_images_through_a_queued_job(
+    hub: LoggedRegistry, mirror: RunningServer
+) -> None:
+    amd, arm = make_image(layers=2, size=20_000), make_image(layers=1, size=20_000)
+    index = make_index([amd, arm])
+    with httpx.Client(base_url=hub.url, timeout=30) as client:
+        for image in (amd, arm):
+            registry2.push_image(
+                client, "library/multi", image, f"only-{sha256(image.config)[7:15]}"
+            )
+        registry2.push_manifest(client, "library/multi", "1.0", index, OCI_INDEX)
+    bad = _dockyard(mirror.data_dir, "mirror", "warm", "hub/library/multi")
+    assert bad.returncode == 1 and "REPOSITORY:TAG" in bad.stderr
+    queued = _dockyard(mirror.data_dir, "mirror", "warm", "hub/library/multi:1.0",
+                       "team/not-a-cache:v1")  # fmt: skip
+    assert queued.returncode == 0 and "queued (mirror.warm, 2 references)" in queued.stdout
+    blobs = [sha256(b) for image in (amd, arm) for b in (image.config, *image.layers)]
+    deadline = time.monotonic() + 90
+    while not all(_stored(mirror, digest) for digest in blobs):
+        assert time.monotonic() < deadline, "the warm job did not store every blob"
+        time.sleep(0.2)
+    shown = _dockyard(mirror.data_dir, "jobs")
+    assert "warmed 1 of 2" in shown.stdout and "not under a cache prefix" in shown.stdout
+    hub.stop()  # from here on only what the job cached can be served
+    with mirror.client() as client:
+        for image in (amd, arm):
+            got = client.get(f"/v2/hub/library/multi/manifests/{image.digest}")
+            assert got.status_code == 200 and got.content == image.manifest
+            for blob in (image.config, *image.layers):
+                assert client.get(f"/v2/hub/library/multi/blobs/{sha256(blob)}").content == blob

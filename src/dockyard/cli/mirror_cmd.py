@@ -1,4 +1,7 @@
-"""``dockyard mirror add|list|show|remove``: the pull-through cache's upstreams.
+"""``dockyard mirror add|list|show|remove|warm``: the pull-through cache's upstreams.
+
+``warm REF...`` queues a ``mirror.warm`` job that pulls the images through the cache (any
+worker or server takes it; ``dockyard jobs`` shows its result).
 
 Run as the operator (a system administrator, audited as ``cli:<os user>``). An upstream added
 here is stored in the metadata database: every node serves it within seconds, no restart.
@@ -16,10 +19,12 @@ import msgspec
 
 from dockyard.cli.admin_common import Actions, add_config_options, command, read_password
 from dockyard.cli.admin_common import run_with_registry as run
-from dockyard.cli.common import operator
+from dockyard.cli.common import fail, operator
 from dockyard.config.mirror import BreakerSettings, UpstreamSettings
 from dockyard.services.registry import Registry
 from dockyard.services.upstream.admin import MirrorAdmin, UpstreamView
+from dockyard.services.upstream.warm import KIND as WARM_KIND
+from dockyard.services.upstream.warm import MAX_REFERENCES, parse_reference
 
 Work = Callable[[MirrorAdmin, argparse.Namespace], Awaitable[None]]
 
@@ -46,6 +51,10 @@ def register(subparsers: Actions) -> None:
     add.add_argument("--staleness", default="", metavar="DURATION")
     add.add_argument("--breaker-failures", type=int, metavar="N")
     add.add_argument("--breaker-cooldown", default="10s", metavar="DURATION")
+    warm = actions.add_parser("warm", help="pre-fill the cache with images (a queued job)")
+    add_config_options(warm)
+    warm.add_argument("references", nargs="+", metavar="REF", help="e.g. hub/library/alpine:3.20")
+    warm.set_defaults(handler=_warm_handler)
 
 
 def _action(actions: Actions, name: str, text: str, work: Work) -> argparse.ArgumentParser:
@@ -100,6 +109,25 @@ async def _add(admin: MirrorAdmin, args: argparse.Namespace) -> None:
         breaker=breaker,
     )
     print(_json(await admin.add(operator(), settings)))
+
+
+def _warm_handler(args: argparse.Namespace) -> int:
+    """Queue one ``mirror.warm`` job for every reference; a worker (or serve) runs it."""
+    try:
+        for text in args.references:
+            parse_reference(text)
+    except ValueError as exc:
+        return fail(f"error: {exc}")
+    if len(args.references) > MAX_REFERENCES:
+        return fail(f"error: at most {MAX_REFERENCES} references per job")
+
+    async def queue(registry: Registry) -> None:
+        assert registry.jobs is not None  # built with the registry
+        payload = {"references": list(args.references)}
+        job_id = await registry.jobs.enqueue(WARM_KIND, payload)
+        print(f"job {job_id} queued ({WARM_KIND}, {len(args.references)} references)")
+
+    return run(args, queue)
 
 
 def _json(view: UpstreamView) -> str:
