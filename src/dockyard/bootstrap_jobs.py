@@ -9,6 +9,7 @@ state is in memory. To add a kind: ``runner.handle(kind, handler)`` and, if peri
 from __future__ import annotations
 
 from dockyard.bootstrap_identity import audit_pruner, htpasswd_watch
+from dockyard.bootstrap_lifecycle import cache_expiry_policies
 from dockyard.config import Settings
 from dockyard.jobs import gc, maintenance, mirror_warm, probe, retention
 from dockyard.jobs.metrics import publish_queue_metrics_forever
@@ -24,6 +25,8 @@ from dockyard.services.registry import Registry
 from dockyard.services.supplychain import on_push
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 from dockyard.services.upstream.warm import CacheWarmer, resolver
+
+CACHE_EXPIRY_INTERVAL = 3600.0  # proxy.ttl without dockyard.retention.interval: checked hourly
 
 
 def build_job_queue(settings: Settings, database: Database) -> JobQueue:
@@ -86,7 +89,8 @@ def _lifecycle_jobs(runner: JobRunner, settings: Settings, registry: Registry) -
     if collect.interval_seconds > 0:
         runner.every(gc.KIND, collect.interval_seconds)
     policies = settings.dockyard.retention
-    if policies.policies:
+    expiring = bool(cache_expiry_policies(settings))  # proxy.ttl, an upstream's ttl
+    if policies.policies or expiring:
         runner.handle(
             retention.KIND,
             retention.retention_handler(registry.lifecycle.retention),
@@ -95,6 +99,8 @@ def _lifecycle_jobs(runner: JobRunner, settings: Settings, registry: Registry) -
         )
         if policies.interval_seconds > 0:
             runner.every(retention.KIND, policies.interval_seconds)
+        elif expiring:  # cached content expires without a retention schedule of its own
+            runner.every(retention.KIND, CACHE_EXPIRY_INTERVAL)
 
 
 def _maintenance_jobs(

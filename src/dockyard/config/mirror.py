@@ -58,6 +58,7 @@ class UpstreamSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     tagttl: str = ""  # empty: dockyard.mirror.tagttl
     staleness: str = ""  # empty: dockyard.mirror.staleness
     breaker: BreakerSettings | None = None  # None: dockyard.mirror.breaker
+    ttl: str = ""  # cached manifests not pulled for this long are removed; empty: kept
 
 
 class MirrorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -130,7 +131,7 @@ def check_upstream(upstream: UpstreamSettings, key: str) -> None:
     if bool(upstream.username) != bool(upstream.password):
         name = f"{key}.username"
         raise ConfigError(f"{name}: username and password must be set together", key=name)
-    for field in ("tagttl", "staleness"):
+    for field in ("tagttl", "staleness", "ttl"):
         if getattr(upstream, field):
             _duration(f"{key}.{field}", getattr(upstream, field), positive=False)
     if upstream.breaker is not None:
