@@ -11,7 +11,10 @@ fail as "upstream unavailable", with a log line naming the reason (never the sec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 
@@ -64,7 +67,7 @@ class HelperCredentials:
             process = await asyncio.create_subprocess_exec(
                 self.command, "get",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True,
             )  # fmt: skip
         except OSError as exc:
             raise HelperError(f"credential helper {self.command} cannot run: {exc}") from None
@@ -73,7 +76,8 @@ class HelperCredentials:
                 process.communicate(self.server_url.encode()), self.timeout
             )
         except TimeoutError:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # the helper and what it started
             await process.wait()
             raise HelperError(f"credential helper {self.command} timed out") from None
         if process.returncode != 0:
