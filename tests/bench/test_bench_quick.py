@@ -26,6 +26,8 @@ WORKLOADS = {
     "cold_start",
     "scaleout_manifest",
     "scaleout_s3",
+    "mirror_warm",
+    "mirror_cold",
 }
 
 
