@@ -117,7 +117,8 @@ def cache_expiry_policies(settings: Settings) -> list[RetentionPolicy]:
     ]
     proxy = settings.proxy
     if proxy.enabled and proxy.ttl and parse_duration(proxy.ttl) > 0:
-        policies.append(RetentionPolicy(name="proxy.ttl", not_pulled_for=parse_duration(proxy.ttl)))
+        ttl = parse_duration(proxy.ttl)
+        policies.append(RetentionPolicy(name="proxy.ttl", untagged=True, not_pulled_for=ttl))
     return policies
 
 

@@ -33,16 +33,8 @@ from dockyard.api.http import (
     send_start,
 )
 from dockyard.api.identity_authn import IdentityAuthenticator
-from dockyard.api.mgmt import (
-    accounts,
-    audit,
-    lifecycle,
-    mirrors,
-    projects,
-    robots,
-    supplychain,
-    webhooks,
-)
+from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, supplychain, webhooks
+from dockyard.api.mgmt import mirrors as mirrors_api
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt.browsers import check_browser_request
 from dockyard.api.mgmt.refusals import record_refusal
@@ -83,7 +75,7 @@ def build_router(
             *system_api.endpoints(system),
             *(webhooks.endpoints(hooks) if hooks is not None else []),
             *supplychain.endpoints(supply_chain),
-            *mirrors.endpoints(mirror_admin),
+            *mirrors_api.endpoints(mirror_admin),
         ]
     )
 
