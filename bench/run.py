@@ -36,7 +36,7 @@ from bench.results import (
     ratio_at_least,
 )
 from bench.servers import DOCKYARD, Server, dockyard_command, make_pair
-from bench.workloads import Bench, blobs, catalog, clients, events, memory, scaleout
+from bench.workloads import Bench, blobs, catalog, clients, events, memory, mirror, scaleout
 from bench.workloads import metadata as meta
 
 TOOLS = ("docker-registry", "wrk", "ab", "skopeo")
@@ -45,9 +45,10 @@ MEMORY_LIMIT_MIB = 150.0
 MEMORY_GROWTH_MIB = 50.0
 PHASES = (
     "blobs", "manifests", "tags", "pushes", "skopeo", "memory", "catalog", "scaleout", "events",
+    "mirror",
 )  # fmt: skip
 #: How many workloads each phase reports.
-PHASE_WORKLOADS = {"blobs": 3, "catalog": 2, "scaleout": 2, "events": 2}
+PHASE_WORKLOADS = {"blobs": 3, "catalog": 2, "scaleout": 2, "events": 2, "mirror": 2}
 SCRATCH_NEEDED = 8 << 30
 MAIN_PAIR_PHASES = ("blobs", "manifests", "tags", "pushes", "skopeo")
 
@@ -240,6 +241,9 @@ def run_all(bench: Bench, selected: set[str]) -> dict[str, str]:
         phase(bench, errors, "scaleout", lambda: scaleout.run_scaleout(bench))
     if "events" in selected:
         phase(bench, errors, "events", lambda: events.run_events(bench))
+    if "mirror" in selected:
+        workdir = bench.workdir / "mirror"
+        phase(bench, errors, "mirror", lambda: mirror.run_mirror(bench, workdir))
     return errors
 
 
@@ -315,6 +319,16 @@ def targets(profile: Profile) -> list[Target]:
             "pushes, manifest GETs with two endpoints on a 1 s receiver vs none (dockyard)",
             ">= 0.95x (at most 5 % slower)",
             ratio_at_least(["webhook_overhead.pushes", "webhook_overhead.get_tag"], 0.95),
+        ),
+        Target(
+            "pull-through cache: warm image pull vs Distribution's cache",
+            ">= 1.0x",
+            ratio_at_least(["mirror_warm.pull"], 1.0),
+        ),
+        Target(
+            "pull-through cache: cold blob pull as a share of a direct pull from the upstream",
+            ">= 0.80x (80 %)",
+            ratio_at_least(["mirror_cold.vs_direct"], 0.8),
         ),
     ]
 

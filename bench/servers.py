@@ -72,6 +72,8 @@ class Server:
     port: int = field(default_factory=free_port)
     access_log: bool = True  # False: log level warn, access log disabled
     process: subprocess.Popen[bytes] | None = None
+    extra_config: str = ""  # more top-level YAML (the mirror phase's ``proxy:``)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def host(self) -> str:
@@ -97,11 +99,13 @@ class Server:
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
         env.update(REGISTRY_STORAGE_DELETE_ENABLED="true")
+        env.update(self.extra_env)
         return env
 
     def config_text(self) -> str:
         log = "" if self.access_log else QUIET_LOG
-        return CONFIG.format(log=log, root=self.root, host=HOST, port=self.port)
+        config = CONFIG.format(log=log, root=self.root, host=HOST, port=self.port)
+        return config + self.extra_config
 
     def start(self) -> float:
         """Launch; seconds from launch to the first 200 on ``/v2/``."""

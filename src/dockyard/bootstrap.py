@@ -26,7 +26,7 @@ from dockyard.bootstrap_events import build_delivery
 from dockyard.bootstrap_identity import build_identity_services, refusal_audit
 from dockyard.bootstrap_jobs import build_job_queue, build_runner
 from dockyard.bootstrap_lifecycle import build_lifecycle
-from dockyard.bootstrap_mirror import build_mirror
+from dockyard.bootstrap_mirror import attach_mirrors, build_mirror, build_mirror_router
 from dockyard.bootstrap_settings import build_system_settings
 from dockyard.bootstrap_trust import build_trust
 from dockyard.bootstrap_webhooks import build_webhooks
@@ -223,6 +223,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         sessions_per_repository=settings.dockyard.uploads.sessionsperrepository,
         sessions_per_client=settings.dockyard.uploads.sessionsperclient,
         pull_through=settings.proxy.enabled,
+        caches=(caches := build_mirror_router(settings, database)),
     )
     htpasswd = None
     if settings.auth.htpasswd is not None:
@@ -312,6 +313,15 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     registry.mirror = build_mirror(settings, registry, storage, database, metrics or NO_TELEMETRY)
     if registry.mirror is not None:
         registry.shutdown = _closing(registry.mirror.aclose, registry.shutdown)
+    attach_mirrors(
+        settings,
+        registry,
+        router=caches,
+        storage=storage,
+        database=database,
+        telemetry=metrics or NO_TELEMETRY,
+    )
+    registry.shutdown = _closing(caches.aclose, registry.shutdown)
     registry.supply_chain = build_supply_chain(registry, storage, database)
     build_trust(settings, registry, storage, database)  # signature policies, the pull gate
     registry.background = build_runner(settings, registry, database, metrics)  # built last

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dockyard.bootstrap_events import database_is_sqlite
 from dockyard.bootstrap_identity import audit_pruner, htpasswd_watch
+from dockyard.bootstrap_lifecycle import cache_expiry_policies
 from dockyard.config import Settings
-from dockyard.jobs import gc, maintenance, probe, retention
+from dockyard.jobs import gc, maintenance, mirror_warm, probe, retention
 from dockyard.jobs.metrics import publish_queue_metrics_forever
 from dockyard.jobs.quota import publish_quota_metrics_forever
 from dockyard.jobs.runner import JobRunner, RunnerOptions
@@ -25,6 +26,9 @@ from dockyard.services.registry import Registry
 from dockyard.services.supplychain import on_push
 from dockyard.services.system_gauges import SystemGauges
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
+from dockyard.services.upstream.warm import CacheWarmer, resolver
+
+CACHE_EXPIRY_INTERVAL = 3600.0  # proxy.ttl without dockyard.retention.interval: checked hourly
 
 
 def build_job_queue(settings: Settings, database: Database) -> JobQueue:
@@ -57,6 +61,8 @@ def build_runner(
     _maintenance_jobs(runner, settings, registry, database)
     _local_loops(runner, settings, registry, telemetry)
     _supply_chain_jobs(runner, settings, registry, database)
+    runner.handle(mirror_warm.KIND, mirror_warm.warm_handler(CacheWarmer(resolver(registry))),
+                  max_attempts=jobs.maxattempts)  # fmt: skip
     return runner
 
 
@@ -85,7 +91,8 @@ def _lifecycle_jobs(runner: JobRunner, settings: Settings, registry: Registry) -
     if collect.interval_seconds > 0:
         runner.every(gc.KIND, collect.interval_seconds)
     policies = settings.dockyard.retention
-    if policies.policies:
+    expiring = bool(cache_expiry_policies(settings))  # proxy.ttl, an upstream's ttl
+    if policies.policies or expiring:
         runner.handle(
             retention.KIND,
             retention.retention_handler(registry.lifecycle.retention),
@@ -94,6 +101,8 @@ def _lifecycle_jobs(runner: JobRunner, settings: Settings, registry: Registry) -
         )
         if policies.interval_seconds > 0:
             runner.every(retention.KIND, policies.interval_seconds)
+        elif expiring:  # cached content expires without a retention schedule of its own
+            runner.every(retention.KIND, CACHE_EXPIRY_INTERVAL)
 
 
 def _maintenance_jobs(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockyard.config import Settings
+from dockyard.config import Settings, parse_duration
 from dockyard.config.lifecycle import parse_age, parse_limit
 from dockyard.persistence.sql import Database, SqlMetadata
 from dockyard.persistence.sql.integrity import SqlIntegrity
@@ -101,8 +101,29 @@ def _bulk(stores: _Stores, immutability: ImmutabilityService, gate: WriteGate) -
     return BulkDeleteService(stores.metadata, inventory, pruner, gate)
 
 
+def cache_expiry_policies(settings: Settings) -> list[RetentionPolicy]:
+    """The caches' expiry as retention policies, ahead of the configured ones: ``proxy.ttl``
+    over every repository (the whole registry is a cache), an upstream's ``ttl`` over its
+    prefix. "Not pulled for": every pull of a manifest (a hit too) refreshes it."""
+    policies = [
+        RetentionPolicy(
+            name=f"mirror {upstream.name} ttl",
+            repositories=f"{upstream.prefix}/**",
+            untagged=True,
+            not_pulled_for=parse_duration(upstream.ttl),
+        )
+        for upstream in settings.dockyard.mirror.upstreams
+        if upstream.ttl and parse_duration(upstream.ttl) > 0
+    ]
+    proxy = settings.proxy
+    if proxy.enabled and proxy.ttl and parse_duration(proxy.ttl) > 0:
+        ttl = parse_duration(proxy.ttl)
+        policies.append(RetentionPolicy(name="proxy.ttl", untagged=True, not_pulled_for=ttl))
+    return policies
+
+
 def retention_policies(settings: Settings) -> list[RetentionPolicy]:
-    return [
+    return cache_expiry_policies(settings) + [
         RetentionPolicy(
             name=policy.name or f"#{index + 1} ({policy.repositories})",
             repositories=policy.repositories,

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from dockyard.config import Settings
+from dockyard.config.mirror import exec_settings
 from dockyard.persistence.sql import Database
 from dockyard.persistence.sql.mirror_tags import SqlMirrorTags
+from dockyard.persistence.sql.mirror_upstreams import SqlMirrorUpstreams
 from dockyard.services.blob_publishing import BlobPublisher
 from dockyard.services.outbound.guard import OutboundPolicy
 from dockyard.services.registry import Registry
 from dockyard.services.telemetry import Telemetry
+from dockyard.services.upstream.admin import MirrorAdmin
 from dockyard.services.upstream.blob_cache import MirrorBlobs
 from dockyard.services.upstream.client import UpstreamClient, UpstreamConfig
+from dockyard.services.upstream.helper import HelperCredentials
 from dockyard.services.upstream.mirror import Mirror
 from dockyard.services.upstream.proxy import MirrorManifests, MirrorOptions
+from dockyard.services.upstream.routing import MirrorRouter
+from dockyard.services.upstream.specs import CONFIG, Breaker, UpstreamSpec, spec_from_settings
 from dockyard.services.upstream.tags import TagChecks
 from dockyard.storage.driver import StorageDriver
 
@@ -25,6 +31,67 @@ def outbound_policy(settings: Settings, *, deny_private: bool) -> OutboundPolicy
     )
 
 
+def _defaults(settings: Settings) -> UpstreamSpec:
+    """``dockyard.mirror``'s values, as a spec for what an upstream leaves unset."""
+    mirror, proxy = settings.dockyard.mirror, settings.proxy
+    return UpstreamSpec(
+        name="proxy",
+        prefix="",
+        url=proxy.remoteurl.rstrip("/"),
+        username=proxy.username,
+        password=proxy.password,
+        tag_ttl=mirror.tag_ttl_seconds,
+        staleness=mirror.staleness_seconds,
+        breaker=Breaker(mirror.breaker.failures, mirror.breaker.cooldown_seconds),
+        source=CONFIG,
+    )
+
+
+def build_mirror_router(settings: Settings, database: Database) -> MirrorRouter:
+    """The cache prefixes: configured upstreams and those stored in the database."""
+    defaults = _defaults(settings)
+    configured = [
+        spec_from_settings(
+            upstream,
+            tag_ttl=defaults.tag_ttl,
+            staleness=defaults.staleness,
+            breaker=defaults.breaker,
+            source=CONFIG,
+        )
+        for upstream in settings.dockyard.mirror.upstreams
+    ]
+    return MirrorRouter(configured, SqlMirrorUpstreams(database), defaults)
+
+
+def attach_mirrors(
+    settings: Settings,
+    registry: Registry,
+    *,
+    router: MirrorRouter,
+    storage: StorageDriver,
+    database: Database,
+    telemetry: Telemetry,
+) -> None:
+    """Give the router its way of building each upstream's cache; the admin service."""
+
+    def build(spec: UpstreamSpec) -> Mirror:
+        return _mirror_of(
+            settings,
+            spec,
+            registry=registry,
+            storage=storage,
+            database=database,
+            telemetry=telemetry,
+        )
+
+    router.factory = build
+    registry.mirrors = router
+    audit = registry.identity.audit if registry.identity is not None else None
+    registry.mirror_admin = MirrorAdmin(
+        router, SqlMirrorUpstreams(database), registry.policy, audit=audit
+    )
+
+
 def build_mirror(
     settings: Settings,
     registry: Registry,
@@ -33,28 +100,54 @@ def build_mirror(
     telemetry: Telemetry,
 ) -> Mirror | None:
     """The cache of ``proxy.remoteurl`` (None when it is not set)."""
-    proxy, mirror = settings.proxy, settings.dockyard.mirror
-    if not proxy.enabled:
+    if not settings.proxy.enabled:
         return None
+    return _mirror_of(
+        settings,
+        _defaults(settings),
+        registry=registry,
+        storage=storage,
+        database=database,
+        telemetry=telemetry,
+    )
+
+
+def _mirror_of(
+    settings: Settings,
+    spec: UpstreamSpec,
+    *,
+    registry: Registry,
+    storage: StorageDriver,
+    database: Database,
+    telemetry: Telemetry,
+) -> Mirror:
+    remote = spec.remote_name if spec.prefix else str
+    helper = None
+    if not spec.prefix and settings.proxy.exec:  # proxy.remoteurl's credential helper
+        command, lifetime = exec_settings(settings.proxy.exec)
+        helper = HelperCredentials(command, spec.url, lifetime)
     upstream = UpstreamClient(
         UpstreamConfig(
-            url=proxy.remoteurl.rstrip("/"),
+            url=spec.url,
             policy=outbound_policy(settings, deny_private=True),
-            username=proxy.username,
-            password=proxy.password,
-            timeout=mirror.timeout_seconds,
+            username=spec.username,
+            password=spec.password,
+            timeout=settings.dockyard.mirror.timeout_seconds,
+            breaker_failures=spec.breaker.failures,
+            breaker_cooldown=spec.breaker.cooldown,
+            helper=helper,
         )
     )
-    options = MirrorOptions(tag_ttl=mirror.tag_ttl_seconds, staleness=mirror.staleness_seconds)
     manifests = MirrorManifests(
         upstream,
         metadata=registry.blobs.metadata,
         policy=registry.policy,
         listing=registry.listing,
         telemetry=telemetry,
-        options=options,
+        options=MirrorOptions(tag_ttl=spec.tag_ttl, staleness=spec.staleness),
         tags=TagChecks(SqlMirrorTags(database)),
+        remote=remote,
     )
     publisher = BlobPublisher(storage, registry.blobs.metadata)
-    blobs = MirrorBlobs(upstream, registry.blobs, storage, publisher, telemetry)
+    blobs = MirrorBlobs(upstream, registry.blobs, storage, publisher, telemetry, remote=remote)
     return Mirror(upstream, manifests, blobs)

@@ -28,6 +28,8 @@ WORKLOADS = {
     "scaleout_s3",
     "webhook_overhead",
     "event_delivery",
+    "mirror_warm",
+    "mirror_cold",
 }
 
 

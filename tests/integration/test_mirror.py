@@ -7,6 +7,9 @@ count what it really received), the mirror a real ``dockyard serve``.
 from __future__ import annotations
 
 import os
+import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,13 +21,14 @@ from support.mirror import LoggedRegistry, logged_registry, metric, mirror_confi
 from support.oci import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
+    Image,
     assert_oci_error,
     make_image,
     make_index,
     sha256,
 )
 from support.registry2 import push_image  # docker-registry 2.8: POST, then PUT
-from support.server import RunningServer, free_port, serving
+from support.server import DOCKYARD, RunningServer, free_port, serving
 
 
 @pytest.fixture
@@ -248,3 +252,55 @@ def test_a_restarted_mirror_serves_stale_tags_only_within_the_window(
         assert_oci_error(c.get("/v2/team/app/manifests/v1"), 503, "UNAVAILABLE")
         by_digest = c.get(f"/v2/team/app/manifests/{image.digest}")
         assert by_digest.status_code == 200 and by_digest.content == image.manifest
+
+
+def test_proxy_ttl_expires_what_is_not_pulled_and_keeps_what_is(
+    tmp_path: Path, upstream: LoggedRegistry
+) -> None:
+    keep, drop = make_image(layers=1, size=1000), make_image(layers=1, size=1000)
+    with httpx.Client(base_url=upstream.url, timeout=30) as client:
+        push_image(client, "team/keep", keep, "v1")
+        push_image(client, "team/drop", drop, "v1")
+    config = (
+        mirror_config(upstream.url).replace(
+            f"  remoteurl: {upstream.url}\n", f"  remoteurl: {upstream.url}\n  ttl: 4s\n"
+        )
+        + "  retention:\n    grace: 0s\n    interval: 1s\n    pullflush: 200ms\n"
+    )
+    (tmp_path / "m").mkdir()
+    with serving(tmp_path / "m", config=config) as mirror, mirror.client() as client:
+        for repo, image in (("team/keep", keep), ("team/drop", drop)):
+            assert client.get(f"/v2/{repo}/manifests/v1").content == image.manifest
+        stop = threading.Event()
+        hits = threading.Thread(target=_keep_pulling, args=(mirror, keep, stop), daemon=True)
+        hits.start()  # keep is pulled all along (hits refresh its ttl), drop is not
+        try:
+            deadline = time.monotonic() + 90
+            while drop.digest not in _history(mirror):  # removed once idle longer than ttl
+                assert time.monotonic() < deadline, "proxy.ttl never expired the idle manifest"
+                time.sleep(0.5)
+        finally:
+            stop.set()
+            hits.join(30)
+        upstream.stop()  # only what is still cached can be served now
+        assert client.get(f"/v2/team/keep/manifests/{keep.digest}").content == keep.manifest
+        gone = client.get(f"/v2/team/drop/manifests/{drop.digest}")
+        assert_oci_error(gone, 503, "UNAVAILABLE")
+    assert keep.digest not in _history(mirror)
+    assert "proxy.ttl" in _history(mirror)
+
+
+def _keep_pulling(server: RunningServer, image: Image, stop: threading.Event) -> None:
+    with server.client() as client:
+        while not stop.is_set():
+            client.get(f"/v2/team/keep/manifests/{image.digest}")
+            stop.wait(0.3)
+
+
+def _history(server: RunningServer) -> str:
+    done = subprocess.run(
+        [DOCKYARD, "retention", "history", "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout

@@ -181,11 +181,18 @@ def test_a_truncated_upstream_answer_is_never_cached(
     hostile: tuple[HostileUpstream, RunningServer],
 ) -> None:
     upstream, mirror = hostile
-    data = b"t" * 200_000
+    data = b"t" * 4_000_000
     path = f"/v2/evil/repo/blobs/{sha256(data)}"
-    upstream.replies[path] = Reply(200, data[:150_000], announce=len(data))
-    assert _pull_expecting_abort(mirror, path) < len(data)
+    upstream.replies[path] = Reply(200, data[:3_000_000], announce=len(data))
+    received = _pull_expecting_abort(mirror, path)  # some bytes were sent: the 200 is aborted
+    assert 0 < received < 3_000_000
     assert not _stored(mirror, sha256(data))
+    small = b"s" * 200_000  # truncated before anything reached the client: 503, an error body
+    small_path = f"/v2/evil/repo/blobs/{sha256(small)}"
+    upstream.replies[small_path] = Reply(200, small[:150_000], announce=len(small))
+    with mirror.client() as client:
+        assert_oci_error(client.get(small_path), 503, "UNAVAILABLE")
+    assert not _stored(mirror, sha256(small))
 
 
 def test_a_manifest_that_does_not_match_its_digest_is_refused(

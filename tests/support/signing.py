@@ -264,7 +264,7 @@ def notation_cose(
     protected = cbor2.dumps(headers, datetime_as_timestamp=True)
     payload = json.dumps({"targetArtifact": target}).encode()
     to_sign = cbor2.dumps(["Signature1", protected, b"", payload])
-    if is_rsa:
+    if isinstance(key, rsa.RSAPrivateKey):
         pss = padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.DIGEST_LENGTH)
         signature = key.sign(to_sign, pss, hashes.SHA256())
     else:

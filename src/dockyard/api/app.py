@@ -30,6 +30,7 @@ from dockyard.api.observability import Metrics
 from dockyard.api.registry_audit import register_audit_metrics
 from dockyard.api.request_id import RequestIds
 from dockyard.api.token_auth import TokenApi
+from dockyard.api.v2.mirror_route import apply_namespace
 from dockyard.api.v2.router import match
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.registry import Registry
@@ -157,6 +158,8 @@ class RegistryApp:
             await self.tokens.handle(ctx)
             return
         found = match(ctx.request.path)
+        if found is not None:  # ?ns=docker.io: the repository of that registry's cache
+            await apply_namespace(ctx, found[1])
         if self.tokens is not None:
             ctx.principal = await self.tokens.bearer.authenticate(ctx.request, found)
         elif self.identity_authn is not None:

@@ -28,5 +28,6 @@ def mount_identity(
         services, authenticator, admin, registry.system, registry.webhooks,
         access_log=access_log, ids=request_ids, supply_chain=registry.supply_chain,
         trust=registry.trust,
+        mirror_admin=registry.mirror_admin,
     )  # fmt: skip
     return authenticator, api

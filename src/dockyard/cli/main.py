@@ -25,6 +25,7 @@ from dockyard.cli import (
     layout_cmd,
     lifecycle_cmds,
     migrate,
+    mirror_cmd,
     sbom_cmd,
     serve,
     token_cmd,
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     layout_cmd.register(commands)
     trust_cmd.register(commands)
     completion_cmd.register(commands, parser)  # last: it completes every command
+    mirror_cmd.register(commands)
     return parser
 
 

@@ -31,8 +31,6 @@ IGNORED = (
     "storage.tag",
     "middleware",
     "reporting",
-    "proxy.ttl",
-    "proxy.exec",
     "validation.enabled",
     "validation.disabled",
     "compatibility",
@@ -59,8 +57,6 @@ READ_IN_PART: dict[str, frozenset[str]] = {
 
 # What a user of the key should know beyond "ignored".
 CONSEQUENCES = {
-    "proxy.ttl": "cached content does not expire (eviction is not implemented yet)",
-    "proxy.exec": "no credential helper runs; set proxy.username and proxy.password",
     "middleware": "no storage or registry middleware (e.g. CloudFront redirects) runs",
     "http.net": "dockyard listens on TCP as http.addr says (unix is refused at start)",
     "validation.manifests.urls": "manifest URL rules are not enforced",

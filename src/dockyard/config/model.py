@@ -258,8 +258,8 @@ class ProxySettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     remoteurl: str = ""
     username: str = ""
     password: str = ""
-    ttl: str = ""  # registry:2: expiry of cached content (not enforced yet)
-    exec: dict[str, Any] = {}  # credential helper (not supported yet)
+    ttl: str = ""  # registry:2: cached manifests not pulled for this long are removed
+    exec: dict[str, Any] = {}  # credential helper: command, lifetime (docs/mirror.md)
 
     @property
     def enabled(self) -> bool:

@@ -15,7 +15,7 @@ from dockyard.config.errors import ConfigError
 from dockyard.config.health import storage_health
 from dockyard.config.ldap import check_ldap
 from dockyard.config.lifecycle_checks import check_lifecycle
-from dockyard.config.mirror import check_mirror, check_outbound, check_remote_url
+from dockyard.config.mirror import check_exec, check_mirror, check_outbound, check_remote_url
 from dockyard.config.model import (
     AuthSettings,
     DockyardSettings,
@@ -70,6 +70,8 @@ def _check_proxy(settings: Settings) -> None:
         check_remote_url(proxy.remoteurl)
     if bool(proxy.username) != bool(proxy.password):
         _fail("proxy.username", "proxy.username and proxy.password must be set together")
+    if proxy.exec:
+        check_exec(proxy.exec, has_password=bool(proxy.password))
     check_mirror(settings.dockyard.mirror)
     check_outbound(settings.dockyard.outbound)
     check_notifications(

@@ -121,6 +121,14 @@ class MirrorTagStore(Protocol):
     async def confirm(self, repository: str, tag: str, digest: str, when: float) -> None: ...
 
 
+class MirrorUpstreamStore(Protocol):
+    """The cache's upstreams added at run time (``sql/mirror_upstreams.py``)."""
+
+    async def all_upstreams(self) -> list[tuple[str, str]]: ...
+    async def add_upstream(self, name: str, prefix: str, spec: str, when: float) -> bool: ...
+    async def remove_upstream(self, name: str) -> bool: ...
+
+
 class RepositoryCatalog(Protocol):
     """The catalog restricted to some names and name prefixes (``sql/catalog.py``)."""
 

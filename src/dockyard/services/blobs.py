@@ -123,7 +123,7 @@ class BlobService:
         """Unlink the blob from ``repository``; bytes go when garbage collection runs."""
         validate_name(repository)
         parse_digest(digest)
-        await ensure_delete_enabled(self.options)
+        await ensure_delete_enabled(self.options, repository)
         self.policy.require(principal, Action.DELETE, repository)
         await self.descriptors.forget(repository, digest)
         if not await self._unlink(repository, digest, origin_of(principal, request_id, request)):

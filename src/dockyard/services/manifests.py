@@ -116,6 +116,23 @@ class ManifestService:
             )
         return record, admission
 
+    def note_pull(
+        self,
+        principal: Principal,
+        repository: str,
+        reference: str,
+        record: ManifestRecord,
+        *,
+        download: bool,
+        request_id: str,
+    ) -> None:
+        """Count a pull of a manifest another service answered (the pull-through cache's)
+        as :meth:`get` counts its own: in memory, written by the pull recorder's batch."""
+        if self.pulls is not None:
+            self._note_pull(
+                principal, repository, reference, record, download=download, request_id=request_id
+            )
+
     def _note_pull(
         self,
         principal: Principal,
@@ -153,7 +170,7 @@ class ManifestService:
         request: EventRequest | None = None,
     ) -> PushedManifest:
         validate_name(repository)
-        await ensure_writable(self.options)
+        await ensure_writable(self.options, repository)
         self.policy.require(principal, Action.PUSH, repository)
         digest, tags = _digest_and_tags(reference, body, extra_tags)
         parsed = parse_manifest(body, content_type)
@@ -218,7 +235,7 @@ class ManifestService:
         request: EventRequest | None = None,
     ) -> None:
         validate_name(repository)
-        await ensure_delete_enabled(self.options)
+        await ensure_delete_enabled(self.options, repository)
         origin = origin_of(principal, request_id, request)
         if is_digest_reference(reference):
             self.policy.require(principal, Action.DELETE, repository)

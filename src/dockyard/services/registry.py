@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.trust.policies import TrustPolicies
     from dockyard.services.uploads import UploadService
+    from dockyard.services.upstream.admin import MirrorAdmin
     from dockyard.services.upstream.mirror import Mirror
+    from dockyard.services.upstream.routing import MirrorRouter
     from dockyard.services.webhooks.service import WebhookService
 
 
@@ -47,6 +49,7 @@ class RegistryOptions:
     sessions_per_client: int = 0
     runtime: WriteGate | None = None  # read-only mode switched while serving (lifecycle.md)
     pull_through: bool = False  # proxy.remoteurl: a cache of one upstream, pushes refused
+    caches: MirrorRouter | None = None  # cache prefixes (dockyard.mirror.upstreams): read-only
 
 
 async def _nothing() -> None:
@@ -83,6 +86,8 @@ class Registry:
     events: EventReader | None = None  # the outbox, read in order (docs/events.md)
     webhooks: WebhookService | None = None  # project webhooks (docs/webhooks.md)
     mirror: Mirror | None = None  # proxy.remoteurl: the pull-through cache (docs/mirror.md)
+    mirrors: MirrorRouter | None = None  # caches under repository prefixes (docs/mirror.md)
+    mirror_admin: MirrorAdmin | None = None  # /api/v1/mirrors, dockyard mirror
     delivery: DeliveryEngine | None = None  # sends events to their subscriptions
     deliveries: DeliveryHistory | None = None  # the delivery history, dead letters, replay
     supply_chain: SupplyChainService | None = None  # inventories, SBOMs (docs/supply-chain.md)

@@ -147,7 +147,7 @@ class UploadService:
     ) -> tuple[UploadRecord, int]:
         """Append a chunk; ``start`` (from Content-Range) must equal the stored offset."""
         record = await self.find(principal, repository, upload_id)
-        await ensure_writable(self.options)
+        await ensure_writable(self.options, repository)
         origin = origin_of(principal, request_id)
         async with self._lock(record.id):
             await self._write_within_quota(record, body, start, length, origin)
@@ -171,7 +171,7 @@ class UploadService:
         session stays as it was."""
         expected = parse_digest(digest)
         record = await self.find(principal, repository, upload_id)
-        await ensure_writable(self.options)
+        await ensure_writable(self.options, repository)
         origin = origin_of(principal, request_id, request)
         async with self._lock(record.id):
             if start is not None and start != (stored := await self.offset(record)):
@@ -264,7 +264,7 @@ class UploadService:
 
     async def _check_push(self, principal: Principal, repository: str) -> None:
         validate_name(repository)
-        await ensure_writable(self.options)
+        await ensure_writable(self.options, repository)
         self.policy.require(principal, Action.PUSH, repository)
 
     async def _link_within_quota(self, repository: str, mounted: MountedBlob) -> BlobRecord | None:

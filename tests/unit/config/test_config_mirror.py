@@ -62,3 +62,73 @@ def test_the_mirror_example_loads() -> None:
     settings = load_settings(str(example), {})
     assert settings.proxy.remoteurl == "https://registry-1.docker.io"
     assert settings.dockyard.mirror.staleness_seconds == 24 * 3600
+
+
+def _upstreams(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "config.yml"
+    path.write_text("version: 0.1\ndockyard:\n  mirror:\n    upstreams:\n" + body)
+    return path
+
+
+HUB = "      - {name: hub, prefix: hub, url: 'https://registry-1.docker.io'"
+
+
+def test_upstreams_under_prefixes_load(tmp_path: Path) -> None:
+    path = _upstreams(
+        tmp_path,
+        f"{HUB}, namespaces: [docker.io], breaker: {{failures: 2, cooldown: 1m}}}}\n"
+        "      - {name: quay, prefix: mirrors/quay, url: 'https://quay.io', remoteprefix: org,"
+        " username: u, password: p, tagttl: 10m}\n",
+    )
+    mirror = load_settings(str(path), {}).dockyard.mirror
+    hub, quay = mirror.upstreams
+    assert hub.namespaces == ["docker.io"] and hub.breaker is not None
+    assert hub.breaker.failures == 2 and hub.breaker.cooldown_seconds == 60
+    assert quay.prefix == "mirrors/quay" and quay.remoteprefix == "org" and quay.tagttl == "10m"
+
+
+@pytest.mark.parametrize(
+    ("entries", "why"),
+    [
+        (f"{HUB}, extra: 1}}\n", "unknown key dockyard.mirror.upstreams[0].extra"),
+        ("      - {name: Hub, prefix: hub, url: 'https://h.example'}\n", ".name"),
+        ("      - {name: hub, prefix: Hub, url: 'https://h.example'}\n", ".prefix"),
+        ("      - {name: hub, prefix: 'a//b', url: 'https://h.example'}\n", ".prefix"),
+        ("      - {name: hub, prefix: hub, url: 'https://h.example/v2'}\n", ".url"),
+        ("      - {name: hub, prefix: hub, url: 'https://u:p@h.example'}\n", "username/password"),
+        (f"{HUB}, username: me}}\n", "set together"),
+        (f"{HUB}, staleness: later}}\n", ".staleness"),
+        (f"{HUB}, namespaces: ['docker io']}}\n", ".namespaces[0]"),
+        (f"{HUB}, breaker: {{failures: 0}}}}\n", ".breaker.failures"),
+        (f"{HUB}}}\n{HUB}}}\n", 'two upstreams are named "hub"'),
+        (f"{HUB}}}\n      - {{name: b, prefix: hub/sub, url: 'https://b.example'}}\n", "overlap"),
+        (
+            f"{HUB}, namespaces: [docker.io]}}\n"
+            "      - {name: b, prefix: b, url: 'https://b.example', namespaces: [DOCKER.IO]}\n",
+            'namespace "DOCKER.IO"',
+        ),
+    ],
+)
+def test_bad_upstreams_are_refused(tmp_path: Path, entries: str, why: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(str(_upstreams(tmp_path, entries)), {})
+    assert why in str(info.value)
+
+
+def test_the_breaker_of_the_single_upstream_is_configurable() -> None:
+    env = {"REGISTRY_DOCKYARD_MIRROR_BREAKER_FAILURES": "7"}
+    assert load_settings(None, env).dockyard.mirror.breaker.failures == 7
+    bad = {"REGISTRY_DOCKYARD_MIRROR_BREAKER_COOLDOWN": "0s"}
+    assert "dockyard.mirror.breaker.cooldown" in _error(bad)
+
+
+def test_proxy_exec_is_checked() -> None:
+    base = {"REGISTRY_PROXY_REMOTEURL": "https://registry-1.docker.io"}
+    ok = load_settings(None, base | {"REGISTRY_PROXY_EXEC_COMMAND": "docker-credential-x"})
+    assert ok.proxy.exec == {"command": "docker-credential-x"}
+    assert "proxy.exec.command" in _error(base | {"REGISTRY_PROXY_EXEC_LIFETIME": "1h"})
+    bad_lifetime = {"REGISTRY_PROXY_EXEC_COMMAND": "h", "REGISTRY_PROXY_EXEC_LIFETIME": "soon"}
+    assert "proxy.exec.lifetime" in _error(base | bad_lifetime)
+    both = {"REGISTRY_PROXY_EXEC_COMMAND": "h", "REGISTRY_PROXY_USERNAME": "u",
+            "REGISTRY_PROXY_PASSWORD": "p"}  # fmt: skip
+    assert "not both" in _error(base | both)

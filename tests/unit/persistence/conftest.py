@@ -31,6 +31,7 @@ TABLES = (
     "quota_alerts",
     "event_cursors",
     "mirror_tags",
+    "mirror_upstreams",
     "event_deliveries",
     "delivery_cursors",
 )

@@ -12,6 +12,7 @@ import pytest
 from dockyard.persistence.records import NewManifest, ReferenceSizeError
 from dockyard.persistence.sql import Database, SqlMetadata
 from dockyard.persistence.sql.mirror_tags import SqlMirrorTags
+from dockyard.persistence.sql.mirror_upstreams import SqlMirrorUpstreams
 
 Run = Callable[[Awaitable[Any]], Any]
 
@@ -69,5 +70,27 @@ def test_tag_confirmations_keep_the_newest(run: Run, database: Database) -> None
         await tags.confirm("hub/alpine", "3.20", digest("b"), 150.0)  # the tag moved
         assert await tags.confirmed("hub/alpine", "3.20") == (digest("b"), 150.0)
         assert await tags.confirmed("hub/alpine", "edge") is None
+
+    run(main())
+
+
+def test_upstreams_added_at_run_time_are_unique_by_name_and_prefix(
+    run: Run, database: Database
+) -> None:
+    upstreams = SqlMirrorUpstreams(database)
+
+    async def main() -> None:
+        assert await upstreams.all_upstreams() == []
+        assert await upstreams.add_upstream("quay", "quay", '{"name": "quay"}', 1.0)
+        assert await upstreams.add_upstream("hub", "hub", '{"name": "hub"}', 2.0)
+        assert not await upstreams.add_upstream("hub", "other", "{}", 3.0)  # name taken
+        assert not await upstreams.add_upstream("other", "hub", "{}", 3.0)  # prefix taken
+        assert await upstreams.all_upstreams() == [
+            ("hub", '{"name": "hub"}'),
+            ("quay", '{"name": "quay"}'),
+        ]
+        assert await upstreams.remove_upstream("hub")
+        assert not await upstreams.remove_upstream("hub")
+        assert await upstreams.all_upstreams() == [("quay", '{"name": "quay"}')]
 
     run(main())

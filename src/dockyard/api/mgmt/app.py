@@ -34,6 +34,7 @@ from dockyard.api.http import (
 )
 from dockyard.api.identity_authn import IdentityAuthenticator
 from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, supplychain, webhooks
+from dockyard.api.mgmt import mirrors as mirrors_api
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt import trust as trust_api
 from dockyard.api.mgmt.browsers import check_browser_request
@@ -48,6 +49,7 @@ from dockyard.services.lifecycle_admin import LifecycleAdmin
 from dockyard.services.supplychain.sboms import SupplyChainService
 from dockyard.services.system_settings import SystemSettingsService
 from dockyard.services.trust.policies import TrustPolicies
+from dockyard.services.upstream.admin import MirrorAdmin
 from dockyard.services.webhooks.service import WebhookService
 
 log = logging.getLogger("dockyard.api")
@@ -64,6 +66,7 @@ def build_router(
     supply_chain: SupplyChainService | None = None,
     *,
     trust: TrustPolicies | None = None,
+    mirror_admin: MirrorAdmin | None = None,
 ) -> Router:
     return Router(
         [
@@ -76,6 +79,7 @@ def build_router(
             *(webhooks.endpoints(hooks) if hooks is not None else []),
             *supplychain.endpoints(supply_chain),
             *trust_api.endpoints(trust),
+            *mirrors_api.endpoints(mirror_admin),
         ]
     )
 
@@ -93,10 +97,13 @@ class ManagementApi:
         ids: RequestIds | None = None,
         supply_chain: SupplyChainService | None = None,  # inventories and SBOMs
         trust: TrustPolicies | None = None,  # signature trust policies
+        mirror_admin: MirrorAdmin | None = None,  # the cache's upstreams (/mirrors)
     ) -> None:
         self.services = services
         self.authenticator = authenticator
-        self.router = build_router(services, admin, system, hooks, supply_chain, trust=trust)
+        self.router = build_router(
+            services, admin, system, hooks, supply_chain, trust=trust, mirror_admin=mirror_admin
+        )
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
         self.access_log = access_log
         self.ids = ids or RequestIds()

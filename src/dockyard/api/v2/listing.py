@@ -8,6 +8,7 @@ import msgspec
 
 from dockyard.api.context import Context
 from dockyard.api.http import Headers, respond
+from dockyard.api.v2.mirror_route import mirror_for
 from dockyard.core import mediatypes as mt
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.listing import Page
@@ -49,10 +50,11 @@ async def tags(ctx: Context, params: dict[str, str]) -> None:
     n = _page_size(ctx)
     last = ctx.request.param("last") or ""
     headers = [*ctx.base_headers(), JSON]
-    if ctx.registry.mirror is None:
+    mirror = await mirror_for(ctx, name)
+    if mirror is None:
         page = await ctx.registry.listing.tags(ctx.principal, name, n, last)
     else:  # the upstream's list (the cached tags, with a Warning, when it is down)
-        proxied = await ctx.registry.mirror.manifests.tag_list(ctx.principal, name, n, last)
+        proxied = await mirror.manifests.tag_list(ctx.principal, name, n, last)
         page = proxied.page
         if proxied.warning:
             headers.append((b"warning", proxied.warning.encode()))
@@ -63,7 +65,8 @@ async def tags(ctx: Context, params: dict[str, str]) -> None:
 async def referrers(ctx: Context, params: dict[str, str]) -> None:
     name = ctx.repository = params["name"]
     artifact_type = ctx.request.param("artifactType")
-    source = ctx.registry.mirror.manifests if ctx.registry.mirror else ctx.registry.listing
+    mirror = await mirror_for(ctx, name)
+    source = mirror.manifests if mirror else ctx.registry.listing
     body = await source.referrers(ctx.principal, name, params["digest"], artifact_type)
     headers = ctx.base_headers()
     headers.append((b"content-type", mt.OCI_INDEX.encode()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dockyard.api.context import Context
 from dockyard.api.errors import API_VERSION_HEADER
 from dockyard.api.http import respond
+from dockyard.api.v2.mirror_route import mirror_for
 from dockyard.api.v2.quota import quota_warning
 
 
@@ -12,7 +13,7 @@ async def get(ctx: Context, params: dict[str, str]) -> None:
     """GET and HEAD (the same headers, no body): the registry's hottest request, so the
     header list is built in one go from pre-encoded parts."""
     name = ctx.repository = params["name"]
-    mirror = ctx.registry.mirror
+    mirror = await mirror_for(ctx, name)
     warning: list[tuple[bytes, bytes]] = []
     if mirror is None:
         record, admission = await ctx.registry.manifests.get_admitted(
@@ -27,6 +28,14 @@ async def get(ctx: Context, params: dict[str, str]) -> None:
     else:
         proxied = await mirror.manifests.get(ctx.principal, name, params["reference"])
         record = proxied.record
+        ctx.registry.manifests.note_pull(
+            ctx.principal,
+            name,
+            params["reference"],
+            record,
+            download=ctx.request.method == "GET",
+            request_id=ctx.request_id,
+        )
         if proxied.warning:
             warning.append((b"warning", proxied.warning.encode()))
     digest = record.digest.encode()

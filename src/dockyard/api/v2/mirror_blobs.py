@@ -1,7 +1,9 @@
-"""Blob GET/HEAD on a pull-through cache (``proxy.remoteurl``); other registries: blobs.get.
+"""Blob GET/HEAD on a pull-through cache (``proxy.remoteurl``, a cache prefix); others:
+blobs.get.
 
 A cached blob is served as any stored blob; a live download is streamed as it arrives (the
-connection is aborted, never completed, when the download fails its digest check); a relayed
+connection is aborted, never completed, when the download fails its digest check; a download
+that fails before its first bytes arrived is answered 503 ``UNAVAILABLE``); a relayed
 upstream answer (HEAD, a Range request's 206) is passed through with only its length and
 range headers.
 """
@@ -13,6 +15,7 @@ import httpx
 from dockyard.api.context import Context
 from dockyard.api.http import send_body, send_start
 from dockyard.api.v2 import blobs
+from dockyard.api.v2.mirror_route import mirror_for
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.upstream.blob_cache import CachedBlob, LiveBlob, RelayedBlob
 from dockyard.services.upstream.flight import FlightFailedError
@@ -21,7 +24,7 @@ RELAYED_HEADERS = ("content-length", "content-range")
 
 
 async def get(ctx: Context, params: dict[str, str]) -> None:
-    mirror = ctx.registry.mirror
+    mirror = await mirror_for(ctx, params["name"])
     if mirror is None:
         await blobs.get(ctx, params)
         return
@@ -51,9 +54,15 @@ async def _live(ctx: Context, answer: LiveBlob, head: bool, ranged: str) -> None
                 headers.append((b"content-range", range_text.encode()))
         if length is not None:
             headers.append((b"content-length", str(length).encode()))
+        chunks = None if head else answer.reader.chunks(start, length)
+        # the first bytes before the status: a download failing before it sent anything is
+        # answered 503 with an error body instead of an aborted 200
+        first = b"" if chunks is None else await anext(chunks, b"")
         await send_start(ctx.send, status, headers)
-        if not head:
-            async for chunk in answer.reader.chunks(start, length):
+        if first:
+            await send_body(ctx.send, first, more=True)
+        if chunks is not None:
+            async for chunk in chunks:
                 await send_body(ctx.send, chunk, more=True)
         await send_body(ctx.send, b"")
     except FlightFailedError as exc:

@@ -28,7 +28,11 @@ from dockyard.persistence.sql.lifecycle_schema import (
     reservations_migration,
 )
 from dockyard.persistence.sql.migrations import Migration, Plan, Step, plan, up_script
-from dockyard.persistence.sql.mirror_schema import mirror_migration
+from dockyard.persistence.sql.mirror_schema import (
+    MIRROR_UPSTREAMS_DOWNGRADE,
+    mirror_migration,
+    mirror_upstreams_migration,
+)
 from dockyard.persistence.sql.outbox_schema import outbox_migration
 from dockyard.persistence.sql.supplychain_schema import (
     SUPPLY_CHAIN_DOWNGRADE,
@@ -142,6 +146,8 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(trust_migration("postgres"), TRUST_DOWNGRADE),
     # outbox consumers' positions in (txid, sequence) order, as the delivery engine's
     Migration(consumer_positions_migration("postgres"), CONSUMER_POSITIONS_DOWNGRADE),
+    # the pull-through cache's upstreams added at run time (docs/mirror.md)
+    Migration(mirror_upstreams_migration("postgres"), MIRROR_UPSTREAMS_DOWNGRADE),
 )
 
 _CREATE_VERSION_TABLE = f"""

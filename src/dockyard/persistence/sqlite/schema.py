@@ -19,7 +19,11 @@ from dockyard.persistence.sql.lifecycle_schema import (
     reservations_migration,
 )
 from dockyard.persistence.sql.migrations import Migration, Step
-from dockyard.persistence.sql.mirror_schema import mirror_migration
+from dockyard.persistence.sql.mirror_schema import (
+    MIRROR_UPSTREAMS_DOWNGRADE,
+    mirror_migration,
+    mirror_upstreams_migration,
+)
 from dockyard.persistence.sql.outbox_schema import outbox_migration
 from dockyard.persistence.sql.supplychain_schema import (
     SUPPLY_CHAIN_DOWNGRADE,
@@ -128,4 +132,6 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(trust_migration("sqlite"), TRUST_DOWNGRADE),
     # outbox consumers' positions in (txid, sequence) order, as the delivery engine's
     Migration(consumer_positions_migration("sqlite"), CONSUMER_POSITIONS_DOWNGRADE),
+    # the pull-through cache's upstreams added at run time (docs/mirror.md)
+    Migration(mirror_upstreams_migration("sqlite"), MIRROR_UPSTREAMS_DOWNGRADE),
 )

@@ -7,6 +7,9 @@ and stops asking a failing upstream for a while (``breaker.py``). ``auth.py`` pa
 challenges and keeps tokens. ``flight.py`` is the single-flight
 fan-out of one blob download to every client waiting for it; ``proxy.py`` is the cache itself
 (manifests, tags, blobs, referrers); ``tags.py`` remembers when a tag was last revalidated.
+``specs.py`` says what one upstream is (URL, prefix, name mapping, credentials),
+``routing.py`` which upstream's cache serves a repository (configured and stored upstreams),
+``admin.py`` adds and removes upstreams at run time (``/api/v1/mirrors``).
 
 May import core, auth, config types, services (blobs, publishing, telemetry), the storage
 protocol and persistence protocols; never a concrete driver or store.

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -71,6 +73,7 @@ class MirrorBlobs:
         telemetry: Telemetry,
         *,
         spool_dir: str | None = None,
+        remote: Callable[[str], str] = str,
     ) -> None:
         self.upstream = upstream
         self.blobs = blobs
@@ -79,6 +82,7 @@ class MirrorBlobs:
         self.telemetry = telemetry
         self.spool_dir = spool_dir
         self.label = upstream.config.name
+        self.remote = remote  # the upstream's name for a local repository
         self._flights: dict[tuple[str, str], asyncio.Future[Flight]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -155,8 +159,9 @@ class MirrorBlobs:
         self, method: str, repository: str, digest: Digest, headers: dict[str, str]
     ) -> httpx.Response:
         try:
+            remote = self.remote(repository)
             response = await self.upstream.open(
-                method, f"/v2/{repository}/blobs/{digest.text}", repository, headers
+                method, f"/v2/{remote}/blobs/{digest.text}", remote, headers
             )
         except UpstreamError as error:
             self.telemetry.count("mirror_errors", upstream=self.label, kind=error_kind(error))
@@ -196,21 +201,37 @@ class MirrorBlobs:
     async def _store(
         self, flight: Flight, response: httpx.Response, digest: Digest, upload_id: str
     ) -> int:
-        """Spool, hash and write the upstream's bytes; the size, once they verified."""
+        """Spool, hash and write the upstream's bytes; the size, once they verified.
+
+        The network's small chunks are gathered into batches of ``WRITE_BATCH``; each batch is
+        hashed and spooled on a worker thread while it is written to storage (hashlib and
+        the writes release the GIL) and while the next batch is received: one batch in
+        flight, so the event loop keeps receiving and serving readers.
+        """
         hasher = new_hasher(digest.algorithm)
         writer = await self.storage.writer(upload_path(upload_id), append=False)
+        absorbing: asyncio.Task[int] | None = None  # the previous batch, still being written
         try:
-            batch = bytearray()
-            async for chunk in response.aiter_bytes():
-                flight.append(chunk)  # raises past the announced size
-                hasher.update(chunk)
-                batch += chunk
-                if len(batch) >= WRITE_BATCH:
-                    await _write(writer, batch)
-                self.telemetry.count("mirror_bytes_fetched", len(chunk), upstream=self.label)
-            await _write(writer, batch)
+            pending: list[bytes] = []
+            gathered = received = 0
+            async for chunk in response.aiter_raw():
+                received += len(chunk)
+                if flight.size is not None and received > flight.size:
+                    raise ValueError(f"the upstream sent more than the {flight.size} bytes")
+                pending.append(chunk)
+                gathered += len(chunk)
+                if gathered >= WRITE_BATCH:
+                    await self._absorbed(absorbing)
+                    absorbing = asyncio.ensure_future(_absorb(flight, hasher, writer, pending))
+                    pending, gathered = [], 0
+            await self._absorbed(absorbing)
+            absorbing = None
+            await self._absorbed(asyncio.ensure_future(_absorb(flight, hasher, writer, pending)))
             await writer.flush()
         finally:
+            if absorbing is not None and not absorbing.done():
+                absorbing.cancel()
+                await asyncio.gather(absorbing, return_exceptions=True)
             await writer.close()
         if flight.size is not None and flight.written != flight.size:
             raise ValueError(f"truncated: {flight.written} of {flight.size} bytes")
@@ -218,14 +239,30 @@ class MirrorBlobs:
             raise ValueError("the bytes do not match the digest")
         return flight.written
 
+    async def _absorbed(self, absorbing: asyncio.Task[int] | None) -> None:
+        """Wait for a batch being hashed, spooled and written; count its bytes."""
+        if absorbing is not None:
+            size = await absorbing
+            self.telemetry.count("mirror_bytes_fetched", size, upstream=self.label)
+
     def _count(self, name: str) -> None:
         self.telemetry.count(name, upstream=self.label, kind="blob")
 
 
-async def _write(writer: FileWriter, batch: bytearray) -> None:
-    if batch:
-        await writer.write(bytes(batch))
-        batch.clear()
+async def _absorb(flight: Flight, hasher: Any, writer: FileWriter, pending: list[bytes]) -> int:
+    """Hash and spool one batch on a worker thread while storage writes it; then show it to
+    the readers."""
+    if not pending:
+        return 0
+    data = pending[0] if len(pending) == 1 else b"".join(pending)
+
+    def hash_and_spool() -> None:
+        hasher.update(data)
+        flight.spool(data)
+
+    await asyncio.gather(asyncio.to_thread(hash_and_spool), writer.write(data))
+    flight.advance(len(data))
+    return len(data)
 
 
 def _length(response: httpx.Response) -> int | None:

@@ -21,18 +21,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 import msgspec
 
 from dockyard.services.outbound.guard import OutboundPolicy, OutboundRefusedError, check_url
 from dockyard.services.upstream.auth import Challenge, TokenCache, parse_challenge, pull_scope
 from dockyard.services.upstream.breaker import CircuitBreaker
+from dockyard.services.upstream.helper import HelperCredentials, HelperError
 
 RETRY_DELAYS = (0.2, 0.5)  # after a failed connection; then the upstream counts as down
 MAX_REDIRECTS = 5
 MAX_ANSWER = 4 * 1024 * 1024  # a manifest's limit (DESIGN.md); tag lists and indexes are smaller
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 log = logging.getLogger("dockyard.upstream")
+# httpcore reads a response 64 KiB at a time; a blob streamed from an upstream spends most of
+# its CPU on those reads (h11 events, anyio calls). Asking for up to 1 MiB lets each read take
+# what the socket holds (asyncio hands over at most 256 KiB): a few times fewer reads per
+# blob. Process-wide (httpcore has no per-client setting); harmless to other httpx users.
+httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,9 @@ class UpstreamConfig:
     username: str = ""
     password: str = ""
     timeout: float = 30.0
+    breaker_failures: int = 3  # in a row, to open the circuit (breaker.py)
+    breaker_cooldown: float = 10.0  # seconds it then stays open
+    helper: HelperCredentials | None = None  # proxy.exec: credentials instead of the pair
 
     @property
     def name(self) -> str:
@@ -85,8 +95,9 @@ class UpstreamClient:
     ) -> None:
         self.config = config
         self.tokens = TokenCache()
-        self.breaker = CircuitBreaker()
+        self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown)
         self._basic = False  # the upstream answered a Basic challenge: send credentials
+        self._username, self._password = config.username, config.password
         self._bearer: Challenge | None = None  # the last bearer challenge (realm, service)
         timeout = httpx.Timeout(config.timeout)
         self.http = httpx.AsyncClient(
@@ -103,6 +114,7 @@ class UpstreamClient:
         its body still to be read (``aread``/``aiter_bytes``; the caller closes it). Answers
         one auth challenge; raises UpstreamError for 429, 5xx, refusals and network failures."""
         self._refuse_while_open()
+        await self._current_credentials()
         try:
             response = await self._authorized(method, path, repository, dict(headers or {}))
             _raise_for_trouble(response)
@@ -160,12 +172,26 @@ class UpstreamClient:
             response.status_code, headers=response.headers, content=body, request=response.request
         )
 
+    async def _current_credentials(self) -> None:
+        """The credential helper's answer (proxy.exec), when there is one; tokens fetched
+        with older credentials are dropped when they change."""
+        if self.config.helper is None:
+            return
+        try:
+            pair = await self.config.helper.current()
+        except HelperError as exc:
+            log.warning("%s", exc)
+            raise UpstreamUnavailableError(str(exc)) from None
+        if pair != (self._username, self._password):
+            self._username, self._password = pair
+            self.tokens = TokenCache()
+
     def _auth_header(self, scope: str) -> dict[str, str]:
         token = self.tokens.get(scope)
         if token is not None:
             return {"Authorization": f"Bearer {token}"}
-        if self._basic and self.config.username:
-            pair = f"{self.config.username}:{self.config.password}".encode()
+        if self._basic and self._username:
+            pair = f"{self._username}:{self._password}".encode()
             return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
         return {}
 
@@ -211,7 +237,7 @@ class UpstreamClient:
         if challenge is None:
             return False
         if challenge.scheme == "basic":
-            if self._basic or not self.config.username:
+            if self._basic or not self._username:
                 return False
             self._basic = True
             return True
@@ -229,8 +255,8 @@ class UpstreamClient:
             params["service"] = challenge.params["service"]
         url = str(httpx.URL(challenge.realm).copy_merge_params(params))
         headers: dict[str, str] = {}
-        if self.config.username:
-            pair = f"{self.config.username}:{self.config.password}".encode()
+        if self._username:
+            pair = f"{self._username}:{self._password}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         response = await self._send_once("GET", url, headers)
         try:

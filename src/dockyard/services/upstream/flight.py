@@ -58,6 +58,20 @@ class Flight:
             view = view[done:]
         self._wake()
 
+    def spool(self, data: bytes) -> None:
+        """Write ``data`` after what readers can see, without showing it yet: safe on a
+        worker thread while the event loop serves readers; :meth:`advance` shows it."""
+        view, offset = memoryview(data), self.written
+        while view:
+            done = os.pwrite(self._fd, view, offset)
+            offset += done
+            view = view[done:]
+
+    def advance(self, length: int) -> None:
+        """``length`` bytes spooled by :meth:`spool` are there: wake the readers."""
+        self.written += length
+        self._wake()
+
     def verified(self) -> None:
         self.state = "verified"
         self.size = self.written

@@ -12,6 +12,7 @@ client gets 503 (or 429 with ``Retry-After``). Blobs are :mod:`blob_cache`'s.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -77,6 +78,7 @@ class MirrorManifests:
         telemetry: Telemetry,
         options: MirrorOptions,
         tags: TagChecks,
+        remote: Callable[[str], str] = str,
     ) -> None:
         self.upstream = upstream
         self.metadata = metadata
@@ -86,6 +88,7 @@ class MirrorManifests:
         self.options = options
         self.tags = tags
         self.label = upstream.config.name
+        self.remote = remote  # the upstream's name for a local repository
 
     # manifests ---------------------------------------------------------------------------
 
@@ -103,7 +106,7 @@ class MirrorManifests:
             self._count("mirror_hits", "manifest")
             return local
         self._count("mirror_misses", "manifest")
-        response = await self._call("GET", f"/v2/{repository}/manifests/{digest}", repository)
+        response = await self._call("GET", f"manifests/{digest}", repository)
         if response.status_code != 200:
             raise _unknown_manifest(digest)
         return await self._store(repository, response, digest, ())
@@ -129,8 +132,7 @@ class MirrorManifests:
             self._count("mirror_hits", "manifest")
             return Proxied(known)
         self._count("mirror_misses", "manifest")
-        path = f"/v2/{repository}/manifests/{current or tag}"
-        response = await self._call("GET", path, repository)
+        response = await self._call("GET", f"manifests/{current or tag}", repository)
         if response.status_code != 200:
             raise _unknown_manifest(tag)
         record = await self._store(repository, response, current, (tag,))
@@ -140,8 +142,7 @@ class MirrorManifests:
     async def _upstream_digest(self, repository: str, tag: str) -> str:
         """The digest the upstream's tag names now ("" when its HEAD does not say);
         MANIFEST_UNKNOWN when the upstream has no such tag."""
-        path = f"/v2/{repository}/manifests/{tag}"
-        response = await self.upstream.fetch("HEAD", path, repository, {"Accept": ACCEPT})
+        response = await self._fetch("HEAD", f"manifests/{tag}", repository, {"Accept": ACCEPT})
         if response.status_code == 404:
             raise _unknown_manifest(tag)
         if response.status_code != 200:
@@ -214,9 +215,9 @@ class MirrorManifests:
         validate_name(repository)
         self.policy.require(principal, Action.PULL, repository)
         query = {key: value for key, value in (("n", n), ("last", last)) if value not in (None, "")}
-        path = f"/v2/{repository}/tags/list" + (f"?{urlencode(query)}" if query else "")
+        path = "tags/list" + (f"?{urlencode(query)}" if query else "")
         try:
-            response = await self.upstream.fetch("GET", path, repository)
+            response = await self._fetch("GET", path, repository)
         except UpstreamError as error:
             self._error(error)
             if isinstance(error, UpstreamUnavailableError | UpstreamThrottledError):
@@ -236,9 +237,7 @@ class MirrorManifests:
         self.policy.require(principal, Action.PULL, repository)
         query = f"?{urlencode({'artifactType': artifact_type})}" if artifact_type else ""
         try:
-            response = await self.upstream.fetch(
-                "GET", f"/v2/{repository}/referrers/{subject}{query}", repository
-            )
+            response = await self._fetch("GET", f"referrers/{subject}{query}", repository)
         except UpstreamError as error:
             self._error(error)
             response = None
@@ -248,9 +247,16 @@ class MirrorManifests:
 
     # helpers -------------------------------------------------------------------------------
 
-    async def _call(self, method: str, path: str, repository: str) -> httpx.Response:
+    async def _fetch(
+        self, method: str, suffix: str, repository: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """``method /v2/<the upstream's name for repository>/<suffix>``."""
+        remote = self.remote(repository)
+        return await self.upstream.fetch(method, f"/v2/{remote}/{suffix}", remote, headers)
+
+    async def _call(self, method: str, suffix: str, repository: str) -> httpx.Response:
         try:
-            return await self.upstream.fetch(method, path, repository, {"Accept": ACCEPT})
+            return await self._fetch(method, suffix, repository, {"Accept": ACCEPT})
         except UpstreamError as error:
             self._error(error)
             raise registry_error(error) from None
