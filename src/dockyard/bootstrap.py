@@ -42,10 +42,13 @@ from dockyard.config import Settings, parse_duration
 from dockyard.config.health import storage_health
 from dockyard.config.validation import index_completeness
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata, SqlOutbox
+from dockyard.persistence.sql.browse import SqlBrowse
 from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
 from dockyard.persistence.sql.supplychain import SqlSupplyChain
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.blobs import BlobService
+from dockyard.services.browse.service import BrowseService
+from dockyard.services.catalog import VisibleCatalog
 from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.events import EventReader
 from dockyard.services.gc import GarbageCollector
@@ -71,6 +74,7 @@ from dockyard.supervision import (
     stop_app_when_drain_is_over,
     watch_parent,
 )
+from dockyard.ui.app import UiOptions
 
 if TYPE_CHECKING:  # redis-py loads only when Redis is configured
     from dockyard.cache.redis import RedisOptions
@@ -289,8 +293,14 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     if registry.mirror is not None:
         registry.shutdown = _closing(registry.mirror.aclose, registry.shutdown)
     registry.supply_chain = build_supply_chain(registry, storage, database)
+    registry.browse = build_browse(registry, metadata, database)
     registry.background = build_runner(settings, registry, database, metrics)  # built last
     return registry
+
+
+def build_browse(registry: Registry, metadata: SqlMetadata, database: Database) -> BrowseService:
+    catalog = VisibleCatalog(metadata, SqlRepositoryCatalog(database))
+    return BrowseService(metadata, SqlBrowse(database), registry.policy, registry.blobs, catalog)
 
 
 def _closing(
@@ -347,6 +357,12 @@ def api_options(settings: Settings) -> ApiOptions:
         trusted_proxies=tuple(settings.dockyard.trustedproxies),
         body_timeout=settings.dockyard.uploads.body_timeout_seconds,
         run_jobs=settings.dockyard.jobs.runinserve,
+        ui=UiOptions(
+            enabled=settings.dockyard.ui.enabled,
+            session_lifetime=settings.dockyard.ui.lifetime_seconds,
+            idle_timeout=settings.dockyard.ui.idle_seconds,
+            token_only=settings.auth.token is not None,
+        ),
     )
 
 

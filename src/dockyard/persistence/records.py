@@ -93,3 +93,17 @@ class UploadRecord:
     last_activity: float
     client: str = ""  # whose session counts against dockyard.uploads.sessionsperclient
     attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TagDetail:
+    """A tag with its manifest, for listings that show sizes and platforms (the web UI)."""
+
+    tag: str
+    digest: str
+    media_type: str
+    artifact_type: str | None
+    content: bytes
+    tagged_at: float  # when the tag last moved
+    pushed_at: float  # when the manifest was first pushed to the repository
+    pulled_at: float | None

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from dockyard.auth.htpasswd import HtpasswdFile
     from dockyard.auth.policy import AccessPolicy
     from dockyard.services.blobs import BlobService
+    from dockyard.services.browse.service import BrowseService
     from dockyard.services.events import EventReader
     from dockyard.services.events.deliveries import DeliveryHistory
     from dockyard.services.events.engine import DeliveryEngine
@@ -85,3 +86,4 @@ class Registry:
     delivery: DeliveryEngine | None = None  # sends events to their subscriptions
     deliveries: DeliveryHistory | None = None  # the delivery history, dead letters, replay
     supply_chain: SupplyChainService | None = None  # inventories, SBOMs (docs/supply-chain.md)
+    browse: BrowseService | None = None  # tags with sizes, artifact details (web UI, /api/v1)

@@ -1,0 +1,68 @@
+"""One request to the UI as the pages see it: the request, its session and principal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+from dockyard.api.http import Request
+from dockyard.auth.principal import Principal
+from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.ui.sessions import Session
+
+FORM_LIMIT = 16 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclass(slots=True)
+class Visit:
+    request: Request
+    principal: Principal
+    session: Session | None
+    client: str
+    form: dict[str, str] = field(default_factory=dict)
+    csrf: str = ""  # the token every form of the page carries
+    set_cookies: list[str] = field(default_factory=list)
+
+    def query(self, name: str) -> str:
+        return (self.request.param(name) or "").strip()
+
+    @property
+    def partial(self) -> bool:
+        """An htmx request: answer with the fragment only."""
+        return self.request.headers.get("hx-request") == "true"
+
+    @property
+    def host(self) -> str:
+        """The registry as this browser reaches it (for pull commands)."""
+        headers = self.request.headers
+        forwarded = (headers.get("x-forwarded-host") or "").split(",")[0].strip()
+        return forwarded or headers.get("host", "localhost")
+
+    @property
+    def secure(self) -> bool:
+        scheme = self.request.scope.get("scheme", "http")
+        forwarded = (self.request.headers.get("x-forwarded-proto") or "").strip().lower()
+        return scheme == "https" or forwarded == "https"
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An URL-encoded form body (at most 16 KiB), one value per field."""
+    kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if kind != FORM_TYPE:
+        raise RegistryError(ErrorCode.UNSUPPORTED, f"the body must be {FORM_TYPE}", status=415)
+    declared = request.content_length()
+    if declared is not None and declared > FORM_LIMIT:
+        raise RegistryError(ErrorCode.BAD_REQUEST, "form too large", status=413)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > FORM_LIMIT:
+            raise RegistryError(ErrorCode.BAD_REQUEST, "form too large", status=413)
+        parts.append(chunk)
+    try:
+        text = b"".join(parts).decode("utf-8")
+    except UnicodeDecodeError:
+        raise RegistryError(ErrorCode.BAD_REQUEST, "the form is not UTF-8") from None
+    return {key: values[0] for key, values in parse_qs(text, keep_blank_values=True).items()}
