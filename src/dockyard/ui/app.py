@@ -120,7 +120,7 @@ class UiApp:
             session = None
         if principal is None:
             principal = await self.ctx.signin.anonymous(client)
-        visit = Visit(request, principal, session, client)
+        visit = Visit(request, principal, session, client, can_sign_in=self.ctx.signin.available)
         if cookie and visit.session is None:
             visit.set_cookies.append(account.expired_cookie(SESSION_COOKIE, visit))
         visit.csrf = session.csrf if session is not None else self._form_token(visit)

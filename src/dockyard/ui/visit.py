@@ -22,6 +22,7 @@ class Visit:
     client: str
     form: dict[str, str] = field(default_factory=dict)
     csrf: str = ""  # the token every form of the page carries
+    can_sign_in: bool = False  # whether a password can sign anyone in here
     set_cookies: list[str] = field(default_factory=list)
 
     def query(self, name: str) -> str:
