@@ -86,4 +86,3 @@ def push_index(client: httpx.Client, repo: str, tag: str) -> tuple[bytes, list[I
                           headers={"Content-Type": OCI_INDEX})  # fmt: skip
     assert response.status_code == 201, response.text
     return index, images
-

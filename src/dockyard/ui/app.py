@@ -64,6 +64,10 @@ ROUTES: dict[tuple[str, str], Handler] = {
 NONCE_MAX = 64
 
 
+class FormRefusedError(Exception):
+    """A form posted from another origin or without the right CSRF token (403)."""
+
+
 def serves(path: str) -> bool:
     return path in ("/", "") or path.startswith(PREFIX) or path == "/ui"
 
@@ -107,6 +111,8 @@ class UiApp:
             page = await handler(self.ctx, visit)
         except RegistryError as error:
             page = self._refusal(visit, error)
+        except FormRefusedError as refused:
+            page = self._error_page(visit, 403, "Form refused", str(refused))
         page.headers += [("set-cookie", cookie) for cookie in visit.set_cookies]
         return page
 
@@ -136,7 +142,7 @@ class UiApp:
 
     async def _check_form(self, visit: Visit) -> None:
         if not is_same_origin(visit.request):
-            raise RegistryError(ErrorCode.DENIED, "cross-origin form refused")
+            raise FormRefusedError("A form sent from another site is refused.")
         visit.form = await read_form(visit.request)
         token = visit.form.get("csrf", "")
         if visit.session is not None:
@@ -144,7 +150,8 @@ class UiApp:
                 return
         elif self.ctx.sessions.form_token_matches(_cookie(visit.request, FORM_COOKIE), token):
             return
-        raise RegistryError(ErrorCode.DENIED, "the form is stale or was not sent by this site")
+        raise FormRefusedError("The form is out of date or was not sent by this site: reload the "
+                               "page and try again.")  # fmt: skip
 
     def _static(self, name: str) -> Page:
         found = self.static.get(name)

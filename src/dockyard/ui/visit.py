@@ -50,9 +50,11 @@ class Visit:
 async def read_form(request: Request) -> dict[str, str]:
     """An URL-encoded form body (at most 16 KiB), one value per field."""
     kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    declared = request.content_length()
+    if not kind and not declared and "transfer-encoding" not in request.headers:
+        return {}  # no body at all: an empty form
     if kind != FORM_TYPE:
         raise RegistryError(ErrorCode.UNSUPPORTED, f"the body must be {FORM_TYPE}", status=415)
-    declared = request.content_length()
     if declared is not None and declared > FORM_LIMIT:
         raise RegistryError(ErrorCode.BAD_REQUEST, "form too large", status=413)
     parts: list[bytes] = []
