@@ -3,7 +3,10 @@
   "use strict";
   function announce(text) {
     var status = document.getElementById("status");
-    if (status) { status.textContent = text; }
+    if (!status) { return; }
+    status.textContent = text;
+    window.clearTimeout(announce.timer);
+    announce.timer = window.setTimeout(function () { status.textContent = ""; }, 4000);
   }
   function copyFrom(input) {
     input.focus();
