@@ -45,6 +45,7 @@ from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata, Sql
 from dockyard.persistence.sql.browse import SqlBrowse
 from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
 from dockyard.persistence.sql.supplychain import SqlSupplyChain
+from dockyard.persistence.sql.ui_sessions import SqlUiSessions
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.blobs import BlobService
 from dockyard.services.browse.service import BrowseService
@@ -63,6 +64,7 @@ from dockyard.services.supplychain.inventory import InventoryBuilder
 from dockyard.services.supplychain.sboms import SupplyChainService
 from dockyard.services.telemetry import NO_TELEMETRY
 from dockyard.services.uploads import UploadService
+from dockyard.services.web_sessions import WebSessions
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.drivers.filesystem import FilesystemDriver
 from dockyard.storage.drivers.memory import MemoryDriver
@@ -294,6 +296,10 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         registry.shutdown = _closing(registry.mirror.aclose, registry.shutdown)
     registry.supply_chain = build_supply_chain(registry, storage, database)
     registry.browse = build_browse(registry, metadata, database)
+    registry.web_sessions = WebSessions(
+        SqlUiSessions(database), lifetime=settings.dockyard.ui.lifetime_seconds,
+        idle=settings.dockyard.ui.idle_seconds,
+    )  # fmt: skip
     registry.background = build_runner(settings, registry, database, metrics)  # built last
     return registry
 
@@ -359,8 +365,6 @@ def api_options(settings: Settings) -> ApiOptions:
         run_jobs=settings.dockyard.jobs.runinserve,
         ui=UiOptions(
             enabled=settings.dockyard.ui.enabled,
-            session_lifetime=settings.dockyard.ui.lifetime_seconds,
-            idle_timeout=settings.dockyard.ui.idle_seconds,
             token_only=settings.auth.token is not None,
         ),
     )

@@ -83,8 +83,9 @@ class RegistryApp:
         self.started_at = time.time()
         self.proxies = TrustedProxies.from_cidrs(options.trusted_proxies)
         self.ui: UiApp | None = None
-        if options.ui.enabled and registry.browse is not None:
-            self.ui = UiApp(registry, registry.browse, options.ui)
+        browse, sessions = registry.browse, registry.web_sessions
+        if options.ui.enabled and browse is not None and sessions is not None:
+            self.ui = UiApp(registry, browse, sessions, options.ui)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -107,3 +107,16 @@ class TagDetail:
     tagged_at: float  # when the tag last moved
     pushed_at: float  # when the manifest was first pushed to the repository
     pulled_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UiSessionRecord:
+    """A web UI session as stored: found by the SHA-256 of its id, never by the id itself."""
+
+    id_hash: str
+    subject: str
+    via: str
+    csrf: str
+    started_at: float
+    last_seen: float
+    expires_at: float

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.uploads import UploadService
     from dockyard.services.upstream.mirror import Mirror
+    from dockyard.services.web_sessions import WebSessions
     from dockyard.services.webhooks.service import WebhookService
 
 
@@ -87,3 +88,4 @@ class Registry:
     deliveries: DeliveryHistory | None = None  # the delivery history, dead letters, replay
     supply_chain: SupplyChainService | None = None  # inventories, SBOMs (docs/supply-chain.md)
     browse: BrowseService | None = None  # tags with sizes, artifact details (web UI, /api/v1)
+    web_sessions: WebSessions | None = None  # the web UI's sessions (docs/ui.md)

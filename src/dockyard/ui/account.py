@@ -13,8 +13,9 @@ import hmac
 from typing import TYPE_CHECKING
 
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.services.web_sessions import WebSession
 from dockyard.ui.render import Page, redirect
-from dockyard.ui.sessions import SESSION_COOKIE, Session
+from dockyard.ui.sessions import SESSION_COOKIE
 from dockyard.ui.signin import SignInRefusedError
 from dockyard.ui.visit import Visit
 
@@ -34,7 +35,7 @@ def expired_cookie(name: str, visit: Visit) -> str:
     return cookie(name, "", visit) + "; Max-Age=0"
 
 
-def csrf_matches(session: Session, token: str) -> bool:
+def csrf_matches(session: WebSession, token: str) -> bool:
     return hmac.compare_digest(session.csrf, token)
 
 
@@ -68,14 +69,15 @@ async def signin(ctx: UiContext, visit: Visit) -> Page:
         return await signin_form(ctx, visit, status=401, username=username,
                                  message="Invalid user name or password.")  # fmt: skip
     if visit.session is not None:  # a new id at every sign-in: no session fixation
-        ctx.sessions.end(visit.session)
-    session = ctx.sessions.start(signed.subject, signed.via)
-    visit.set_cookies.append(cookie(SESSION_COOKIE, ctx.sessions.cookie_value(session), visit))
+        await ctx.sessions.end(visit.session)
+    session = await ctx.sessions.start(signed.subject, signed.via)
+    value = await ctx.sessions.cookie_value(session)
+    visit.set_cookies.append(cookie(SESSION_COOKIE, value, visit))
     return redirect(safe_next(visit.form.get("next", "/")))
 
 
 async def signout(ctx: UiContext, visit: Visit) -> Page:
     if visit.session is not None:
-        ctx.sessions.end(visit.session)
+        await ctx.sessions.end(visit.session)
     visit.set_cookies.append(expired_cookie(SESSION_COOKIE, visit))
     return redirect("/")

@@ -17,9 +17,10 @@ from dockyard.api.mgmt.browsers import is_same_origin
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.browse.service import BrowseService
 from dockyard.services.registry import Registry
+from dockyard.services.web_sessions import WebSessions
 from dockyard.ui import account, pages
 from dockyard.ui.render import Page, Templates, load_static
-from dockyard.ui.sessions import FORM_COOKIE, SESSION_COOKIE, SessionStore
+from dockyard.ui.sessions import FORM_COOKIE, SESSION_COOKIE, CookieSessions
 from dockyard.ui.signin import SignIn
 from dockyard.ui.visit import Visit, read_form
 
@@ -32,8 +33,6 @@ Handler = Callable[["UiContext", Visit], Awaitable[Page]]
 @dataclass(frozen=True, slots=True)
 class UiOptions:
     enabled: bool = True
-    session_lifetime: float = 12 * 3600.0
-    idle_timeout: float = 3600.0
     token_only: bool = False  # auth.token: tokens from another issuer, no sign-in here
 
 
@@ -44,7 +43,7 @@ class UiContext:
     registry: Registry
     browse: BrowseService
     templates: Templates
-    sessions: SessionStore
+    sessions: CookieSessions
     signin: SignIn
 
 
@@ -73,10 +72,11 @@ def serves(path: str) -> bool:
 
 
 class UiApp:
-    def __init__(self, registry: Registry, browse: BrowseService, options: UiOptions) -> None:
+    def __init__(
+        self, registry: Registry, browse: BrowseService, sessions: WebSessions, options: UiOptions
+    ) -> None:
         self.ctx = UiContext(
-            registry, browse, Templates(),
-            SessionStore(options.session_lifetime, options.idle_timeout),
+            registry, browse, Templates(), CookieSessions(sessions),
             SignIn(registry, token_only=options.token_only),
         )  # fmt: skip
         self.static = load_static()
@@ -119,26 +119,26 @@ class UiApp:
     async def _visit(self, request: Request) -> Visit:
         client = str((request.scope.get("client") or ("",))[0])
         cookie = _cookie(request, SESSION_COOKIE)
-        session = self.ctx.sessions.find(cookie)
+        session = await self.ctx.sessions.find(cookie)
         principal = await self.ctx.signin.principal(session, client)
         if principal is None and session is not None:  # the account is gone or changed
-            self.ctx.sessions.end(session)
+            await self.ctx.sessions.end(session)
             session = None
         if principal is None:
             principal = await self.ctx.signin.anonymous(client)
         visit = Visit(request, principal, session, client, can_sign_in=self.ctx.signin.available)
         if cookie and visit.session is None:
             visit.set_cookies.append(account.expired_cookie(SESSION_COOKIE, visit))
-        visit.csrf = session.csrf if session is not None else self._form_token(visit)
+        visit.csrf = session.csrf if session is not None else await self._form_token(visit)
         return visit
 
-    def _form_token(self, visit: Visit) -> str:
+    async def _form_token(self, visit: Visit) -> str:
         """The CSRF token of a visitor without a session: the HMAC of its form cookie."""
         nonce = _cookie(visit.request, FORM_COOKIE)
         if not nonce or len(nonce) > NONCE_MAX:
             nonce = self.ctx.sessions.new_form_nonce()
             visit.set_cookies.append(account.cookie(FORM_COOKIE, nonce, visit, same_site="Strict"))
-        return self.ctx.sessions.form_token(nonce)
+        return await self.ctx.sessions.form_token(nonce)
 
     async def _check_form(self, visit: Visit) -> None:
         if not is_same_origin(visit.request):
@@ -148,7 +148,7 @@ class UiApp:
         if visit.session is not None:
             if account.csrf_matches(visit.session, token):
                 return
-        elif self.ctx.sessions.form_token_matches(_cookie(visit.request, FORM_COOKIE), token):
+        elif await self.ctx.sessions.form_token_matches(_cookie(visit.request, FORM_COOKIE), token):
             return
         raise FormRefusedError("The form is out of date or was not sent by this site: reload the "
                                "page and try again.")  # fmt: skip

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from dockyard.auth.principal import ANONYMOUS, Principal
 from dockyard.auth.token_service import InvalidCredentialsError
 from dockyard.services.registry import Registry
-from dockyard.ui.sessions import Session
+from dockyard.services.web_sessions import WebSession
 
 HTPASSWD = "htpasswd"
 
@@ -64,7 +64,7 @@ class SignIn:
             return SignedIn(username, HTPASSWD, Principal(username, client=client))
         raise SignInRefusedError
 
-    async def principal(self, session: Session | None, client: str) -> Principal | None:
+    async def principal(self, session: WebSession | None, client: str) -> Principal | None:
         """The session's principal; None when its account is gone or changed (sign in again)."""
         if session is None:
             return await self.anonymous(client)

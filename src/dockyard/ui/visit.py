@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 from dockyard.api.http import Request
 from dockyard.auth.principal import Principal
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.ui.sessions import Session
+from dockyard.services.web_sessions import WebSession
 
 FORM_LIMIT = 16 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -18,7 +18,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 class Visit:
     request: Request
     principal: Principal
-    session: Session | None
+    session: WebSession | None
     client: str
     form: dict[str, str] = field(default_factory=dict)
     csrf: str = ""  # the token every form of the page carries
