@@ -13,7 +13,8 @@ import bcrypt
 import httpx
 import pytest
 
-from support.identity import ADMIN, Api, identity_server
+from support import postgres
+from support.identity import ADMIN, Api, cli, identity_env, identity_server
 from support.ldap import GROUPS, PASSWORDS, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, running_slapd
 from support.oci import make_image, push_image
 from support.server import RunningServer, serving
@@ -228,3 +229,28 @@ def test_ldap_users_sign_in(tmp_path_factory: pytest.TempPathFactory) -> None:
                 assert sign_in(browser, "alice", "wrong").status_code == 401
                 assert sign_in(browser, "alice", PASSWORDS["alice"]).status_code == 303
                 assert "team/ldap-app" in browser.get("/ui/repositories").text
+
+
+def test_a_session_is_known_to_every_node(tmp_path: Path) -> None:
+    """Two nodes on one PostgreSQL database: signed in on one, signed in on the other; signed
+    out on the other, signed out on the first."""
+    if not postgres.available():
+        pytest.skip("PostgreSQL is not installed (scripts/bootstrap --test)")
+    env = identity_env(REGISTRY_DOCKYARD_DATABASE=postgres.shared_server().create_database("ui2"))
+    for node in ("a", "b"):
+        (tmp_path / node).mkdir()
+    cli(tmp_path / "data", env, "user", "add", ADMIN[0], "--admin", "--password-stdin",
+        stdin=ADMIN[1] + "\n")  # fmt: skip
+    with (
+        serving(tmp_path / "a", env=env, data_dir=tmp_path / "a-data") as first,
+        serving(tmp_path / "b", env=env, data_dir=tmp_path / "b-data") as second,
+        first.client() as on_first,
+    ):
+        assert sign_in(on_first, *ADMIN).status_code == 303
+        cookie = on_first.cookies[SESSION]
+        with second.client(cookies={SESSION: cookie}) as on_second:
+            page = on_second.get("/")
+            assert "Signed in as <strong>admin</strong>" in page.text
+            out = post_form(on_second, "/ui/signout", {"csrf": csrf_of(page.text)})
+            assert out.status_code == 303
+        assert "Signed in as" not in on_first.get("/").text
