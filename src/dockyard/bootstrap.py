@@ -79,6 +79,7 @@ from dockyard.supervision import (
 from dockyard.ui.app import UiOptions
 
 if TYPE_CHECKING:  # redis-py loads only when Redis is configured
+    from dockyard.auth.oidc_flow import OidcCodeFlow
     from dockyard.cache.redis import RedisOptions
 
 SQLITE_PREFIX = "sqlite:///"
@@ -300,6 +301,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         SqlUiSessions(database), lifetime=settings.dockyard.ui.lifetime_seconds,
         idle=settings.dockyard.ui.idle_seconds,
     )  # fmt: skip
+    registry.oidc_flow = build_oidc_flow(settings)
     registry.background = build_runner(settings, registry, database, metrics)  # built last
     return registry
 
@@ -307,6 +309,24 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
 def build_browse(registry: Registry, metadata: SqlMetadata, database: Database) -> BrowseService:
     catalog = VisibleCatalog(metadata, SqlRepositoryCatalog(database))
     return BrowseService(metadata, SqlBrowse(database), registry.policy, registry.blobs, catalog)
+
+
+def build_oidc_flow(settings: Settings) -> OidcCodeFlow | None:
+    """The web UI's OIDC sign-in, when identity management trusts an OpenID provider."""
+    identity = settings.dockyard.identity
+    if not (identity.enabled and identity.oidc.enabled):
+        return None
+    from dockyard.auth.oidc import ClaimMapping
+    from dockyard.auth.oidc_flow import OidcCodeFlow
+    from dockyard.auth.oidc_keys import tls_verify
+
+    oidc = identity.oidc
+    claims = ClaimMapping(oidc.usernameclaim, oidc.groupsclaim, oidc.emailclaim)
+    return OidcCodeFlow(
+        oidc.issuer, oidc.clientid, client_secret=oidc.clientsecret, scopes=oidc.scopes,
+        claims=claims, verify=tls_verify(oidc.cacertificate, oidc.insecureskipverify),
+        timeout=oidc.timeout_seconds,
+    )  # fmt: skip
 
 
 def _closing(

@@ -10,6 +10,7 @@ from dockyard.config.validation import IndexCompleteness
 
 if TYPE_CHECKING:
     from dockyard.auth.htpasswd import HtpasswdFile
+    from dockyard.auth.oidc_flow import OidcCodeFlow
     from dockyard.auth.policy import AccessPolicy
     from dockyard.services.blobs import BlobService
     from dockyard.services.browse.service import BrowseService
@@ -89,3 +90,4 @@ class Registry:
     supply_chain: SupplyChainService | None = None  # inventories, SBOMs (docs/supply-chain.md)
     browse: BrowseService | None = None  # tags with sizes, artifact details (web UI, /api/v1)
     web_sessions: WebSessions | None = None  # the web UI's sessions (docs/ui.md)
+    oidc_flow: OidcCodeFlow | None = None  # the web UI's OIDC sign-in (code flow with PKCE)

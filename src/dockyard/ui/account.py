@@ -49,7 +49,7 @@ def safe_next(target: str) -> str:
 async def signin_form(ctx: UiContext, visit: Visit, *, status: int = 200,
                       message: str = "", username: str = "") -> Page:  # fmt: skip
     return ctx.templates.page(
-        "signin.html", status, visit=visit, csrf=visit.csrf,
+        "signin.html", status, visit=visit, csrf=visit.csrf, oidc=visit.can_use_oidc,
         signin_available=ctx.signin.available, message=message, username=username,
         next=safe_next(visit.form.get("next") or visit.query("next")),
     )  # fmt: skip
@@ -63,6 +63,13 @@ async def signin(ctx: UiContext, visit: Visit) -> Page:
     if not username or len(username) > NAME_MAX or len(password) > PASSWORD_MAX:
         return await signin_form(ctx, visit, status=400, message="Enter a user name and password.",
                                  username=username[:NAME_MAX])  # fmt: skip
+    return await start_session(ctx, visit, username, password, visit.form.get("next", "/"))
+
+
+async def start_session(
+    ctx: UiContext, visit: Visit, username: str, password: str, target: str
+) -> Page:
+    """Check the credentials with the login service and start a session (a new id)."""
     try:
         signed = await ctx.signin.password(username, password, visit.client)
     except SignInRefusedError:
@@ -73,7 +80,7 @@ async def signin(ctx: UiContext, visit: Visit) -> Page:
     session = await ctx.sessions.start(signed.subject, signed.via)
     value = await ctx.sessions.cookie_value(session)
     visit.set_cookies.append(cookie(SESSION_COOKIE, value, visit))
-    return redirect(safe_next(visit.form.get("next", "/")))
+    return redirect(safe_next(target))
 
 
 async def signout(ctx: UiContext, visit: Visit) -> Page:

@@ -18,7 +18,7 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.browse.service import BrowseService
 from dockyard.services.registry import Registry
 from dockyard.services.web_sessions import WebSessions
-from dockyard.ui import account, pages
+from dockyard.ui import account, oidc, pages
 from dockyard.ui.render import Page, Templates, load_static
 from dockyard.ui.sessions import FORM_COOKIE, SESSION_COOKIE, CookieSessions
 from dockyard.ui.signin import SignIn
@@ -59,6 +59,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/ui/signin"): account.signin_form,
     ("POST", "/ui/signin"): account.signin,
     ("POST", "/ui/signout"): account.signout,
+    ("GET", "/ui/oidc/start"): oidc.start,
+    ("GET", oidc.CALLBACK): oidc.callback,
 }
 NONCE_MAX = 64
 
@@ -126,7 +128,8 @@ class UiApp:
             session = None
         if principal is None:
             principal = await self.ctx.signin.anonymous(client)
-        visit = Visit(request, principal, session, client, can_sign_in=self.ctx.signin.available)
+        visit = Visit(request, principal, session, client, can_sign_in=self.ctx.signin.available,
+                      can_use_oidc=self.ctx.registry.oidc_flow is not None)  # fmt: skip
         if cookie and visit.session is None:
             visit.set_cookies.append(account.expired_cookie(SESSION_COOKIE, visit))
         visit.csrf = session.csrf if session is not None else await self._form_token(visit)

@@ -24,19 +24,20 @@ class CookieSessions:
     def __init__(self, sessions: WebSessions) -> None:
         self.sessions = sessions
 
-    async def _mac(self, purpose: str, value: str) -> str:
+    async def sign(self, purpose: str, value: str) -> str:
+        """HMAC-SHA256 of ``value`` for ``purpose`` under the shared key (URL-safe)."""
         key = await self.sessions.signing_key()
         digest = hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     async def cookie_value(self, session: WebSession) -> str:
-        return f"{session.id}.{await self._mac('session', session.id)}"
+        return f"{session.id}.{await self.sign('session', session.id)}"
 
     async def find(self, cookie: str | None) -> WebSession | None:
         if not cookie or len(cookie) > ID_MAX:
             return None
         session_id, dot, mac = cookie.partition(".")
-        if not dot or not hmac.compare_digest(mac, await self._mac("session", session_id)):
+        if not dot or not hmac.compare_digest(mac, await self.sign("session", session_id)):
             return None
         return await self.sessions.find(session_id)
 
@@ -50,7 +51,7 @@ class CookieSessions:
         return secrets.token_urlsafe(24)
 
     async def form_token(self, nonce: str) -> str:
-        return await self._mac("form", nonce)
+        return await self.sign("form", nonce)
 
     async def form_token_matches(self, nonce: str | None, token: str) -> bool:
         return bool(nonce) and hmac.compare_digest(await self.form_token(nonce or ""), token)

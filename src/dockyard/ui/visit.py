@@ -23,7 +23,16 @@ class Visit:
     form: dict[str, str] = field(default_factory=dict)
     csrf: str = ""  # the token every form of the page carries
     can_sign_in: bool = False  # whether a password can sign anyone in here
+    can_use_oidc: bool = False  # whether an OpenID provider can sign people in
     set_cookies: list[str] = field(default_factory=list)
+
+    def cookie(self, name: str) -> str | None:
+        """A cookie the browser sent (the first of that name)."""
+        for part in (self.request.headers.get("cookie") or "").split(";"):
+            key, sep, value = part.strip().partition("=")
+            if sep and key == name:
+                return value
+        return None
 
     def query(self, name: str) -> str:
         return (self.request.param(name) or "").strip()
