@@ -1,4 +1,5 @@
-"""The web UI in Debian's chromium, driven by Playwright: sign in with the keyboard, find an
+"""The web UI in Debian's chromium, driven by Playwright: sign in with the keyboard (and with the
+test OpenID provider), find an
 image pushed by skopeo, read its layers, configuration and referrers, copy its pull command,
 delete a tag with confirmation, at desktop and phone width; no Content-Security-Policy
 violation on the way; and a form posted from another site arrives without the session cookie.
@@ -20,6 +21,7 @@ import pytest
 from e2e.clientkit import Clients, OciLayout, host_of, make_image
 from support.identity import ADMIN, Api, identity_server
 from support.oci import Image
+from support.oidc import oidc_env, oidc_provider
 from support.server import RunningServer
 from support.ui import SIGNATURE_TYPE, push_referrer
 
@@ -216,3 +218,17 @@ def test_a_form_from_another_site_carries_no_session(page_at: Any, server: Runni
         attacker.server_close()
     page.goto("/")
     assert "Signed in as alice" in page.inner_text("header")  # and the session lives on
+
+
+def test_sign_in_with_the_openid_provider(chromium: Any, tmp_path: Path) -> None:
+    with oidc_provider() as provider, identity_server(tmp_path, **oidc_env(provider)) as server:
+        provider.authorize_as = "olga"
+        context = chromium.new_context(base_url=server.url)
+        try:
+            page = context.new_page()
+            page.goto("/ui/signin")
+            page.get_by_role("link", name="Sign in with your identity provider").click()
+            page.wait_for_url(f"{server.url}/")
+            assert "Signed in as olga" in page.inner_text("header")
+        finally:
+            context.close()
