@@ -124,3 +124,19 @@ def test_the_openapi_document_describes_them(server: RunningServer) -> None:
         assert "get" in document["paths"][path], path
     schemas = document["components"]["schemas"]
     assert {"TagSummary", "ArtifactDetail", "ImageConfig", "Referrer"} <= set(schemas)
+
+
+def test_tags_newest_first(server: RunningServer) -> None:
+    with server.client(auth=ADMIN) as pusher:
+        image = make_image(layers=1)
+        for tag in ("c-old", "a-mid", "b-new"):  # pushed in this order
+            push_image(pusher, "team/by-push", image, tag)
+    first = _get(server, "/tags", repository="team/by-push", sort="pushed", limit=2).json()
+    assert [t["tag"] for t in first["items"]] == ["b-new", "a-mid"]
+    rest = _get(server, "/tags", repository="team/by-push", sort="pushed",
+                cursor=first["next"]).json()  # fmt: skip
+    assert [t["tag"] for t in rest["items"]] == ["c-old"] and rest["next"] is None
+    bad = _get(server, "/tags", repository="team/by-push", sort="pushed", cursor="x|y")
+    assert_oci_error(bad, 400, "BAD_REQUEST")
+    assert_oci_error(_get(server, "/tags", repository="team/by-push", sort="size"), 400,
+                     "BAD_REQUEST")  # fmt: skip

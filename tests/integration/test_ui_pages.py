@@ -111,6 +111,9 @@ def test_tags_are_paged_by_keyset(server: RunningServer, browser: httpx.Client) 
                          headers={"HX-Request": "true"}).text  # fmt: skip
     assert ">t050</a>" in second and ">t054</a>" in second and ">t049</a>" not in second
     assert "More tags" not in second
+    newest = browser.get("/ui/repository", params={"name": repo, "sort": "pushed"}).text
+    assert newest.index(">t054</a>") < newest.index(">t053</a>")
+    assert "sort=pushed&amp;cursor=" in newest
 
 
 def test_artifact_page_shows_config_layers_and_referrers(browser: httpx.Client) -> None:

@@ -98,10 +98,14 @@ async def project(ctx: UiContext, visit: Visit) -> Page:
 
 async def repository(ctx: UiContext, visit: Visit) -> Page:
     name, cursor = visit.query("name"), visit.query("cursor")
-    found = await ctx.browse.tags(visit.principal, name, cursor=cursor, limit=PAGE_SIZE)
-    more = _link("/ui/repository", name=name, cursor=found.next or "") if found.next else ""
+    sort = visit.query("sort") or "name"
+    found = await ctx.browse.tags(visit.principal, name, cursor=cursor, limit=PAGE_SIZE,
+                                  sort=sort)  # fmt: skip
+    chosen = "" if sort == "name" else sort
+    more = _link("/ui/repository", name=name, sort=chosen, cursor=found.next or "")
     return _render(ctx, visit, "repository.html", "_tag_rows.html", repository=name,
-                   tags=found.items, more=more, deleted=visit.query("deleted"))  # fmt: skip
+                   tags=found.items, more=more if found.next else "", sort=sort,
+                   deleted=visit.query("deleted"))  # fmt: skip
 
 
 async def artifact(ctx: UiContext, visit: Visit) -> Page:

@@ -29,7 +29,7 @@ class Handlers:
     async def tags(self, call: Call) -> Reply:
         page = await self.service.tags(
             call.principal, _required(call, "repository"), cursor=call.query("cursor"),
-            limit=call.int_query("limit"),
+            limit=call.int_query("limit"), sort=call.query("sort") or "name",
         )  # fmt: skip
         return paged(call, page, lambda summary: summary)
 
@@ -49,7 +49,9 @@ class Handlers:
             Endpoint(
                 "GET", "/tags", self.tags,
                 "A repository's tags with digest, size, platforms, push and pull times", tag,
-                response=Items[TagSummary], public=True, query=(REPOSITORY, *PAGING_QUERY),
+                response=Items[TagSummary], public=True,
+                query=(REPOSITORY, *PAGING_QUERY, ("sort", "string", "name (default) or pushed: "
+                       "newest first, by when the tag last moved")),
             ),
             Endpoint(
                 "GET", "/artifact", self.artifact,

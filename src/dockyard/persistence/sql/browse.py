@@ -17,6 +17,13 @@ SELECT t.name, m.digest, m.media_type, m.artifact_type, m.content, t.updated_at,
 FROM tags t JOIN manifests m ON m.id = t.manifest_id
 WHERE t.repository_id = ? AND t.name > ? ORDER BY t.name LIMIT ?
 """
+_TAG_PAGE_BY_PUSH = """
+SELECT t.name, m.digest, m.media_type, m.artifact_type, m.content, t.updated_at,
+    m.created_at, m.last_pulled_at
+FROM tags t JOIN manifests m ON m.id = t.manifest_id
+WHERE t.repository_id = ? AND (t.updated_at < ? OR (t.updated_at = ? AND t.name < ?))
+ORDER BY t.updated_at DESC, t.name DESC LIMIT ?
+"""
 _MANIFEST_TIMES = """
 SELECT m.created_at, m.last_pulled_at FROM manifests m
 JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?
@@ -55,6 +62,18 @@ class SqlBrowse:
         if row is None:
             return None
         rows = await self.db.fetchall(_TAG_PAGE, (row[0], after, limit))
+        return [_detail(r) for r in rows]
+
+    async def tag_page_by_push(
+        self, repository: str, after: tuple[float, str] | None, limit: int
+    ) -> list[TagDetail] | None:
+        """Tags newest first (by when the tag last moved, then name, both descending), after
+        ``(tagged_at, name)``; None: no such repository. Index ``tags_pushed``."""
+        row = await self.db.fetchone("SELECT id FROM repositories WHERE name = ?", (repository,))
+        if row is None:
+            return None
+        moment, name = after if after is not None else (float("inf"), "")
+        rows = await self.db.fetchall(_TAG_PAGE_BY_PUSH, (row[0], moment, moment, name, limit))
         return [_detail(r) for r in rows]
 
     async def manifest_times(

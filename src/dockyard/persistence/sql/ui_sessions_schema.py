@@ -1,5 +1,6 @@
 """Migration: the web UI's sessions (``ui_sessions``) and the key that signs its cookies
-(``ui_keys``), shared by every process and node of one registry.
+(``ui_keys``), shared by every process and node of one registry; and ``tags_pushed``, the
+index that pages a repository's tags newest first.
 
 A session row is found by the SHA-256 of its id (``id_hash``): the database never holds a
 value a browser could present. ``expires_at`` (start + lifetime) and ``last_seen`` let expired
@@ -24,7 +25,8 @@ CREATE INDEX ui_sessions_seen ON ui_sessions(last_seen);
 CREATE TABLE ui_keys (
     name TEXT PRIMARY KEY,
     secret TEXT NOT NULL
-)
+);
+CREATE INDEX tags_pushed ON tags(repository_id, updated_at, name)
 """
 
 _DIALECTS = {"sqlite": {"real": "REAL"}, "postgres": {"real": "DOUBLE PRECISION"}}

@@ -7,6 +7,7 @@ pull time or a ``manifest.pulled`` event.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 from dockyard.auth.policy import AccessPolicy, Action
@@ -29,17 +30,21 @@ from dockyard.services.browse.summary import (
     referrer_of,
 )
 from dockyard.services.catalog import VisibleCatalog
-from dockyard.services.identity.common import Page, clamp, page_of
+from dockyard.services.identity.common import Page, bad_request, clamp, page_of
 from dockyard.services.manifests import is_digest_reference
 
 SEARCH_BATCH = 500
 SEARCH_BATCHES = 20  # names examined per search page at most: 10,000, then a next cursor
 CHILDREN_MAX = 64  # child manifests of an index read to size it
 TAGS_SHOWN = 50
+TAG_SORTS = ("name", "pushed")
 
 
 class BrowseStore(Protocol):
     async def tag_page(self, repository: str, after: str, limit: int) -> list[TagDetail] | None: ...
+    async def tag_page_by_push(
+        self, repository: str, after: tuple[float, str] | None, limit: int
+    ) -> list[TagDetail] | None: ...
     async def manifest_times(
         self, repository: str, digest: str
     ) -> tuple[float, float | None] | None: ...
@@ -85,15 +90,25 @@ class BrowseService:
 
     async def tags(
         self, principal: Principal, repository: str, *, cursor: str = "",
-        limit: int | None = None,
+        limit: int | None = None, sort: str = "name",
     ) -> Page[TagSummary]:  # fmt: skip
+        """A page of tags: by name, or newest first (``sort="pushed"``: when the tag last
+        moved). ``cursor`` is the previous page's ``next``."""
         validate_name(repository)
+        if sort not in TAG_SORTS:
+            raise bad_request("sort must be name or pushed", sort=sort[:20])
         self.policy.require(principal, Action.PULL, repository)
         size = clamp(limit)
-        rows = await self.store.tag_page(repository, cursor, size + 1)
+        if sort == "pushed":
+            after = _push_cursor(cursor)
+            rows = await self.store.tag_page_by_push(repository, after, size + 1)
+        else:
+            rows = await self.store.tag_page(repository, cursor, size + 1)
         if rows is None:
             raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": repository})
         summaries = [await self._summary(repository, row) for row in rows]
+        if sort == "pushed":
+            return page_of(summaries, size, lambda s: f"{s.tagged_at!r}|{s.tag}")
         return page_of(summaries, size, lambda summary: summary.tag)
 
     async def _summary(self, repository: str, row: TagDetail) -> TagSummary:
@@ -182,3 +197,17 @@ class BrowseService:
             return None, "the configuration blob is not in this repository"
         config = image_config(raw) if raw is not None else None
         return config, "" if config is not None else "the configuration is not an image's"
+
+
+def _push_cursor(cursor: str) -> tuple[float, str] | None:
+    """``"<tagged_at>|<tag>"`` of a newest-first page; None for the first page."""
+    if not cursor:
+        return None
+    moment, bar, tag = cursor.partition("|")
+    try:
+        value = float(moment)
+    except ValueError:
+        value = math.nan
+    if not bar or not math.isfinite(value):
+        raise bad_request("invalid cursor", cursor=cursor[:60])
+    return value, tag
