@@ -220,3 +220,15 @@ def test_the_ui_can_be_turned_off(tmp_path: Path) -> None:
         home = client.get("/")
         assert home.status_code == 200 and home.content == b""
         assert client.get("/ui/repositories").status_code == 404
+
+
+def test_no_delete_offered_or_done_when_deletes_are_off(tmp_path: Path) -> None:
+    with serving(tmp_path) as running, running.client() as browser:
+        push_image(browser, "keep/app", make_image(layers=1), "v1")
+        page = browser.get("/ui/artifact", params={"repository": "keep/app", "reference": "v1"})
+        assert page.status_code == 200 and "Delete" not in page.text
+        confirm = browser.get("/ui/delete", params={"repository": "keep/app", "reference": "v1"})
+        form = {"repository": "keep/app", "reference": "v1", "csrf": csrf_of(confirm.text)}
+        refused = post_form(browser, "/ui/delete", form)
+        assert refused.status_code == 405 and "Traceback" not in refused.text
+        assert browser.head("/v2/keep/app/manifests/v1").status_code == 200

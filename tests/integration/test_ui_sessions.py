@@ -163,6 +163,8 @@ def test_a_deleted_user_loses_the_session(server: RunningServer, browser: httpx.
 
 def test_deleting_needs_the_permission(server: RunningServer, browser: httpx.Client) -> None:
     sign_in(browser, *GUEST)
+    page = browser.get("/ui/artifact", params={"repository": "priv/secret", "reference": "v1"})
+    assert page.status_code == 200 and "Delete tag" not in page.text  # not offered
     confirm = browser.get("/ui/delete", params={"repository": "priv/secret", "reference": "v1"})
     form = {"repository": "priv/secret", "reference": "v1", "csrf": csrf_of(confirm.text)}
     refused = post_form(browser, "/ui/delete", form)
@@ -178,6 +180,8 @@ def test_maintainer_deletes_a_tag(server: RunningServer, browser: httpx.Client) 
     with server.client(auth=ADMIN) as admin:
         push_image(admin, "priv/secret", make_image(layers=1), "old")
     sign_in(browser, *ALICE)
+    page = browser.get("/ui/artifact", params={"repository": "priv/secret", "reference": "old"})
+    assert "Delete tag old" in page.text and "Delete artifact" in page.text
     confirm = browser.get("/ui/delete", params={"repository": "priv/secret", "reference": "old"})
     form = {"repository": "priv/secret", "reference": "old", "csrf": csrf_of(confirm.text)}
     assert post_form(browser, "/ui/delete", form).status_code == 303

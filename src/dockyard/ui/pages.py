@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from dockyard.auth.policy import Action
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.manifests import is_digest_reference
 from dockyard.ui.render import Page, redirect
@@ -113,7 +114,17 @@ async def artifact(ctx: UiContext, visit: Visit) -> Page:
     detail = await ctx.browse.artifact(visit.principal, name, reference)
     by_tag = "" if is_digest_reference(reference) else reference
     return _render(ctx, visit, "artifact.html", "artifact.html", artifact=detail,
-                   reference=reference, by_tag=by_tag)  # fmt: skip
+                   reference=reference, by_tag=by_tag,
+                   can_untag=_may(ctx, visit, Action.DELETE_TAG, name),
+                   can_delete=_may(ctx, visit, Action.DELETE, name))  # fmt: skip
+
+
+def _may(ctx: UiContext, visit: Visit, action: Action, repository: str) -> bool:
+    """Whether to offer a delete button (the delete itself is decided by the service)."""
+    registry = ctx.registry
+    return registry.options.delete_enabled and registry.policy.allows(
+        visit.principal, action, repository
+    )
 
 
 async def confirm_delete(ctx: UiContext, visit: Visit) -> Page:
