@@ -3,6 +3,8 @@ and CSRF protection, and bad input answered with a page (never a traceback)."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -232,3 +234,17 @@ def test_no_delete_offered_or_done_when_deletes_are_off(tmp_path: Path) -> None:
         refused = post_form(browser, "/ui/delete", form)
         assert refused.status_code == 405 and "Traceback" not in refused.text
         assert browser.head("/v2/keep/app/manifests/v1").status_code == 200
+
+
+def test_pages_are_in_the_access_log(server: RunningServer, browser: httpx.Client) -> None:
+    response = browser.get("/ui/repositories", headers={"X-Request-Id": "ui-page-1"})
+    assert response.headers["x-request-id"] == "ui-page-1"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # lines are written in short batches
+        lines = [json.loads(x) for x in server.log().splitlines() if '"ui-page-1"' in x]
+        if lines:
+            break
+        time.sleep(0.05)
+    (line,) = lines
+    assert line["route"] == "ui" and line["status"] == 200 and line["method"] == "GET"
+    assert line["path"] == "/ui/repositories" and line["bytes_out"] == len(response.content)

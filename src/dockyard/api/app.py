@@ -85,7 +85,8 @@ class RegistryApp:
         self.ui: UiApp | None = None
         browse, sessions = registry.browse, registry.web_sessions
         if options.ui.enabled and browse is not None and sessions is not None:
-            self.ui = UiApp(registry, browse, sessions, options.ui)
+            self.ui = UiApp(registry, browse, sessions, options.ui, access_log=access_log,
+                            ids=self.request_ids)  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -9,11 +9,14 @@ form cookie). Otherwise 403 and nothing happens. Errors are pages, never traceba
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from dockyard.api.http import Receive, Request, Scope, Send, respond
+from dockyard.api.access_log import AccessEntry, AccessLog
+from dockyard.api.http import ClientDisconnectedError, Receive, Request, Scope, Send, respond
 from dockyard.api.mgmt.browsers import is_same_origin
+from dockyard.api.request_id import RequestIds
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.browse.service import BrowseService
 from dockyard.services.registry import Registry
@@ -75,8 +78,11 @@ def serves(path: str) -> bool:
 
 class UiApp:
     def __init__(
-        self, registry: Registry, browse: BrowseService, sessions: WebSessions, options: UiOptions
-    ) -> None:
+        self, registry: Registry, browse: BrowseService, sessions: WebSessions, options: UiOptions,
+        *, access_log: AccessLog | None = None, ids: RequestIds | None = None,
+    ) -> None:  # fmt: skip
+        self.access_log = access_log  # one line per request, route "ui" (None: off)
+        self.ids = ids or RequestIds()
         self.ctx = UiContext(
             registry, browse, Templates(), CookieSessions(sessions),
             SignIn(registry, token_only=options.token_only),
@@ -84,16 +90,28 @@ class UiApp:
         self.static = load_static()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         request = Request(scope, receive)
+        request_id = self.ids.for_request(request.header(b"x-request-id"))
         try:
             page = await self._serve(request)
+        except ClientDisconnectedError:
+            return
         except Exception:
-            log.exception("web UI: unhandled error on %s", request.path)
+            log.exception("web UI: unhandled error", extra={"fields": {"request_id": request_id}})
             page = self._error_page(
                 None, 500, "Something went wrong", "The server could not show this page."
             )
-        head = request.method == "HEAD"
-        await respond(send, page.status, page.header_list(), b"" if head else page.body)
+        body = b"" if request.method == "HEAD" else page.body
+        headers = [*page.header_list(), (b"x-request-id", request_id.encode())]
+        await respond(send, page.status, headers, body)
+        if self.access_log is not None:
+            client = str((request.scope.get("client") or ("",))[0])
+            self.access_log.record(AccessEntry(
+                request_id, request.method, "ui", request.path, "", page.status,
+                request.bytes_received, len(body), round((time.perf_counter() - started) * 1000, 3),
+                page.user, client,
+            ))  # fmt: skip
 
     async def _serve(self, request: Request) -> Page:
         if request.path.startswith(STATIC):
@@ -116,6 +134,7 @@ class UiApp:
         except FormRefusedError as refused:
             page = self._error_page(visit, 403, "Form refused", str(refused))
         page.headers += [("set-cookie", cookie) for cookie in visit.set_cookies]
+        page.user = visit.principal.name
         return page
 
     async def _visit(self, request: Request) -> Visit:

@@ -45,6 +45,7 @@ class Page:
     content_type: str = HTML
     headers: list[tuple[str, str]] = field(default_factory=list)
     cache: str = "no-store"
+    user: str = ""  # who asked, for the access log
 
     def header_list(self) -> list[tuple[bytes, bytes]]:
         pairs = [*SECURITY_HEADERS, ("cache-control", self.cache), ("vary", "Cookie, HX-Request")]
