@@ -232,3 +232,33 @@ def test_sign_in_with_the_openid_provider(chromium: Any, tmp_path: Path) -> None
             assert "Signed in as olga" in page.inner_text("header")
         finally:
             context.close()
+
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+AXE_RULES = "['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']"
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, PHONE])
+def test_pages_pass_the_accessibility_check(
+    chromium: Any, server: RunningServer, viewport: dict[str, int]
+) -> None:
+    """axe-core (WCAG 2.1 A and AA, best practices: contrast, labels, landmarks, names) finds
+    nothing on any page. The check runs in a context that lets the test inject axe's script."""
+    context = chromium.new_context(viewport=viewport, base_url=server.url, bypass_csp=True)
+    try:
+        page = context.new_page()
+        _sign_in_with_keyboard(page, *ALICE)
+        paths = ["/", "/ui/project?name=team", "/ui/repositories", "/ui/repository?name=team/app",
+                 "/ui/artifact?repository=team/app&reference=v1",
+                 "/ui/delete?repository=team/app&reference=v1", "/ui/no-such-page"]  # fmt: skip
+        found = {}
+        for path in paths:
+            page.goto(path)
+            page.add_script_tag(content=AXE.read_text())
+            found[path] = page.evaluate(
+                f"async () => (await axe.run(document, {{runOnly: {AXE_RULES}}}))"
+                ".violations.map(v => v.id + ': ' + v.nodes.map(n => n.html).join(' | '))"
+            )
+        assert found == {path: [] for path in paths}
+    finally:
+        context.close()
