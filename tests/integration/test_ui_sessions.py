@@ -207,7 +207,9 @@ def test_htpasswd_users_sign_in_without_identity(tmp_path: Path) -> None:
     with serving(tmp_path, env=env) as server, server.client() as browser:
         with server.client(auth=("hank", "hank-password")) as pusher:
             push_image(pusher, "hank/app", make_image(layers=1), "v1")
-        assert browser.get("/").status_code == 401  # no anonymous catalog with htpasswd
+        home = browser.get("/")  # no anonymous catalog with htpasswd: the sign-in page, a 200
+        assert home.status_code == 200 and 'action="/ui/signin"' in home.text
+        assert browser.get("/ui/repositories").status_code == 401
         assert sign_in(browser, "hank", "wrong").status_code == 401
         assert sign_in(browser, "hank", "hank-password").status_code == 303
         assert "hank/app" in browser.get("/").text

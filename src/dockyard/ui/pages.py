@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from dockyard.auth.policy import Action
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.manifests import is_digest_reference
+from dockyard.ui import account
 from dockyard.ui.render import Page, redirect
 from dockyard.ui.visit import Visit
 
@@ -42,9 +43,17 @@ def _render(ctx: UiContext, visit: Visit, full: str, rows: str, **context: Any) 
 
 
 async def home(ctx: UiContext, visit: Visit) -> Page:
+    """Projects (identity management) or repositories; for an anonymous visitor who may see
+    neither, the sign-in page, answered 200: ``GET /`` stays a 200 as in registry:2, which
+    load balancers and probes rely on."""
     if ctx.signin.identity:
         return await projects(ctx, visit)
-    return await repositories(ctx, visit)
+    try:
+        return await repositories(ctx, visit)
+    except RegistryError as error:
+        if error.code is not ErrorCode.DENIED or visit.principal.authenticated:
+            raise
+        return await account.signin_form(ctx, visit)
 
 
 async def repositories(ctx: UiContext, visit: Visit) -> Page:
