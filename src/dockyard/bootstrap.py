@@ -386,6 +386,7 @@ def api_options(settings: Settings) -> ApiOptions:
         ui=UiOptions(
             enabled=settings.dockyard.ui.enabled,
             token_only=settings.auth.token is not None,
+            public_url=settings.http.host,
         ),
     )
 

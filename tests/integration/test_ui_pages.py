@@ -248,3 +248,11 @@ def test_pages_are_in_the_access_log(server: RunningServer, browser: httpx.Clien
     (line,) = lines
     assert line["route"] == "ui" and line["status"] == 200 and line["method"] == "GET"
     assert line["path"] == "/ui/repositories" and line["bytes_out"] == len(response.content)
+
+
+def test_pull_commands_name_http_host_when_set(tmp_path: Path) -> None:
+    env = {"REGISTRY_HTTP_HOST": "https://registry.example.test"}
+    with serving(tmp_path, env=env) as running, running.client() as browser:
+        push_image(browser, "named/app", make_image(layers=1), "v1")
+        page = browser.get("/ui/artifact", params={"repository": "named/app", "reference": "v1"})
+        assert 'value="podman pull registry.example.test/named/app:v1"' in page.text

@@ -37,6 +37,7 @@ Handler = Callable[["UiContext", Visit], Awaitable[Page]]
 class UiOptions:
     enabled: bool = True
     token_only: bool = False  # auth.token: tokens from another issuer, no sign-in here
+    public_url: str = ""  # http.host (pull commands, the OIDC redirect URI)
 
 
 @dataclass(slots=True)
@@ -82,6 +83,7 @@ class UiApp:
         *, access_log: AccessLog | None = None, ids: RequestIds | None = None,
     ) -> None:  # fmt: skip
         self.access_log = access_log  # one line per request, route "ui" (None: off)
+        self.public_url = options.public_url
         self.ids = ids or RequestIds()
         self.ctx = UiContext(
             registry, browse, Templates(), CookieSessions(sessions),
@@ -148,7 +150,8 @@ class UiApp:
         if principal is None:
             principal = await self.ctx.signin.anonymous(client)
         visit = Visit(request, principal, session, client, can_sign_in=self.ctx.signin.available,
-                      can_use_oidc=self.ctx.registry.oidc_flow is not None)  # fmt: skip
+                      can_use_oidc=self.ctx.registry.oidc_flow is not None,
+                      public_url=self.public_url)  # fmt: skip
         if cookie and visit.session is None:
             visit.set_cookies.append(account.expired_cookie(SESSION_COOKIE, visit))
         visit.csrf = session.csrf if session is not None else await self._form_token(visit)

@@ -39,6 +39,8 @@ class FlowRefusedError(Exception):
 
 
 def _redirect_uri(visit: Visit) -> str:
+    if visit.public_url:  # http.host
+        return visit.public_url.rstrip("/") + CALLBACK
     return f"{'https' if visit.secure else 'http'}://{visit.host}{CALLBACK}"
 
 

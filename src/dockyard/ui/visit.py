@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from dockyard.api.http import Request
 from dockyard.auth.principal import Principal
@@ -24,6 +24,7 @@ class Visit:
     csrf: str = ""  # the token every form of the page carries
     can_sign_in: bool = False  # whether a password can sign anyone in here
     can_use_oidc: bool = False  # whether an OpenID provider can sign people in
+    public_url: str = ""  # http.host: how clients reach the registry, when configured
     set_cookies: list[str] = field(default_factory=list)
 
     def cookie(self, name: str) -> str | None:
@@ -44,13 +45,17 @@ class Visit:
 
     @property
     def host(self) -> str:
-        """The registry as this browser reaches it (for pull commands)."""
+        """The registry as clients reach it (for pull commands): ``http.host`` when set, else
+        as this browser reached it."""
+        if self.public_url:
+            return urlsplit(self.public_url).netloc or self.public_url
         headers = self.request.headers
         forwarded = (headers.get("x-forwarded-host") or "").split(",")[0].strip()
         return forwarded or headers.get("host", "localhost")
 
     @property
     def secure(self) -> bool:
+        """Whether the browser came over HTTPS (cookies are then ``Secure``)."""
         scheme = self.request.scope.get("scheme", "http")
         forwarded = (self.request.headers.get("x-forwarded-proto") or "").strip().lower()
         return scheme == "https" or forwarded == "https"
