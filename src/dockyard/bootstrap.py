@@ -43,11 +43,15 @@ from dockyard.config import Settings, parse_duration
 from dockyard.config.health import storage_health
 from dockyard.config.validation import index_completeness
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata, SqlOutbox
+from dockyard.persistence.sql.browse import SqlBrowse
 from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
 from dockyard.persistence.sql.migrations import Plan
 from dockyard.persistence.sql.supplychain import SqlSupplyChain
+from dockyard.persistence.sql.ui_sessions import SqlUiSessions
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.blobs import BlobService
+from dockyard.services.browse.service import BrowseService
+from dockyard.services.catalog import VisibleCatalog
 from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.events import EventReader
 from dockyard.services.gc import GarbageCollector
@@ -62,6 +66,7 @@ from dockyard.services.supplychain.inventory import InventoryBuilder
 from dockyard.services.supplychain.sboms import SupplyChainService
 from dockyard.services.telemetry import NO_TELEMETRY
 from dockyard.services.uploads import UploadService
+from dockyard.services.web_sessions import WebSessions
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.drivers.filesystem import FilesystemDriver
 from dockyard.storage.drivers.memory import MemoryDriver
@@ -73,8 +78,10 @@ from dockyard.supervision import (
     stop_app_when_drain_is_over,
     watch_parent,
 )
+from dockyard.ui.app import UiOptions
 
 if TYPE_CHECKING:  # redis-py loads only when Redis is configured
+    from dockyard.auth.oidc_flow import OidcCodeFlow
     from dockyard.cache.redis import RedisOptions
 
 SQLITE_PREFIX = "sqlite:///"
@@ -324,8 +331,37 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     registry.shutdown = _closing(caches.aclose, registry.shutdown)
     registry.supply_chain = build_supply_chain(registry, storage, database)
     build_trust(settings, registry, storage, database)  # signature policies, the pull gate
+    registry.browse = build_browse(registry, metadata, database)
+    registry.web_sessions = WebSessions(
+        SqlUiSessions(database), lifetime=settings.dockyard.ui.lifetime_seconds,
+        idle=settings.dockyard.ui.idle_seconds,
+    )  # fmt: skip
+    registry.oidc_flow = build_oidc_flow(settings)
     registry.background = build_runner(settings, registry, database, metrics)  # built last
     return registry
+
+
+def build_browse(registry: Registry, metadata: SqlMetadata, database: Database) -> BrowseService:
+    catalog = VisibleCatalog(metadata, SqlRepositoryCatalog(database))
+    return BrowseService(metadata, SqlBrowse(database), registry.policy, registry.blobs, catalog)
+
+
+def build_oidc_flow(settings: Settings) -> OidcCodeFlow | None:
+    """The web UI's OIDC sign-in, when identity management trusts an OpenID provider."""
+    identity = settings.dockyard.identity
+    if not (identity.enabled and identity.oidc.enabled):
+        return None
+    from dockyard.auth.oidc import ClaimMapping
+    from dockyard.auth.oidc_flow import OidcCodeFlow
+    from dockyard.auth.oidc_keys import tls_verify
+
+    oidc = identity.oidc
+    claims = ClaimMapping(oidc.usernameclaim, oidc.groupsclaim, oidc.emailclaim)
+    return OidcCodeFlow(
+        oidc.issuer, oidc.clientid, client_secret=oidc.clientsecret, scopes=oidc.scopes,
+        claims=claims, verify=tls_verify(oidc.cacertificate, oidc.insecureskipverify),
+        timeout=oidc.timeout_seconds,
+    )  # fmt: skip
 
 
 def _closing(
@@ -382,6 +418,11 @@ def api_options(settings: Settings) -> ApiOptions:
         trusted_proxies=tuple(settings.dockyard.trustedproxies),
         body_timeout=settings.dockyard.uploads.body_timeout_seconds,
         run_jobs=settings.dockyard.jobs.runinserve,
+        ui=UiOptions(
+            enabled=settings.dockyard.ui.enabled,
+            token_only=settings.auth.token is not None,
+            public_url=settings.http.host,
+        ),
     )
 
 

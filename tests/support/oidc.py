@@ -4,11 +4,15 @@ It has its own signing keys (RSA and EC, each with a ``kid``), publishes
 ``/.well-known/openid-configuration`` and ``/jwks``, and mints ID tokens with any claims. Tests
 can rotate keys, sign with keys it does not publish, make it name another issuer, count the
 fetches dockyard makes, and stop it and start it again on the same port (an outage).
-Optionally served over TLS (``tls=(certificate, key)``).
+Optionally served over TLS (``tls=(certificate, key)``). It also plays the browser sign-in
+(authorization code with PKCE): ``/authorize`` signs in ``authorize_as`` at once and redirects
+back with a code; ``/token`` gives the ID token for a code only with the matching verifier.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 import ssl
@@ -19,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -66,6 +71,9 @@ class TestProvider:
         self.fetches = {"discovery": 0, "jwks": 0}
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
+        self.authorize_as = "alice"  # who /authorize signs in
+        self.codes: dict[str, dict[str, str]] = {}  # code -> what /authorize was asked
+        self.token_requests = 0
 
     # keys and tokens -----------------------------------------------------------------------
 
@@ -119,6 +127,31 @@ class TestProvider:
                 return {"keys": [key.jwk() for key in self.published]}
         return None
 
+    # the browser flow ----------------------------------------------------------------------
+
+    def authorize(self, query: dict[str, str]) -> tuple[int, str]:
+        """(status, Location) for ``/authorize``: the user is signed in at once."""
+        if query.get("client_id") != CLIENT_ID or query.get("code_challenge_method") != "S256":
+            return 400, ""
+        code = secrets.token_urlsafe(16)
+        with self._lock:
+            self.codes[code] = {**query, "username": self.authorize_as}
+        back = urlencode({"code": code, "state": query.get("state", "")})
+        return 302, f"{query['redirect_uri']}?{back}"
+
+    def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """``/token``: the ID token for a code, once, with the verifier of its challenge."""
+        with self._lock:
+            self.token_requests += 1
+            asked = self.codes.pop(form.get("code", ""), None)
+        if asked is None or form.get("redirect_uri") != asked["redirect_uri"]:
+            return 400, {"error": "invalid_grant"}
+        digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+        if base64.urlsafe_b64encode(digest).decode().rstrip("=") != asked["code_challenge"]:
+            return 400, {"error": "invalid_grant", "error_description": "PKCE"}
+        token = self.mint(asked["username"], nonce=asked.get("nonce"))
+        return 200, {"id_token": token, "access_token": "unused", "token_type": "Bearer"}
+
     # serving -------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -141,9 +174,29 @@ class TestProvider:
 def _handler(provider: TestProvider) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            if parts.path == "/authorize":
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                status, location = provider.authorize(query)
+                self.send_response(status)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             document = provider.document(self.path)
-            body = json.dumps(document or {"error": "not found"}).encode()
-            self.send_response(200 if document is not None else 404)
+            self._json(200 if document is not None else 404, document or {"error": "not found"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            if urlsplit(self.path).path != "/token":
+                self._json(404, {"error": "not found"})
+                return
+            self._json(*provider.token(form))
+
+        def _json(self, status: int, document: dict[str, Any]) -> None:
+            body = json.dumps(document).encode()
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

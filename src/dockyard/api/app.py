@@ -35,6 +35,8 @@ from dockyard.api.v2.router import match
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.registry import Registry
 from dockyard.storage.driver import StorageUnavailableError
+from dockyard.ui.app import UiApp, UiOptions
+from dockyard.ui.app import serves as ui_serves
 
 log = logging.getLogger("dockyard.api")
 
@@ -49,6 +51,7 @@ class ApiOptions:
     trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-For is believed
     body_timeout: float = 60.0  # dockyard.uploads.bodytimeout: a body silent this long: 408
     run_jobs: bool = True  # dockyard.jobs.runinserve: take queued and scheduled jobs here too
+    ui: UiOptions = field(default_factory=UiOptions)  # dockyard.ui: the web UI at / (ui.md)
 
 
 class RegistryApp:
@@ -80,6 +83,11 @@ class RegistryApp:
         self._debug: DebugServer | None = None
         self.started_at = time.time()
         self.proxies = TrustedProxies.from_cidrs(options.trusted_proxies)
+        self.ui: UiApp | None = None
+        browse, sessions = registry.browse, registry.web_sessions
+        if options.ui.enabled and browse is not None and sessions is not None:
+            self.ui = UiApp(registry, browse, sessions, options.ui, access_log=access_log,
+                            ids=self.request_ids)  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -96,6 +104,8 @@ class RegistryApp:
         path: str = scope["path"]
         if path.startswith("/v2") or (self.tokens is not None and self.tokens.serves(path)):
             await self._registry_request(scope, receive, send)
+        elif self.ui is not None and ui_serves(path):
+            await self.ui(scope, receive, send)
         elif path in ("/", ""):
             await respond(send, 200, [(b"content-type", b"text/plain")], b"")
         elif path == MGMT_PREFIX or path.startswith(MGMT_PREFIX + "/"):

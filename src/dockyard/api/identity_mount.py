@@ -29,5 +29,6 @@ def mount_identity(
         access_log=access_log, ids=request_ids, supply_chain=registry.supply_chain,
         trust=registry.trust,
         mirror_admin=registry.mirror_admin,
+        browse=registry.browse,
     )  # fmt: skip
     return authenticator, api

@@ -32,6 +32,7 @@ from dockyard.config.notifications import (
 )
 from dockyard.config.oidc import OidcSettings
 from dockyard.config.redis import RedisSettings
+from dockyard.config.ui import UiSettings
 from dockyard.config.uploads import UploadLimitSettings
 from dockyard.config.webhooks import WebhookSettings
 
@@ -333,6 +334,7 @@ class DockyardSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)  # the job queue's runner
     events: DeliverySettings = msgspec.field(default_factory=DeliverySettings)
     supplychain: SupplyChainSettings = msgspec.field(default_factory=SupplyChainSettings)
+    ui: UiSettings = msgspec.field(default_factory=UiSettings)  # the web UI (docs/ui.md)
 
 
 # --- the root --------------------------------------------------------------------------

@@ -40,6 +40,7 @@ class OidcGroupMapping(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
 class OidcSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     issuer: str = ""  # the provider's issuer URL (``iss``); empty: OIDC off
     clientid: str = ""  # the expected audience (``aud``) of ID tokens
+    clientsecret: str = ""  # the web UI's sign-in (code flow): for a confidential client
     usernameclaim: str = ""  # empty: preferred_username, else sub
     groupsclaim: str = "groups"  # empty: groups are not read
     emailclaim: str = "email"

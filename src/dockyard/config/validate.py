@@ -171,6 +171,8 @@ def _check_dockyard(dockyard: DockyardSettings, storage: StorageSettings) -> Non
         _fail("dockyard.database", "required with the s3 driver (no local root for SQLite)")
     _check_uploads(dockyard)
     _check_jobs(dockyard)
+    for key in ("sessionlifetime", "idletimeout"):
+        duration(f"dockyard.ui.{key}", getattr(dockyard.ui, key), positive=True)
     for index, cidr in enumerate(dockyard.trustedproxies):
         try:
             ipaddress.ip_network(str(cidr).strip(), strict=False)

@@ -93,3 +93,30 @@ class UploadRecord:
     last_activity: float
     client: str = ""  # whose session counts against dockyard.uploads.sessionsperclient
     attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TagDetail:
+    """A tag with its manifest, for listings that show sizes and platforms (the web UI)."""
+
+    tag: str
+    digest: str
+    media_type: str
+    artifact_type: str | None
+    content: bytes
+    tagged_at: float  # when the tag last moved
+    pushed_at: float  # when the manifest was first pushed to the repository
+    pulled_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UiSessionRecord:
+    """A web UI session as stored: found by the SHA-256 of its id, never by the id itself."""
+
+    id_hash: str
+    subject: str
+    via: str
+    csrf: str
+    started_at: float
+    last_seen: float
+    expires_at: float

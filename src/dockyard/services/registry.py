@@ -10,8 +10,10 @@ from dockyard.config.validation import IndexCompleteness
 
 if TYPE_CHECKING:
     from dockyard.auth.htpasswd import HtpasswdFile
+    from dockyard.auth.oidc_flow import OidcCodeFlow
     from dockyard.auth.policy import AccessPolicy
     from dockyard.services.blobs import BlobService
+    from dockyard.services.browse.service import BrowseService
     from dockyard.services.events import EventReader
     from dockyard.services.events.deliveries import DeliveryHistory
     from dockyard.services.events.engine import DeliveryEngine
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from dockyard.services.upstream.admin import MirrorAdmin
     from dockyard.services.upstream.mirror import Mirror
     from dockyard.services.upstream.routing import MirrorRouter
+    from dockyard.services.web_sessions import WebSessions
     from dockyard.services.webhooks.service import WebhookService
 
 
@@ -92,3 +95,6 @@ class Registry:
     deliveries: DeliveryHistory | None = None  # the delivery history, dead letters, replay
     supply_chain: SupplyChainService | None = None  # inventories, SBOMs (docs/supply-chain.md)
     trust: TrustPolicies | None = None  # signature trust policies (docs/supply-chain.md)
+    browse: BrowseService | None = None  # tags with sizes, artifact details (web UI, /api/v1)
+    web_sessions: WebSessions | None = None  # the web UI's sessions (docs/ui.md)
+    oidc_flow: OidcCodeFlow | None = None  # the web UI's OIDC sign-in (code flow with PKCE)

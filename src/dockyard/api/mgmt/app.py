@@ -34,6 +34,7 @@ from dockyard.api.http import (
 )
 from dockyard.api.identity_authn import IdentityAuthenticator
 from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, supplychain, webhooks
+from dockyard.api.mgmt import browse as browse_api
 from dockyard.api.mgmt import mirrors as mirrors_api
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt import trust as trust_api
@@ -44,6 +45,7 @@ from dockyard.api.request_id import RequestIds
 from dockyard.auth.principal import Principal
 from dockyard.auth.secrets import parse_token
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.services.browse.service import BrowseService
 from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.lifecycle_admin import LifecycleAdmin
 from dockyard.services.supplychain.sboms import SupplyChainService
@@ -67,6 +69,7 @@ def build_router(
     *,
     trust: TrustPolicies | None = None,
     mirror_admin: MirrorAdmin | None = None,
+    browse: BrowseService | None = None,
 ) -> Router:
     return Router(
         [
@@ -80,6 +83,7 @@ def build_router(
             *supplychain.endpoints(supply_chain),
             *trust_api.endpoints(trust),
             *mirrors_api.endpoints(mirror_admin),
+            *browse_api.endpoints(browse),
         ]
     )
 
@@ -98,12 +102,14 @@ class ManagementApi:
         supply_chain: SupplyChainService | None = None,  # inventories and SBOMs
         trust: TrustPolicies | None = None,  # signature trust policies
         mirror_admin: MirrorAdmin | None = None,  # the cache's upstreams (/mirrors)
+        browse: BrowseService | None = None,  # tags with sizes, artifact details (web UI)
     ) -> None:
         self.services = services
         self.authenticator = authenticator
         self.router = build_router(
-            services, admin, system, hooks, supply_chain, trust=trust, mirror_admin=mirror_admin
-        )
+            services, admin, system, hooks, supply_chain,
+            trust=trust, mirror_admin=mirror_admin, browse=browse,
+        )  # fmt: skip
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
         self.access_log = access_log
         self.ids = ids or RequestIds()

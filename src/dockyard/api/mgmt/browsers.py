@@ -48,6 +48,12 @@ def check_browser_request(request: Request) -> None:
         )
 
 
+def is_same_origin(request: Request) -> bool:
+    """Whether a browser says the request comes from this server's own pages (a client that
+    is not a browser sends neither header and passes)."""
+    return _same_origin(request)
+
+
 def _same_origin(request: Request) -> bool:
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site.strip().lower() not in SAME_SITE_FETCHES:

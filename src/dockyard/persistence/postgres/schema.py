@@ -39,6 +39,7 @@ from dockyard.persistence.sql.supplychain_schema import (
     supply_chain_migration,
 )
 from dockyard.persistence.sql.trust_schema import TRUST_DOWNGRADE, trust_migration
+from dockyard.persistence.sql.ui_sessions_schema import UI_SESSIONS_DOWNGRADE, ui_sessions_migration
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
 
 log = logging.getLogger("dockyard.persistence")
@@ -148,6 +149,8 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(consumer_positions_migration("postgres"), CONSUMER_POSITIONS_DOWNGRADE),
     # the pull-through cache's upstreams added at run time (docs/mirror.md)
     Migration(mirror_upstreams_migration("postgres"), MIRROR_UPSTREAMS_DOWNGRADE),
+    # web UI sessions and the key that signs their cookies (docs/ui.md)
+    Migration(ui_sessions_migration("postgres"), UI_SESSIONS_DOWNGRADE),
 )
 
 _CREATE_VERSION_TABLE = f"""

@@ -30,6 +30,7 @@ from dockyard.persistence.sql.supplychain_schema import (
     supply_chain_migration,
 )
 from dockyard.persistence.sql.trust_schema import TRUST_DOWNGRADE, trust_migration
+from dockyard.persistence.sql.ui_sessions_schema import UI_SESSIONS_DOWNGRADE, ui_sessions_migration
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
 
 MIGRATIONS: tuple[Step, ...] = (
@@ -134,4 +135,6 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(consumer_positions_migration("sqlite"), CONSUMER_POSITIONS_DOWNGRADE),
     # the pull-through cache's upstreams added at run time (docs/mirror.md)
     Migration(mirror_upstreams_migration("sqlite"), MIRROR_UPSTREAMS_DOWNGRADE),
+    # web UI sessions and the key that signs their cookies (docs/ui.md)
+    Migration(ui_sessions_migration("sqlite"), UI_SESSIONS_DOWNGRADE),
 )
