@@ -17,6 +17,7 @@ from dockyard.jobs.metrics import publish_queue_metrics_forever
 from dockyard.jobs.quota import publish_quota_metrics_forever
 from dockyard.jobs.runner import JobRunner, RunnerOptions
 from dockyard.persistence.sql import Database, SqlOutbox
+from dockyard.persistence.sql.backup import SqlBlobHolds
 from dockyard.persistence.sql.event_cursors import SqlEventCursors
 from dockyard.persistence.sql.jobs import SqlJobStore
 from dockyard.persistence.sqlite import SqliteDatabase
@@ -59,7 +60,7 @@ def build_runner(
                   max_attempts=jobs.maxattempts)  # fmt: skip
     _lifecycle_jobs(runner, settings, registry)
     _maintenance_jobs(runner, settings, registry, database)
-    _local_loops(runner, settings, registry, telemetry)
+    _local_loops(runner, settings, registry, telemetry, database)
     _supply_chain_jobs(runner, settings, registry, database)
     runner.handle(mirror_warm.KIND, mirror_warm.warm_handler(CacheWarmer(resolver(registry))),
                   max_attempts=jobs.maxattempts)  # fmt: skip
@@ -122,7 +123,11 @@ def _maintenance_jobs(
 
 
 def _local_loops(
-    runner: JobRunner, settings: Settings, registry: Registry, telemetry: Telemetry | None
+    runner: JobRunner,
+    settings: Settings,
+    registry: Registry,
+    telemetry: Telemetry | None,
+    database: Database,
 ) -> None:
     """Loops whose state is this process's memory: they run in every process."""
     runner.local("pull-times", registry.lifecycle.pulls.run_forever)  # written in batches
@@ -143,5 +148,6 @@ def _local_loops(
         runner.local("quota-gauges", lambda: publish_quota_metrics_forever(quotas))
         runner.local("queue-gauges", lambda: publish_queue_metrics_forever(queue, gauges))
         purger = registry.purger  # holds the storage and the metadata store
-        system = SystemGauges(purger.storage, purger.metadata.uploads, registry.health, gauges)
+        system = SystemGauges(purger.storage, purger.metadata.uploads, registry.health, gauges,
+                              last_backup=SqlBlobHolds(database).last_success)  # fmt: skip
         runner.local("system-gauges", system.run_forever)

@@ -8,17 +8,19 @@ every tag and comparing it byte for byte with the original.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from support import postgres, seaweed
 from support.backup import Pusher, assert_same_pulls, cli
 from support.oci import make_image, push_image
-from support.server import serving
+from support.server import free_port, serving
 
 
 @dataclass
@@ -175,3 +177,21 @@ def test_export_refuses_bad_requests_and_writes_nothing(tmp_path: Path) -> None:
     assert neither.returncode == 2  # argparse: one of --repositories / --project is required
     not_layout = cli(["import-layout", str(busy), *data], {})
     assert not_layout.returncode == 1 and "not an OCI image layout" in not_layout.stderr
+
+
+def test_the_last_complete_backup_shows_in_the_metrics(tmp_path: Path) -> None:
+    debug = free_port()
+    env = {"REGISTRY_HTTP_DEBUG_ADDR": f"127.0.0.1:{debug}"}
+    with serving(tmp_path, env=env) as server, server.client() as client:
+        push_image(client, "base/app", make_image(size=10_000), tag="v1")
+        before = httpx.get(f"http://127.0.0.1:{debug}/metrics").text
+        assert "\nregistry_backup_last_success_timestamp_seconds 0.0\n" in before, "0: never"
+        started = time.time()
+        backup = cli(["backup", str(tmp_path / "bk"), "--data-dir", str(server.data_dir)], {})
+        assert backup.returncode == 0, backup.stderr
+        data_dir = server.data_dir
+    with serving(tmp_path, env=env, data_dir=data_dir):  # the gauges are set at start
+        metrics = httpx.get(f"http://127.0.0.1:{debug}/metrics").text
+    found = re.search(r"^registry_backup_last_success_timestamp_seconds (\S+)$", metrics, re.M)
+    assert found, metrics
+    assert started <= float(found.group(1)) <= time.time()

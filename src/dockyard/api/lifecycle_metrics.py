@@ -70,10 +70,14 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
         (),
     ),
     "event_dead_letters": ("Event deliveries that gave up (dead letters, all nodes)", ()),
-    "storage_free_bytes": ("Bytes free on the filesystem of the storage root", ()),
-    "storage_size_bytes": ("Size of the filesystem of the storage root", ()),
+    "storage_free_bytes": ("Bytes free on the filesystem of the storage root (0: an object store)", ()),
+    "storage_size_bytes": ("Size of the filesystem of the storage root (0: an object store)", ()),
     "uploads_open": ("Upload sessions open (all nodes)", ()),
     "uploads_oldest_seconds": ("Age of the oldest open upload session (0: none)", ()),
+    "backup_last_success_timestamp_seconds": (
+        "When the newest complete `dockyard backup` finished (0: never)",
+        (),
+    ),
     "health_check_failing": (
         "1 while a health.storagedriver check (storage, database) is failing, else 0",
         ("check",),

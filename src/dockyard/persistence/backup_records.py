@@ -55,6 +55,14 @@ class BlobHolds(Protocol):
         ``pin_until``."""
         ...
 
+    async def record_success(self, backup_id: str, finished_at: float) -> None:
+        """Remember the newest complete backup (``registry_backup_last_success_timestamp``)."""
+        ...
+
+    async def last_success(self) -> float | None:
+        """When the newest complete backup finished, or None if none ever did."""
+        ...
+
 
 class MetadataRestorer(Protocol):
     kind: str

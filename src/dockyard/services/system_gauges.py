@@ -5,12 +5,14 @@ Refreshed by a loop in each process that serves metrics (as the job queue gauges
 
 - ``registry_storage_free_bytes`` / ``registry_storage_size_bytes``: the filesystem holding
   the storage root, as ``statvfs`` sees it for an unprivileged writer (filesystem driver only;
-  an object store has no such figure and the two gauges stay absent).
+  an object store has no such figure and the two gauges stay 0).
 - ``registry_uploads_open`` and ``registry_uploads_oldest_seconds``: upload sessions in the
   metadata database (all nodes) and the age of the oldest (0: none).
 - ``registry_health_check_failing{check}``: 1 while a ``health.storagedriver`` check
   (``storage``, ``database``) has failed ``threshold`` times in a row, else 0; absent when
   the checks are off.
+- ``registry_backup_last_success_timestamp_seconds``: when the newest complete ``dockyard
+  backup`` of this registry finished (0 until one has).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from dockyard.persistence.stores import UploadStore
@@ -41,6 +43,7 @@ class SystemGauges:
     health: HealthMonitor | None
     telemetry: Telemetry
     clock: Callable[[], float] = time.time
+    last_backup: Callable[[], Awaitable[float | None]] | None = None
 
     async def publish(self) -> None:
         await self._storage_room()
@@ -48,6 +51,9 @@ class SystemGauges:
         self.telemetry.gauge("uploads_open", count)
         age = self.clock() - oldest if oldest is not None else 0.0
         self.telemetry.gauge("uploads_oldest_seconds", max(age, 0.0))
+        finished = await self.last_backup() if self.last_backup is not None else None
+        if finished is not None:
+            self.telemetry.gauge("backup_last_success_timestamp_seconds", finished)
         if self.health is not None:
             failing = self.health.problems()
             for check in self.health.probes:

@@ -10,6 +10,7 @@ from typing import Any
 
 from dockyard.persistence.records import UploadRecord
 from dockyard.persistence.sql import SqlMetadata
+from dockyard.persistence.sql.backup import SqlBlobHolds
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.health import HealthMonitor
 from dockyard.services.system_gauges import SystemGauges
@@ -82,3 +83,21 @@ def test_object_stores_report_no_room_and_health_checks_report_failing(
 
     run(main())
     assert ("storage_free_bytes", "") not in telemetry.values
+
+
+def test_the_last_complete_backup_is_reported_once_there_is_one(tmp_path: Path, run: Run) -> None:
+    database = SqliteDatabase(str(tmp_path / "metadata.db"))
+    holds = SqlBlobHolds(database)
+    telemetry = Gauges()
+    gauges = SystemGauges(MemoryDriver(), SqlMetadata(database).uploads, None, telemetry,
+                          last_backup=holds.last_success)  # fmt: skip
+
+    async def main() -> None:
+        await gauges.publish()
+        assert ("backup_last_success_timestamp_seconds", "") not in telemetry.values
+        await holds.record_success("20261207-0100", NOW - 60)
+        await holds.record_success("20261207-0200", NOW)  # the newest one wins
+        await gauges.publish()
+
+    run(main())
+    assert telemetry.values[("backup_last_success_timestamp_seconds", "")] == NOW

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dockyard.persistence.sql.session import Database, Session
 
 HOLD_PREFIX = "backup.hold."
+LAST_SUCCESS = "backup.last_success"  # when the newest complete backup finished
 
 
 class SqlBlobHolds:
@@ -56,6 +57,22 @@ class SqlBlobHolds:
             )
 
         await self.db.transaction(work)
+
+
+    async def record_success(self, backup_id: str, finished_at: float) -> None:
+        await self.db.execute(
+            "INSERT INTO system_settings(name, value, updated_at, updated_by) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE "
+            "SET value = excluded.value, updated_at = excluded.updated_at, "
+            "updated_by = excluded.updated_by",
+            (LAST_SUCCESS, repr(finished_at), finished_at, f"dockyard backup {backup_id}"),
+        )
+
+    async def last_success(self) -> float | None:
+        row = await self.db.fetchone(
+            "SELECT value FROM system_settings WHERE name = ?", (LAST_SUCCESS,)
+        )
+        return float(row[0]) if row else None
 
 
 async def reset_restored(session: Session) -> int:

@@ -91,6 +91,7 @@ class BackupService:
             await destination.put_content(manifest_path(backup_id), encode(manifest))
             await destination.put_content(LATEST, backup_id.encode())
             await destination.delete(f"{backup_dir(backup_id)}/staging")
+            await self.holds.record_success(backup_id, manifest.finished_at)
         finally:
             now = self.clock()
             await self.holds.release(held_until, now + self.options.pin_seconds, backup_id, now)
