@@ -70,7 +70,10 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
         (),
     ),
     "event_dead_letters": ("Event deliveries that gave up (dead letters, all nodes)", ()),
-    "storage_free_bytes": ("Bytes free on the filesystem of the storage root (0: an object store)", ()),
+    "storage_free_bytes": (
+        "Bytes free on the filesystem of the storage root (0: an object store)",
+        (),
+    ),
     "storage_size_bytes": ("Size of the filesystem of the storage root (0: an object store)", ()),
     "uploads_open": ("Upload sessions open (all nodes)", ()),
     "uploads_oldest_seconds": ("Age of the oldest open upload session (0: none)", ()),
