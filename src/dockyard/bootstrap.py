@@ -23,6 +23,7 @@ from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.token_keys import KeyRing
 from dockyard.auth.token_trust import TrustError, TrustStore
 from dockyard.bootstrap_events import build_delivery
+from dockyard.bootstrap_extras import require_extra
 from dockyard.bootstrap_identity import build_identity_services, refusal_audit
 from dockyard.bootstrap_jobs import build_job_queue, build_runner
 from dockyard.bootstrap_lifecycle import build_lifecycle
@@ -98,6 +99,7 @@ def build_storage(settings: Settings) -> StorageDriver:
     if driver == "inmemory":
         return MemoryDriver()
     if driver == "s3" and settings.storage.s3 is not None:
+        require_extra("s3", "storage.s3")
         from dockyard.storage.drivers.s3 import S3Driver  # botocore loads slowly
 
         redirect = not settings.storage.redirect.disable
@@ -122,6 +124,7 @@ def build_database(settings: Settings, *, migrate: bool = True) -> Database:
         return SqliteDatabase(url[len(SQLITE_PREFIX) :], migrate=migrate)
     if not url.startswith(POSTGRES_PREFIXES):
         raise SystemExit("config: dockyard.database: unsupported database URL")
+    require_extra("postgres", "dockyard.database (PostgreSQL)")
     from dockyard.persistence.postgres.database import PostgresDatabase  # psycopg loads slowly
 
     try:
@@ -173,6 +176,7 @@ def _refuse_unsupported(settings: Settings) -> None:
 
 def redis_options(settings: Settings) -> RedisOptions:
     """The typed ``redis`` section (``config/redis.py``) as the Redis client's options."""
+    require_extra("redis", "redis")
     from dockyard.cache.redis import RedisOptions
 
     raw = settings.redis
@@ -190,6 +194,7 @@ def build_shared_state(settings: Settings) -> tuple[KeyValueCache, LockManager]:
     """The blob descriptor cache and the lock manager (``storage.cache``, ``redis``)."""
     kind = str(settings.storage.cache.get("blobdescriptor") or "")
     if kind == "redis":
+        require_extra("redis", "storage.cache.blobdescriptor: redis")
         from dockyard.cache.redis import RedisCache, RedisLocks, connect
 
         client = connect(redis_options(settings))
@@ -205,6 +210,7 @@ def shared_windows(settings: Settings) -> SharedWindows | None:
     """Failed-login counts shared by every node, in Redis when ``redis.addr`` is set."""
     if not settings.redis.configured:
         return None
+    require_extra("redis", "redis.addr")
     from dockyard.cache.redis import connect
     from dockyard.cache.windows import RedisWindows
 

@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from dockyard.bootstrap import POSTGRES_PREFIXES, SQLITE_PREFIX, build_database, build_storage
+from dockyard.bootstrap_extras import require_extra
 from dockyard.config import Settings
 from dockyard.config.model import S3Settings
 from dockyard.persistence.backup_records import MetadataRestorer, SnapshotSource
@@ -38,6 +39,7 @@ class Built(Generic[T]):
 def backup_store(location: str, *, writable: bool) -> StorageDriver:
     """The store at ``location``: a local directory, or ``s3://bucket/prefix``."""
     if location.startswith("s3://"):
+        require_extra("s3", "a backup location in S3")
         from dockyard.storage.drivers.s3 import S3Driver  # botocore loads slowly
 
         parts = urlsplit(location)
@@ -79,6 +81,7 @@ def build_backup(settings: Settings) -> Built[BackupService]:
 
         source = SqliteSnapshotSource(url[len(SQLITE_PREFIX) :])
     else:
+        require_extra("postgres", "dockyard.database (PostgreSQL)")
         from dockyard.persistence.postgres.backup import PostgresSnapshotSource
 
         source = PostgresSnapshotSource(url)
@@ -97,6 +100,7 @@ def build_restore(settings: Settings) -> Built[RestoreService]:
 
         restorer = SqliteRestorer(url[len(SQLITE_PREFIX) :])
     else:
+        require_extra("postgres", "dockyard.database (PostgreSQL)")
         from dockyard.persistence.postgres.backup import PostgresRestorer
 
         restorer = PostgresRestorer(url)

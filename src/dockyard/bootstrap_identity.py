@@ -12,6 +12,7 @@ from dockyard.auth.htpasswd import HtpasswdFile
 from dockyard.auth.identity import CredentialBackend
 from dockyard.auth.policy import AccessPolicy
 from dockyard.bootstrap_events import database_is_sqlite
+from dockyard.bootstrap_extras import require_extra
 from dockyard.cache.base import SharedWindows
 from dockyard.config import Settings, parse_duration
 from dockyard.config.ldap import LdapGroupMapping
@@ -112,6 +113,7 @@ def oidc_backend(
 
 def ldap_backend(settings: Settings, database: Database, policy: AccessPolicy) -> CredentialBackend:
     """LDAP / AD passwords; groups and their mapped roles synced at each login."""
+    require_extra("ldap", "dockyard.identity.ldap")
     from dockyard.auth.ldap import LdapBackend  # ldap3 loads only when LDAP is on
 
     ldap = settings.dockyard.identity.ldap

@@ -1,6 +1,7 @@
 """dockyard as a package: the wheel and sdist build (pypa/build), the wheel installs into a
 clean virtual environment with the pinned dependencies, and the installed ``dockyard`` runs
-(version, config check, a registry answering on loopback); shell completion for bash and zsh."""
+(version, config check, a registry answering on loopback) without the optional backends, and
+names the extra a configuration needs; shell completion for bash and zsh."""
 
 from __future__ import annotations
 
@@ -95,6 +96,18 @@ def test_the_wheel_installs_and_runs_in_a_clean_environment(dist: Path, tmp_path
         server.wait(timeout=30)
         log.close()
     assert server.returncode == 0
+    # no extras: the optional backends are not installed, and asking for one says which extra
+    for module in ("psycopg", "botocore", "obstore", "redis", "ldap3"):
+        probe = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True,
+                               check=False)  # fmt: skip
+        assert probe.returncode != 0, f"{module} came with the bare wheel"
+    postgres = {**env, "REGISTRY_DOCKYARD_DATABASE": "postgresql://u:p@127.0.0.1:1/db"}
+    refused = subprocess.run([dockyard, "serve", "--config", str(config)], cwd=tmp_path,
+                             env=postgres, capture_output=True, text=True, timeout=60,
+                             check=False)  # fmt: skip
+    assert refused.returncode != 0
+    assert "pip install 'dockyard[postgres]'" in refused.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in refused.stderr
 
 
 def _answers(url: str, server: subprocess.Popen[bytes]) -> bool:
