@@ -1,1 +1,0 @@
-"""The Distribution API under ``/v2``: routes and one handler module per resource."""

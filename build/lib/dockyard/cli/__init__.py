@@ -1,1 +1,0 @@
-"""dockyard.cli: the ``dockyard`` command line (serve, migrate, gc, import, config, admin)."""

@@ -1,1 +1,0 @@
-"""Concrete storage drivers. Only ``dockyard.bootstrap`` imports these."""
