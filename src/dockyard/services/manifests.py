@@ -111,7 +111,7 @@ class ManifestService:
         if self.gate is not None:
             admission = await self.gate.admit(principal, repository, record)
         if self.pulls is not None:
-            self._note_pull(
+            self.note_pull(
                 principal, repository, reference, record, download=download, request_id=request_id
             )
         return record, admission
@@ -126,24 +126,10 @@ class ManifestService:
         download: bool,
         request_id: str,
     ) -> None:
-        """Count a pull of a manifest another service answered (the pull-through cache's)
-        as :meth:`get` counts its own: in memory, written by the pull recorder's batch."""
-        if self.pulls is not None:
-            self._note_pull(
-                principal, repository, reference, record, download=download, request_id=request_id
-            )
-
-    def _note_pull(
-        self,
-        principal: Principal,
-        repository: str,
-        reference: str,
-        record: ManifestRecord,
-        *,
-        download: bool,
-        request_id: str,
-    ) -> None:
-        assert self.pulls is not None
+        """Count a pull (``get``'s, or of a manifest another service answered, such as the
+        pull-through cache): in memory, written by the pull recorder's batch."""
+        if self.pulls is None:
+            return
         if not download:
             self.pulls.seen(repository, record.digest)
             return
