@@ -25,6 +25,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
 )
 from dockyard.persistence.sql.mirror_schema import mirror_migration
 from dockyard.persistence.sql.outbox_schema import outbox_migration
+from dockyard.persistence.sql.replication_schema import replication_migration
 from dockyard.persistence.sql.supplychain_schema import supply_chain_migration
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
 
@@ -129,6 +130,8 @@ MIGRATIONS: tuple[str, ...] = (
     delivery_migration("postgres"),
     # 14: layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
     supply_chain_migration("postgres"),
+    # replication: policies, runs and their per-image results, uploads to resume (replication.md)
+    replication_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""

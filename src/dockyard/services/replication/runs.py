@@ -1,0 +1,221 @@
+"""One run of a policy: what to copy (the plan), the copies, and the run's history.
+
+The plan lists the source's repositories and tags the policy selects (a run started by a
+push names one repository and tag) and compares each with the target: a tag the target has
+at the same digest is ``skipped`` (its newer referrers are still copied: that is what makes
+a scheduled run a reconcile), one at another digest is copied only when the policy
+overwrites, the rest are copied; target tags the source no longer has are deleted when the
+policy mirrors deletions. A dry run records the plan (``planned``) and copies nothing.
+
+Images are copied ``parallel`` at a time, their blobs too (copier.py). While the run works a
+watcher reads the run's stop switch every second and cancels the copies when it is set: a
+stopped run ends ``stopped`` within about a second plus the time a cancelled request takes
+to close. Each image's outcome is recorded as it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from dockyard.core.errors import RegistryError
+from dockyard.persistence.replication_records import ItemRow, ReplicationStore, RunRow, RunTotals
+from dockyard.services.replication.copier import Bandwidth, Copier, Tally, checked
+from dockyard.services.replication.endpoints import CopyFailedError, Endpoint
+from dockyard.services.replication.filters import is_literal, selected
+from dockyard.services.replication.policy import Policy, destination
+from dockyard.services.upstream.client import UpstreamError
+
+log = logging.getLogger("dockyard.replication")
+STOP_POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Ends:
+    source: Endpoint
+    target: Endpoint
+
+
+@dataclass(slots=True)
+class _Totals:
+    copied: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, item: ItemRow) -> None:
+        if item.outcome in ("copied", "deleted"):
+            self.copied += 1
+        elif item.outcome == "failed":
+            self.failed += 1
+            self.errors.append(f"{item.source}: {item.error}")
+        else:
+            self.skipped += 1
+        self.bytes += item.bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every image of one run shares."""
+
+    run: RunRow
+    policy: Policy
+    copier: Copier
+    images: asyncio.Semaphore  # images copied at once
+    totals: _Totals
+
+
+class RunExecutor:
+    def __init__(
+        self,
+        store: ReplicationStore,
+        ends: Callable[[RunRow, Policy], Awaitable[Ends]],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.ends = ends
+        self.clock = clock
+
+    async def execute(self, run: RunRow, policy: Policy) -> RunTotals:
+        """Run ``run`` to its end and record it; its totals."""
+        if not await self.store.start_run(run.id, self.clock()):
+            current = await self.store.run(run.id)
+            state = current.state if current is not None else "stopped"
+            return RunTotals(state, 0, 0, 0, 0, "not started: the run is over or stopped")
+        totals = _Totals()
+        work = asyncio.ensure_future(self._work(run, policy, totals))
+        watcher = asyncio.ensure_future(self._watch(run.id, work))
+        state = "done"
+        try:
+            await work
+        except asyncio.CancelledError:
+            if not watcher.done():
+                raise  # this process is stopping: the job is released, the run continues later
+            state = "stopped"
+        except (UpstreamError, CopyFailedError, RegistryError) as exc:
+            totals.failed += 1
+            totals.errors.append(str(exc) if not isinstance(exc, RegistryError) else exc.message)
+        finally:
+            watcher.cancel()
+        if state == "done" and totals.failed:
+            state = "failed"
+        return await self._finish(run.id, state, totals, dry_run=run.dry_run)
+
+    async def _finish(
+        self, run_id: int, state: str, totals: _Totals, *, dry_run: bool
+    ) -> RunTotals:
+        verb = "planned" if dry_run else "copied"
+        summary = f"{totals.copied} {verb}, {totals.skipped} skipped, {totals.failed} failed"
+        if totals.errors:
+            summary += "; first error: " + totals.errors[0][:300]
+        result = RunTotals(state, totals.copied, totals.skipped, totals.failed, totals.bytes,
+                           summary)  # fmt: skip
+        await self.store.finish_run(run_id, result, self.clock())
+        return result
+
+    async def _watch(self, run_id: int, work: asyncio.Future[None]) -> None:
+        while not work.done():
+            await asyncio.sleep(STOP_POLL_SECONDS)
+            with contextlib.suppress(Exception):
+                if await self.store.stop_requested(run_id):
+                    log.info("replication run %d: stop asked; stopping its copies", run_id)
+                    work.cancel()
+                    return
+
+    async def _work(self, run: RunRow, policy: Policy, totals: _Totals) -> None:
+        ends = await self.ends(run, policy)
+        copier = Copier(ends.source, ends.target, policy.parallel, Bandwidth(policy.bandwidth),
+                        policy.platforms)  # fmt: skip
+        ctx = _Context(run, policy, copier, asyncio.Semaphore(policy.parallel), totals)
+        tasks = []
+        for src in await self._repositories(ends.source, policy, run.scope):
+            tags = await ends.source.tags(src)
+            copier.source_tags[src] = set(tags)
+            dst = destination(policy, src)
+            wanted = _wanted_tags(policy, tags, run.scope)
+            tasks += [self._one(ctx, src, dst, tag) for tag in wanted]
+            if policy.mirror_deletions and not run.scope.partition(":")[2]:
+                await self._deletions(ctx, dst, set(wanted))
+        await asyncio.gather(*tasks)
+
+    async def _repositories(self, source: Endpoint, policy: Policy, scope: str) -> list[str]:
+        if scope:
+            repository = scope.partition(":")[0]
+            return [repository] if selected(policy.repositories, repository) else []
+        literal = [p for p in policy.repositories if is_literal(p)]
+        if literal and len(literal) == len(policy.repositories):
+            return literal  # no catalog needed (registries often refuse it)
+        return [r for r in await source.repositories() if selected(policy.repositories, r)]
+
+    async def _one(self, ctx: _Context, src: str, dst: str, tag: str) -> None:
+        async with ctx.images:
+            item = await self._copy_one(ctx, src, dst, tag)
+        ctx.totals.add(item)
+        await self.store.add_items(ctx.run.id, [item])
+
+    async def _copy_one(self, ctx: _Context, src: str, dst: str, tag: str) -> ItemRow:
+        run, policy, copier = ctx.run, ctx.policy, ctx.copier
+        source_ref, target_ref = f"{src}:{tag}", f"{dst}:{tag}"
+        try:
+            manifest = checked(await copier.fetch(src, tag), tag)
+            there = await copier.target.digest_of(dst, tag)
+            item = _item(source_ref, target_ref, manifest.digest)
+            if there == manifest.digest:
+                if run.dry_run:
+                    return item("skipped", "the target has it")
+                tally = await copier.referrers_only(src, dst, manifest)
+                outcome = "copied" if tally.manifests else "skipped"
+                return item(outcome, "" if tally.manifests else "the target has it", tally)
+            if there is not None and not policy.overwrite:
+                return item("skipped", f"the target has {there}; overwrite is off")
+            if run.dry_run:
+                return item("planned", "")
+            tally = await copier.copy_tag(src, dst, tag, manifest)
+            return item("copied", "", tally)
+        except (UpstreamError, CopyFailedError, RegistryError) as exc:
+            error = exc.message if isinstance(exc, RegistryError) else str(exc)
+            log.warning("replication run %d: %s failed: %s", run.id, source_ref, error)
+            return ItemRow(source_ref, target_ref, "", "failed", error[:1000], 0, time.time())
+
+    async def _deletions(self, ctx: _Context, dst: str, kept: set[str]) -> None:
+        run, policy, target, totals = ctx.run, ctx.policy, ctx.copier.target, ctx.totals
+        for tag in await target.tags(dst):
+            if tag in kept or not selected(policy.tags, tag, versions=True):
+                continue
+            reference = f"{dst}:{tag}"
+            try:
+                if run.dry_run:
+                    item = ItemRow("", reference, "", "planned", "delete", 0, time.time())
+                else:
+                    deleted = await target.delete_tag(dst, tag)
+                    outcome = "deleted" if deleted else "skipped"
+                    item = ItemRow("", reference, "", outcome, "", 0, time.time())
+            except (UpstreamError, CopyFailedError) as exc:
+                item = ItemRow("", reference, "", "failed", str(exc)[:1000], 0, time.time())
+            totals.add(item)
+            await self.store.add_items(run.id, [item])
+
+
+def _wanted_tags(policy: Policy, tags: list[str], scope: str) -> list[str]:
+    only = scope.partition(":")[2]
+    chosen = [t for t in tags if selected(policy.tags, t, versions=True)]
+    chosen = [t for t in chosen if not _is_cosign_tag(t)]  # they follow their image
+    return [t for t in chosen if t == only] if only else chosen
+
+
+def _is_cosign_tag(tag: str) -> bool:
+    return tag.startswith("sha256-") and tag.endswith((".sig", ".att", ".sbom"))
+
+
+def _item(source: str, target: str, digest: str) -> Callable[..., ItemRow]:
+    def make(outcome: str, error: str, tally: Tally | None = None) -> ItemRow:
+        sent = tally.bytes if tally is not None else 0
+        return ItemRow(source, target, digest, outcome, error, sent, time.time())
+
+    return make

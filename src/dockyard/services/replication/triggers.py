@@ -1,0 +1,93 @@
+"""What starts runs besides a person: pushes (an outbox consumer), schedules, and the jobs.
+
+:class:`ReplicationOnPush` reads the outbox with its own position (consumer
+``replication-on-push``): each tag pushed (``manifest.pushed`` with tags) into a repository
+that an ``on_push`` policy selects becomes a run scoped to that repository and tag; a deleted
+tag or manifest becomes a run scoped to the repository when the policy mirrors deletions.
+The run's job is unique per (policy, event), so a node that dies between queueing and moving
+its position queues nothing twice. A failed run of a push is retried by the queue.
+
+``replication.schedule`` (every ``SCHEDULE_SECONDS``) queues the runs of policies whose
+interval is due; ``replication.run`` executes one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dockyard.core.events import EventKind, StoredEvent
+from dockyard.persistence.stores import EventCursorStore, OutboxStore
+from dockyard.services.events.consumer import OutboxConsumer
+from dockyard.services.jobs.model import Handler, Job, JobFailedError, PermanentJobError
+from dockyard.services.replication.filters import selected
+from dockyard.services.replication.service import ReplicationService
+
+CONSUMER = "replication-on-push"
+SCHEDULE_SECONDS = 30.0
+DELETIONS = (EventKind.MANIFEST_DELETED, EventKind.TAG_DELETED)
+
+
+class ReplicationOnPush(OutboxConsumer):
+    def __init__(
+        self,
+        outbox: OutboxStore,
+        cursors: EventCursorStore,
+        service: ReplicationService,
+        **options: Any,
+    ) -> None:
+        super().__init__(outbox, **options)
+        self.cursors = cursors
+        self.service = service
+
+    async def position(self) -> int:
+        return await self.cursors.position(CONSUMER)
+
+    async def consume(self, events: Sequence[StoredEvent], read_from: int, to: int) -> int:
+        queued = 0
+        policies = await self.service.on_push_policies()
+        for stored in events if policies else ():
+            for scope in _scopes(stored):
+                for row, policy in policies:
+                    repository, _, tag = scope.partition(":")
+                    if not selected(policy.repositories, repository):
+                        continue
+                    if tag and not selected(policy.tags, tag, versions=True):
+                        continue
+                    if not tag and not policy.mirror_deletions:
+                        continue
+                    key = f"replication-push:{row.id}:{stored.sequence}:{scope}"
+                    if await self.service.enqueue_run(row, "push", scope, unique_key=key):
+                        queued += 1
+        return queued if await self.cursors.advance(CONSUMER, read_from, to) else -1
+
+
+def _scopes(stored: StoredEvent) -> list[str]:
+    event = stored.event
+    if not event.repository:
+        return []
+    if event.kind is EventKind.MANIFEST_PUSHED:
+        return [f"{event.repository}:{tag}" for tag in event.target.tags]
+    if event.kind in DELETIONS:
+        return [f"{event.repository}:"]
+    return []
+
+
+def run_handler(service: ReplicationService) -> Handler:
+    async def run(job: Job) -> str:
+        run_id = job.payload.get("run")
+        if not isinstance(run_id, int):
+            raise PermanentJobError("a replication job without a run id")
+        summary, retry = await service.execute(run_id)
+        if retry:
+            raise JobFailedError(summary)
+        return summary
+
+    return run
+
+
+def schedule_handler(service: ReplicationService) -> Handler:
+    async def run(job: Job) -> str:
+        return f"{await service.enqueue_due()} scheduled replication run(s) queued"
+
+    return run
