@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from dockyard.services.maintenance import UploadPurger
     from dockyard.services.manifests import ManifestService
     from dockyard.services.readonly import WriteGate
+    from dockyard.services.replication.service import ReplicationService
     from dockyard.services.supplychain.sboms import SupplyChainService
     from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.uploads import UploadService
@@ -85,3 +86,4 @@ class Registry:
     delivery: DeliveryEngine | None = None  # sends events to their subscriptions
     deliveries: DeliveryHistory | None = None  # the delivery history, dead letters, replay
     supply_chain: SupplyChainService | None = None  # inventories, SBOMs (docs/supply-chain.md)
+    replication: ReplicationService | None = None  # policies and runs (docs/replication.md)

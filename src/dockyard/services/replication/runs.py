@@ -34,10 +34,17 @@ log = logging.getLogger("dockyard.replication")
 STOP_POLL_SECONDS = 1.0
 
 
+async def _nothing() -> None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Ends:
+    """Where a run reads and writes, and what to close when it ends (the peer's client)."""
+
     source: Endpoint
     target: Endpoint
+    close: Callable[[], Awaitable[None]] = _nothing
 
 
 @dataclass(slots=True)
@@ -130,6 +137,12 @@ class RunExecutor:
 
     async def _work(self, run: RunRow, policy: Policy, totals: _Totals) -> None:
         ends = await self.ends(run, policy)
+        try:
+            await self._copy_all(run, policy, ends, totals)
+        finally:
+            await ends.close()
+
+    async def _copy_all(self, run: RunRow, policy: Policy, ends: Ends, totals: _Totals) -> None:
         copier = Copier(ends.source, ends.target, policy.parallel, Bandwidth(policy.bandwidth),
                         policy.platforms)  # fmt: skip
         ctx = _Context(run, policy, copier, asyncio.Semaphore(policy.parallel), totals)
