@@ -122,7 +122,7 @@ class Copier:
         return checked(found, reference)
 
     async def _put(self, dst: str, reference: str, manifest: Manifest, tally: Tally) -> None:
-        if reference == manifest.digest and await self.target.digest_of(dst, reference):
+        if await self.target.digest_of(dst, reference) == manifest.digest:
             return  # already there, byte for byte (the digest says so)
         await self.target.put_manifest(dst, reference, manifest)
         tally.manifests += 1
