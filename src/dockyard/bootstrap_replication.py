@@ -44,7 +44,7 @@ def build_replication(
         config = UpstreamConfig(policy.url.rstrip("/"), guard, credentials.username,
                                 credentials.password, PEER_TIMEOUT)  # fmt: skip
         client = PeerClient(config)
-        peer = RemoteEndpoint(client, store, run.policy_id)
+        peer = RemoteEndpoint(client, store, run.policy_id, policy.chunk_bytes)
         here = LocalEndpoint(registry, storage, registry.blobs.metadata, str(run.policy_id))
         pair = (here, peer) if policy.direction == "push" else (peer, here)
         return Ends(pair[0], pair[1], client.aclose)

@@ -4,6 +4,7 @@ SBOM referrer, byte-identical at the target; filters; dry runs; the management A
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from support import registry2
 from support.identity import ADMIN, Api, identity_server
-from support.oci import assert_oci_error
+from support.mirror import hostile_upstream
+from support.oci import OCI_INDEX, assert_oci_error, sha256
 from support.replication import assert_same_tree, push_signed_index, wait_run
 from support.server import RunningServer, serving
 
@@ -64,3 +67,108 @@ def test_push_a_signed_multi_arch_image_byte_identical(
     with Api(source) as api:  # a second run finds everything there
         again = wait_run(api, api.ok("POST", "/replication/policies/to-peer/runs", 202)["id"])
     assert [i["outcome"] for i in again["items"]] == ["skipped"]
+
+
+@pytest.fixture
+def sparse_target(tmp_path: Path) -> Iterator[RunningServer]:
+    """A dockyard that accepts an index without all its children (a sparse index)."""
+    (tmp_path / "target").mkdir()
+    sparse = {**LOOPBACK, "REGISTRY_VALIDATION_MANIFESTS_INDEXES_PLATFORMS": "none"}
+    with identity_server(tmp_path / "target", **sparse) as running, Api(running) as admin:
+        admin.project("apps")
+        yield running
+
+
+def test_pull_one_platform_from_the_reference_registry(
+    tmp_path: Path, sparse_target: RunningServer
+) -> None:
+    with registry2.reference_registry(tmp_path / "root", tmp_path) as url:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            pushed = push_signed_index(client, "lib/app", "1.0")
+            push_signed_index(client, "lib/other", "1.0")  # not selected
+        with Api(sparse_target) as api:
+            api.ok("POST", "/replication/policies", 201, json=policy(
+                "from-ref", url, direction="pull", repositories=["lib/app"],
+                platforms=["linux/amd64"], strip="lib/", prefix="apps"))
+            plan = api.ok("POST", "/replication/policies/from-ref/runs", 200,
+                          json={"dry_run": True})
+            assert plan["state"] == "done" and plan["dry_run"], plan
+            planned = api.ok("GET", f"/replication/runs/{plan['id']}")["items"]
+            assert [(i["source"], i["target"], i["outcome"]) for i in planned] == [
+                ("lib/app:1.0", "apps/app:1.0", "planned")
+            ]
+            run = api.ok("POST", "/replication/policies/from-ref/runs", 202)
+            detail = wait_run(api, run["id"])
+    assert detail["run"]["state"] == "done", detail
+    amd64, arm64 = pushed.images
+    with httpx.Client(base_url=sparse_target.url, auth=ADMIN, timeout=30) as client:
+        accept = {"Accept": OCI_INDEX}
+        got = client.get("/v2/apps/app/manifests/1.0", headers=accept)
+        assert got.content == pushed.index  # the index byte for byte: a sparse index here
+        assert client.get(f"/v2/apps/app/manifests/{amd64.digest}").content == amd64.manifest
+        for blob in [amd64.config, *amd64.layers]:
+            assert client.get(f"/v2/apps/app/blobs/{sha256(blob)}").content == blob
+        assert_oci_error(client.get(f"/v2/apps/app/manifests/{arm64.digest}"), 404,
+                         "MANIFEST_UNKNOWN")  # fmt: skip
+        signature = client.get(f"/v2/apps/app/manifests/{pushed.signature_tag}")
+        assert signature.content == pushed.signature.manifest
+        assert_oci_error(client.get("/v2/apps/other/tags/list"), 404, "NAME_UNKNOWN")
+
+
+def test_the_outbound_guard_refuses_a_loopback_peer_without_connecting(tmp_path: Path) -> None:
+    with hostile_upstream() as listener:
+        (tmp_path / "guarded").mkdir()
+        with identity_server(tmp_path / "guarded") as server, Api(server) as api:
+            api.ok("POST", "/replication/policies", 201, json=policy(
+                "denied", listener.url, direction="pull", repositories=["lib/app"]))
+            detail = wait_run(api, api.ok("POST", "/replication/policies/denied/runs", 202)["id"])
+            log = server.log()
+    assert detail["run"]["state"] == "failed", detail
+    assert "private or reserved" in detail["run"]["summary"], detail
+    assert listener.connections == 0
+    assert "outbound guard refused" in log
+
+
+def test_policies_are_for_administrators_and_bad_ones_are_refused(
+    source: RunningServer, peer: RunningServer
+) -> None:
+    with Api(source) as admin:
+        admin.user("dev", "dev-password")
+        created = admin.ok("POST", "/replication/policies", 201, json={
+            **policy("with-secret", peer.url), "credentials": {"username": "u", "password": "pw"}})
+        assert created["has_credentials"] is True
+        assert "pw" not in json.dumps(created) and "password" not in json.dumps(created)
+        listed = admin.http.get("/replication/policies")
+        assert "pw" not in listed.text
+        bad = [
+            policy("x", "ftp://host"),
+            policy("x", peer.url + "/path"),
+            policy("x", "http://user:pw@127.0.0.1:1"),
+            policy("x", peer.url, tags=["regex:("]),
+            policy("x", peer.url, tags=["semver:not a range (("]),
+            policy("x", peer.url, repositories=["semver:^1"]),
+            policy("x", peer.url, platforms=["linux"]),
+            policy("x", peer.url, direction="pull", on_push=True),
+            policy("x", peer.url, interval_seconds=5),
+            policy("x", peer.url, parallel=0),
+            policy("bad name!", peer.url),
+            {"policy": {"name": "x", "url": peer.url, "unknown": 1}},
+        ]
+        for body in bad:
+            assert_oci_error(admin.http.post("/replication/policies", json=body), 400,
+                             "BAD_REQUEST")  # fmt: skip
+        broken = admin.http.post("/replication/policies", content=b"{",
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+        assert_oci_error(broken, 400, "BAD_REQUEST")
+        duplicate = admin.http.post("/replication/policies", json=policy("with-secret", peer.url))
+        assert_oci_error(duplicate, 409, "CONFLICT")
+        assert_oci_error(admin.http.get("/replication/policies/nope"), 404, "NOT_FOUND")
+        assert_oci_error(admin.http.get("/replication/runs/999"), 404, "NOT_FOUND")
+    with Api(source, auth=("dev", "dev-password")) as dev:
+        for method, path in [("GET", "/replication/policies"),
+                             ("POST", "/replication/policies/with-secret/runs"),
+                             ("DELETE", "/replication/policies/with-secret")]:  # fmt: skip
+            assert_oci_error(dev.http.request(method, path), 403, "DENIED")
+    with Api(source) as admin:
+        admin.ok("DELETE", "/replication/policies/with-secret", 204)
+        assert admin.ok("GET", "/replication/policies")["items"] == []

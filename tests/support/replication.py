@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from support.oci import OCI_INDEX, Image, descriptor, make_image, push_image, sha256
+from support.oci import OCI_INDEX, Image, descriptor, make_image, sha256
+from support.registry2 import push_image as push_tagged
 
 SBOM_TYPE = "application/spdx+json"
 SIG_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -41,6 +42,11 @@ class Pushed:
     @property
     def signature_tag(self) -> str:
         return "sha256-" + self.digest.partition(":")[2] + ".sig"
+
+
+def push_image(client: httpx.Client, repository: str, image: Image, tag: str = "") -> None:
+    """Blobs by POST then PUT (every registry takes that), the manifest by tag or digest."""
+    push_tagged(client, repository, image, tag or image.digest)
 
 
 def _index(images: list[Image]) -> bytes:

@@ -29,7 +29,8 @@ from dockyard.core.mediatypes import INDEXES
 from dockyard.services.replication.endpoints import CopyFailedError, Endpoint, Manifest
 from dockyard.services.replication.filters import platform_wanted
 
-COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
+# cosign's tags, and the OCI 1.1 referrers tag schema (``sha256-<hex>``: an index of referrers)
+COSIGN_SUFFIXES = (".sig", ".att", ".sbom", "")
 MAX_REFERRER_DEPTH = 3
 
 

@@ -86,8 +86,11 @@ class _Index(msgspec.Struct):
 class RemoteEndpoint:
     """A peer registry. ``policy_id`` keys the uploads remembered for resuming."""
 
-    def __init__(self, client: PeerClient, store: ReplicationStore, policy_id: int) -> None:
+    def __init__(
+        self, client: PeerClient, store: ReplicationStore, policy_id: int, chunk: int = CHUNK
+    ) -> None:
         self.client = client
+        self.chunk = chunk
         self.store = store
         self.policy_id = policy_id
         self.name = client.config.name
@@ -227,7 +230,7 @@ class RemoteEndpoint:
         sent = 0
         if offset < size:
             chunks = open_at(offset)
-            async for piece in _pieces(chunks, CHUNK):
+            async for piece in _pieces(chunks, self.chunk):
                 await pace(len(piece))
                 location = await self._patch(repository, location, piece, offset)
                 offset += len(piece)

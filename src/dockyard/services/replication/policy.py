@@ -18,6 +18,7 @@ from dockyard.services.replication.filters import FilterError, check_patterns
 NAME_MAX = 100
 MIN_INTERVAL = 60
 MAX_PARALLEL = 32
+MIN_CHUNK, MAX_CHUNK = 64 * 1024, 1024 * 1024 * 1024
 Direction = Literal["push", "pull"]
 
 
@@ -39,7 +40,8 @@ class Policy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     overwrite: bool = True  # move a tag the target has at another digest
     mirror_deletions: bool = False  # delete target tags the source no longer has
     bandwidth: int = 0  # bytes per second for the run's blob copies; 0: no limit
-    parallel: int = 4  # blobs copied at once
+    parallel: int = 4  # images, and blobs, copied at once
+    chunk_bytes: int = 8 * 1024 * 1024  # per PATCH to a peer: what a crash can cost a blob
     enabled: bool = True
 
 
@@ -75,6 +77,8 @@ def check(policy: Policy) -> Policy:
         raise invalid(f"interval_seconds: 0 (no schedule) or at least {MIN_INTERVAL}")
     if policy.bandwidth < 0 or not 1 <= policy.parallel <= MAX_PARALLEL:
         raise invalid(f"bandwidth >= 0 and parallel from 1 to {MAX_PARALLEL}")
+    if not MIN_CHUNK <= policy.chunk_bytes <= MAX_CHUNK:
+        raise invalid(f"chunk_bytes from {MIN_CHUNK} to {MAX_CHUNK}")
     return policy
 
 

@@ -223,7 +223,8 @@ def _wanted_tags(policy: Policy, tags: list[str], scope: str) -> list[str]:
 
 
 def _is_cosign_tag(tag: str) -> bool:
-    return tag.startswith("sha256-") and tag.endswith((".sig", ".att", ".sbom"))
+    """Signature, attestation, SBOM and referrers-fallback tags: they follow their image."""
+    return tag.startswith("sha256-")
 
 
 def _item(source: str, target: str, digest: str) -> Callable[..., ItemRow]:
