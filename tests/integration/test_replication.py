@@ -48,8 +48,14 @@ def test_push_a_signed_multi_arch_image_byte_identical(
         pushed = push_signed_index(client, "apps/web", "v1.2.0")
         push_signed_index(client, "apps/web", "v2.0.0")  # outside the semver range
     with Api(source) as api:
-        api.ok("POST", "/replication/policies", 201, json=policy(
-            "to-peer", peer.url, repositories=["apps/*"], tags=["semver:^1"], prefix="copy"))
+        api.ok(
+            "POST",
+            "/replication/policies",
+            201,
+            json=policy(
+                "to-peer", peer.url, repositories=["apps/*"], tags=["semver:^1"], prefix="copy"
+            ),
+        )
         run = api.ok("POST", "/replication/policies/to-peer/runs", 202)
         detail = wait_run(api, run["id"])
     assert detail["run"]["state"] == "done", detail
@@ -87,11 +93,23 @@ def test_pull_one_platform_from_the_reference_registry(
             pushed = push_signed_index(client, "lib/app", "1.0")
             push_signed_index(client, "lib/other", "1.0")  # not selected
         with Api(sparse_target) as api:
-            api.ok("POST", "/replication/policies", 201, json=policy(
-                "from-ref", url, direction="pull", repositories=["lib/app"],
-                platforms=["linux/amd64"], strip="lib/", prefix="apps"))
-            plan = api.ok("POST", "/replication/policies/from-ref/runs", 200,
-                          json={"dry_run": True})
+            api.ok(
+                "POST",
+                "/replication/policies",
+                201,
+                json=policy(
+                    "from-ref",
+                    url,
+                    direction="pull",
+                    repositories=["lib/app"],
+                    platforms=["linux/amd64"],
+                    strip="lib/",
+                    prefix="apps",
+                ),
+            )
+            plan = api.ok(
+                "POST", "/replication/policies/from-ref/runs", 200, json={"dry_run": True}
+            )
             assert plan["state"] == "done" and plan["dry_run"], plan
             planned = api.ok("GET", f"/replication/runs/{plan['id']}")["items"]
             assert [(i["source"], i["target"], i["outcome"]) for i in planned] == [
@@ -119,8 +137,12 @@ def test_the_outbound_guard_refuses_a_loopback_peer_without_connecting(tmp_path:
     with hostile_upstream() as listener:
         (tmp_path / "guarded").mkdir()
         with identity_server(tmp_path / "guarded") as server, Api(server) as api:
-            api.ok("POST", "/replication/policies", 201, json=policy(
-                "denied", listener.url, direction="pull", repositories=["lib/app"]))
+            api.ok(
+                "POST",
+                "/replication/policies",
+                201,
+                json=policy("denied", listener.url, direction="pull", repositories=["lib/app"]),
+            )
             detail = wait_run(api, api.ok("POST", "/replication/policies/denied/runs", 202)["id"])
             log = server.log()
     assert detail["run"]["state"] == "failed", detail
@@ -134,8 +156,15 @@ def test_policies_are_for_administrators_and_bad_ones_are_refused(
 ) -> None:
     with Api(source) as admin:
         admin.user("dev", "dev-password")
-        created = admin.ok("POST", "/replication/policies", 201, json={
-            **policy("with-secret", peer.url), "credentials": {"username": "u", "password": "pw"}})
+        created = admin.ok(
+            "POST",
+            "/replication/policies",
+            201,
+            json={
+                **policy("with-secret", peer.url),
+                "credentials": {"username": "u", "password": "pw"},
+            },
+        )
         assert created["has_credentials"] is True
         assert "pw" not in json.dumps(created) and "password" not in json.dumps(created)
         listed = admin.http.get("/replication/policies")

@@ -208,7 +208,6 @@ class SqlReplicationStore:
 
     async def forget_upload(self, policy_id: int, repository: str, digest: str) -> None:
         await self.db.execute(
-            "DELETE FROM replication_uploads WHERE policy_id = ? AND repository = ?"
-            " AND digest = ?",
+            "DELETE FROM replication_uploads WHERE policy_id = ? AND repository = ? AND digest = ?",
             (policy_id, repository, digest),
         )

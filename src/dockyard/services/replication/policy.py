@@ -56,9 +56,11 @@ def invalid(message: str) -> RegistryError:
 
 def check(policy: Policy) -> Policy:
     """The policy when it can be used, else BAD_REQUEST naming what is wrong."""
-    if not policy.name or len(policy.name) > NAME_MAX or not policy.name.replace("-", "").replace(
-        "_", ""
-    ).replace(".", "").isalnum():
+    if (
+        not policy.name
+        or len(policy.name) > NAME_MAX
+        or not policy.name.replace("-", "").replace("_", "").replace(".", "").isalnum()
+    ):
         raise invalid(f"name: 1 to {NAME_MAX} letters, digits, '-', '_' or '.'")
     _check_url(policy.url)
     try:

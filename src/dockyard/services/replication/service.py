@@ -31,7 +31,7 @@ from dockyard.services.replication.runs import RunExecutor
 
 RUN_KIND = "replication.run"
 SCHEDULE_KIND = "replication.schedule"
-RUN_ATTEMPTS = {"manual": 1, "schedule": 1, "push": 5}
+RUN_ATTEMPTS = {"manual": 3, "schedule": 3, "push": 5}  # a node that dies: others go on
 ITEMS_MAX = 10000
 
 
