@@ -175,6 +175,8 @@ class RemoteEndpoint:
             "DELETE", f"/v2/{repository}/manifests/{digest}", delete_scope(repository),
             ok=(202, 404),
         )  # fmt: skip
+        if response.status_code not in (202, 404):
+            await _expect(response, 202, f"deleting {repository}:{tag}")
         await response.aclose()
         return response.status_code == 202
 
