@@ -22,6 +22,7 @@ from dockyard.cli import (
     import_cmd,
     lifecycle_cmds,
     migrate,
+    replication_cmd,
     sbom_cmd,
     serve,
     token_cmd,
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_webhooks.register(commands)
     worker_cmd.register(commands)
     sbom_cmd.register(commands)
+    replication_cmd.register(commands)
     return parser
 
 

@@ -56,7 +56,7 @@ class _Totals:
     errors: list[str] = field(default_factory=list)
 
     def add(self, item: ItemRow) -> None:
-        if item.outcome in ("copied", "deleted"):
+        if item.outcome in ("copied", "deleted", "planned"):
             self.copied += 1
         elif item.outcome == "failed":
             self.failed += 1
