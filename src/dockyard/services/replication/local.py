@@ -87,7 +87,7 @@ class LocalEndpoint:
                 body=manifest.content, extra_tags=[],
             )  # fmt: skip
         except RegistryError as error:
-            detail = f"{error.code.value} {error.message}"
+            detail = f"{error.code.value_name} {error.message}"
             raise CopyFailedError(f"manifest {reference}: {detail}") from None
 
     async def delete_tag(self, repository: str, tag: str) -> bool:
