@@ -173,10 +173,13 @@ async def _stop(service: ReplicationService, me: Principal, args: argparse.Names
 
 
 def _print_runs(runs: list[RunView]) -> None:
-    print(f"{'RUN':<6} {'POLICY':<20} {'TRIGGER':<8} {'STATE':<8} SUMMARY")
+    print(f"{'RUN':<6} {'POLICY':<20} {'TRIGGER':<8} {'STATE':<8} {'SECONDS':>8} SUMMARY")
     for view in runs:
         kind = view.trigger + (" (dry)" if view.dry_run else "")
-        print(f"{view.id:<6} {view.policy:<20} {kind:<8} {view.state:<8} {view.summary}")
+        took = view.finished_at - view.started_at if view.finished_at and view.started_at else 0
+        seconds = f"{took:.3f}" if took else "-"
+        print(f"{view.id:<6} {view.policy:<20} {kind:<8} {view.state:<8} {seconds:>8} "
+              f"{view.summary}")  # fmt: skip
 
 
 def _print_detail(detail: RunDetail) -> None:
