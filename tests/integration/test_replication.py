@@ -14,8 +14,8 @@ import pytest
 
 from support import registry2
 from support.identity import ADMIN, Api, identity_server
-from support.mirror import hostile_upstream
-from support.oci import OCI_INDEX, assert_oci_error, sha256
+from support.mirror import Reply, hostile_upstream
+from support.oci import OCI_INDEX, OCI_MANIFEST, assert_oci_error, make_image, sha256
 from support.replication import assert_same_tree, push_signed_index, wait_run
 from support.server import RunningServer, serving
 
@@ -201,3 +201,40 @@ def test_policies_are_for_administrators_and_bad_ones_are_refused(
     with Api(source) as admin:
         admin.ok("DELETE", "/replication/policies/with-secret", 204)
         assert admin.ok("GET", "/replication/policies")["items"] == []
+
+
+def test_wrong_bytes_from_a_peer_are_never_stored(tmp_path: Path, source: RunningServer) -> None:
+    image = make_image(layers=1, size=4096)
+    wrong_manifest = image.manifest.replace(b"schemaVersion", b"schemaVersion ", 1)
+    layer = sha256(image.layers[0])
+    with hostile_upstream() as peer:
+        oci = {"Content-Type": OCI_MANIFEST}
+        for name in ("liar", "blobs"):
+            peer.replies[f"/v2/lib/{name}/tags/list"] = Reply(
+                200, json.dumps({"name": f"lib/{name}", "tags": ["v1"]}).encode()
+            )
+        peer.replies["/v2/lib/liar/manifests/v1"] = Reply(
+            200, wrong_manifest, {**oci, "Docker-Content-Digest": image.digest}
+        )
+        peer.replies["/v2/lib/blobs/manifests/v1"] = Reply(
+            200, image.manifest, {**oci, "Docker-Content-Digest": image.digest}
+        )
+        peer.replies[f"/v2/lib/blobs/manifests/{image.digest}"] = Reply(200, image.manifest, oci)
+        peer.replies[f"/v2/lib/blobs/blobs/{sha256(image.config)}"] = Reply(200, image.config)
+        peer.replies[f"/v2/lib/blobs/blobs/{layer}"] = Reply(200, b"x" * len(image.layers[0]))
+        with Api(source) as api:
+            api.ok("POST", "/replication/policies", 201, json=policy(
+                "liar", peer.url, direction="pull", repositories=["lib/liar", "lib/blobs"],
+                prefix="apps"))  # fmt: skip
+            detail = wait_run(api, api.ok("POST", "/replication/policies/liar/runs", 202)["id"])
+    outcomes = {i["source"]: (i["outcome"], i["error"]) for i in detail["items"]}
+    assert detail["run"]["state"] == "failed", detail
+    assert outcomes["lib/liar:v1"][0] == "failed"
+    assert "do not match" in outcomes["lib/liar:v1"][1]
+    assert outcomes["lib/blobs:v1"][0] == "failed"
+    assert "do not match" in outcomes["lib/blobs:v1"][1]
+    with httpx.Client(base_url=source.url, auth=ADMIN, timeout=30) as client:
+        for repository in ("apps/lib/liar", "apps/lib/blobs"):
+            gone = client.get(f"/v2/{repository}/manifests/v1")
+            assert_oci_error(gone, 404, "MANIFEST_UNKNOWN")
+        assert_oci_error(client.get(f"/v2/apps/lib/blobs/blobs/{layer}"), 404, "BLOB_UNKNOWN")
