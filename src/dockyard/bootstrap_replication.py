@@ -3,7 +3,7 @@
 Builds the replication service over the SQL store, the job queue and the access policy, with
 the ends of a run: this registry (its services, storage and metadata) and the policy's peer
 (the upstream client with pushes, guarded by ``dockyard.outbound`` as the mirror is), and
-registers the jobs (``replication.run``, ``replication.schedule``) and the on-push consumer.
+registers the run job (``replication.run``), the schedules loop and the on-push consumer.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dockyard.services.replication.local import LocalEndpoint
 from dockyard.services.replication.peer import PeerClient
 from dockyard.services.replication.policy import Policy
 from dockyard.services.replication.runs import Ends, RunExecutor
-from dockyard.services.replication.service import RUN_KIND, SCHEDULE_KIND, ReplicationService
+from dockyard.services.replication.service import RUN_KIND, ReplicationService
 from dockyard.services.upstream.client import UpstreamConfig
 from dockyard.storage.driver import StorageDriver
 
@@ -60,7 +60,6 @@ def register_replication_jobs(runner: JobRunner, registry: Registry, database: D
     if service is None:
         return
     runner.handle(RUN_KIND, triggers.run_handler(service), max_attempts=1)
-    runner.handle(SCHEDULE_KIND, triggers.schedule_handler(service), max_attempts=1)
-    runner.every(SCHEDULE_KIND, triggers.SCHEDULE_SECONDS)
+    runner.work_loop("replication-schedules", triggers.schedules_loop(service))
     consumer = triggers.ReplicationOnPush(SqlOutbox(database), SqlEventCursors(database), service)
     runner.work_loop("replication-on-push", consumer.run_forever)

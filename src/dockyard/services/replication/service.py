@@ -30,7 +30,6 @@ from dockyard.services.replication.policy import Credentials, Policy, check, dec
 from dockyard.services.replication.runs import RunExecutor
 
 RUN_KIND = "replication.run"
-SCHEDULE_KIND = "replication.schedule"
 RUN_ATTEMPTS = {"manual": 3, "schedule": 3, "push": 5}  # a node that dies: others go on
 ITEMS_MAX = 10000
 

@@ -7,13 +7,15 @@ tag or manifest becomes a run scoped to the repository when the policy mirrors d
 The run's job is unique per (policy, event), so a node that dies between queueing and moving
 its position queues nothing twice. A failed run of a push is retried by the queue.
 
-``replication.schedule`` (every ``SCHEDULE_SECONDS``) queues the runs of policies whose
-interval is due; ``replication.run`` executes one run.
+A loop (every ``SCHEDULE_SECONDS``, where jobs run) queues the runs of policies whose
+interval is due; the job ``replication.run`` executes one run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from dockyard.core.events import EventKind, StoredEvent
@@ -23,6 +25,7 @@ from dockyard.services.jobs.model import Handler, Job, JobFailedError, Permanent
 from dockyard.services.replication.filters import selected
 from dockyard.services.replication.service import ReplicationService
 
+log = logging.getLogger("dockyard.replication")
 CONSUMER = "replication-on-push"
 SCHEDULE_SECONDS = 30.0
 DELETIONS = (EventKind.MANIFEST_DELETED, EventKind.TAG_DELETED)
@@ -86,8 +89,20 @@ def run_handler(service: ReplicationService) -> Handler:
     return run
 
 
-def schedule_handler(service: ReplicationService) -> Handler:
-    async def run(job: Job) -> str:
-        return f"{await service.enqueue_due()} scheduled replication run(s) queued"
+def schedules_loop(
+    service: ReplicationService, interval: float = SCHEDULE_SECONDS
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Every ``interval``: queue the runs of policies whose schedule is due. Safe on every
+    node (each due run is taken by one, a compare-and-set on the policy's next run)."""
 
-    return run
+    async def loop() -> None:
+        while True:
+            try:
+                queued = await service.enqueue_due()
+                if queued:
+                    log.info("%d scheduled replication run(s) queued", queued)
+            except Exception as exc:  # the database away: try again next round
+                log.warning("replication schedules: %s", exc)
+            await asyncio.sleep(interval)
+
+    return loop
