@@ -199,6 +199,14 @@ def test_policies_are_for_administrators_and_bad_ones_are_refused(
                              ("DELETE", "/replication/policies/with-secret")]:  # fmt: skip
             assert_oci_error(dev.http.request(method, path), 403, "DENIED")
     with Api(source) as admin:
+        doc = admin.ok("GET", "/openapi.json")
+        paths = doc["paths"]
+        for path in ("/api/v1/replication/policies", "/api/v1/replication/runs/{run}/stop"):
+            assert path in paths, path
+        create = paths["/api/v1/replication/policies"]["post"]
+        assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        view = doc["components"]["schemas"]["PolicyView"]
+        assert "credentials" not in view["properties"] and "has_credentials" in view["properties"]
         admin.ok("DELETE", "/replication/policies/with-secret", 204)
         assert admin.ok("GET", "/replication/policies")["items"] == []
 
