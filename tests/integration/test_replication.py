@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
+from e2e.clientkit import access_log
 from support import registry2
 from support.identity import ADMIN, Api, identity_server
 from support.mirror import Reply, hostile_upstream
 from support.oci import OCI_INDEX, OCI_MANIFEST, assert_oci_error, make_image, sha256
-from support.replication import assert_same_tree, push_signed_index, wait_run
+from support.replication import assert_same_tree, push_image, push_signed_index, wait_run
 from support.server import RunningServer, serving
 
 LOOPBACK = {"REGISTRY_DOCKYARD_OUTBOUND_ALLOWED": "[127.0.0.0/8]"}
@@ -246,3 +247,23 @@ def test_wrong_bytes_from_a_peer_are_never_stored(tmp_path: Path, source: Runnin
             gone = client.get(f"/v2/{repository}/manifests/v1")
             assert_oci_error(gone, 404, "MANIFEST_UNKNOWN")
         assert_oci_error(client.get(f"/v2/apps/lib/blobs/blobs/{layer}"), 404, "BLOB_UNKNOWN")
+
+
+def test_blobs_shared_by_two_repositories_are_mounted_at_the_peer(
+    source: RunningServer, peer: RunningServer
+) -> None:
+    image = make_image(layers=2, size=4096)
+    with httpx.Client(base_url=source.url, auth=ADMIN, timeout=30) as client:
+        for repository in ("apps/api", "apps/web"):
+            push_image(client, repository, image, "v1")
+    with Api(source) as api:
+        api.ok("POST", "/replication/policies", 201, json=policy(
+            "shared", peer.url, repositories=["apps/*"], parallel=1))  # fmt: skip
+        detail = wait_run(api, api.ok("POST", "/replication/policies/shared/runs", 202)["id"])
+    assert [i["outcome"] for i in detail["items"]] == ["copied", "copied"], detail
+    posts = [(r["path"], r["status"]) for r in access_log(peer) if r["method"] == "POST"]
+    assert posts.count(("/v2/apps/web/blobs/uploads/", 201)) == 3  # config and 2 layers mounted
+    assert not any(path.startswith("/v2/apps/web/") and status == 202 for path, status in posts)
+    with peer.client() as client:
+        for blob in [image.config, *image.layers]:
+            assert client.get(f"/v2/apps/web/blobs/{sha256(blob)}").content == blob
