@@ -45,7 +45,8 @@ def build_replication(
                                 credentials.password, PEER_TIMEOUT)  # fmt: skip
         client = PeerClient(config)
         peer = RemoteEndpoint(client, store, run.policy_id, policy.chunk_bytes)
-        here = LocalEndpoint(registry, storage, registry.blobs.metadata, str(run.policy_id))
+        here = LocalEndpoint(registry, storage, registry.blobs.metadata, str(run.policy_id),
+                             policy.chunk_bytes)  # fmt: skip
         pair = (here, peer) if policy.direction == "push" else (peer, here)
         return Ends(pair[0], pair[1], client.aclose)
 

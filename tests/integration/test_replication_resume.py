@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from e2e.clientkit import access_log
 from support.identity import ADMIN, Api, cli, identity_env
 from support.replication import assert_same_tree, push_signed_index, wait_run
 from support.server import RunningServer, serving
@@ -128,4 +129,37 @@ def test_a_worker_stopped_by_sigterm_gives_the_run_back(
             detail = wait_run(api, run_id)
     assert detail["run"]["state"] == "done", detail
     with peer.client() as client:
+        assert_same_tree(client, "apps/big", pushed)
+
+
+def test_a_pull_killed_half_way_resumes_with_range_requests(
+    tmp_path: Path, env: dict[str, str], source: RunningServer, peer: RunningServer
+) -> None:
+    with peer.client() as client:
+        pushed = push_signed_index(client, "apps/big", "v1", layer_size=3 * MIB)
+    body = {"policy": {"name": "down", "url": peer.url, "direction": "pull",
+                       "repositories": ["apps/big"], "bandwidth": 2 * MIB,
+                       "chunk_bytes": 256 * 1024}}  # fmt: skip
+    with Api(source) as api:
+        api.ok("POST", "/replication/policies", 201, json=body)
+        run_id = api.ok("POST", "/replication/policies/down/runs", 202)["id"]
+        first = start_worker(tmp_path, source.data_dir, env, "puller")
+        try:
+            _wait_for(lambda: _run_state(api, run_id)["state"] == "running")
+            time.sleep(2.5)
+        finally:
+            first.process.kill()
+            first.process.wait()
+        assert _run_state(api, run_id)["state"] == "running"
+        with working(tmp_path, source.data_dir, env, "next-puller") as second:
+            detail = wait_run(api, run_id)
+            log = second.log()
+    assert detail["run"]["state"] == "done", detail
+    offsets = [
+        int(found) for found in re.findall(r"resuming the download of .*? at byte (\d+)", log)
+    ]
+    assert any(offset > 0 for offset in offsets), log[-2000:]
+    ranged = [r for r in access_log(peer) if r["status"] == 206]
+    assert ranged, "the peer was asked for the rest only"
+    with httpx.Client(base_url=source.url, auth=ADMIN, timeout=60) as client:
         assert_same_tree(client, "apps/big", pushed)

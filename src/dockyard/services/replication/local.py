@@ -3,7 +3,8 @@
 Manifests go through :class:`ManifestService` (the checks, quotas, events and references of
 a push), as the system principal ``system:replication``. A blob pulled from a peer follows
 the publish path of an upload (as ``dockyard import`` does, services/import_copy.py): the
-bytes go to a private staging path named after the policy and digest, hashed on the way;
+bytes go to a private staging path named after the policy and digest, hashed on the way
+and made durable every ``checkpoint`` bytes (the policy's ``chunk_bytes``);
 only when the digest matches are they claimed (pinned against GC), moved to the
 content-addressed path and linked to the repository in one transaction. A run that died
 half-way finds the staged bytes, hashes them again once, and asks the peer only for the rest
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +30,10 @@ from dockyard.services.replication.endpoints import CopyFailedError, Manifest, O
 from dockyard.storage.driver import PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, upload_dir, upload_path
 
+log = logging.getLogger("dockyard.replication")
 REPLICATOR = Principal("system:replication", identity=SYSTEM, client="")
 PAGE = 1000
+CHECKPOINT = 8 * 1024 * 1024
 _CLAIM_RETRY_DELAYS = (0.0, 0.05, 0.2, 0.5, 1.0, 2.0)
 
 if TYPE_CHECKING:
@@ -38,9 +42,15 @@ if TYPE_CHECKING:
 
 class LocalEndpoint:
     def __init__(
-        self, registry: Registry, storage: StorageDriver, metadata: MetadataStore, key: str
+        self,
+        registry: Registry,
+        storage: StorageDriver,
+        metadata: MetadataStore,
+        key: str,
+        checkpoint: int = CHECKPOINT,
     ) -> None:
         self.registry = registry
+        self.checkpoint = checkpoint  # staged bytes made durable every this many
         self.storage = storage
         self.metadata = metadata
         self.key = key  # names this policy's staging paths
@@ -145,14 +155,20 @@ class LocalEndpoint:
         hasher, offset = await self._rehash(digest, path)
         if offset > size:
             hasher, offset = new_hasher(digest.algorithm), 0
+        if offset:
+            log.info("resuming the download of %s at byte %d", digest.text, offset)
         writer = await self.storage.writer(path, append=offset > 0)
-        sent = 0
+        sent = since = 0
         try:
             async for chunk in open_at(offset):
                 await pace(len(chunk))
                 hasher.update(chunk)
                 await writer.write(chunk)
-                sent += len(chunk)
+                sent, since = sent + len(chunk), since + len(chunk)
+                if since >= self.checkpoint:  # durable now: a crash resumes from here
+                    await writer.flush()
+                    await writer.close()
+                    writer, since = await self.storage.writer(path, append=True), 0
             await writer.flush()
         finally:
             await writer.close()
