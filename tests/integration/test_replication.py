@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from e2e.clientkit import access_log
-from support import registry2
+from support import postgres, registry2
 from support.identity import ADMIN, Api, identity_server
 from support.mirror import Reply, hostile_upstream
 from support.oci import OCI_INDEX, OCI_MANIFEST, assert_oci_error, make_image, sha256
@@ -170,6 +170,13 @@ def test_policies_are_for_administrators_and_bad_ones_are_refused(
         assert "pw" not in json.dumps(created) and "password" not in json.dumps(created)
         listed = admin.http.get("/replication/policies")
         assert "pw" not in listed.text
+        changed = admin.ok("PUT", "/replication/policies/with-secret",
+                           json=policy("with-secret", peer.url, tags=["v*"]))  # fmt: skip
+        assert changed["policy"]["tags"] == ["v*"] and changed["has_credentials"] is True
+        renamed = admin.http.put(
+            "/replication/policies/with-secret", json=policy("other", peer.url)
+        )
+        assert_oci_error(renamed, 400, "BAD_REQUEST")
         bad = [
             policy("x", "ftp://host"),
             policy("x", peer.url + "/path"),
@@ -267,3 +274,20 @@ def test_blobs_shared_by_two_repositories_are_mounted_at_the_peer(
     with peer.client() as client:
         for blob in [image.config, *image.layers]:
             assert client.get(f"/v2/apps/web/blobs/{sha256(blob)}").content == blob
+
+
+def test_a_push_with_the_metadata_in_postgresql(tmp_path: Path, peer: RunningServer) -> None:
+    if not postgres.available():
+        pytest.skip("PostgreSQL is not installed (scripts/bootstrap --test)")
+    database = postgres.shared_server().create_database("replication")
+    (tmp_path / "pg-source").mkdir()
+    env = {**LOOPBACK, "REGISTRY_DOCKYARD_DATABASE": database}
+    with identity_server(tmp_path / "pg-source", **env) as server, Api(server) as api:
+        api.project("apps")
+        with httpx.Client(base_url=server.url, auth=ADMIN, timeout=30) as client:
+            pushed = push_signed_index(client, "apps/pg", "v1")
+        api.ok("POST", "/replication/policies", 201, json=policy("pg", peer.url))
+        detail = wait_run(api, api.ok("POST", "/replication/policies/pg/runs", 202)["id"])
+    assert detail["run"]["state"] == "done", detail
+    with peer.client() as client:
+        assert_same_tree(client, "apps/pg", pushed)
