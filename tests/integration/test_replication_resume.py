@@ -53,6 +53,10 @@ def _run_state(api: Api, run_id: int) -> dict[str, Any]:
     return run
 
 
+def _patches(peer: RunningServer) -> int:
+    return sum(1 for record in access_log(peer) if record["method"] == "PATCH")
+
+
 def _wait_for(check: Any, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -107,6 +111,9 @@ def test_stopping_a_run_stops_its_copies(
         again = api.http.post(f"/replication/runs/{run_id}/stop")
         assert again.status_code == 409, again.text
         assert "stop asked" in worker.log()
+        patches = _patches(peer)
+        time.sleep(2)  # copies still going on would send a chunk every quarter second
+        assert _patches(peer) == patches  # the worker is still up: its copies did stop
     assert detail["run"]["state"] == "stopped", detail
     with peer.client() as client:
         assert client.get("/v2/apps/big/manifests/v1").status_code == 404

@@ -78,6 +78,13 @@ class Copier:
     def __post_init__(self) -> None:
         self._streams = asyncio.Semaphore(self.parallel)
 
+    async def aclose(self) -> None:
+        """Cancel the blob copies still in flight (a run stopped, or ended by an error)."""
+        pending = [flight for flight in self._flights.values() if not flight.done()]
+        for flight in pending:
+            flight.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
     async def copy_tag(self, src: str, dst: str, tag: str, manifest: Manifest) -> Tally:
         """Copy ``src:tag`` (already fetched and checked) to ``dst:tag`` with what refers to it."""
         tally = Tally()

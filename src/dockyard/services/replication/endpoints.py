@@ -130,7 +130,12 @@ class RemoteEndpoint:
             await response.aclose()
             if response.status_code == 404:
                 return found
-            found += msgspec.json.decode(body, type=_Tags).tags or []
+            try:
+                found += msgspec.json.decode(body, type=_Tags).tags or []
+            except msgspec.DecodeError:
+                raise CopyFailedError(
+                    f"{self.name}: the tag list of {repository} is not JSON"
+                ) from None
             path = _next_link(response)
         return found
 

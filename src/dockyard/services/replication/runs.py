@@ -108,6 +108,10 @@ class RunExecutor:
         except (UpstreamError, CopyFailedError, RegistryError) as exc:
             totals.failed += 1
             totals.errors.append(str(exc) if not isinstance(exc, RegistryError) else exc.message)
+        except Exception as exc:  # recorded as the run's failure, with its traceback in the log
+            log.exception("replication run %d failed", run.id)
+            totals.failed += 1
+            totals.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             watcher.cancel()
         if state == "done" and totals.failed:
@@ -146,16 +150,22 @@ class RunExecutor:
         copier = Copier(ends.source, ends.target, policy.parallel, Bandwidth(policy.bandwidth),
                         policy.platforms)  # fmt: skip
         ctx = _Context(run, policy, copier, asyncio.Semaphore(policy.parallel), totals)
-        tasks = []
-        for src in await self._repositories(ends.source, policy, run.scope):
-            tags = await ends.source.tags(src)
-            copier.source_tags[src] = set(tags)
-            dst = destination(policy, src)
-            wanted = _wanted_tags(policy, tags, run.scope)
-            tasks += [self._one(ctx, src, dst, tag) for tag in wanted]
-            if policy.mirror_deletions and not run.scope.partition(":")[2]:
-                await self._deletions(ctx, dst, set(wanted))
-        await asyncio.gather(*tasks)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for src in await self._repositories(ends.source, policy, run.scope):
+                tags = await ends.source.tags(src)
+                copier.source_tags[src] = set(tags)
+                dst = destination(policy, src)
+                wanted = _wanted_tags(policy, tags, run.scope)
+                tasks += [asyncio.ensure_future(self._one(ctx, src, dst, tag)) for tag in wanted]
+                if policy.mirror_deletions and not run.scope.partition(":")[2]:
+                    await self._deletions(ctx, dst, set(wanted))
+            await asyncio.gather(*tasks)
+        finally:  # stopped or failed: nothing of this run goes on copying
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await copier.aclose()
 
     async def _repositories(self, source: Endpoint, policy: Policy, scope: str) -> list[str]:
         if scope:
@@ -173,28 +183,34 @@ class RunExecutor:
         await self.store.add_items(ctx.run.id, [item])
 
     async def _copy_one(self, ctx: _Context, src: str, dst: str, tag: str) -> ItemRow:
-        run, policy, copier = ctx.run, ctx.policy, ctx.copier
+        """One tag's copy (or plan), as its history row; a failure is the row's error."""
         source_ref, target_ref = f"{src}:{tag}", f"{dst}:{tag}"
         try:
-            manifest = checked(await copier.fetch(src, tag), tag)
-            there = await copier.target.digest_of(dst, tag)
-            item = _item(source_ref, target_ref, manifest.digest)
-            if there == manifest.digest:
-                if run.dry_run:
-                    return item("skipped", "the target has it")
-                tally = await copier.referrers_only(src, dst, manifest)
-                outcome = "copied" if tally.manifests else "skipped"
-                return item(outcome, "" if tally.manifests else "the target has it", tally)
-            if there is not None and not policy.overwrite:
-                return item("skipped", f"the target has {there}; overwrite is off")
-            if run.dry_run:
-                return item("planned", "")
-            tally = await copier.copy_tag(src, dst, tag, manifest)
-            return item("copied", "", tally)
+            return await self._copy_tag(ctx, src, dst, tag)
         except (UpstreamError, CopyFailedError, RegistryError) as exc:
             error = exc.message if isinstance(exc, RegistryError) else str(exc)
-            log.warning("replication run %d: %s failed: %s", run.id, source_ref, error)
-            return ItemRow(source_ref, target_ref, "", "failed", error[:1000], 0, time.time())
+            log.warning("replication run %d: %s failed: %s", ctx.run.id, source_ref, error)
+        except Exception as exc:  # a bug or an unforeseen answer: recorded, with its traceback
+            log.exception("replication run %d: %s failed", ctx.run.id, source_ref)
+            error = f"{type(exc).__name__}: {exc}"
+        return ItemRow(source_ref, target_ref, "", "failed", error[:1000], 0, time.time())
+
+    async def _copy_tag(self, ctx: _Context, src: str, dst: str, tag: str) -> ItemRow:
+        run, copier = ctx.run, ctx.copier
+        manifest = checked(await copier.fetch(src, tag), tag)
+        there = await copier.target.digest_of(dst, tag)
+        item = _item(f"{src}:{tag}", f"{dst}:{tag}", manifest.digest)
+        if there == manifest.digest:
+            if run.dry_run:
+                return item("skipped", "the target has it")
+            tally = await copier.referrers_only(src, dst, manifest)  # a reconcile's part
+            return item("copied", "", tally) if tally.manifests else item(
+                "skipped", "the target has it", tally)  # fmt: skip
+        if there is not None and not ctx.policy.overwrite:
+            return item("skipped", f"the target has {there}; overwrite is off")
+        if run.dry_run:
+            return item("planned", "")
+        return item("copied", "", await copier.copy_tag(src, dst, tag, manifest))
 
     async def _deletions(self, ctx: _Context, dst: str, kept: set[str]) -> None:
         run, policy, target, totals = ctx.run, ctx.policy, ctx.copier.target, ctx.totals
