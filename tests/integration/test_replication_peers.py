@@ -1,5 +1,6 @@
 """Replication triggered by pushes (and deletions), retried through the queue while the peer
-is down; a peer with a token realm on another port; overwrite off."""
+is down; a peer with a token realm on another port; overwrite off; Debian's docker-registry
+with HTTP Basic auth as a push target (chunked uploads through its ``_state`` locations)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from e2e.clientkit import write_htpasswd
 from support.identity import ADMIN, Api, identity_server
+from support.mirror import logged_registry
 from support.oci import make_image
 from support.replication import assert_same_tree, push_image, push_signed_index, wait_run
 from support.server import RunningServer, free_port, serving, start_server, stop_server
@@ -145,3 +147,24 @@ def test_a_peer_with_a_token_realm_and_overwrite_off(
     with httpx.Client(base_url=token_peer.url, timeout=30,
                       headers={"Authorization": f"Bearer {issued}"}) as client:  # fmt: skip
         assert_same_tree(client, "apps/tok", pushed)
+
+
+def test_push_to_the_reference_registry_with_basic_auth(
+    tmp_path: Path, source: RunningServer
+) -> None:
+    htpasswd = write_htpasswd(tmp_path / "htpasswd", USERS)
+    with httpx.Client(base_url=source.url, auth=ADMIN, timeout=30) as client:
+        pushed = push_signed_index(client, "apps/ref", "v1")
+    with logged_registry(tmp_path / "root", tmp_path, htpasswd=htpasswd) as reference:
+        with Api(source) as api:
+            body = {"policy": {"name": "ref", "url": reference.url, "repositories": ["apps/ref"],
+                               "chunk_bytes": 64 * 1024},
+                    "credentials": {"username": "pusher", "password": USERS["pusher"]}}  # fmt: skip
+            api.ok("POST", "/replication/policies", 201, json=body)
+            detail = wait_run(api, api.ok("POST", "/replication/policies/ref/runs", 202)["id"])
+            anonymous = httpx.get(f"{reference.url}/v2/apps/ref/manifests/v1", timeout=10)
+            auth = ("pusher", USERS["pusher"])
+            with httpx.Client(base_url=reference.url, auth=auth, timeout=30) as client:
+                assert_same_tree(client, "apps/ref", pushed)
+    assert detail["run"]["state"] == "done", detail
+    assert anonymous.status_code == 401  # the peer does ask for credentials
