@@ -155,16 +155,16 @@ def test_push_to_the_reference_registry_with_basic_auth(
     htpasswd = write_htpasswd(tmp_path / "htpasswd", USERS)
     with httpx.Client(base_url=source.url, auth=ADMIN, timeout=30) as client:
         pushed = push_signed_index(client, "apps/ref", "v1")
-    with logged_registry(tmp_path / "root", tmp_path, htpasswd=htpasswd) as reference:
-        with Api(source) as api:
-            body = {"policy": {"name": "ref", "url": reference.url, "repositories": ["apps/ref"],
-                               "chunk_bytes": 64 * 1024},
-                    "credentials": {"username": "pusher", "password": USERS["pusher"]}}  # fmt: skip
-            api.ok("POST", "/replication/policies", 201, json=body)
-            detail = wait_run(api, api.ok("POST", "/replication/policies/ref/runs", 202)["id"])
-            anonymous = httpx.get(f"{reference.url}/v2/apps/ref/manifests/v1", timeout=10)
-            auth = ("pusher", USERS["pusher"])
-            with httpx.Client(base_url=reference.url, auth=auth, timeout=30) as client:
-                assert_same_tree(client, "apps/ref", pushed)
+    registry = logged_registry(tmp_path / "root", tmp_path, htpasswd=htpasswd)
+    with registry as reference, Api(source) as api:
+        body = {"policy": {"name": "ref", "url": reference.url, "repositories": ["apps/ref"],
+                           "chunk_bytes": 64 * 1024},
+                "credentials": {"username": "pusher", "password": USERS["pusher"]}}  # fmt: skip
+        api.ok("POST", "/replication/policies", 201, json=body)
+        detail = wait_run(api, api.ok("POST", "/replication/policies/ref/runs", 202)["id"])
+        anonymous = httpx.get(f"{reference.url}/v2/apps/ref/manifests/v1", timeout=10)
+        auth = ("pusher", USERS["pusher"])
+        with httpx.Client(base_url=reference.url, auth=auth, timeout=30) as client:
+            assert_same_tree(client, "apps/ref", pushed)
     assert detail["run"]["state"] == "done", detail
     assert anonymous.status_code == 401  # the peer does ask for credentials
