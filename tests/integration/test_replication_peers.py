@@ -64,7 +64,11 @@ def test_pushes_and_deletions_are_replicated_and_retried_while_the_peer_is_down(
         with Api(source) as api, httpx.Client(base_url=source.url, auth=ADMIN) as client:
             api.ok("POST", "/replication/policies", 201, json=body)
             pushed = push_signed_index(client, "apps/live", "v1")
-            _eventually(lambda: _status(peer.url, "/v2/apps/live/manifests/v1") == 200)
+            for reference in ("v1", pushed.signature_tag, pushed.sbom.digest):
+                # each is its own push and its own run: the signature and the SBOM come
+                # after the image, and are copied once the image is at the peer
+                path = f"/v2/apps/live/manifests/{reference}"
+                _eventually(lambda path=path: _status(peer.url, path) == 200)
             assert_same_tree(peer.client(), "apps/live", pushed)
             stop_server(peer)  # the peer goes away: the next push's run fails, and is retried
             image = make_image(layers=1)

@@ -24,6 +24,12 @@ from dataclasses import dataclass, field
 
 from dockyard.core.errors import RegistryError
 from dockyard.persistence.replication_records import ItemRow, ReplicationStore, RunRow, RunTotals
+from dockyard.services.replication.attached import (
+    Scope,
+    copy_attached,
+    is_attached_tag,
+    parse_scope,
+)
 from dockyard.services.replication.copier import Bandwidth, Copier, Tally, checked
 from dockyard.services.replication.endpoints import CopyFailedError, Endpoint
 from dockyard.services.replication.filters import is_literal, selected
@@ -150,15 +156,19 @@ class RunExecutor:
         copier = Copier(ends.source, ends.target, policy.parallel, Bandwidth(policy.bandwidth),
                         policy.platforms)  # fmt: skip
         ctx = _Context(run, policy, copier, asyncio.Semaphore(policy.parallel), totals)
+        scope = parse_scope(run.scope)
         tasks: list[asyncio.Task[None]] = []
         try:
-            for src in await self._repositories(ends.source, policy, run.scope):
+            for src in await self._repositories(ends.source, policy, scope):
                 tags = await ends.source.tags(src)
                 copier.source_tags[src] = set(tags)
                 dst = destination(policy, src)
-                wanted = _wanted_tags(policy, tags, run.scope)
+                if scope.digest or is_attached_tag(scope.tag):
+                    tasks.append(asyncio.ensure_future(self._attached(ctx, src, dst, scope)))
+                    continue
+                wanted = _wanted_tags(policy, tags, scope.tag)
                 tasks += [asyncio.ensure_future(self._one(ctx, src, dst, tag)) for tag in wanted]
-                if policy.mirror_deletions and not run.scope.partition(":")[2]:
+                if policy.mirror_deletions and not scope.tag:
                     await self._deletions(ctx, dst, set(wanted))
             await asyncio.gather(*tasks)
         finally:  # stopped or failed: nothing of this run goes on copying
@@ -167,14 +177,25 @@ class RunExecutor:
             await asyncio.gather(*tasks, return_exceptions=True)
             await copier.aclose()
 
-    async def _repositories(self, source: Endpoint, policy: Policy, scope: str) -> list[str]:
-        if scope:
-            repository = scope.partition(":")[0]
+    async def _repositories(self, source: Endpoint, policy: Policy, scope: Scope) -> list[str]:
+        if scope.repository:
+            repository = scope.repository
             return [repository] if selected(policy.repositories, repository) else []
         literal = [p for p in policy.repositories if is_literal(p)]
         if literal and len(literal) == len(policy.repositories):
             return literal  # no catalog needed (registries often refuse it)
         return [r for r in await source.repositories() if selected(policy.repositories, r)]
+
+    async def _attached(self, ctx: _Context, src: str, dst: str, scope: Scope) -> None:
+        try:
+            item = await copy_attached(ctx.copier, ctx.policy, src, dst, scope,
+                                       dry_run=ctx.run.dry_run)  # fmt: skip
+        except (UpstreamError, CopyFailedError, RegistryError) as exc:
+            error = exc.message if isinstance(exc, RegistryError) else str(exc)
+            item = ItemRow(f"{src} {scope.reference}", "", "", "failed", error[:1000], 0,
+                           time.time())  # fmt: skip
+        ctx.totals.add(item)
+        await self.store.add_items(ctx.run.id, [item])
 
     async def _one(self, ctx: _Context, src: str, dst: str, tag: str) -> None:
         async with ctx.images:
@@ -231,16 +252,10 @@ class RunExecutor:
             await self.store.add_items(run.id, [item])
 
 
-def _wanted_tags(policy: Policy, tags: list[str], scope: str) -> list[str]:
-    only = scope.partition(":")[2]
+def _wanted_tags(policy: Policy, tags: list[str], only: str) -> list[str]:
     chosen = [t for t in tags if selected(policy.tags, t, versions=True)]
-    chosen = [t for t in chosen if not _is_cosign_tag(t)]  # they follow their image
+    chosen = [t for t in chosen if not is_attached_tag(t)]  # they follow their image
     return [t for t in chosen if t == only] if only else chosen
-
-
-def _is_cosign_tag(tag: str) -> bool:
-    """Signature, attestation, SBOM and referrers-fallback tags: they follow their image."""
-    return tag.startswith("sha256-")
 
 
 def _item(source: str, target: str, digest: str) -> Callable[..., ItemRow]:

@@ -22,7 +22,9 @@ from dockyard.core.events import EventKind, StoredEvent
 from dockyard.persistence.stores import EventCursorStore, OutboxStore
 from dockyard.services.events.consumer import OutboxConsumer
 from dockyard.services.jobs.model import Handler, Job, JobFailedError, PermanentJobError
+from dockyard.services.replication.attached import Scope, is_attached_tag, parse_scope
 from dockyard.services.replication.filters import selected
+from dockyard.services.replication.policy import Policy
 from dockyard.services.replication.service import ReplicationService
 
 log = logging.getLogger("dockyard.replication")
@@ -51,13 +53,9 @@ class ReplicationOnPush(OutboxConsumer):
         policies = await self.service.on_push_policies()
         for stored in events if policies else ():
             for scope in _scopes(stored):
+                parsed = parse_scope(scope)
                 for row, policy in policies:
-                    repository, _, tag = scope.partition(":")
-                    if not selected(policy.repositories, repository):
-                        continue
-                    if tag and not selected(policy.tags, tag, versions=True):
-                        continue
-                    if not tag and not policy.mirror_deletions:
+                    if not _wanted(policy, parsed):
                         continue
                     key = f"replication-push:{row.id}:{stored.sequence}:{scope}"
                     if await self.service.enqueue_run(row, "push", scope, unique_key=key):
@@ -65,11 +63,23 @@ class ReplicationOnPush(OutboxConsumer):
         return queued if await self.cursors.advance(CONSUMER, read_from, to) else -1
 
 
+def _wanted(policy: Policy, scope: Scope) -> bool:
+    if not selected(policy.repositories, scope.repository):
+        return False
+    if scope.digest or is_attached_tag(scope.tag):
+        return True  # attached to an image: copied when the image is (attached.py)
+    if scope.tag:
+        return selected(policy.tags, scope.tag, versions=True)
+    return policy.mirror_deletions
+
+
 def _scopes(stored: StoredEvent) -> list[str]:
     event = stored.event
     if not event.repository:
         return []
     if event.kind is EventKind.MANIFEST_PUSHED:
+        if not event.target.tags:
+            return [f"{event.repository}@{event.target.digest}"]
         return [f"{event.repository}:{tag}" for tag in event.target.tags]
     if event.kind in DELETIONS:
         return [f"{event.repository}:"]
