@@ -45,10 +45,13 @@ class ReplicationOnPush(OutboxConsumer):
         self.cursors = cursors
         self.service = service
 
-    async def position(self) -> int:
+    # Positions are passed through as the cursor store gives them (a sequence number here;
+    # (txid, sequence) where the outbox is read in transaction order): typed loosely so that
+    # either form fits.
+    async def position(self) -> Any:
         return await self.cursors.position(CONSUMER)
 
-    async def consume(self, events: Sequence[StoredEvent], read_from: int, to: int) -> int:
+    async def consume(self, events: Sequence[StoredEvent], read_from: Any, to: Any) -> int:
         queued = 0
         policies = await self.service.on_push_policies()
         for stored in events if policies else ():
