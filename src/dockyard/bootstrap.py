@@ -28,6 +28,7 @@ from dockyard.bootstrap_identity import build_identity_services, refusal_audit
 from dockyard.bootstrap_jobs import build_job_queue, build_runner
 from dockyard.bootstrap_lifecycle import build_lifecycle
 from dockyard.bootstrap_mirror import attach_mirrors, build_mirror, build_mirror_router
+from dockyard.bootstrap_replication import build_replication
 from dockyard.bootstrap_settings import build_system_settings
 from dockyard.bootstrap_trust import build_trust
 from dockyard.bootstrap_webhooks import build_webhooks
@@ -343,6 +344,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         idle=settings.dockyard.ui.idle_seconds,
     )  # fmt: skip
     registry.oidc_flow = build_oidc_flow(settings)
+    registry.replication = build_replication(settings, registry, storage, database)
     registry.background = build_runner(settings, registry, database, metrics)  # built last
     return registry
 

@@ -30,5 +30,6 @@ def mount_identity(
         trust=registry.trust,
         mirror_admin=registry.mirror_admin,
         browse=registry.browse,
+        replication=registry.replication,
     )  # fmt: skip
     return authenticator, api

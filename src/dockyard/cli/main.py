@@ -26,6 +26,7 @@ from dockyard.cli import (
     lifecycle_cmds,
     migrate,
     mirror_cmd,
+    replication_cmd,
     sbom_cmd,
     serve,
     token_cmd,
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     trust_cmd.register(commands)
     completion_cmd.register(commands, parser)  # last: it completes every command
     mirror_cmd.register(commands)
+    replication_cmd.register(commands)
     return parser
 
 

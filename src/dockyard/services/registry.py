@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from dockyard.services.maintenance import UploadPurger
     from dockyard.services.manifests import ManifestService
     from dockyard.services.readonly import WriteGate
+    from dockyard.services.replication.service import ReplicationService
     from dockyard.services.supplychain.sboms import SupplyChainService
     from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.trust.policies import TrustPolicies
@@ -98,3 +99,4 @@ class Registry:
     browse: BrowseService | None = None  # tags with sizes, artifact details (web UI, /api/v1)
     web_sessions: WebSessions | None = None  # the web UI's sessions (docs/ui.md)
     oidc_flow: OidcCodeFlow | None = None  # the web UI's OIDC sign-in (code flow with PKCE)
+    replication: ReplicationService | None = None  # policies and runs (docs/replication.md)

@@ -36,6 +36,7 @@ from dockyard.api.identity_authn import IdentityAuthenticator
 from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, supplychain, webhooks
 from dockyard.api.mgmt import browse as browse_api
 from dockyard.api.mgmt import mirrors as mirrors_api
+from dockyard.api.mgmt import replication as replication_api
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt import trust as trust_api
 from dockyard.api.mgmt.browsers import check_browser_request
@@ -48,6 +49,7 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.browse.service import BrowseService
 from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.lifecycle_admin import LifecycleAdmin
+from dockyard.services.replication.service import ReplicationService
 from dockyard.services.supplychain.sboms import SupplyChainService
 from dockyard.services.system_settings import SystemSettingsService
 from dockyard.services.trust.policies import TrustPolicies
@@ -70,6 +72,7 @@ def build_router(
     trust: TrustPolicies | None = None,
     mirror_admin: MirrorAdmin | None = None,
     browse: BrowseService | None = None,
+    replication: ReplicationService | None = None,
 ) -> Router:
     return Router(
         [
@@ -84,6 +87,7 @@ def build_router(
             *trust_api.endpoints(trust),
             *mirrors_api.endpoints(mirror_admin),
             *browse_api.endpoints(browse),
+            *replication_api.endpoints(replication),
         ]
     )
 
@@ -103,12 +107,13 @@ class ManagementApi:
         trust: TrustPolicies | None = None,  # signature trust policies
         mirror_admin: MirrorAdmin | None = None,  # the cache's upstreams (/mirrors)
         browse: BrowseService | None = None,  # tags with sizes, artifact details (web UI)
+        replication: ReplicationService | None = None,  # policies and runs
     ) -> None:
         self.services = services
         self.authenticator = authenticator
         self.router = build_router(
             services, admin, system, hooks, supply_chain,
-            trust=trust, mirror_admin=mirror_admin, browse=browse,
+            trust=trust, mirror_admin=mirror_admin, browse=browse, replication=replication,
         )  # fmt: skip
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
         self.access_log = access_log

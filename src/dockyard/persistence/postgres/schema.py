@@ -34,6 +34,7 @@ from dockyard.persistence.sql.mirror_schema import (
     mirror_upstreams_migration,
 )
 from dockyard.persistence.sql.outbox_schema import outbox_migration
+from dockyard.persistence.sql.replication_schema import REPLICATION_DOWNGRADE, replication_migration
 from dockyard.persistence.sql.supplychain_schema import (
     SUPPLY_CHAIN_DOWNGRADE,
     supply_chain_migration,
@@ -151,6 +152,8 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(mirror_upstreams_migration("postgres"), MIRROR_UPSTREAMS_DOWNGRADE),
     # web UI sessions and the key that signs their cookies (docs/ui.md)
     Migration(ui_sessions_migration("postgres"), UI_SESSIONS_DOWNGRADE),
+    # replication: policies, runs and their per-image results, uploads to resume (replication.md)
+    Migration(replication_migration("postgres"), REPLICATION_DOWNGRADE),
 )
 
 _CREATE_VERSION_TABLE = f"""

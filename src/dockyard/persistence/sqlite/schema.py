@@ -25,6 +25,7 @@ from dockyard.persistence.sql.mirror_schema import (
     mirror_upstreams_migration,
 )
 from dockyard.persistence.sql.outbox_schema import outbox_migration
+from dockyard.persistence.sql.replication_schema import REPLICATION_DOWNGRADE, replication_migration
 from dockyard.persistence.sql.supplychain_schema import (
     SUPPLY_CHAIN_DOWNGRADE,
     supply_chain_migration,
@@ -137,4 +138,6 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(mirror_upstreams_migration("sqlite"), MIRROR_UPSTREAMS_DOWNGRADE),
     # web UI sessions and the key that signs their cookies (docs/ui.md)
     Migration(ui_sessions_migration("sqlite"), UI_SESSIONS_DOWNGRADE),
+    # replication: policies, runs and their per-image results, uploads to resume (replication.md)
+    Migration(replication_migration("sqlite"), REPLICATION_DOWNGRADE),
 )
