@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import Sequence
 
 from dockyard.config import Settings
 from dockyard.config.notifications import EndpointSettings
-from dockyard.core.delivery import RetryPolicy
+from dockyard.core.delivery import RetryPolicy, SubscriptionSource
 from dockyard.persistence.sql.deliveries import SqlDeliveryStore
 from dockyard.persistence.sql.session import Database
 from dockyard.services.events.deliveries import DeliveryHistory
@@ -24,8 +25,13 @@ from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 
 def build_delivery(
-    settings: Settings, database: Database, telemetry: Telemetry = NO_TELEMETRY
+    settings: Settings,
+    database: Database,
+    telemetry: Telemetry = NO_TELEMETRY,
+    more_sources: Sequence[SubscriptionSource] = (),
 ) -> tuple[DeliveryEngine, DeliveryHistory]:
+    """The engine sends to the configured endpoints and to ``more_sources`` (project
+    webhooks): every source is known when it is built."""
     store = SqlDeliveryStore(database, snapshot_bound=not database_is_sqlite(settings))
     delivery = settings.dockyard.events
     options = EngineOptions(
@@ -35,7 +41,7 @@ def build_delivery(
     )
     engine = DeliveryEngine(
         store,
-        [ConfiguredEndpoints(notification_endpoints(settings))],
+        [ConfiguredEndpoints(notification_endpoints(settings)), *more_sources],
         outbound_policy(settings),
         options=options,
         telemetry=telemetry,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from dockyard.auth.policy import AccessPolicy
 from dockyard.config import Settings
 from dockyard.persistence.sql import Database
 from dockyard.persistence.sql.mirror_tags import SqlMirrorTags
 from dockyard.services.blob_publishing import BlobPublisher
+from dockyard.services.blobs import BlobService
+from dockyard.services.listing import ListingService
 from dockyard.services.outbound.guard import OutboundPolicy
-from dockyard.services.registry import Registry
 from dockyard.services.telemetry import Telemetry
 from dockyard.services.upstream.blob_cache import MirrorBlobs
 from dockyard.services.upstream.client import UpstreamClient, UpstreamConfig
@@ -15,6 +19,15 @@ from dockyard.services.upstream.mirror import Mirror
 from dockyard.services.upstream.proxy import MirrorManifests, MirrorOptions
 from dockyard.services.upstream.tags import TagChecks
 from dockyard.storage.driver import StorageDriver
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorInputs:
+    """The registry services the cache serves through (built before it)."""
+
+    blobs: BlobService
+    listing: ListingService
+    policy: AccessPolicy
 
 
 def outbound_policy(settings: Settings, *, deny_private: bool) -> OutboundPolicy:
@@ -27,7 +40,7 @@ def outbound_policy(settings: Settings, *, deny_private: bool) -> OutboundPolicy
 
 def build_mirror(
     settings: Settings,
-    registry: Registry,
+    services: MirrorInputs,
     storage: StorageDriver,
     database: Database,
     telemetry: Telemetry,
@@ -48,13 +61,13 @@ def build_mirror(
     options = MirrorOptions(tag_ttl=mirror.tag_ttl_seconds, staleness=mirror.staleness_seconds)
     manifests = MirrorManifests(
         upstream,
-        metadata=registry.blobs.metadata,
-        policy=registry.policy,
-        listing=registry.listing,
+        metadata=services.blobs.metadata,
+        policy=services.policy,
+        listing=services.listing,
         telemetry=telemetry,
         options=options,
         tags=TagChecks(SqlMirrorTags(database)),
     )
-    publisher = BlobPublisher(storage, registry.blobs.metadata)
-    blobs = MirrorBlobs(upstream, registry.blobs, storage, publisher, telemetry)
+    publisher = BlobPublisher(storage, services.blobs.metadata)
+    blobs = MirrorBlobs(upstream, services.blobs, storage, publisher, telemetry)
     return Mirror(upstream, manifests, blobs)
