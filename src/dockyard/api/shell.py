@@ -52,11 +52,6 @@ class Mount:
     surface: Surface
     exact: bool = False
 
-    def matches(self, path: str) -> bool:
-        if path == self.prefix:
-            return True
-        return not self.exact and path.startswith(self.prefix) and path[len(self.prefix)] == "/"
-
 
 async def not_found(ctx: Context) -> None:
     """The fallback surface: no mount serves this path."""
@@ -90,11 +85,15 @@ class HttpShell:
         self.options = options
         self.request_ids = request_ids or RequestIds()
         self.fallback = fallback
+        # (exact path, prefix of the paths below it or None, surface): tested inline per request
+        self._table = tuple(
+            (m.prefix, None if m.exact else m.prefix + "/", m.surface) for m in self.mounts
+        )
 
     def surface_for(self, path: str) -> Surface:
-        for mount in self.mounts:
-            if mount.matches(path):
-                return mount.surface
+        for prefix, below, surface in self._table:
+            if path == prefix or (below is not None and path.startswith(below)):
+                return surface
         return self.fallback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

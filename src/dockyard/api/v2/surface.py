@@ -6,7 +6,7 @@ and the access log; this module only adds what is particular to ``/v2``.
 
 from __future__ import annotations
 
-from dockyard.api.authn import Authenticator
+from dockyard.api.authn import Authenticator, NoAuthentication
 from dockyard.api.context import Context
 from dockyard.api.v2.router import match
 from dockyard.core.errors import ErrorCode, RegistryError
@@ -15,10 +15,14 @@ from dockyard.core.errors import ErrorCode, RegistryError
 class RegistrySurface:
     def __init__(self, authenticator: Authenticator) -> None:
         self.authenticator = authenticator
+        # without authentication every caller stays the anonymous principal the context
+        # starts with: no call per request
+        self._anonymous = isinstance(authenticator, NoAuthentication)
 
     async def __call__(self, ctx: Context) -> None:
         found = match(ctx.request.path)
-        ctx.principal = await self.authenticator.authenticate(ctx.request, found)
+        if not self._anonymous:
+            ctx.principal = await self.authenticator.authenticate(ctx.request, found)
         if found is None:
             raise RegistryError(ErrorCode.UNSUPPORTED, "no such endpoint", status=404)
         route, params = found
