@@ -8,26 +8,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from dockyard.api.access_log import AccessLog
-from dockyard.api.app import ApiOptions, RegistryApp
-from dockyard.api.context import UrlPolicy
+from dockyard.api.app import RegistryApp
 from dockyard.api.observability import Metrics
 from dockyard.api.token import consumer_token_api, issuer_token_api
 from dockyard.api.token_auth import TokenApi
 from dockyard.auth.htpasswd import HtpasswdFile
 from dockyard.auth.identity import IdentityProvider
-from dockyard.auth.policy import AccessPolicy, Action
+from dockyard.auth.policy import AccessPolicy
 from dockyard.auth.token_keys import KeyRing
 from dockyard.auth.token_trust import TrustError, TrustStore
-from dockyard.bootstrap_events import build_delivery
+from dockyard.bootstrap_events import build_delivery, delivery_history
 from dockyard.bootstrap_extras import require_extra
+from dockyard.bootstrap_http import api_options, build_access_log, choose_authenticators
 from dockyard.bootstrap_identity import build_identity_services, refusal_audit
-from dockyard.bootstrap_jobs import build_job_queue, build_runner
+from dockyard.bootstrap_jobs import BackgroundInputs, build_job_queue, build_runner
 from dockyard.bootstrap_lifecycle import build_lifecycle
-from dockyard.bootstrap_mirror import attach_mirrors, build_mirror, build_mirror_router
+from dockyard.bootstrap_mirror import (
+    MirrorInputs,
+    attach_mirrors,
+    build_mirror,
+    build_mirror_router,
+)
+from dockyard.bootstrap_parts import (
+    access_policy,
+    build_htpasswd,
+    build_supply_chain,
+    closing,
+    registry_options,
+    upload_purger,
+)
 from dockyard.bootstrap_replication import build_replication
 from dockyard.bootstrap_settings import build_system_settings
 from dockyard.bootstrap_trust import build_trust
@@ -41,14 +52,12 @@ from dockyard.cache.base import (
     SharedWindows,
 )
 from dockyard.cli.logsetup import configure_logging
-from dockyard.config import Settings, parse_duration
+from dockyard.config import Settings
 from dockyard.config.health import storage_health
-from dockyard.config.validation import index_completeness
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata, SqlOutbox
 from dockyard.persistence.sql.browse import SqlBrowse
 from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
 from dockyard.persistence.sql.migrations import Plan
-from dockyard.persistence.sql.supplychain import SqlSupplyChain
 from dockyard.persistence.sql.ui_sessions import SqlUiSessions
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.blobs import BlobService
@@ -60,12 +69,9 @@ from dockyard.services.gc import GarbageCollector
 from dockyard.services.health import HealthMonitor, build_monitor
 from dockyard.services.importer import DistributionImporter
 from dockyard.services.listing import ListingService
-from dockyard.services.maintenance import UploadPurger
 from dockyard.services.manifests import ManifestService
-from dockyard.services.registry import Registry, RegistryOptions
-from dockyard.services.supplychain.indexer import LayerIndexer
-from dockyard.services.supplychain.inventory import InventoryBuilder
-from dockyard.services.supplychain.sboms import SupplyChainService
+from dockyard.services.registry import Registry
+from dockyard.services.replication.local import LocalServices
 from dockyard.services.telemetry import NO_TELEMETRY
 from dockyard.services.uploads import UploadService
 from dockyard.services.web_sessions import WebSessions
@@ -80,7 +86,6 @@ from dockyard.supervision import (
     stop_app_when_drain_is_over,
     watch_parent,
 )
-from dockyard.ui.app import UiOptions
 
 if TYPE_CHECKING:  # redis-py loads only when Redis is configured
     from dockyard.auth.oidc_flow import OidcCodeFlow
@@ -219,139 +224,119 @@ def shared_windows(settings: Settings) -> SharedWindows | None:
 
 
 def build_registry(settings: Settings, metrics: Metrics | None = None) -> Registry:
+    """Every part built first, then one frozen :class:`Registry` (nothing assigned later)."""
     _refuse_unsupported(settings)
+    telemetry = metrics or NO_TELEMETRY
     storage = build_storage(settings)
     if metrics is not None:
         storage = InstrumentedDriver(storage, metrics.storage_action)
     database = build_database(settings)
     metadata = SqlMetadata(database)
-    maintenance = settings.storage.maintenance
     cache, locks = build_shared_state(settings)
     lifecycle = build_lifecycle(settings, database, storage, BlobDescriptorCache(cache), metrics)
-    delivery, deliveries = build_delivery(settings, database, metrics or NO_TELEMETRY)
-    options = RegistryOptions(
-        delete_enabled=settings.storage.delete.enabled,
-        read_only=maintenance.readonly.enabled,
-        runtime=lifecycle.gate,
-        index_completeness=index_completeness(settings.validation.manifests),
-        sessions_per_repository=settings.dockyard.uploads.sessionsperrepository,
-        sessions_per_client=settings.dockyard.uploads.sessionsperclient,
-        pull_through=settings.proxy.enabled,
-        caches=(caches := build_mirror_router(settings, database)),
-    )
-    htpasswd = None
-    if settings.auth.htpasswd is not None:
-        htpasswd = HtpasswdFile(os.path.abspath(settings.auth.htpasswd.path))
-    own_tokens = settings.dockyard.token
-    identity_on = settings.dockyard.identity.enabled
+    caches = build_mirror_router(settings, database)  # its caches are made on first use
+    options = registry_options(settings, lifecycle, caches)
+    htpasswd = build_htpasswd(settings)
     audit_buffer, denials = refusal_audit(settings, database)
-    policy = AccessPolicy(
-        authentication_required=htpasswd is not None or identity_on,
-        identity=identity_on,
-        token_only=settings.auth.token is not None,
-        anonymous_actions=frozenset({Action.PULL})
-        if own_tokens.enabled and own_tokens.anonymouspull
-        else frozenset(),
-        denials=denials,
-    )
+    policy = access_policy(settings, htpasswd, denials)
     build_token_api(settings, policy, htpasswd)  # fail before serving; makes the first key
-    purging = maintenance.uploadpurging
-    registry = Registry(
+    identity = build_identity_services(
+        settings, database, policy, htpasswd,
+        shared=shared_windows(settings), telemetry=telemetry, buffer=audit_buffer,
+    )  # fmt: skip
+    deliveries = delivery_history(settings, database)
+    webhooks = build_webhooks(settings, database, policy, identity, deliveries)
+    delivery = build_delivery(settings, database, telemetry, (webhooks.source,))
+    blobs = BlobService(
+        storage, metadata, policy, options,
+        descriptors=BlobDescriptorCache(cache), immutability=lifecycle.immutability,
+    )  # fmt: skip
+    uploads = UploadService(
+        storage, metadata, policy, options, locks=locks, quotas=lifecycle.quotas
+    )
+    trust, gate = build_trust(settings, policy, identity, storage, database)  # the pull gate
+    manifests = ManifestService(
+        metadata, policy, options,
+        immutability=lifecycle.immutability, pulls=lifecycle.pulls, quotas=lifecycle.quotas,
+        gate=gate,
+    )  # fmt: skip
+    listing = ListingService(metadata, policy, SqlRepositoryCatalog(database))
+    served = MirrorInputs(blobs, listing, policy)
+    mirror = build_mirror(settings, served, storage, database, telemetry)
+    mirror_admin = attach_mirrors(
+        settings, caches, served,
+        identity=identity, storage=storage, database=database, telemetry=telemetry,
+    )  # fmt: skip
+    supply_chain = build_supply_chain(
+        policy, storage, database,
+        uploads=uploads, manifests=manifests, listing=listing, identity=identity,
+    )  # fmt: skip
+    purger = upload_purger(settings, storage, metadata, lifecycle)
+    gc = GarbageCollector(
+        storage, SqlGarbageStore(database), BlobDescriptorCache(cache),
+        grace_seconds=settings.dockyard.gc.grace_seconds, telemetry=telemetry,
+        deletions=lifecycle.retention.deletions, events=lifecycle.retention.events,
+    )  # fmt: skip
+    jobs = build_job_queue(settings, database)
+    health = health_monitor(settings, storage, metadata)
+    local = LocalServices(policy, blobs, manifests, listing)
+    replication = build_replication(settings, jobs, local, storage, database)
+    parts = BackgroundInputs(
+        jobs, lifecycle, gc, purger, identity, htpasswd, health, delivery, supply_chain,
+        mirror=mirror, mirrors=caches, replication=replication,
+    )  # fmt: skip
+    background = build_runner(settings, parts, database, metrics)
+    shutdown = closing(caches.aclose, database.aclose)
+    if mirror is not None:
+        shutdown = closing(mirror.aclose, shutdown)
+    return Registry(
         options=options,
         policy=policy,
-        blobs=BlobService(
-            storage,
-            metadata,
-            policy,
-            options,
-            descriptors=BlobDescriptorCache(cache),
-            immutability=lifecycle.immutability,
-        ),
-        uploads=UploadService(
-            storage, metadata, policy, options, locks=locks, quotas=lifecycle.quotas
-        ),
-        manifests=ManifestService(
-            metadata,
-            policy,
-            options,
-            immutability=lifecycle.immutability,
-            pulls=lifecycle.pulls,
-            quotas=lifecycle.quotas,
-        ),
-        listing=ListingService(metadata, policy, SqlRepositoryCatalog(database)),
-        purger=UploadPurger(
-            storage,
-            metadata,
-            enabled=purging.enabled and not maintenance.readonly.enabled,
-            age_seconds=parse_duration(purging.age),
-            interval_seconds=parse_duration(purging.interval),
-            dry_run=purging.dryrun,
-            is_read_only=lifecycle.gate.read_only,
-        ),
+        blobs=blobs,
+        uploads=uploads,
+        manifests=manifests,
+        listing=listing,
+        purger=purger,
         importer=DistributionImporter(storage, metadata),
-        gc=GarbageCollector(
-            storage,
-            SqlGarbageStore(database),
-            BlobDescriptorCache(cache),
-            grace_seconds=settings.dockyard.gc.grace_seconds,
-            telemetry=metrics or NO_TELEMETRY,
-            deletions=lifecycle.retention.deletions,
-            events=lifecycle.retention.events,
-        ),
+        gc=gc,
         lifecycle=lifecycle,
-        jobs=build_job_queue(settings, database),
-        events=EventReader(SqlOutbox(database)),
-        delivery=delivery,
-        deliveries=deliveries,
         htpasswd=htpasswd,
-        identity=build_identity_services(
-            settings,
-            database,
-            policy,
-            htpasswd,
-            shared=shared_windows(settings),
-            telemetry=metrics or NO_TELEMETRY,
-            buffer=audit_buffer,
-        ),
+        identity=identity,
+        system=build_system_settings(settings, identity, lifecycle, policy),
         close=database.close,
         startup=database.open,
-        shutdown=database.aclose,
+        shutdown=shutdown,
+        jobs=jobs,
+        background=background,
+        health=health,
+        events=EventReader(SqlOutbox(database)),
+        webhooks=webhooks,
+        mirror=mirror,
+        mirrors=caches,
+        mirror_admin=mirror_admin,
+        delivery=delivery,
+        deliveries=deliveries,
+        supply_chain=supply_chain,
+        trust=trust,
+        browse=build_browse(policy, blobs, metadata, database),
+        web_sessions=web_sessions(settings, database),
+        oidc_flow=build_oidc_flow(settings),
+        replication=replication,
     )
-    registry.health = health_monitor(settings, storage, metadata)
-    registry.system = build_system_settings(settings, registry)
-    if registry.identity is not None:  # always built (bootstrap_identity)
-        registry.webhooks = build_webhooks(
-            settings, database, policy, registry.identity, registry.deliveries
-        )
-        delivery.sources += (registry.webhooks.source,)  # project webhooks get events too
-    registry.mirror = build_mirror(settings, registry, storage, database, metrics or NO_TELEMETRY)
-    if registry.mirror is not None:
-        registry.shutdown = _closing(registry.mirror.aclose, registry.shutdown)
-    attach_mirrors(
-        settings,
-        registry,
-        router=caches,
-        storage=storage,
-        database=database,
-        telemetry=metrics or NO_TELEMETRY,
-    )
-    registry.shutdown = _closing(caches.aclose, registry.shutdown)
-    registry.supply_chain = build_supply_chain(registry, storage, database)
-    build_trust(settings, registry, storage, database)  # signature policies, the pull gate
-    registry.browse = build_browse(registry, metadata, database)
-    registry.web_sessions = WebSessions(
-        SqlUiSessions(database), lifetime=settings.dockyard.ui.lifetime_seconds,
-        idle=settings.dockyard.ui.idle_seconds,
-    )  # fmt: skip
-    registry.oidc_flow = build_oidc_flow(settings)
-    registry.replication = build_replication(settings, registry, storage, database)
-    registry.background = build_runner(settings, registry, database, metrics)  # built last
-    return registry
 
 
-def build_browse(registry: Registry, metadata: SqlMetadata, database: Database) -> BrowseService:
+def build_browse(
+    policy: AccessPolicy, blobs: BlobService, metadata: SqlMetadata, database: Database
+) -> BrowseService:
+    """Tags with sizes and artifact details (the web UI, ``/api/v1``)."""
     catalog = VisibleCatalog(metadata, SqlRepositoryCatalog(database))
-    return BrowseService(metadata, SqlBrowse(database), registry.policy, registry.blobs, catalog)
+    return BrowseService(metadata, SqlBrowse(database), policy, blobs, catalog)
+
+
+def web_sessions(settings: Settings, database: Database) -> WebSessions:
+    """The web UI's sessions (docs/ui.md)."""
+    ui = settings.dockyard.ui
+    return WebSessions(SqlUiSessions(database), lifetime=ui.lifetime_seconds, idle=ui.idle_seconds)
 
 
 def build_oidc_flow(settings: Settings) -> OidcCodeFlow | None:
@@ -372,66 +357,11 @@ def build_oidc_flow(settings: Settings) -> OidcCodeFlow | None:
     )  # fmt: skip
 
 
-def _closing(
-    first: Callable[[], Awaitable[None]], then: Callable[[], Awaitable[None]]
-) -> Callable[[], Awaitable[None]]:
-    async def shutdown() -> None:
-        try:
-            await first()
-        finally:
-            await then()
-
-    return shutdown
-
-
-def build_supply_chain(
-    registry: Registry, storage: StorageDriver, database: Database
-) -> SupplyChainService:
-    """Layer indexing and SBOMs, pushing through the registry's own services."""
-    store = SqlSupplyChain(database)
-    builder = InventoryBuilder(SqlMetadata(database), LayerIndexer(storage, store))
-    return SupplyChainService(
-        registry.policy,
-        builder,
-        store,
-        uploads=registry.uploads,
-        manifests=registry.manifests,
-        listing=registry.listing,
-        audit=registry.identity.audit if registry.identity is not None else None,
-    )
-
-
 def health_monitor(
     settings: Settings, storage: StorageDriver, metadata: SqlMetadata
 ) -> HealthMonitor | None:
     """``health.storagedriver``: probes of the storage and the database for /debug/health."""
     return build_monitor(storage_health(settings.health), storage, metadata)
-
-
-def api_options(settings: Settings) -> ApiOptions:
-    http = settings.http
-    debug = settings.debug_host_port()
-    realm = settings.auth.htpasswd.realm if settings.auth.htpasswd else "Registry Realm"
-    extra_headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, values in http.headers.items()
-        for value in values
-    ]
-    return ApiOptions(
-        realm=realm,
-        extra_headers=tuple(extra_headers),
-        urls=UrlPolicy(relative=http.relativeurls, host=http.host),
-        debug_addr=debug,
-        metrics_path=http.debug.prometheus.path,
-        trusted_proxies=tuple(settings.dockyard.trustedproxies),
-        body_timeout=settings.dockyard.uploads.body_timeout_seconds,
-        run_jobs=settings.dockyard.jobs.runinserve,
-        ui=UiOptions(
-            enabled=settings.dockyard.ui.enabled,
-            token_only=settings.auth.token is not None,
-            public_url=settings.http.host,
-        ),
-    )
 
 
 def build_token_api(
@@ -473,16 +403,12 @@ def create_app(settings: Settings) -> RegistryApp:
     registry = build_registry(settings, metrics)
     identity = registry.identity.login if registry.identity and registry.identity.enabled else None
     tokens = build_token_api(settings, registry.policy, registry.htpasswd, identity)
-    return RegistryApp(registry, api_options(settings), metrics, tokens, build_access_log(settings))
-
-
-def build_access_log(settings: Settings) -> AccessLog | None:
-    """The access log on stderr, unless ``log.accesslog.disabled`` or ``log.level`` is above
-    info (the lines are info lines)."""
-    log = settings.log
-    if log.accesslog.disabled or log.level in ("warn", "error"):
-        return None
-    return AccessLog(log.formatter, dict(log.fields))
+    options = api_options(settings)
+    authenticators = choose_authenticators(registry, tokens, options.realm)
+    access_log = build_access_log(settings)
+    return RegistryApp(
+        registry, options, authenticators, metrics=metrics, tokens=tokens, access_log=access_log
+    )
 
 
 SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"

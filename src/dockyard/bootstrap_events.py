@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import Sequence
 
 from dockyard.config import Settings
 from dockyard.config.notifications import EndpointSettings
-from dockyard.core.delivery import RetryPolicy
+from dockyard.core.delivery import RetryPolicy, SubscriptionSource
 from dockyard.persistence.sql.deliveries import SqlDeliveryStore
 from dockyard.persistence.sql.session import Database
 from dockyard.services.events.deliveries import DeliveryHistory
@@ -23,24 +24,37 @@ from dockyard.services.outbound.guard import OutboundPolicy
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 
+def delivery_store(settings: Settings, database: Database) -> SqlDeliveryStore:
+    return SqlDeliveryStore(database, snapshot_bound=not database_is_sqlite(settings))
+
+
+def delivery_history(settings: Settings, database: Database) -> DeliveryHistory:
+    """The delivery history, dead letters and replay (built before the webhooks, which
+    show each webhook's share of it, and so before the engine)."""
+    return DeliveryHistory(delivery_store(settings, database))
+
+
 def build_delivery(
-    settings: Settings, database: Database, telemetry: Telemetry = NO_TELEMETRY
-) -> tuple[DeliveryEngine, DeliveryHistory]:
-    store = SqlDeliveryStore(database, snapshot_bound=not database_is_sqlite(settings))
+    settings: Settings,
+    database: Database,
+    telemetry: Telemetry = NO_TELEMETRY,
+    more_sources: Sequence[SubscriptionSource] = (),
+) -> DeliveryEngine:
+    """The engine sends to the configured endpoints and to ``more_sources`` (project
+    webhooks): every source is known when it is built."""
     delivery = settings.dockyard.events
     options = EngineOptions(
         concurrency=delivery.concurrency,
         poll_seconds=delivery.poll_seconds,
         retention_seconds=delivery.retention_seconds,
     )
-    engine = DeliveryEngine(
-        store,
-        [ConfiguredEndpoints(notification_endpoints(settings))],
+    return DeliveryEngine(
+        delivery_store(settings, database),
+        [ConfiguredEndpoints(notification_endpoints(settings)), *more_sources],
         outbound_policy(settings),
         options=options,
         telemetry=telemetry,
     )
-    return engine, DeliveryHistory(store)
 
 
 def database_is_sqlite(settings: Settings) -> bool:

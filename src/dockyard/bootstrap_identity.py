@@ -37,7 +37,6 @@ from dockyard.services.identity.external_groups import (
 from dockyard.services.identity.htpasswd_watch import HtpasswdWatch
 from dockyard.services.identity.throttle import build_throttle
 from dockyard.services.identity.wiring import IdentityServices, build_identity
-from dockyard.services.registry import Registry
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 
@@ -142,13 +141,14 @@ def _with_group_sync(
     return GroupSyncBackend(backend, sync)
 
 
-def htpasswd_watch(registry: Registry) -> HtpasswdWatch | None:
+def htpasswd_watch(
+    htpasswd: HtpasswdFile | None, identity: IdentityServices | None
+) -> HtpasswdWatch | None:
     """With htpasswd users and identity management: the watch that revokes the tokens of
     users the file drops (``services/identity/htpasswd_watch.py``), a loop of each process."""
-    identity = registry.identity
-    if registry.htpasswd is None or identity is None or not identity.enabled:
+    if htpasswd is None or identity is None or not identity.enabled:
         return None
-    return HtpasswdWatch(registry.htpasswd, identity.directory, identity.audit)
+    return HtpasswdWatch(htpasswd, identity.directory, identity.audit)
 
 
 def audit_pruner(settings: Settings, database: Database) -> AuditPruner | None:

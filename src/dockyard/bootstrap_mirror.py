@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from dockyard.auth.policy import AccessPolicy
 from dockyard.config import Settings
 from dockyard.config.mirror import exec_settings
 from dockyard.persistence.sql import Database
 from dockyard.persistence.sql.mirror_tags import SqlMirrorTags
 from dockyard.persistence.sql.mirror_upstreams import SqlMirrorUpstreams
 from dockyard.services.blob_publishing import BlobPublisher
+from dockyard.services.blobs import BlobService
+from dockyard.services.identity.wiring import IdentityServices
+from dockyard.services.listing import ListingService
 from dockyard.services.outbound.guard import OutboundPolicy
-from dockyard.services.registry import Registry
 from dockyard.services.telemetry import Telemetry
 from dockyard.services.upstream.admin import MirrorAdmin
 from dockyard.services.upstream.blob_cache import MirrorBlobs
@@ -21,6 +26,15 @@ from dockyard.services.upstream.routing import MirrorRouter
 from dockyard.services.upstream.specs import CONFIG, Breaker, UpstreamSpec, spec_from_settings
 from dockyard.services.upstream.tags import TagChecks
 from dockyard.storage.driver import StorageDriver
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorInputs:
+    """The registry services the cache serves through (built before it)."""
+
+    blobs: BlobService
+    listing: ListingService
+    policy: AccessPolicy
 
 
 def outbound_policy(settings: Settings, *, deny_private: bool) -> OutboundPolicy:
@@ -65,36 +79,32 @@ def build_mirror_router(settings: Settings, database: Database) -> MirrorRouter:
 
 def attach_mirrors(
     settings: Settings,
-    registry: Registry,
-    *,
     router: MirrorRouter,
+    services: MirrorInputs,
+    *,
+    identity: IdentityServices | None,
     storage: StorageDriver,
     database: Database,
     telemetry: Telemetry,
-) -> None:
-    """Give the router its way of building each upstream's cache; the admin service."""
+) -> MirrorAdmin:
+    """Give the router (built before the registry's options, which name it) its way of
+    building each upstream's cache, once the services the caches serve through are built;
+    the admin service of ``/api/v1/mirrors``."""
 
     def build(spec: UpstreamSpec) -> Mirror:
         return _mirror_of(
-            settings,
-            spec,
-            registry=registry,
-            storage=storage,
-            database=database,
+            settings, spec, services=services, storage=storage, database=database,
             telemetry=telemetry,
-        )
+        )  # fmt: skip
 
     router.factory = build
-    registry.mirrors = router
-    audit = registry.identity.audit if registry.identity is not None else None
-    registry.mirror_admin = MirrorAdmin(
-        router, SqlMirrorUpstreams(database), registry.policy, audit=audit
-    )
+    audit = identity.audit if identity is not None else None
+    return MirrorAdmin(router, SqlMirrorUpstreams(database), services.policy, audit=audit)
 
 
 def build_mirror(
     settings: Settings,
-    registry: Registry,
+    services: MirrorInputs,
     storage: StorageDriver,
     database: Database,
     telemetry: Telemetry,
@@ -105,7 +115,7 @@ def build_mirror(
     return _mirror_of(
         settings,
         _defaults(settings),
-        registry=registry,
+        services=services,
         storage=storage,
         database=database,
         telemetry=telemetry,
@@ -116,7 +126,7 @@ def _mirror_of(
     settings: Settings,
     spec: UpstreamSpec,
     *,
-    registry: Registry,
+    services: MirrorInputs,
     storage: StorageDriver,
     database: Database,
     telemetry: Telemetry,
@@ -140,14 +150,14 @@ def _mirror_of(
     )
     manifests = MirrorManifests(
         upstream,
-        metadata=registry.blobs.metadata,
-        policy=registry.policy,
-        listing=registry.listing,
+        metadata=services.blobs.metadata,
+        policy=services.policy,
+        listing=services.listing,
         telemetry=telemetry,
         options=MirrorOptions(tag_ttl=spec.tag_ttl, staleness=spec.staleness),
         tags=TagChecks(SqlMirrorTags(database)),
         remote=remote,
     )
-    publisher = BlobPublisher(storage, registry.blobs.metadata)
-    blobs = MirrorBlobs(upstream, registry.blobs, storage, publisher, telemetry, remote=remote)
+    publisher = BlobPublisher(storage, services.blobs.metadata)
+    blobs = MirrorBlobs(upstream, services.blobs, storage, publisher, telemetry, remote=remote)
     return Mirror(upstream, manifests, blobs)

@@ -16,10 +16,10 @@ from dockyard.persistence.replication_records import RunRow
 from dockyard.persistence.sql import Database, SqlOutbox
 from dockyard.persistence.sql.event_cursors import SqlEventCursors
 from dockyard.persistence.sql.replication import SqlReplicationStore
-from dockyard.services.registry import Registry
+from dockyard.services.jobs.queue import JobQueue
 from dockyard.services.replication import triggers
 from dockyard.services.replication.endpoints import RemoteEndpoint
-from dockyard.services.replication.local import LocalEndpoint
+from dockyard.services.replication.local import LocalEndpoint, LocalServices
 from dockyard.services.replication.peer import PeerClient
 from dockyard.services.replication.policy import Policy
 from dockyard.services.replication.runs import Ends, RunExecutor
@@ -31,11 +31,13 @@ PEER_TIMEOUT = 60.0
 
 
 def build_replication(
-    settings: Settings, registry: Registry, storage: StorageDriver, database: Database
-) -> ReplicationService | None:
-    """The service (None without the job queue, which runs its copies)."""
-    if registry.jobs is None:
-        return None
+    settings: Settings,
+    jobs: JobQueue,
+    services: LocalServices,
+    storage: StorageDriver,
+    database: Database,
+) -> ReplicationService:
+    """The service; the job queue runs its copies, ``services`` are this registry's end."""
     store = SqlReplicationStore(database)
     guard = outbound_policy(settings, deny_private=True)
     holder: list[ReplicationService] = []
@@ -46,21 +48,20 @@ def build_replication(
                                 credentials.password, PEER_TIMEOUT)  # fmt: skip
         client = PeerClient(config)
         peer = RemoteEndpoint(client, store, run.policy_id, policy.chunk_bytes)
-        here = LocalEndpoint(registry, storage, registry.blobs.metadata, str(run.policy_id),
+        here = LocalEndpoint(services, storage, services.blobs.metadata, str(run.policy_id),
                              policy.chunk_bytes)  # fmt: skip
         pair = (here, peer) if policy.direction == "push" else (peer, here)
         return Ends(pair[0], pair[1], client.aclose)
 
-    service = ReplicationService(store, registry.jobs, registry.policy, RunExecutor(store, ends))
+    service = ReplicationService(store, jobs, services.policy, RunExecutor(store, ends))
     holder.append(service)
     return service
 
 
 def register_replication_jobs(
-    runner: JobRunner, settings: Settings, registry: Registry, database: Database
+    runner: JobRunner, settings: Settings, service: ReplicationService | None, database: Database
 ) -> None:
     """The run and schedule jobs, and the consumer that turns pushes into runs."""
-    service = registry.replication
     if service is None:
         return
     runner.handle(RUN_KIND, triggers.run_handler(service), max_attempts=1)

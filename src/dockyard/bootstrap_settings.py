@@ -6,8 +6,10 @@ Kept beside ``bootstrap.py`` (and called only by it), like ``bootstrap_lifecycle
 
 from __future__ import annotations
 
+from dockyard.auth.policy import AccessPolicy
 from dockyard.config import Settings
-from dockyard.services.registry import Registry
+from dockyard.services.identity.wiring import IdentityServices
+from dockyard.services.lifecycle import Lifecycle
 from dockyard.services.system_settings import (
     GcView,
     IdentityView,
@@ -51,15 +53,16 @@ def effective_settings(settings: Settings, backends: list[str]) -> SystemSetting
     )
 
 
-def build_system_settings(settings: Settings, registry: Registry) -> SystemSettingsService | None:
+def build_system_settings(
+    settings: Settings,
+    identity: IdentityServices | None,
+    lifecycle: Lifecycle,
+    policy: AccessPolicy,
+) -> SystemSettingsService | None:
     """The service behind ``/api/v1/system/settings`` (None without identity services)."""
-    identity = registry.identity
     if identity is None:
         return None
     backends = [backend.name for backend in identity.login.backends]
     return SystemSettingsService(
-        effective_settings(settings, backends),
-        registry.lifecycle.gate,
-        registry.policy,
-        identity.audit,
+        effective_settings(settings, backends), lifecycle.gate, policy, identity.audit
     )

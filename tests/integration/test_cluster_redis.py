@@ -1,9 +1,9 @@
 """Redis goes away under the scaled-out stack (examples/cluster/: 3 nodes, nginx, PostgreSQL, S3).
 
 Redis holds only the blob descriptor cache and the upload locks, so without it pushes and pulls
-go on (cache misses, node-local locks). Blob deletes are refused with a clean 503 while the
-shared cache cannot be invalidated (``services/descriptors.py``: ``forget`` raises UNAVAILABLE
-when the delete cannot reach Redis), and once Redis is back nothing stale is served.
+go on (cache misses, node-local locks). Blob deletes are refused with a clean 503 while
+the shared cache cannot be invalidated (``services/descriptors.py``: ``forget`` raises
+UNAVAILABLE when the delete cannot reach Redis), and once Redis is back nothing stale is served.
 """
 
 from __future__ import annotations

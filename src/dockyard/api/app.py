@@ -1,4 +1,10 @@
-"""create_app(): the ASGI application — registry routes, health, lifespan and observability."""
+"""The ASGI application: the mount table of the HTTP shell, health, lifespan, observability.
+
+Every surface (``/v2``, ``/token``, ``/api/v1``, ``/health``, the web UI at ``/`` and
+``/ui``; the debug listener's ``/metrics`` and ``/debug/health``) is mounted in one
+:class:`~dockyard.api.shell.HttpShell` table here, so each gets the same request id, error
+envelope and access log (the UI answers its own errors as pages).
+"""
 
 from __future__ import annotations
 
@@ -10,35 +16,27 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from dockyard.api.access_log import AccessLog, registry_entry
-from dockyard.api.authn import BasicAuthenticator
+from dockyard.api.access_log import AccessLog
+from dockyard.api.authn import Authenticator, NoAuthentication
 from dockyard.api.context import Context, UrlPolicy
-from dockyard.api.debug import DebugServer
-from dockyard.api.errors import internal_error, render_error, unavailable_error
+from dockyard.api.debug import DebugServer, debug_shell
 from dockyard.api.forwarded import TrustedProxies
-from dockyard.api.http import (
-    ClientDisconnectedError,
-    Message,
-    Receive,
-    Request,
-    Scope,
-    Send,
-    respond,
-)
-from dockyard.api.identity_mount import MGMT_PREFIX, mount_identity
+from dockyard.api.http import Receive, Scope, Send, respond
+from dockyard.api.identity_authn import ManagementLogin
+from dockyard.api.identity_mount import MGMT_PREFIX, management_api
 from dockyard.api.observability import Metrics
 from dockyard.api.registry_audit import register_audit_metrics
 from dockyard.api.request_id import RequestIds
+from dockyard.api.shell import HttpShell, Mount, ShellOptions, Surface
 from dockyard.api.token_auth import TokenApi
-from dockyard.api.v2.mirror_route import apply_namespace
-from dockyard.api.v2.router import match
+from dockyard.api.v2.surface import RegistrySurface
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.registry import Registry
-from dockyard.storage.driver import StorageUnavailableError
 from dockyard.ui.app import UiApp, UiOptions
-from dockyard.ui.app import serves as ui_serves
 
 log = logging.getLogger("dockyard.api")
+TEXT = (b"content-type", b"text/plain")
+JSON = (b"content-type", b"application/json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +52,14 @@ class ApiOptions:
     ui: UiOptions = field(default_factory=UiOptions)  # dockyard.ui: the web UI at / (ui.md)
 
 
+@dataclass(frozen=True, slots=True)
+class Authenticators:
+    """Who authenticates each surface, chosen by bootstrap from the configuration."""
+
+    registry: Authenticator = field(default_factory=NoAuthentication)  # /v2
+    management: ManagementLogin | None = None  # /api/v1 (None: identity management off)
+
+
 class RegistryApp:
     """The whole ASGI application."""
 
@@ -61,6 +67,8 @@ class RegistryApp:
         self,
         registry: Registry,
         options: ApiOptions,
+        authenticators: Authenticators | None = None,
+        *,
         metrics: Metrics | None = None,
         tokens: TokenApi | None = None,
         access_log: AccessLog | None = None,  # None: log.accesslog.disabled
@@ -68,138 +76,62 @@ class RegistryApp:
         self.registry = registry
         self.options = options
         self.metrics = metrics or Metrics()
-        # request metrics are read only through the debug listener: without it, not kept
-        self.observe = self.metrics.observe if options.debug_addr is not None else None
-        self.authenticator = BasicAuthenticator(registry.htpasswd, options.realm)
-        self.tokens = tokens  # bearer tokens (dockyard.token or auth.token) replace Basic
+        self.tokens = tokens  # the token endpoint (issuer mode)
         self.access_log = access_log
         self.request_ids = RequestIds()
-        self.identity_authn, self.mgmt = mount_identity(
-            registry, options.realm, access_log, self.request_ids
+        authenticators = authenticators or Authenticators()
+        # request metrics are read only through the debug listener: without it, not kept
+        observe = self.metrics.observe if options.debug_addr is not None else None
+        shell_options = ShellOptions(
+            urls=options.urls,
+            body_timeout=options.body_timeout,
+            access_log=access_log,
+            observe=observe,
+            proxies=TrustedProxies.from_cidrs(options.trusted_proxies) or None,
+            extra_headers=options.extra_headers,
         )
+        self.ui: UiApp | None = None
+        browse, sessions = registry.browse, registry.web_sessions
+        if options.ui.enabled and browse is not None and sessions is not None:
+            self.ui = UiApp(registry, browse, sessions, options.ui)
+        mounts = self.mount_table(authenticators)
+        self.shell = HttpShell(registry, mounts, shell_options, request_ids=self.request_ids)
         register_audit_metrics(registry, self.metrics)
         self._stopped = False
         self._stopping = asyncio.Lock()  # a second shutdown waits for the first to finish
         self._debug: DebugServer | None = None
         self.started_at = time.time()
-        self.proxies = TrustedProxies.from_cidrs(options.trusted_proxies)
-        self.ui: UiApp | None = None
-        browse, sessions = registry.browse, registry.web_sessions
-        if options.ui.enabled and browse is not None and sessions is not None:
-            self.ui = UiApp(registry, browse, sessions, options.ui, access_log=access_log,
-                            ids=self.request_ids)  # fmt: skip
+
+    def mount_table(self, authenticators: Authenticators) -> list[Mount]:
+        """Every surface of the main listener, by path (the first match serves)."""
+        management: Surface = _identity_off
+        found = management_api(self.registry, authenticators.management)
+        if found is not None:
+            management = found
+        mounts = [
+            Mount("/v2", RegistrySurface(authenticators.registry)),
+            Mount(MGMT_PREFIX, management),
+            Mount("/health", self._health, exact=True),
+        ]
+        if self.ui is not None:  # the web UI (docs/ui.md): its home page is /
+            mounts += [Mount("/", self.ui, exact=True), Mount("", self.ui, exact=True),
+                       Mount("/ui", self.ui)]  # fmt: skip
+        else:
+            mounts.append(Mount("/", _root, exact=True))
+        if self.tokens is not None and self.tokens.endpoint is not None:
+            mounts.insert(1, Mount("/token", self.tokens.handle))
+        return mounts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self.shell(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.proxies:
-            scope = self.proxies.rewrite(scope)
-        if self.options.extra_headers:
-            send = self._with_extra_headers(send)
-        path: str = scope["path"]
-        if path.startswith("/v2") or (self.tokens is not None and self.tokens.serves(path)):
-            await self._registry_request(scope, receive, send)
-        elif self.ui is not None and ui_serves(path):
-            await self.ui(scope, receive, send)
-        elif path in ("/", ""):
-            await respond(send, 200, [(b"content-type", b"text/plain")], b"")
-        elif path == MGMT_PREFIX or path.startswith(MGMT_PREFIX + "/"):
-            await self._management(scope, receive, send)
-        elif path == "/health":
-            body = self.health()
-            await respond(send, 200, [(b"content-type", b"application/json")], body)
-        else:
-            error = RegistryError(ErrorCode.UNSUPPORTED, "not found", status=404)
-            await render_error(send, error, head=scope["method"] == "HEAD", request_id="")
-
-    async def _management(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.mgmt is None:
-            error = RegistryError(
-                ErrorCode.NOT_FOUND, "identity management is off (dockyard.identity.enabled)"
-            )
-            await render_error(send, error, head=scope["method"] == "HEAD", request_id="")
-            return
-        await self.mgmt(scope, receive, send)
-
-    def _with_extra_headers(self, send: Send) -> Send:
-        """Add ``http.headers`` from the configuration to every response."""
-        extra = list(self.options.extra_headers)
-
-        async def sender(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message["headers"], *extra]
-            await send(message)
-
-        return sender
-
-    async def _registry_request(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        request = Request(scope, receive, body_timeout=self.options.body_timeout)
-        request_id = self.request_ids.for_request(request.header(b"x-request-id"))
-        ctx = Context(request, send, self.registry, self.options.urls, request_id)
-        try:
-            await self._dispatch(ctx)
-        except RegistryError as error:
-            await self._fail(ctx, error)
-        except ClientDisconnectedError:
-            ctx.status = 499
-        except StorageUnavailableError as exc:
-            fields = {"request_id": ctx.request_id}
-            log.warning("storage unavailable: %s", exc, extra={"fields": fields})
-            await self._fail(ctx, unavailable_error(ctx.request_id))
-        except Exception:
-            log.exception("unhandled error", extra={"fields": {"request_id": ctx.request_id}})
-            await self._fail(ctx, internal_error(ctx.request_id))
-        finally:
-            request.close()
-        elapsed = time.perf_counter() - started
-        if self.observe is not None:
-            self.observe(ctx, elapsed)
-        if self.access_log is not None:
-            self.access_log.record(registry_entry(ctx, elapsed))
-
-    async def _dispatch(self, ctx: Context) -> None:
-        if self.tokens is not None and self.tokens.serves(ctx.request.path):
-            await self.tokens.handle(ctx)
-            return
-        found = match(ctx.request.path)
-        if found is not None:  # ?ns=docker.io: the repository of that registry's cache
-            await apply_namespace(ctx, found[1])
-        if self.tokens is not None:
-            ctx.principal = await self.tokens.bearer.authenticate(ctx.request, found)
-        elif self.identity_authn is not None:
-            ctx.principal = await self.identity_authn.authenticate(ctx.request, found)
-        elif self.authenticator.enabled:  # else: anonymous, as the context starts
-            authorization = ctx.request.headers.get("authorization")
-            ctx.principal = await self.authenticator.authenticate(authorization)
-        if found is None:
-            raise RegistryError(ErrorCode.UNSUPPORTED, "no such endpoint", status=404)
-        route, params = found
-        ctx.route = route.name
-        handler = route.methods.get(ctx.request.method)
-        if handler is None:
-            raise RegistryError(
-                ErrorCode.UNSUPPORTED,
-                f"method {ctx.request.method} not allowed here",
-                status=405,
-                headers={"Allow": ", ".join(route.methods)},
-            )
-        await handler(ctx, params)
-
-    async def _fail(self, ctx: Context, error: RegistryError) -> None:
-        if ctx.status:
-            log.warning("error after response started: %s", error.message)
-            return
-        if not await _drain_quietly(ctx):
-            error.headers["Connection"] = "close"
-        await render_error(
-            ctx.send, error, head=ctx.request.method == "HEAD", request_id=ctx.request_id
-        )
+    async def _health(self, ctx: Context) -> None:
+        ctx.route = "health"
+        await respond(ctx.send, 200, [JSON, _request_id(ctx)], self.health())
 
     def render_metrics(self) -> bytes:
         self.metrics.sync_rehash_count(self.registry.uploads.rehash_count)
@@ -246,9 +178,11 @@ class RegistryApp:
             await self.registry.background.start(queue_work=self.options.run_jobs)
         if self.options.debug_addr is not None:
             host, port = self.options.debug_addr
-            debug = DebugServer(
-                host, port, self.render_metrics, self.debug_health, self.options.metrics_path
-            )
+            shell = debug_shell(
+                self.registry, self.render_metrics, self.debug_health,
+                metrics_path=self.options.metrics_path, request_ids=self.request_ids,
+            )  # fmt: skip
+            debug = DebugServer(host, port, shell)
             try:
                 await debug.start()
                 self._debug = debug
@@ -273,12 +207,18 @@ class RegistryApp:
             self.access_log.close()  # nothing pending is lost; later lines are written at once
 
 
-DRAIN_LIMIT = 8 * 1024 * 1024
+async def _root(ctx: Context) -> None:
+    """``/``: an empty 200, for load balancers that probe the root."""
+    ctx.route = "root"
+    await respond(ctx.send, 200, [TEXT, _request_id(ctx)], b"")
 
 
-async def _drain_quietly(ctx: Context) -> bool:
-    """Consume a small unread request body before an error answer (see Request.drain)."""
-    try:
-        return await ctx.request.drain(DRAIN_LIMIT)
-    except RegistryError:
-        return False
+def _request_id(ctx: Context) -> tuple[bytes, bytes]:
+    return (b"x-request-id", ctx.request_id.encode())
+
+
+async def _identity_off(ctx: Context) -> None:
+    ctx.route = "api"
+    raise RegistryError(
+        ErrorCode.NOT_FOUND, "identity management is off (dockyard.identity.enabled)"
+    )

@@ -5,10 +5,15 @@ name and secret. A request without credentials proceeds as anonymous when anonym
 may do what it needs (pulls from public projects); otherwise it gets the Basic challenge, as
 does ``/v2/`` itself (clients probe it to learn that they should log in). Wrong credentials:
 401 with one message whatever was wrong; too many failures: 429 with ``Retry-After``.
+
+:class:`ManagementLogin` is the same logins for ``/api/v1``, where a caller without
+credentials is always anonymous (public projects are readable) and a personal access token
+may also come as ``Authorization: Bearer dyp_...``.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING
 
 from dockyard.api.authn import basic_credentials
@@ -17,8 +22,10 @@ from dockyard.api.token_auth import Need, needed_access, pushed_repository
 from dockyard.auth.identity import IdentityProvider
 from dockyard.auth.policy import AccessPolicy, Action
 from dockyard.auth.principal import Principal
+from dockyard.auth.secrets import parse_token
 from dockyard.auth.token_service import InvalidCredentialsError
 from dockyard.core.errors import ErrorCode, RegistryError
+from dockyard.services.identity.wiring import IdentityServices
 
 if TYPE_CHECKING:
     from dockyard.api.v2.router import Route
@@ -78,3 +85,37 @@ class IdentityAuthenticator:
         if not unreadable:
             return principal
         return await self.identity.plan_push(principal, unreadable)
+
+
+class ManagementLogin:
+    """The ``/api/v1`` authenticator: Basic (password, robot secret, personal access token),
+    ``Bearer dyp_...`` (a personal access token), or anonymous without credentials."""
+
+    def __init__(self, logins: IdentityAuthenticator, services: IdentityServices) -> None:
+        self.logins = logins
+        self.services = services
+        self.challenge = logins.challenge
+
+    def unauthorized(self, message: str) -> RegistryError:
+        return self.logins.unauthorized(message)
+
+    async def authenticate(
+        self, request: Request, found: tuple[Route, dict[str, str]] | None
+    ) -> Principal:
+        header = request.headers.get("authorization", "")
+        client = client_address(request)
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            token = parse_token(value.strip())
+            if token is None:
+                raise self.unauthorized("expected a personal access token")
+            owner = await self.services.tokens.owner_of(token[0])
+            header = _basic(owner, value.strip())
+        principal = await self.logins.login(header or None, client)
+        if principal is None:
+            principal = await self.services.login.anonymous(client)
+        return principal
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

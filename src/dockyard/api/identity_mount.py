@@ -1,35 +1,29 @@
-"""Identity management in the ASGI app: Basic logins for ``/v2`` and the ``/api/v1`` API."""
+"""The ``/api/v1`` surface when identity management is on (its services and authenticator)."""
 
 from __future__ import annotations
 
-from dockyard.api.access_log import AccessLog
-from dockyard.api.identity_authn import IdentityAuthenticator
+from dockyard.api.identity_authn import ManagementLogin
 from dockyard.api.mgmt.app import ManagementApi
 from dockyard.api.mgmt.router import PREFIX as MGMT_PREFIX
-from dockyard.api.request_id import RequestIds
 from dockyard.services.lifecycle_admin import LifecycleAdmin
 from dockyard.services.registry import Registry
 
-__all__ = ["MGMT_PREFIX", "mount_identity"]
+__all__ = ["MGMT_PREFIX", "management_api"]
 
 
-def mount_identity(
-    registry: Registry, realm: str, access_log: AccessLog | None, request_ids: RequestIds
-) -> tuple[IdentityAuthenticator | None, ManagementApi | None]:
-    """Both when ``dockyard.identity.enabled``; neither otherwise."""
+def management_api(registry: Registry, login: ManagementLogin | None) -> ManagementApi | None:
+    """The management API; None without identity management (``login`` is None then)."""
     services = registry.identity
-    if services is None or not services.enabled:
-        return None, None
-    authenticator = IdentityAuthenticator(services.login, registry.policy, realm)
+    if services is None or not services.enabled or login is None:
+        return None
     admin = LifecycleAdmin(
         registry.lifecycle, registry.policy, services.projects, services.audit, registry.options
     )
-    api = ManagementApi(
-        services, authenticator, admin, registry.system, registry.webhooks,
-        access_log=access_log, ids=request_ids, supply_chain=registry.supply_chain,
+    return ManagementApi(
+        services, login, admin, registry.system, registry.webhooks,
+        supply_chain=registry.supply_chain,
         trust=registry.trust,
         mirror_admin=registry.mirror_admin,
         browse=registry.browse,
         replication=registry.replication,
     )  # fmt: skip
-    return authenticator, api

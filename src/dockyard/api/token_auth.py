@@ -271,5 +271,7 @@ class TokenApi:
         return self.endpoint is not None and self.endpoint.handles(path)
 
     async def handle(self, ctx: Context) -> None:
-        assert self.endpoint is not None
+        """The token endpoint's surface (mounted at ``/token`` in the HTTP shell)."""
+        if self.endpoint is None or not self.endpoint.handles(ctx.request.path):
+            raise RegistryError(ErrorCode.UNSUPPORTED, "not found", status=404)
         await self.endpoint.handle(ctx)

@@ -17,7 +17,7 @@ import signal
 
 import msgspec
 
-from dockyard.api.debug import DebugServer
+from dockyard.api.debug import DebugServer, debug_shell
 from dockyard.api.observability import Metrics
 from dockyard.bootstrap import build_registry
 from dockyard.cli import datadir
@@ -52,7 +52,7 @@ async def work(settings: Settings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await registry.startup()
-    debug = await _debug_listener(settings, metrics)
+    debug = await _debug_listener(settings, registry, metrics)
     try:
         assert registry.background is not None  # built with the registry
         await registry.background.start(queue_work=True)
@@ -73,7 +73,9 @@ def _owner(registry: Registry) -> str:
     return registry.jobs.owner if registry.jobs is not None else ""
 
 
-async def _debug_listener(settings: Settings, metrics: Metrics | None) -> DebugServer | None:
+async def _debug_listener(
+    settings: Settings, registry: Registry, metrics: Metrics | None
+) -> DebugServer | None:
     address = settings.debug_host_port()
     if address is None or metrics is None:
         return None
@@ -81,6 +83,7 @@ async def _debug_listener(settings: Settings, metrics: Metrics | None) -> DebugS
     def health() -> tuple[int, bytes]:
         return 200, msgspec.json.encode({"status": "ok"})
 
-    debug = DebugServer(*address, metrics.render, health, settings.http.debug.prometheus.path)
+    path = settings.http.debug.prometheus.path
+    debug = DebugServer(*address, debug_shell(registry, metrics.render, health, metrics_path=path))
     await debug.start()
     return debug

@@ -11,10 +11,10 @@ When the root is dockyard's own filesystem root, the bytes already live at docky
 (identical) blob paths, so importing only reads these links, checks that the bytes exist (and
 optionally re-hashes them) and records repositories, blob links, manifests and tags in the
 database; nothing is copied or moved. Otherwise (dockyard stores blobs in S3, or under another
-root) the root is read through a read-only ``source`` and each linked blob is copied into
-dockyard's storage by :mod:`dockyard.services.import_copy` (streamed, verified, published as
-uploads are) before it is recorded. Either way, running the import again is harmless: bytes
-already in place are neither copied nor recorded twice.
+root) the root is read through a read-only ``source`` and each linked blob is copied
+into dockyard's storage by :mod:`dockyard.services.import_copy` (streamed, verified,
+published as uploads are) before it is recorded. Either way, running the import again is
+harmless: bytes already in place are neither copied nor recorded twice.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from dockyard.services.retention import RetentionService
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Lifecycle:
     gate: WriteGate
     immutability: ImmutabilityService

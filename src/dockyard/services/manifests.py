@@ -69,7 +69,7 @@ class ManifestService:
         self.policy = policy
         self.options = options
         self.immutability = immutability
-        self.pulls = pulls  # notes pulls in memory; written in batches (services/pulls.py)
+        self.pulls = pulls  # noted in memory, written in batches (services/pulls.py)
 
     async def get(
         self,

@@ -1,4 +1,9 @@
-"""The bundle of services that adapters (API, CLI, jobs) are handed by bootstrap."""
+"""The bundle of services that adapters (API, CLI, jobs) are handed by bootstrap.
+
+The bundle is immutable once built: bootstrap builds every part first and then constructs
+one frozen :class:`Registry`; no service is swapped or added afterwards, so whatever holds
+the registry sees the same services for its whole life.
+"""
 
 from __future__ import annotations
 
@@ -60,8 +65,10 @@ async def _nothing() -> None:
     return None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Registry:
+    """Every service of one assembled registry (frozen: assigning a field raises)."""
+
     options: RegistryOptions
     policy: AccessPolicy
     blobs: BlobService

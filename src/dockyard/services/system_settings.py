@@ -6,10 +6,11 @@ collection schedule and the default quota. It is built from the configuration on
 ``bootstrap_settings``) and holds nothing secret: no passwords, keys, key paths or client
 secrets are ever part of it. The live part (read-only) is read from the database.
 
-``change`` switches what can be switched while serving: today the read-only mode (stored in
-the database through :class:`~dockyard.services.readonly.WriteGate`, so every node and worker
-follows within seconds). Everything else comes from the configuration and needs a restart.
-Both are for system administrators only; every change is audited (``system.settings``).
+``change`` switches what can be switched while serving: today the read-only mode (stored
+in the database through :class:`~dockyard.services.readonly.WriteGate`, so every node
+and worker follows within seconds). Everything else comes from the configuration and
+needs a restart. Both are for system administrators only; every change is audited
+(``system.settings``).
 """
 
 from __future__ import annotations

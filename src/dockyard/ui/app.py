@@ -1,4 +1,4 @@
-"""UiApp: the ASGI callable behind ``/`` and ``/ui/...``; sessions, CSRF, errors, headers.
+"""UiApp: the shell surface behind ``/`` and ``/ui/...``; sessions, CSRF, errors, headers.
 
 Every state-changing request (``POST``) must come from this server's own pages: a browser's
 ``Sec-Fetch-Site``/``Origin`` must say so (as for ``/api/v1``, ``api/mgmt/browsers.py``), and
@@ -9,14 +9,12 @@ form cookie). Otherwise 403 and nothing happens. Errors are pages, never traceba
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from dockyard.api.access_log import AccessEntry, AccessLog
-from dockyard.api.http import ClientDisconnectedError, Receive, Request, Scope, Send, respond
+from dockyard.api.context import Context
+from dockyard.api.http import ClientDisconnectedError, Request, respond
 from dockyard.api.mgmt.browsers import is_same_origin
-from dockyard.api.request_id import RequestIds
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.browse.service import BrowseService
 from dockyard.services.registry import Registry
@@ -73,49 +71,40 @@ class FormRefusedError(Exception):
     """A form posted from another origin or without the right CSRF token (403)."""
 
 
-def serves(path: str) -> bool:
-    return path in ("/", "") or path.startswith(PREFIX) or path == "/ui"
-
-
 class UiApp:
+    """The web UI as a surface of the HTTP shell (``api/shell.py``), mounted at ``/`` and
+    ``/ui``: the shell gives it the request id, the access log line and the metrics; its
+    own errors are pages, never the OCI envelope."""
+
     def __init__(
         self, registry: Registry, browse: BrowseService, sessions: WebSessions, options: UiOptions,
-        *, access_log: AccessLog | None = None, ids: RequestIds | None = None,
     ) -> None:  # fmt: skip
-        self.access_log = access_log  # one line per request, route "ui" (None: off)
         self.public_url = options.public_url
-        self.ids = ids or RequestIds()
         self.ctx = UiContext(
             registry, browse, Templates(), CookieSessions(sessions),
             SignIn(registry, token_only=options.token_only),
         )  # fmt: skip
         self.static = load_static()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        request = Request(scope, receive)
-        request_id = self.ids.for_request(request.header(b"x-request-id"))
+    async def __call__(self, ctx: Context) -> None:
+        ctx.route = "ui"
+        request = ctx.request
         try:
-            page = await self._serve(request)
+            page = await self._serve(ctx)
         except ClientDisconnectedError:
-            return
+            raise  # the shell logs a 499
         except Exception:
-            log.exception("web UI: unhandled error", extra={"fields": {"request_id": request_id}})
+            fields = {"request_id": ctx.request_id}
+            log.exception("web UI: unhandled error", extra={"fields": fields})
             page = self._error_page(
                 None, 500, "Something went wrong", "The server could not show this page."
             )
         body = b"" if request.method == "HEAD" else page.body
-        headers = [*page.header_list(), (b"x-request-id", request_id.encode())]
-        await respond(send, page.status, headers, body)
-        if self.access_log is not None:
-            client = str((request.scope.get("client") or ("",))[0])
-            self.access_log.record(AccessEntry(
-                request_id, request.method, "ui", request.path, "", page.status,
-                request.bytes_received, len(body), round((time.perf_counter() - started) * 1000, 3),
-                page.user, client,
-            ))  # fmt: skip
+        headers = [*page.header_list(), (b"x-request-id", ctx.request_id.encode())]
+        await respond(ctx.send, page.status, headers, body)
 
-    async def _serve(self, request: Request) -> Page:
+    async def _serve(self, ctx: Context) -> Page:
+        request = ctx.request
         if request.path.startswith(STATIC):
             return self._static(request.path[len(STATIC) :])
         path = "/" if request.path in ("", "/ui", "/ui/") else request.path
@@ -127,6 +116,7 @@ class UiApp:
             return self._error_page(None, status, "Not found" if status == 404 else
                                     "Method not allowed", "There is no such page.")  # fmt: skip
         visit = await self._visit(request)
+        ctx.principal = visit.principal  # for the shell's access log line
         try:
             if method == "POST":
                 await self._check_form(visit)

@@ -1,4 +1,4 @@
-"""The management API as an ASGI callable mounted by ``api/app.py`` under ``/api/v1``.
+"""The management API: the surface mounted in the HTTP shell (``api/shell.py``) at ``/api/v1``.
 
 Authentication: HTTP Basic (password, robot secret, personal access token), or
 ``Authorization: Bearer dyp_...`` (a personal access token). Without credentials the caller
@@ -11,28 +11,22 @@ envelope.
 
 from __future__ import annotations
 
-import base64
 import logging
-import time
 from collections.abc import AsyncIterator
 
 import msgspec
 
 from dockyard import __version__
-from dockyard.api.access_log import AccessEntry, AccessLog
-from dockyard.api.errors import internal_error, render_error
+from dockyard.api.context import Context
 from dockyard.api.http import (
     ClientDisconnectedError,
-    Message,
-    Receive,
     Request,
-    Scope,
     Send,
     respond,
     send_body,
     send_start,
 )
-from dockyard.api.identity_authn import IdentityAuthenticator
+from dockyard.api.identity_authn import ManagementLogin
 from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, supplychain, webhooks
 from dockyard.api.mgmt import browse as browse_api
 from dockyard.api.mgmt import mirrors as mirrors_api
@@ -42,9 +36,7 @@ from dockyard.api.mgmt import trust as trust_api
 from dockyard.api.mgmt.browsers import check_browser_request
 from dockyard.api.mgmt.refusals import record_refusal
 from dockyard.api.mgmt.router import PREFIX, Call, Reply, Router
-from dockyard.api.request_id import RequestIds
 from dockyard.auth.principal import Principal
-from dockyard.auth.secrets import parse_token
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.browse.service import BrowseService
 from dockyard.services.identity.wiring import IdentityServices
@@ -93,16 +85,17 @@ def build_router(
 
 
 class ManagementApi:
+    """The ``/api/v1`` surface of the HTTP shell (``api/shell.py``), which gives every request
+    its id, renders errors in the OCI envelope and writes the access log line."""
+
     def __init__(
         self,
         services: IdentityServices,
-        authenticator: IdentityAuthenticator,
+        authenticator: ManagementLogin,
         admin: LifecycleAdmin | None = None,  # bulk deletion and quotas (lifecycle.md)
         system: SystemSettingsService | None = None,  # /system/settings
         hooks: WebhookService | None = None,  # /projects/{project}/webhooks
         *,
-        access_log: AccessLog | None = None,
-        ids: RequestIds | None = None,
         supply_chain: SupplyChainService | None = None,  # inventories and SBOMs
         trust: TrustPolicies | None = None,  # signature trust policies
         mirror_admin: MirrorAdmin | None = None,  # the cache's upstreams (/mirrors)
@@ -116,58 +109,26 @@ class ManagementApi:
             trust=trust, mirror_admin=mirror_admin, browse=browse, replication=replication,
         )  # fmt: skip
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
-        self.access_log = access_log
-        self.ids = ids or RequestIds()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        request = Request(scope, receive)
-        request_id = self.ids.for_request(request.headers.get("x-request-id"))
-        outcome = _Outcome(send)
-        try:
-            await self._serve(request, request_id, outcome)
-        except ClientDisconnectedError:
-            outcome.status = 499
-        except Exception:
-            log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
-            if not outcome.status:
-                await self._fail(outcome.send, request_id, internal_error(request_id))
-        if self.access_log is not None:
-            entry = outcome.entry(request, request_id, time.perf_counter() - started)
-            self.access_log.record(entry)
-
-    async def _serve(self, request: Request, request_id: str, outcome: _Outcome) -> None:
-        send = outcome.send
+    async def __call__(self, ctx: Context) -> None:
+        ctx.route = "api"
+        request = ctx.request
+        principal: Principal | None = None  # not yet known
         try:
             path = request.path[len(PREFIX) :] or "/"
             if path == "/openapi.json" and request.method in ("GET", "HEAD"):
-                await self._send(send, request_id, Reply(200, None), self._openapi)
+                await self._send(ctx, Reply(200, None), self._openapi)
                 return
             endpoint, params = self.router.match(request.method, path)
             check_browser_request(request)  # before logging in: a forged request costs nothing
-            outcome.principal = await self._authenticate(request)
-            call = Call(request, outcome.principal, params, await _read_body(request))
+            principal = await self.authenticator.authenticate(request, None)
+            ctx.principal = principal
+            call = Call(request, principal, params, await _read_body(request))
             reply = await endpoint.handler(call)
-            await self._send(send, request_id, reply)
         except RegistryError as error:
-            await self._audit_refusal(request, outcome.principal, error)
-            challenge = self._no_basic(self._challenge(error, outcome.principal))
-            await self._fail(send, request_id, challenge)
-
-    async def _authenticate(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        client = str((request.scope.get("client") or ("",))[0])
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer":
-            token = parse_token(value.strip())
-            if token is None:
-                raise self.authenticator.unauthorized("expected a personal access token")
-            owner = await self.services.tokens.owner_of(token[0])
-            header = _basic(owner, value.strip())
-        principal = await self.authenticator.login(header or None, client)
-        if principal is None:
-            principal = await self.services.login.anonymous(client)
-        return principal
+            await self._audit_refusal(request, principal, error)
+            raise self._no_basic(self._challenge(error, principal)) from None
+        await self._send(ctx, reply)
 
     async def _audit_refusal(
         self, request: Request, principal: Principal | None, error: RegistryError
@@ -200,22 +161,18 @@ class ManagementApi:
         return RegistryError(error.code, error.message, detail=error.detail, status=401,
                              headers=headers)  # fmt: skip
 
-    async def _send(self, send: Send, request_id: str, reply: Reply, raw: bytes = b"") -> None:
-        headers = [(b"x-request-id", request_id.encode()), NO_STORE]
+    async def _send(self, ctx: Context, reply: Reply, raw: bytes = b"") -> None:
+        headers = [(b"x-request-id", ctx.request_id.encode()), NO_STORE]
         headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in reply.headers]
         if reply.stream is not None:
-            await _stream(send, reply.status, headers, reply.stream)
+            await _stream(ctx.send, reply.status, headers, reply.stream)
             return
         body = raw if raw else b""
         if reply.body is not None:
             body = msgspec.json.encode(reply.body)
         if body:
             headers.append(JSON)
-        await respond(send, reply.status, headers, body)
-
-    async def _fail(self, send: Send, request_id: str, error: RegistryError) -> int:
-        await render_error(send, error, head=False, request_id=request_id)
-        return error.status
+        await respond(ctx.send, reply.status, headers, body)
 
 
 async def _stream(send: Send, status: int, headers: list[tuple[bytes, bytes]],
@@ -235,10 +192,6 @@ async def _stream(send: Send, status: int, headers: list[tuple[bytes, bytes]],
     await send_body(send, b"")
 
 
-def _basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
 async def _read_body(request: Request) -> bytes:
     if request.method in ("GET", "HEAD", "DELETE"):
         return b""
@@ -253,35 +206,3 @@ async def _read_body(request: Request) -> bytes:
             raise RegistryError(ErrorCode.BAD_REQUEST, "body too large", status=413)
         parts.append(chunk)
     return b"".join(parts)
-
-
-class _Outcome:
-    """What a management request sent back (status, bytes) and who asked: its log line."""
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.status = 0
-        self.bytes_sent = 0
-        self.principal: Principal | None = None
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-        elif message["type"] == "http.response.body":
-            self.bytes_sent += len(message.get("body", b""))
-        await self._send(message)
-
-    def entry(self, request: Request, request_id: str, seconds: float) -> AccessEntry:
-        return AccessEntry(
-            request_id,
-            request.method,
-            "api",
-            request.path,
-            "",
-            self.status or 500,
-            request.bytes_received,
-            self.bytes_sent,
-            round(seconds * 1000, 3),
-            self.principal.name if self.principal is not None else "",
-            (request.scope.get("client") or ("", 0))[0],
-        )

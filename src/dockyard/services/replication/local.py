@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -37,13 +38,27 @@ CHECKPOINT = 8 * 1024 * 1024
 _CLAIM_RETRY_DELAYS = (0.0, 0.05, 0.2, 0.5, 1.0, 2.0)
 
 if TYPE_CHECKING:
-    from dockyard.services.registry import Registry
+    from dockyard.auth.policy import AccessPolicy
+    from dockyard.services.blobs import BlobService
+    from dockyard.services.listing import ListingService
+    from dockyard.services.manifests import ManifestService
+
+
+@dataclass(frozen=True, slots=True)
+class LocalServices:
+    """The registry services this end reads and writes through (built before the frozen
+    ``Registry``, which holds the replication service)."""
+
+    policy: AccessPolicy
+    blobs: BlobService
+    manifests: ManifestService
+    listing: ListingService
 
 
 class LocalEndpoint:
     def __init__(
         self,
-        registry: Registry,
+        registry: LocalServices,
         storage: StorageDriver,
         metadata: MetadataStore,
         key: str,

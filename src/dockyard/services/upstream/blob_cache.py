@@ -3,12 +3,12 @@
 A miss opens one upstream GET and starts a :class:`~.flight.Flight`: a background task that
 writes the bytes to a spool (read by every waiting client), hashes them inline, and stores
 them through the normal upload path (a private upload file, then published by
-:class:`~dockyard.services.blob_publishing.BlobPublisher` only once the digest matched). Every
-other request for the same blob in this process while it runs joins the same flight, and so
-does a request that arrives while the upstream's answer is awaited: one upstream request for
-N concurrent clients. A Range request on a miss is forwarded as it is (206, nothing cached,
-no second full download); HEAD on a miss is forwarded too. Wrong or truncated upstream bytes
-are never published, and every reader's connection is aborted.
+:class:`~dockyard.services.blob_publishing.BlobPublisher` only once the digest matched).
+Every other request for the same blob in this process while it runs joins the same flight,
+and so does a request that arrives while the upstream's answer is awaited: one upstream
+request for N concurrent clients. A Range request on a miss is forwarded as it is (206,
+nothing cached, no second full download); HEAD on a miss is forwarded too. Wrong or
+truncated upstream bytes are never published, and every reader's connection is aborted.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class MirrorRouter:
         self.defaults = defaults  # what a stored spec did not record
         self.refresh_every = refresh_every
         self.clock = clock
-        self.factory: MirrorFactory | None = None  # set by bootstrap once the registry exists
+        self.factory: MirrorFactory | None = None  # set by bootstrap (attach_mirrors)
         self._stored: tuple[UpstreamSpec, ...] = ()
         self._loaded_at: float | None = None
         self._mirrors: dict[str, tuple[UpstreamSpec, Mirror]] = {}

@@ -20,9 +20,9 @@ from dockyard.auth.principal import Principal
 from dockyard.core.errors import RegistryError
 from dockyard.core.manifest import parse_manifest
 from dockyard.services.jobs.model import JobFailedError
-from dockyard.services.registry import Registry
 from dockyard.services.upstream.blob_cache import LiveBlob, RelayedBlob
 from dockyard.services.upstream.mirror import Mirror
+from dockyard.services.upstream.routing import MirrorRouter
 
 KIND = "mirror.warm"
 MAX_REFERENCES = 100
@@ -56,15 +56,16 @@ def parse_reference(text: str) -> Reference:
     raise ValueError(f'"{text[:200]}": expected REPOSITORY:TAG or REPOSITORY@DIGEST')
 
 
-def resolver(registry: Registry) -> Resolve:
-    """The cache serving a repository: its prefix's, else the whole registry's, else none."""
+def resolver(mirrors: MirrorRouter | None, mirror: Mirror | None) -> Resolve:
+    """The cache serving a repository: its prefix's (``mirrors``), else the whole registry's
+    (``mirror``), else none."""
 
     async def resolve(repository: str) -> Mirror | None:
-        if registry.mirrors is not None:
-            route = await registry.mirrors.route(repository)
+        if mirrors is not None:
+            route = await mirrors.route(repository)
             if route is not None:
                 return route.mirror
-        return registry.mirror
+        return mirror
 
     return resolve
 
