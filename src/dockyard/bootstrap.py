@@ -60,20 +60,20 @@ from dockyard.persistence.sql.catalog import SqlRepositoryCatalog
 from dockyard.persistence.sql.migrations import Plan
 from dockyard.persistence.sql.ui_sessions import SqlUiSessions
 from dockyard.persistence.sqlite import SqliteDatabase
-from dockyard.services.blobs import BlobService
 from dockyard.services.browse.service import BrowseService
-from dockyard.services.catalog import VisibleCatalog
-from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.events import EventReader
-from dockyard.services.gc import GarbageCollector
-from dockyard.services.health import HealthMonitor, build_monitor
-from dockyard.services.importer import DistributionImporter
-from dockyard.services.listing import ListingService
-from dockyard.services.manifests import ManifestService
+from dockyard.services.importing.importer import DistributionImporter
+from dockyard.services.lifecycle.gc import GarbageCollector
 from dockyard.services.registry import Registry
+from dockyard.services.registry.blobs import BlobService
+from dockyard.services.registry.catalog import VisibleCatalog
+from dockyard.services.registry.descriptors import BlobDescriptorCache
+from dockyard.services.registry.listing import ListingService
+from dockyard.services.registry.manifests import ManifestService
+from dockyard.services.registry.uploads import UploadService
 from dockyard.services.replication.local import LocalServices
+from dockyard.services.system.health import HealthMonitor, build_monitor
 from dockyard.services.telemetry import NO_TELEMETRY
-from dockyard.services.uploads import UploadService
 from dockyard.services.web_sessions import WebSessions
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.drivers.filesystem import FilesystemDriver

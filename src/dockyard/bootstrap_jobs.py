@@ -28,16 +28,16 @@ from dockyard.persistence.sql.event_cursors import SqlEventCursors
 from dockyard.persistence.sql.jobs import SqlJobStore
 from dockyard.persistence.sqlite import SqliteDatabase
 from dockyard.services.events.engine import DeliveryEngine
-from dockyard.services.gc import GarbageCollector
-from dockyard.services.health import HealthMonitor
 from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.jobs.model import Backoff
 from dockyard.services.jobs.queue import JobQueue
 from dockyard.services.lifecycle import Lifecycle
-from dockyard.services.maintenance import UploadPurger
+from dockyard.services.lifecycle.gc import GarbageCollector
+from dockyard.services.lifecycle.maintenance import UploadPurger
 from dockyard.services.replication.service import ReplicationService
 from dockyard.services.supplychain import on_push
 from dockyard.services.supplychain.sboms import SupplyChainService
+from dockyard.services.system.health import HealthMonitor
 from dockyard.services.system_gauges import SystemGauges
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 from dockyard.services.upstream.mirror import Mirror

@@ -17,18 +17,18 @@ from dockyard.persistence.sql.inventory import SqlInventory
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
 from dockyard.persistence.sql.pulls import SqlPulls
 from dockyard.persistence.sql.usage import SqlUsage
-from dockyard.services.bulk_delete import BulkDeleteService
-from dockyard.services.bulk_delete import log as bulk_log
-from dockyard.services.descriptors import BlobDescriptorCache
-from dockyard.services.fsck import IntegrityChecker
-from dockyard.services.immutability import ImmutabilityService, ImmutableRule
 from dockyard.services.lifecycle import Lifecycle
-from dockyard.services.pruning import Pruner
-from dockyard.services.pulls import PullRecorder
-from dockyard.services.quotas import QuotaPolicy, QuotaService
-from dockyard.services.readonly import WriteGate
-from dockyard.services.retention import RetentionService
-from dockyard.services.retention_plan import RetentionPolicy
+from dockyard.services.lifecycle.bulk_delete import BulkDeleteService
+from dockyard.services.lifecycle.bulk_delete import log as bulk_log
+from dockyard.services.lifecycle.fsck import IntegrityChecker
+from dockyard.services.lifecycle.immutability import ImmutabilityService, ImmutableRule
+from dockyard.services.lifecycle.pruning import Pruner
+from dockyard.services.lifecycle.pulls import PullRecorder
+from dockyard.services.lifecycle.quotas import QuotaPolicy, QuotaService
+from dockyard.services.lifecycle.readonly import WriteGate
+from dockyard.services.lifecycle.retention import RetentionService
+from dockyard.services.lifecycle.retention_plan import RetentionPolicy
+from dockyard.services.registry.descriptors import BlobDescriptorCache
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 from dockyard.storage.driver import StorageDriver
 

@@ -10,11 +10,11 @@ from dockyard.config.mirror import exec_settings
 from dockyard.persistence.sql import Database
 from dockyard.persistence.sql.mirror_tags import SqlMirrorTags
 from dockyard.persistence.sql.mirror_upstreams import SqlMirrorUpstreams
-from dockyard.services.blob_publishing import BlobPublisher
-from dockyard.services.blobs import BlobService
 from dockyard.services.identity.wiring import IdentityServices
-from dockyard.services.listing import ListingService
 from dockyard.services.outbound.guard import OutboundPolicy
+from dockyard.services.registry.blob_publishing import BlobPublisher
+from dockyard.services.registry.blobs import BlobService
+from dockyard.services.registry.listing import ListingService
 from dockyard.services.telemetry import Telemetry
 from dockyard.services.upstream.admin import MirrorAdmin
 from dockyard.services.upstream.blob_cache import MirrorBlobs

@@ -18,14 +18,14 @@ from dockyard.persistence.sql.supplychain import SqlSupplyChain
 from dockyard.services.identity.denials import DeniedAccess
 from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.lifecycle import Lifecycle
-from dockyard.services.listing import ListingService
-from dockyard.services.maintenance import UploadPurger
-from dockyard.services.manifests import ManifestService
+from dockyard.services.lifecycle.maintenance import UploadPurger
 from dockyard.services.registry import RegistryOptions
+from dockyard.services.registry.listing import ListingService
+from dockyard.services.registry.manifests import ManifestService
+from dockyard.services.registry.uploads import UploadService
 from dockyard.services.supplychain.indexer import LayerIndexer
 from dockyard.services.supplychain.inventory import InventoryBuilder
 from dockyard.services.supplychain.sboms import SupplyChainService
-from dockyard.services.uploads import UploadService
 from dockyard.services.upstream.routing import MirrorRouter
 from dockyard.storage.driver import StorageDriver
 

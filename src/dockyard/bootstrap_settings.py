@@ -10,7 +10,7 @@ from dockyard.auth.policy import AccessPolicy
 from dockyard.config import Settings
 from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.lifecycle import Lifecycle
-from dockyard.services.system_settings import (
+from dockyard.services.system.settings import (
     GcView,
     IdentityView,
     QuotaView,

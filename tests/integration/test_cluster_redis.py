@@ -2,7 +2,7 @@
 
 Redis holds only the blob descriptor cache and the upload locks, so without it pushes and pulls
 go on (cache misses, node-local locks). Blob deletes are refused with a clean 503 while
-the shared cache cannot be invalidated (``services/descriptors.py``: ``forget`` raises
+the shared cache cannot be invalidated (``services/registry/descriptors.py``: ``forget`` raises
 UNAVAILABLE when the delete cannot reach Redis), and once Redis is back nothing stale is served.
 """
 

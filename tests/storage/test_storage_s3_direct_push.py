@@ -25,9 +25,9 @@ from dockyard.persistence.sql import SqlMetadata
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
 from dockyard.persistence.sql.usage import SqlUsage
 from dockyard.persistence.sqlite import SqliteDatabase
-from dockyard.services.quotas import QuotaExceededError, QuotaPolicy, QuotaService
+from dockyard.services.lifecycle.quotas import QuotaExceededError, QuotaPolicy, QuotaService
 from dockyard.services.registry import RegistryOptions
-from dockyard.services.uploads import UploadService
+from dockyard.services.registry.uploads import UploadService
 from dockyard.storage.drivers.s3 import S3Driver
 from dockyard.storage.layout import blob_path
 from dockyard.storage.testing import exists, noise, read_all

@@ -22,7 +22,7 @@ import pytest
 from dockyard.config.model import S3Settings
 from dockyard.persistence.sql import SqlMetadata
 from dockyard.persistence.sqlite import SqliteDatabase
-from dockyard.services.maintenance import UploadPurger
+from dockyard.services.lifecycle.maintenance import UploadPurger
 from dockyard.storage.driver import PathNotFoundError
 from dockyard.storage.drivers.filesystem import FilesystemDriver
 from dockyard.storage.drivers.memory import MemoryDriver

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dockyard.api.identity_authn import ManagementLogin
 from dockyard.api.mgmt.app import ManagementApi
 from dockyard.api.mgmt.router import PREFIX as MGMT_PREFIX
-from dockyard.services.lifecycle_admin import LifecycleAdmin
+from dockyard.services.lifecycle.admin import LifecycleAdmin
 from dockyard.services.registry import Registry
 
 __all__ = ["MGMT_PREFIX", "management_api"]

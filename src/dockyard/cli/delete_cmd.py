@@ -11,9 +11,9 @@ from dockyard.config import ConfigError
 from dockyard.config.lifecycle import parse_age
 from dockyard.core.errors import RegistryError
 from dockyard.core.patterns import PatternError, validate_pattern
-from dockyard.services.bulk_delete import BulkReport, Selection
+from dockyard.services.lifecycle.bulk_delete import BulkReport, Selection
+from dockyard.services.lifecycle.retention_plan import Decision
 from dockyard.services.registry import Registry
-from dockyard.services.retention_plan import Decision
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

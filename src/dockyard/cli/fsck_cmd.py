@@ -6,7 +6,7 @@ import argparse
 
 from dockyard.cli.common import add_config_arguments, fail, load, with_registry
 from dockyard.cli.progress import progress_for
-from dockyard.services.fsck import FsckOptions, FsckReport
+from dockyard.services.lifecycle.fsck import FsckOptions, FsckReport
 from dockyard.services.registry import Registry
 
 

@@ -13,8 +13,8 @@ from dockyard.cli.logsetup import configure_logging
 from dockyard.cli.progress import progress_for
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError, parse_duration
-from dockyard.services.gc import GcReport
 from dockyard.services.jobs.model import Job, JobFailedError
+from dockyard.services.lifecycle.gc import GcReport
 from dockyard.services.registry import Registry
 
 GC_ACTOR = "gc (dockyard gc)"  # the actor of its events

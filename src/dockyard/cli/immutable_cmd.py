@@ -16,7 +16,7 @@ from dockyard.cli.common import (
     operator,
     with_registry,
 )
-from dockyard.services.immutability import ImmutableRule
+from dockyard.services.lifecycle.immutability import ImmutableRule
 from dockyard.services.registry import Registry
 
 

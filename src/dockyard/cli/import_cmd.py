@@ -18,7 +18,7 @@ from dockyard.cli import datadir
 from dockyard.cli.progress import progress_for
 from dockyard.cli.serve import settings_for
 from dockyard.config import ConfigError
-from dockyard.services.importer import ImportReport
+from dockyard.services.importing.importer import ImportReport
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,7 +7,7 @@ import getpass
 import socket
 
 from dockyard.cli.common import add_config_arguments, audit, load, operator, with_registry
-from dockyard.services.readonly import ReadOnlyState
+from dockyard.services.lifecycle.readonly import ReadOnlyState
 from dockyard.services.registry import Registry
 
 

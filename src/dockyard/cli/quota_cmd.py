@@ -16,7 +16,7 @@ from dockyard.cli.common import (
 from dockyard.config import ConfigError
 from dockyard.config.lifecycle import parse_limit
 from dockyard.core.sizes import format_size
-from dockyard.services.quotas import ProjectQuota
+from dockyard.services.lifecycle.quotas import ProjectQuota
 from dockyard.services.registry import Registry
 
 COLUMNS = ("PROJECT", "USED", "LIMIT", "USE%", "UNIQUE", "SHARED", "UNREFERENCED", "SOURCE")

@@ -9,9 +9,9 @@ import time
 from dockyard.cli.common import add_config_arguments, audit, fail, load, with_registry
 from dockyard.core.errors import RegistryError
 from dockyard.services.jobs.model import Job
+from dockyard.services.lifecycle.retention import RetentionReport
+from dockyard.services.lifecycle.retention_plan import Decision
 from dockyard.services.registry import Registry
-from dockyard.services.retention import RetentionReport
-from dockyard.services.retention_plan import Decision
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dockyard.services.gc import GarbageCollector
 from dockyard.services.jobs.model import Handler, Job, JobFailedError
+from dockyard.services.lifecycle.gc import GarbageCollector
 
 KIND = "gc"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dockyard.core.errors import RegistryError
 from dockyard.services.identity.audit_retention import AuditPruner
 from dockyard.services.jobs.model import Handler, Job, JobFailedError
-from dockyard.services.maintenance import UploadPurger
+from dockyard.services.lifecycle.maintenance import UploadPurger
 
 PURGE_KIND = "upload.purge"
 AUDIT_KIND = "audit.retention"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from dockyard.services.quotas import QuotaService
+from dockyard.services.lifecycle.quotas import QuotaService
 
 log = logging.getLogger("dockyard.jobs")
 METRICS_SECONDS = 300.0

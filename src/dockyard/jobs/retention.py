@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockyard.services.jobs.model import Handler, Job
-from dockyard.services.retention import RetentionService
+from dockyard.services.lifecycle.retention import RetentionService
 
 KIND = "retention"
 

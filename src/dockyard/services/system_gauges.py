@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from dockyard.persistence.stores import UploadStore
-from dockyard.services.health import HealthMonitor
+from dockyard.services.system.health import HealthMonitor
 from dockyard.services.telemetry import Telemetry
 from dockyard.storage.driver import StorageDriver
 

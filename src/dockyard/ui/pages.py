@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from dockyard.auth.policy import Action
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.services.manifests import is_digest_reference
+from dockyard.services.registry.manifests import is_digest_reference
 from dockyard.ui import account
 from dockyard.ui.render import Page, redirect
 from dockyard.ui.visit import Visit

@@ -13,7 +13,7 @@ from dockyard.auth.visibility import Visibility, visibility_of
 from dockyard.persistence.sql import SqlMetadata
 from dockyard.persistence.sql.catalog import TERMS_PER_QUERY, SqlRepositoryCatalog
 from dockyard.persistence.sql.session import Database
-from dockyard.services.catalog import SCAN_BATCH, VisibleCatalog, name_ranges
+from dockyard.services.registry.catalog import SCAN_BATCH, VisibleCatalog, name_ranges
 from unit.identity.conftest import Run
 
 GUEST = BUILTIN_ROLES["guest"]

@@ -14,8 +14,8 @@ from dockyard.core.errors import RegistryError
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
 from dockyard.persistence.sql.session import Database
 from dockyard.services.identity.wiring import IdentityServices
-from dockyard.services.readonly import WriteGate
-from dockyard.services.system_settings import (
+from dockyard.services.lifecycle.readonly import WriteGate
+from dockyard.services.system.settings import (
     GcView,
     IdentityView,
     QuotaView,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dockyard.persistence.lifecycle_records import ManifestEntry
-from dockyard.services.bulk_delete import Selection, plan_bulk
-from dockyard.services.retention_plan import DAY, Decision, PlanContext
+from dockyard.services.lifecycle.bulk_delete import Selection, plan_bulk
+from dockyard.services.lifecycle.retention_plan import DAY, Decision, PlanContext
 
 NOW = 1_000_000_000.0
 

@@ -18,13 +18,13 @@ from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata, Sql
 from dockyard.persistence.sql.inventory import SqlInventory
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
 from dockyard.persistence.sql.usage import SqlUsage
-from dockyard.services.descriptors import BlobDescriptorCache
-from dockyard.services.gc import GarbageCollector
-from dockyard.services.immutability import ImmutabilityService
-from dockyard.services.quotas import QuotaExceededError, QuotaPolicy, QuotaService
-from dockyard.services.readonly import WriteGate
-from dockyard.services.retention import RetentionService
-from dockyard.services.retention_plan import RetentionPolicy
+from dockyard.services.lifecycle.gc import GarbageCollector
+from dockyard.services.lifecycle.immutability import ImmutabilityService
+from dockyard.services.lifecycle.quotas import QuotaExceededError, QuotaPolicy, QuotaService
+from dockyard.services.lifecycle.readonly import WriteGate
+from dockyard.services.lifecycle.retention import RetentionService
+from dockyard.services.lifecycle.retention_plan import RetentionPolicy
+from dockyard.services.registry.descriptors import BlobDescriptorCache
 from dockyard.storage.drivers.memory import MemoryDriver
 from support.lifecycle_data import manifest, populate
 

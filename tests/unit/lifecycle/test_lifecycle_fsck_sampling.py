@@ -15,8 +15,8 @@ from dockyard.core.digest import parse_digest
 from dockyard.persistence.sql import Database, SqlMetadata
 from dockyard.persistence.sql.integrity import SqlIntegrity
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
-from dockyard.services.descriptors import BlobDescriptorCache
-from dockyard.services.fsck import FsckOptions, IntegrityChecker
+from dockyard.services.lifecycle.fsck import FsckOptions, IntegrityChecker
+from dockyard.services.registry.descriptors import BlobDescriptorCache
 from dockyard.storage.drivers.memory import MemoryDriver
 from dockyard.storage.layout import blob_path
 

@@ -12,8 +12,8 @@ from typing import Any
 from dockyard.cache.base import MemoryCache
 from dockyard.persistence.records import NewManifest
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata
-from dockyard.services.descriptors import BlobDescriptorCache
-from dockyard.services.gc import GarbageCollector
+from dockyard.services.lifecycle.gc import GarbageCollector
+from dockyard.services.registry.descriptors import BlobDescriptorCache
 from dockyard.storage.drivers.memory import MemoryDriver
 
 Run = Callable[[Awaitable[Any]], Any]

@@ -21,9 +21,9 @@ from dockyard.cache.base import MemoryCache
 from dockyard.core.digest import parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata
-from dockyard.services.blob_publishing import BlobPublisher
-from dockyard.services.descriptors import BlobDescriptorCache
-from dockyard.services.gc import GarbageCollector
+from dockyard.services.lifecycle.gc import GarbageCollector
+from dockyard.services.registry.blob_publishing import BlobPublisher
+from dockyard.services.registry.descriptors import BlobDescriptorCache
 from dockyard.storage.driver import BlobWriter, StorageDriver
 from dockyard.storage.drivers.filesystem import FilesystemDriver
 from dockyard.storage.drivers.memory import MemoryDriver

@@ -14,8 +14,8 @@ from dockyard.cache.base import MemoryCache
 from dockyard.core.digest import parse_digest
 from dockyard.persistence.records import BlobRecord
 from dockyard.persistence.sql import Database, SqlGarbageStore, SqlMetadata
-from dockyard.services.descriptors import BlobDescriptorCache
-from dockyard.services.gc import GarbageCollector
+from dockyard.services.lifecycle.gc import GarbageCollector
+from dockyard.services.registry.descriptors import BlobDescriptorCache
 from dockyard.storage.driver import PathNotFoundError
 from dockyard.storage.drivers.memory import MemoryDriver
 from dockyard.storage.layout import blob_path

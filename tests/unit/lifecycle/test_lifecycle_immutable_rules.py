@@ -16,9 +16,9 @@ from dockyard.persistence.records import NewManifest
 from dockyard.persistence.sql import Database, SqlMetadata
 from dockyard.persistence.sql.inventory import SqlInventory
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
-from dockyard.services.immutability import ImmutabilityService, ImmutableRule
-from dockyard.services.manifests import ManifestService
+from dockyard.services.lifecycle.immutability import ImmutabilityService, ImmutableRule
 from dockyard.services.registry import RegistryOptions
+from dockyard.services.registry.manifests import ManifestService
 
 Run = Callable[[Awaitable[Any]], Any]
 ADMIN = Principal("admin")

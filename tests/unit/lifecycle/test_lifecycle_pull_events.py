@@ -14,7 +14,7 @@ from dockyard.core.events import Event, EventKind, StoredEvent
 from dockyard.persistence.sql import Database, SqlMetadata, SqlOutbox
 from dockyard.persistence.sql.inventory import SqlInventory
 from dockyard.persistence.sql.pulls import SqlPulls
-from dockyard.services.pulls import PullRecorder
+from dockyard.services.lifecycle.pulls import PullRecorder
 from support.lifecycle_data import OCI, digest, manifest
 
 Run = Callable[[Awaitable[Any]], Any]

@@ -15,10 +15,10 @@ from dockyard.persistence.sql import Database, SqlMetadata
 from dockyard.persistence.sql.inventory import SqlInventory
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
 from dockyard.persistence.sql.pulls import SqlPulls
-from dockyard.services.immutability import ImmutabilityService
-from dockyard.services.pulls import PullRecorder
-from dockyard.services.retention import RetentionService
-from dockyard.services.retention_plan import DAY, RetentionPolicy
+from dockyard.services.lifecycle.immutability import ImmutabilityService
+from dockyard.services.lifecycle.pulls import PullRecorder
+from dockyard.services.lifecycle.retention import RetentionService
+from dockyard.services.lifecycle.retention_plan import DAY, RetentionPolicy
 from support.lifecycle_data import digest, manifest
 
 Run = Callable[[Awaitable[Any]], Any]

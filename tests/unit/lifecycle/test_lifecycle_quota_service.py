@@ -14,7 +14,7 @@ from dockyard.persistence.records import UploadRecord
 from dockyard.persistence.sql import Database, SqlMetadata
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
 from dockyard.persistence.sql.usage import SqlUsage
-from dockyard.services.quotas import QuotaExceededError, QuotaPolicy, QuotaService
+from dockyard.services.lifecycle.quotas import QuotaExceededError, QuotaPolicy, QuotaService
 from support.lifecycle_data import OTHER, OWN, populate
 
 Run = Callable[[Awaitable[Any]], Any]

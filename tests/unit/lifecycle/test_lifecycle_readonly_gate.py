@@ -10,9 +10,9 @@ import pytest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.persistence.sql import Database
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
-from dockyard.services.guards import ensure_delete_enabled, ensure_writable
-from dockyard.services.readonly import WriteGate
+from dockyard.services.lifecycle.readonly import WriteGate
 from dockyard.services.registry import RegistryOptions
+from dockyard.services.registry.guards import ensure_delete_enabled, ensure_writable
 
 Run = Callable[[Awaitable[Any]], Any]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockyard.persistence.lifecycle_records import ManifestEntry
-from dockyard.services.retention_plan import (
+from dockyard.services.lifecycle.retention_plan import (
     DAY,
     Decision,
     PlanContext,

@@ -10,9 +10,9 @@ from typing import Any
 from dockyard.persistence.sql import Database, SqlMetadata, SqlOutbox
 from dockyard.persistence.sql.inventory import SqlInventory
 from dockyard.persistence.sql.lifecycle import SqlLifecycleStore
-from dockyard.services.immutability import ImmutabilityService
-from dockyard.services.retention import RetentionReport, RetentionService
-from dockyard.services.retention_plan import DAY, RetentionPolicy
+from dockyard.services.lifecycle.immutability import ImmutabilityService
+from dockyard.services.lifecycle.retention import RetentionReport, RetentionService
+from dockyard.services.lifecycle.retention_plan import DAY, RetentionPolicy
 from support.lifecycle_data import manifest
 
 Run = Callable[[Awaitable[Any]], Any]

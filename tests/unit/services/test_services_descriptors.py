@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dockyard.cache.base import MemoryCache, NullCache
-from dockyard.services.descriptors import LOCAL_TTL_SECONDS, TTL_SECONDS, BlobDescriptorCache
+from dockyard.services.registry.descriptors import (
+    LOCAL_TTL_SECONDS,
+    TTL_SECONDS,
+    BlobDescriptorCache,
+)
 
 
 def test_a_per_process_cache_keeps_descriptors_briefly() -> None:

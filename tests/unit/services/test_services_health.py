@@ -8,7 +8,7 @@ import pytest
 
 from dockyard.config.errors import ConfigError
 from dockyard.config.health import StorageHealth, storage_health
-from dockyard.services.health import HealthMonitor
+from dockyard.services.system.health import HealthMonitor
 
 
 class Switch:

@@ -13,7 +13,11 @@ from dockyard.core import mediatypes as mt
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.manifest import parse_manifest
 from dockyard.persistence.records import ReferenceSizeError, SizeMismatch
-from dockyard.services.manifest_checks import declared_sizes, optional_children, size_refusal
+from dockyard.services.registry.manifest_checks import (
+    declared_sizes,
+    optional_children,
+    size_refusal,
+)
 
 
 def digest(name: str) -> str:

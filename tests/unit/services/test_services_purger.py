@@ -9,7 +9,7 @@ from typing import Any
 from dockyard.persistence.records import UploadRecord
 from dockyard.persistence.sql import SqlMetadata
 from dockyard.persistence.sqlite import SqliteDatabase
-from dockyard.services.maintenance import UploadPurger
+from dockyard.services.lifecycle.maintenance import UploadPurger
 from dockyard.storage.drivers.memory import MemoryDriver
 from dockyard.storage.layout import upload_path
 

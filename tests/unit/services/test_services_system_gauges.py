@@ -12,7 +12,7 @@ from dockyard.persistence.records import UploadRecord
 from dockyard.persistence.sql import SqlMetadata
 from dockyard.persistence.sql.backup import SqlBlobHolds
 from dockyard.persistence.sqlite import SqliteDatabase
-from dockyard.services.health import HealthMonitor
+from dockyard.services.system.health import HealthMonitor
 from dockyard.services.system_gauges import SystemGauges
 from dockyard.storage.drivers.filesystem import FilesystemDriver
 from dockyard.storage.drivers.memory import MemoryDriver

@@ -40,10 +40,10 @@ from dockyard.auth.principal import Principal
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.browse.service import BrowseService
 from dockyard.services.identity.wiring import IdentityServices
-from dockyard.services.lifecycle_admin import LifecycleAdmin
+from dockyard.services.lifecycle.admin import LifecycleAdmin
 from dockyard.services.replication.service import ReplicationService
 from dockyard.services.supplychain.sboms import SupplyChainService
-from dockyard.services.system_settings import SystemSettingsService
+from dockyard.services.system.settings import SystemSettingsService
 from dockyard.services.trust.policies import TrustPolicies
 from dockyard.services.upstream.admin import MirrorAdmin
 from dockyard.services.webhooks.service import WebhookService

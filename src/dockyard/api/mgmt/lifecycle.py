@@ -1,6 +1,6 @@
 """Endpoints: bulk deletion (preview and real run) and quota usage of a project.
 
-Who may call which is decided in ``services/lifecycle_admin.py`` (``auth.policy``).
+Who may call which is decided in ``services/lifecycle/admin.py`` (``auth.policy``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dockyard.api.mgmt.lifecycle_schemas import (
 )
 from dockyard.api.mgmt.router import Call, Endpoint, Reply
 from dockyard.api.mgmt.schemas import Items
-from dockyard.services.lifecycle_admin import LifecycleAdmin, selection_for
+from dockyard.services.lifecycle.admin import LifecycleAdmin, selection_for
 
 
 class Handlers:

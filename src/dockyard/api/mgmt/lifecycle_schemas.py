@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 
 from dockyard.api.mgmt.schemas import Body, iso
-from dockyard.services.bulk_delete import BulkReport
-from dockyard.services.lifecycle_admin import BulkCriteria
-from dockyard.services.quotas import ProjectQuota
-from dockyard.services.retention_plan import Decision
+from dockyard.services.lifecycle.admin import BulkCriteria
+from dockyard.services.lifecycle.bulk_delete import BulkReport
+from dockyard.services.lifecycle.quotas import ProjectQuota
+from dockyard.services.lifecycle.retention_plan import Decision
 
 
 class BulkDeleteRequest(Body):

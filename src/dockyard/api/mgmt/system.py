@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dockyard.api.mgmt.router import Call, Endpoint, Reply
 from dockyard.api.mgmt.schemas import Body
-from dockyard.services.system_settings import (
+from dockyard.services.system.settings import (
     ReadOnlyChange,
     SystemSettings,
     SystemSettingsService,

@@ -8,7 +8,7 @@ from dockyard.api.context import Context
 from dockyard.api.http import Headers, respond, send_body, send_start
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.mediatypes import BLOB_CONTENT_TYPE
-from dockyard.services.blobs import BlobHandle
+from dockyard.services.registry.blobs import BlobHandle
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

@@ -11,7 +11,7 @@ from dockyard.api.http import Headers, respond
 from dockyard.api.v2.mirror_route import mirror_for
 from dockyard.core import mediatypes as mt
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.services.listing import Page
+from dockyard.services.registry.listing import Page
 
 JSON = (b"content-type", b"application/json; charset=utf-8")
 

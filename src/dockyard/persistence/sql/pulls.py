@@ -1,5 +1,5 @@
 """When manifests were last pulled (``manifests.last_pulled_at``, migration 5), written in
-batches by ``services/pulls.py``: one transaction per batch, with the batch's
+batches by ``services/lifecycle/pulls.py``: one transaction per batch, with the batch's
 ``manifest.pulled`` events, never on the pull's own path.
 
 A time only moves forward (``last_pulled_at < ?``), so nodes flushing in any order agree, and
@@ -31,7 +31,7 @@ class SqlPulls:
     ) -> None:
         """(repository, digest, when) for each manifest pulled, and the ``manifest.pulled``
         events that stand for them, in one transaction (the caller keeps batches small:
-        ``services/pulls.py`` hands at most 500 manifests at a time)."""
+        ``services/lifecycle/pulls.py`` hands at most 500 manifests at a time)."""
         rows = [(when, digest, repository, when) for repository, digest, when in pulls]
 
         async def work(session: Session) -> None:

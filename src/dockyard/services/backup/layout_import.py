@@ -5,9 +5,9 @@ Repositories come from each ``index.json`` entry's ``io.dockyard.repository`` an
 from ``--repository`` (which then receives everything); tags from
 ``org.opencontainers.image.ref.name`` (``REPOSITORY:TAG`` or ``TAG``). Every manifest is checked
 against its digest and parsed; every blob is streamed into a private upload path, verified
-and published as an upload is (:mod:`dockyard.services.import_copy`). Manifests are recorded
-after what they reference (children before their index, subjects before their referrers);
-one whose content is missing is reported and not recorded.
+and published as an upload is (:mod:`dockyard.services.importing.import_copy`). Manifests are
+recorded after what they reference (children before their index, subjects before their
+referrers); one whose content is missing is reported and not recorded.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from dockyard.core.mediatypes import FOREIGN_LAYERS
 from dockyard.core.reference import is_valid_tag, validate_name
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.backup.layout_export import REF_NAME, REPOSITORY
-from dockyard.services.import_copy import BlobCopier, CopyError
-from dockyard.services.manifests import new_manifest
+from dockyard.services.importing.import_copy import BlobCopier, CopyError
 from dockyard.services.progress import NO_PROGRESS, Progress
+from dockyard.services.registry.manifests import new_manifest
 from dockyard.storage.driver import PathNotFoundError, StorageDriver, StorageError
 from dockyard.storage.layout import blob_path
 

@@ -18,7 +18,6 @@ from dockyard.core.manifest.model import ParsedManifest
 from dockyard.core.reference import validate_name
 from dockyard.persistence.records import ManifestRecord, TagDetail
 from dockyard.persistence.stores import MetadataStore
-from dockyard.services.blobs import BlobService
 from dockyard.services.browse.model import ArtifactDetail, ImageConfig, Platform, TagSummary
 from dockyard.services.browse.summary import (
     CONFIG_LIMIT,
@@ -29,9 +28,10 @@ from dockyard.services.browse.summary import (
     platform_name,
     referrer_of,
 )
-from dockyard.services.catalog import VisibleCatalog
 from dockyard.services.identity.common import Page, bad_request, clamp, page_of
-from dockyard.services.manifests import is_digest_reference
+from dockyard.services.registry.blobs import BlobService
+from dockyard.services.registry.catalog import VisibleCatalog
+from dockyard.services.registry.manifests import is_digest_reference
 
 SEARCH_BATCH = 500
 SEARCH_BATCHES = 20  # names examined per search page at most: 10,000, then a next cursor

@@ -2,7 +2,7 @@
 
 Manifests go through :class:`ManifestService` (the checks, quotas, events and references of
 a push), as the system principal ``system:replication``. A blob pulled from a peer follows
-the publish path of an upload (as ``dockyard import`` does, services/import_copy.py): the
+the publish path of an upload (as ``dockyard import`` does, services/importing/import_copy.py): the
 bytes go to a private staging path named after the policy and digest, hashed on the way
 and made durable every ``checkpoint`` bytes (the policy's ``chunk_bytes``);
 only when the digest matches are they claimed (pinned against GC), moved to the
@@ -39,9 +39,9 @@ _CLAIM_RETRY_DELAYS = (0.0, 0.05, 0.2, 0.5, 1.0, 2.0)
 
 if TYPE_CHECKING:
     from dockyard.auth.policy import AccessPolicy
-    from dockyard.services.blobs import BlobService
-    from dockyard.services.listing import ListingService
-    from dockyard.services.manifests import ManifestService
+    from dockyard.services.registry.blobs import BlobService
+    from dockyard.services.registry.listing import ListingService
+    from dockyard.services.registry.manifests import ManifestService
 
 
 @dataclass(frozen=True, slots=True)

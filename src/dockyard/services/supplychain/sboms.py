@@ -25,12 +25,12 @@ from dockyard.core import mediatypes as mt
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.reference import validate_name
 from dockyard.services.identity.audit import AuditLog
-from dockyard.services.listing import ListingService
-from dockyard.services.manifests import ManifestService
+from dockyard.services.registry.listing import ListingService
+from dockyard.services.registry.manifests import ManifestService
+from dockyard.services.registry.uploads import UploadService
 from dockyard.services.supplychain.formats import MEDIA_TYPES, renderer
 from dockyard.services.supplychain.inventory import ImageInventory, InventoryBuilder
 from dockyard.services.supplychain.store import SupplyChainStore
-from dockyard.services.uploads import UploadService
 
 log = logging.getLogger("dockyard.supplychain")
 BACKGROUND = Principal("system:supplychain", identity=SYSTEM, client="")

@@ -3,7 +3,7 @@
 A miss opens one upstream GET and starts a :class:`~.flight.Flight`: a background task that
 writes the bytes to a spool (read by every waiting client), hashes them inline, and stores
 them through the normal upload path (a private upload file, then published by
-:class:`~dockyard.services.blob_publishing.BlobPublisher` only once the digest matched).
+:class:`~dockyard.services.registry.blob_publishing.BlobPublisher` only once the digest matched).
 Every other request for the same blob in this process while it runs joins the same flight,
 and so does a request that arrives while the upstream's answer is awaited: one upstream
 request for N concurrent clients. A Range request on a miss is forwarded as it is (206,
@@ -25,8 +25,8 @@ import httpx
 from dockyard.auth.principal import Principal
 from dockyard.core.digest import Digest, new_hasher, parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
-from dockyard.services.blob_publishing import BlobPublisher
-from dockyard.services.blobs import BlobHandle, BlobService
+from dockyard.services.registry.blob_publishing import BlobPublisher
+from dockyard.services.registry.blobs import BlobHandle, BlobService
 from dockyard.services.telemetry import Telemetry
 from dockyard.services.upstream.client import UpstreamClient, UpstreamError
 from dockyard.services.upstream.errors import error_kind, registry_error

@@ -28,8 +28,8 @@ from dockyard.core.manifest import parse_manifest
 from dockyard.core.reference import validate_name
 from dockyard.persistence.records import ManifestRecord
 from dockyard.persistence.stores import MetadataStore
-from dockyard.services.listing import ListingService, Page
-from dockyard.services.manifests import is_digest_reference, new_manifest, require_possible
+from dockyard.services.registry.listing import ListingService, Page
+from dockyard.services.registry.manifests import is_digest_reference, new_manifest, require_possible
 from dockyard.services.telemetry import Telemetry
 from dockyard.services.upstream.client import (
     UpstreamClient,

@@ -13,11 +13,11 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.events import EventOrigin, EventRequest
 from dockyard.core.reference import validate_name
 from dockyard.persistence.stores import MetadataStore
-from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.events import origin_of
-from dockyard.services.guards import ensure_delete_enabled
-from dockyard.services.immutability import ImmutabilityService
+from dockyard.services.lifecycle.immutability import ImmutabilityService
 from dockyard.services.registry import RegistryOptions
+from dockyard.services.registry.descriptors import BlobDescriptorCache
+from dockyard.services.registry.guards import ensure_delete_enabled
 from dockyard.storage.driver import PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path
 

@@ -19,12 +19,16 @@ from dockyard.persistence.lifecycle_records import ImmutableTagError
 from dockyard.persistence.records import ManifestRecord, NewManifest, ReferenceSizeError
 from dockyard.persistence.stores import MetadataStore
 from dockyard.services.events import origin_of
-from dockyard.services.guards import ensure_delete_enabled, ensure_writable
-from dockyard.services.immutability import ImmutabilityService
-from dockyard.services.manifest_checks import declared_sizes, optional_children, size_refusal
-from dockyard.services.pulls import PullRecorder
-from dockyard.services.quotas import QuotaService
+from dockyard.services.lifecycle.immutability import ImmutabilityService
+from dockyard.services.lifecycle.pulls import PullRecorder
+from dockyard.services.lifecycle.quotas import QuotaService
 from dockyard.services.registry import RegistryOptions
+from dockyard.services.registry.guards import ensure_delete_enabled, ensure_writable
+from dockyard.services.registry.manifest_checks import (
+    declared_sizes,
+    optional_children,
+    size_refusal,
+)
 from dockyard.services.trust.gate import ADMITTED, Admission, PullGate
 
 
@@ -69,7 +73,7 @@ class ManifestService:
         self.policy = policy
         self.options = options
         self.immutability = immutability
-        self.pulls = pulls  # noted in memory, written in batches (services/pulls.py)
+        self.pulls = pulls  # noted in memory, written in batches (services/lifecycle/pulls.py)
 
     async def get(
         self,

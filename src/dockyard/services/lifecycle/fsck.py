@@ -31,8 +31,8 @@ from dockyard.persistence.lifecycle_records import (
     StoredManifest,
 )
 from dockyard.persistence.stores import MetadataStore
-from dockyard.services.descriptors import BlobDescriptorCache
 from dockyard.services.progress import NO_PROGRESS, Progress
+from dockyard.services.registry.descriptors import BlobDescriptorCache
 from dockyard.storage.driver import PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, quarantine_path
 

@@ -7,7 +7,7 @@ is the row dropped. A crash at any point leaves either a live blob or a ``deleti
 the next run finishes. ``--delete-untagged`` first removes manifests that have no tag, are not
 part of an index and do not refer to a live subject; each is logged and recorded in the
 deletion log (rule ``gc --delete-untagged``). A dry run deletes nothing and reports what the
-real run would delete, cascades included (``services/gc_preview.py``).
+real run would delete, cascades included (``services/lifecycle/gc_preview.py``).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from dockyard.core.errors import RegistryError
 from dockyard.core.events import DetailValue, EventKind, EventOrigin, EventTarget, new_event
 from dockyard.persistence.lifecycle_records import DeletionLog, DeletionRecord, EventRecorder
 from dockyard.persistence.stores import GarbageStore
-from dockyard.services.descriptors import BlobDescriptorCache
-from dockyard.services.gc_preview import freed_blobs, untagged_rounds
+from dockyard.services.lifecycle.gc_preview import freed_blobs, untagged_rounds
 from dockyard.services.progress import NO_PROGRESS, Progress
+from dockyard.services.registry.descriptors import BlobDescriptorCache
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 from dockyard.storage.driver import StorageDriver
 from dockyard.storage.layout import blob_dir

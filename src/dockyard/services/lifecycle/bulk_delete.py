@@ -24,9 +24,9 @@ from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.patterns import matches
 from dockyard.persistence.lifecycle_records import InventoryStore, ManifestEntry
 from dockyard.persistence.stores import MetadataStore
-from dockyard.services.pruning import Pruner
-from dockyard.services.readonly import WriteGate
-from dockyard.services.retention_plan import (
+from dockyard.services.lifecycle.pruning import Pruner
+from dockyard.services.lifecycle.readonly import WriteGate
+from dockyard.services.lifecycle.retention_plan import (
     Decision,
     PlanContext,
     age_text,

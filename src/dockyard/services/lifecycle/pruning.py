@@ -20,8 +20,12 @@ from dockyard.persistence.lifecycle_records import (
     InventoryStore,
     ManifestFacts,
 )
-from dockyard.services.immutability import ImmutabilityService, ImmutableRule, protected_by
-from dockyard.services.retention_plan import Decision, PlanContext
+from dockyard.services.lifecycle.immutability import (
+    ImmutabilityService,
+    ImmutableRule,
+    protected_by,
+)
+from dockyard.services.lifecycle.retention_plan import Decision, PlanContext
 
 CHANGED = "changed since it was planned"
 

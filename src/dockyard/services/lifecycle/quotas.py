@@ -45,7 +45,7 @@ from dockyard.persistence.lifecycle_records import (
     UsageStore,
 )
 from dockyard.services.events import origin_of
-from dockyard.services.quota_events import QuotaAlerts
+from dockyard.services.lifecycle.quota_events import QuotaAlerts
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 LIMITS_SECONDS = 5.0

@@ -3,6 +3,10 @@
 The bundle is immutable once built: bootstrap builds every part first and then constructs
 one frozen :class:`Registry`; no service is swapped or added afterwards, so whatever holds
 the registry sees the same services for its whole life.
+
+The registry core area: this package holds the push and pull path (blobs, uploads,
+publishing, manifests and their checks, listing, the blob descriptor cache, the guards
+every write passes); this module is the bundle of every area's services.
 """
 
 from __future__ import annotations
@@ -17,27 +21,27 @@ if TYPE_CHECKING:
     from dockyard.auth.htpasswd import HtpasswdFile
     from dockyard.auth.oidc_flow import OidcCodeFlow
     from dockyard.auth.policy import AccessPolicy
-    from dockyard.services.blobs import BlobService
     from dockyard.services.browse.service import BrowseService
     from dockyard.services.events import EventReader
     from dockyard.services.events.deliveries import DeliveryHistory
     from dockyard.services.events.engine import DeliveryEngine
-    from dockyard.services.gc import GarbageCollector
-    from dockyard.services.health import HealthMonitor
     from dockyard.services.identity.wiring import IdentityServices
-    from dockyard.services.importer import DistributionImporter
+    from dockyard.services.importing.importer import DistributionImporter
     from dockyard.services.jobs.model import BackgroundWork
     from dockyard.services.jobs.queue import JobQueue
     from dockyard.services.lifecycle import Lifecycle
-    from dockyard.services.listing import ListingService
-    from dockyard.services.maintenance import UploadPurger
-    from dockyard.services.manifests import ManifestService
-    from dockyard.services.readonly import WriteGate
+    from dockyard.services.lifecycle.gc import GarbageCollector
+    from dockyard.services.lifecycle.maintenance import UploadPurger
+    from dockyard.services.lifecycle.readonly import WriteGate
+    from dockyard.services.registry.blobs import BlobService
+    from dockyard.services.registry.listing import ListingService
+    from dockyard.services.registry.manifests import ManifestService
+    from dockyard.services.registry.uploads import UploadService
     from dockyard.services.replication.service import ReplicationService
     from dockyard.services.supplychain.sboms import SupplyChainService
-    from dockyard.services.system_settings import SystemSettingsService
+    from dockyard.services.system.health import HealthMonitor
+    from dockyard.services.system.settings import SystemSettingsService
     from dockyard.services.trust.policies import TrustPolicies
-    from dockyard.services.uploads import UploadService
     from dockyard.services.upstream.admin import MirrorAdmin
     from dockyard.services.upstream.mirror import Mirror
     from dockyard.services.upstream.routing import MirrorRouter

@@ -12,7 +12,7 @@ When the root is dockyard's own filesystem root, the bytes already live at docky
 optionally re-hashes them) and records repositories, blob links, manifests and tags in the
 database; nothing is copied or moved. Otherwise (dockyard stores blobs in S3, or under another
 root) the root is read through a read-only ``source`` and each linked blob is copied
-into dockyard's storage by :mod:`dockyard.services.import_copy` (streamed, verified,
+into dockyard's storage by :mod:`dockyard.services.importing.import_copy` (streamed, verified,
 published as uploads are) before it is recorded. Either way, running the import again is
 harmless: bytes already in place are neither copied nor recorded twice.
 """
@@ -27,9 +27,9 @@ from dockyard.core.errors import RegistryError
 from dockyard.core.manifest import ParsedManifest, parse_manifest
 from dockyard.core.reference import is_valid_tag, validate_name
 from dockyard.persistence.stores import MetadataStore
-from dockyard.services.import_copy import BlobCopier, CopyError
-from dockyard.services.manifests import new_manifest
+from dockyard.services.importing.import_copy import BlobCopier, CopyError
 from dockyard.services.progress import NO_PROGRESS, Progress
+from dockyard.services.registry.manifests import new_manifest
 from dockyard.storage.driver import PathNotFoundError, StorageDriver, StorageError
 from dockyard.storage.layout import blob_path
 

@@ -33,17 +33,17 @@ from dockyard.core.events import EventOrigin, EventRequest
 from dockyard.core.reference import NAME_MAX_LENGTH, validate_name
 from dockyard.persistence.records import BlobRecord, UploadRecord
 from dockyard.persistence.stores import MetadataStore
-from dockyard.services.blob_publishing import BlobPublisher
 from dockyard.services.events import origin_of
-from dockyard.services.guards import ensure_writable
-from dockyard.services.quotas import Admit, QuotaExceededError, QuotaService
+from dockyard.services.lifecycle.quotas import Admit, QuotaExceededError, QuotaService
 from dockyard.services.registry import RegistryOptions
-from dockyard.services.upload_limits import (
+from dockyard.services.registry.blob_publishing import BlobPublisher
+from dockyard.services.registry.guards import ensure_writable
+from dockyard.services.registry.upload_limits import (
     SESSION_COUNTED_FOR_SECONDS,
     session_cap_error,
     session_client,
 )
-from dockyard.services.upload_streams import LiveHash, pump
+from dockyard.services.registry.upload_streams import LiveHash, pump
 from dockyard.storage.driver import BlobWriter, PathNotFoundError, StorageDriver
 from dockyard.storage.layout import blob_path, is_upload_id, upload_dir, upload_path
 
@@ -287,7 +287,7 @@ class UploadService:
     def _hold(
         self, repository: str, length: int | None, origin: EventOrigin, upload_id: str = ""
     ) -> AbstractAsyncContextManager[Admit]:
-        """Room held in the project's quota while a body is stored (services/quotas.py); a
+        """Room held in the project's quota while a body is stored (services/lifecycle/quotas.py); a
         refusal is a ``quota.exceeded`` event attributed to ``origin``."""
         if self.quotas is None:
             return _unlimited()

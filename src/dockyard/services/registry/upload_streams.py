@@ -1,6 +1,6 @@
 """Storing and hashing an upload's body as it arrives.
 
-Used by :mod:`dockyard.services.uploads`.
+Used by :mod:`dockyard.services.registry.uploads`.
 
 A chunk is written and hashed at the same time, one chunk in flight behind the receive, into
 any writer: an upload file (:class:`~dockyard.storage.driver.FileWriter`) or a blob's final

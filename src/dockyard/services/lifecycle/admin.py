@@ -25,14 +25,14 @@ from dockyard.auth.principal import Principal
 from dockyard.config import ConfigError
 from dockyard.config.lifecycle import parse_age, parse_limit
 from dockyard.core.patterns import PatternError, validate_pattern
-from dockyard.services.bulk_delete import BulkReport, Selection
-from dockyard.services.guards import ensure_delete_enabled
 from dockyard.services.identity.audit import AuditLog
 from dockyard.services.identity.common import bad_request
 from dockyard.services.identity.projects import ProjectService
 from dockyard.services.lifecycle import Lifecycle
-from dockyard.services.quotas import ProjectQuota
+from dockyard.services.lifecycle.bulk_delete import BulkReport, Selection
+from dockyard.services.lifecycle.quotas import ProjectQuota
 from dockyard.services.registry import RegistryOptions
+from dockyard.services.registry.guards import ensure_delete_enabled
 
 
 @dataclass(frozen=True, slots=True)

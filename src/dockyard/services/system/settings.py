@@ -7,7 +7,7 @@ collection schedule and the default quota. It is built from the configuration on
 secrets are ever part of it. The live part (read-only) is read from the database.
 
 ``change`` switches what can be switched while serving: today the read-only mode (stored
-in the database through :class:`~dockyard.services.readonly.WriteGate`, so every node
+in the database through :class:`~dockyard.services.lifecycle.readonly.WriteGate`, so every node
 and worker follows within seconds). Everything else comes from the configuration and
 needs a restart. Both are for system administrators only; every change is audited
 (``system.settings``).
@@ -21,7 +21,7 @@ from dockyard.auth.policy import AccessPolicy
 from dockyard.auth.principal import Principal
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.services.identity.audit import AuditLog
-from dockyard.services.readonly import WriteGate
+from dockyard.services.lifecycle.readonly import WriteGate
 
 REASON_MAX = 500
 CHANGEABLE = ("readonly",)

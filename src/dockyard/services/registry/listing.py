@@ -16,7 +16,7 @@ from dockyard.core.digest import parse_digest
 from dockyard.core.errors import ErrorCode, RegistryError
 from dockyard.core.reference import validate_name
 from dockyard.persistence.stores import MetadataStore, RepositoryCatalog
-from dockyard.services.catalog import VisibleCatalog
+from dockyard.services.registry.catalog import VisibleCatalog
 
 CATALOG_DEFAULT_PAGE = 100
 PAGE_MAX = 1000

@@ -24,10 +24,10 @@ from dockyard.persistence.lifecycle_records import (
     InventoryStore,
 )
 from dockyard.persistence.stores import MetadataStore
-from dockyard.services.immutability import ImmutabilityService
-from dockyard.services.pruning import Pruner
-from dockyard.services.readonly import WriteGate
-from dockyard.services.retention_plan import Decision, RetentionPolicy, plan_repository
+from dockyard.services.lifecycle.immutability import ImmutabilityService
+from dockyard.services.lifecycle.pruning import Pruner
+from dockyard.services.lifecycle.readonly import WriteGate
+from dockyard.services.lifecycle.retention_plan import Decision, RetentionPolicy, plan_repository
 from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger("dockyard.retention")
