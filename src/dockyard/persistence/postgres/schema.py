@@ -26,6 +26,7 @@ from dockyard.persistence.sql.lifecycle_schema import (
 from dockyard.persistence.sql.mirror_schema import mirror_migration
 from dockyard.persistence.sql.outbox_schema import outbox_migration
 from dockyard.persistence.sql.supplychain_schema import supply_chain_migration
+from dockyard.persistence.sql.vulns_schema import vulns_migration
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
 
 log = logging.getLogger("dockyard.persistence")
@@ -129,6 +130,8 @@ MIGRATIONS: tuple[str, ...] = (
     delivery_migration("postgres"),
     # 14: layer inventories (once per layer digest) and projects.sbom_on_push (supply-chain.md)
     supply_chain_migration("postgres"),
+    # vulnerability advisories, scanned images' packages, matches (docs/vulnerabilities.md)
+    vulns_migration("postgres"),
 )
 
 _CREATE_VERSION_TABLE = f"""
