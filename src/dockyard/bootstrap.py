@@ -28,6 +28,7 @@ from dockyard.bootstrap_jobs import build_job_queue, build_runner
 from dockyard.bootstrap_lifecycle import build_lifecycle
 from dockyard.bootstrap_mirror import build_mirror
 from dockyard.bootstrap_settings import build_system_settings
+from dockyard.bootstrap_vulns import build_vulns
 from dockyard.bootstrap_webhooks import build_webhooks
 from dockyard.cache.base import (
     KeyValueCache,
@@ -289,6 +290,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     if registry.mirror is not None:
         registry.shutdown = _closing(registry.mirror.aclose, registry.shutdown)
     registry.supply_chain = build_supply_chain(registry, storage, database)
+    registry.vulns = build_vulns(registry, storage, database)
     registry.background = build_runner(settings, registry, database, metrics)  # built last
     return registry
 

@@ -9,6 +9,7 @@ state is in memory. To add a kind: ``runner.handle(kind, handler)`` and, if peri
 from __future__ import annotations
 
 from dockyard.bootstrap_identity import audit_pruner, htpasswd_watch
+from dockyard.bootstrap_vulns import vuln_jobs
 from dockyard.config import Settings
 from dockyard.jobs import gc, maintenance, probe, retention
 from dockyard.jobs.metrics import publish_queue_metrics_forever
@@ -55,6 +56,7 @@ def build_runner(
     _maintenance_jobs(runner, settings, registry, database)
     _local_loops(runner, settings, registry, telemetry)
     _supply_chain_jobs(runner, settings, registry, database)
+    vuln_jobs(runner, settings, registry, database)
     return runner
 
 

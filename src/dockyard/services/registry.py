@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from dockyard.services.system_settings import SystemSettingsService
     from dockyard.services.uploads import UploadService
     from dockyard.services.upstream.mirror import Mirror
+    from dockyard.services.vulns.service import VulnService
     from dockyard.services.webhooks.service import WebhookService
 
 
@@ -85,3 +86,4 @@ class Registry:
     delivery: DeliveryEngine | None = None  # sends events to their subscriptions
     deliveries: DeliveryHistory | None = None  # the delivery history, dead letters, replay
     supply_chain: SupplyChainService | None = None  # inventories, SBOMs (docs/supply-chain.md)
+    vulns: VulnService | None = None  # advisories, findings, scans (docs/vulnerabilities.md)

@@ -6,6 +6,10 @@ The ranges are evaluated as the OSV schema describes: a range's events sorted by
 from the fixed version on, ``last_affected`` after it; ``introduced: "0"`` is the lowest
 version. A version that cannot be parsed in its ecosystem matches only the versions the
 advisory lists one by one (exact spelling); never a range.
+
+Only ``<``, ``>`` and ``==`` are used on univers versions: its Alpine (Gentoo) scheme defines
+those three and inherits ``<=``/``>=`` that compare the raw strings (``3.1.4-r10 >= 3.1.4-r5``
+is False there).
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ def _ends(kind: str, version: Version, bound: Version) -> bool:
     """Whether the event ``kind`` at ``bound`` ends the vulnerable span for ``version``."""
     if kind == "last_affected":
         return bool(version > bound)
-    return kind in ("fixed", "limit") and bool(version >= bound)
+    return kind in ("fixed", "limit") and not bool(version < bound)
 
 
 def _in_range(ecosystem: str, version: Version, events: tuple[tuple[str, str], ...]) -> bool:
@@ -74,7 +78,7 @@ def _in_range(ecosystem: str, version: Version, events: tuple[tuple[str, str], .
     keyed.sort(key=lambda e: (e[0] is not None, e[0] or version, _ORDER[e[1]]))
     vulnerable = False
     for bound, kind in keyed:
-        if kind == "introduced" and (bound is None or version >= bound):
+        if kind == "introduced" and (bound is None or not version < bound):
             vulnerable = True
         elif bound is not None and _ends(kind, version, bound):
             vulnerable = False

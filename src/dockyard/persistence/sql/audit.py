@@ -56,8 +56,6 @@ def _filters(query: AuditQuery) -> tuple[list[str], list[object]]:
     return where, params
 
 
-
-
 class _OvertakenError(Exception):
     """Another writer moved the consumer's position first."""
 
@@ -68,9 +66,7 @@ class SqlAuditStore:
 
     async def consumed_position(self, consumer: str) -> int:
         """How far ``consumer`` has read the outbox (0: not yet)."""
-        row = await self.db.fetchone(
-            POSITION, (consumer,)
-        )
+        row = await self.db.fetchone(POSITION, (consumer,))
         return int(row[0]) if row else 0
 
     async def append_consumed(

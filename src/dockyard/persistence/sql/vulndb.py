@@ -70,8 +70,8 @@ class Candidate:
     affected: Affected
 
 
-def _ranges_json(affected: Affected) -> bytes:
-    return msgspec.json.encode([(r.kind, list(r.events)) for r in affected.ranges])
+def _ranges_json(affected: Affected) -> str:
+    return msgspec.json.encode([(r.kind, list(r.events)) for r in affected.ranges]).decode()
 
 
 def _affected(row: tuple[object, ...]) -> Affected:
@@ -93,7 +93,7 @@ async def _insert(session: Session, advisory: Advisory) -> None:
         await session.executemany(_INSERT_ALIAS, aliases)
     affected = [
         (advisory.id, a.ecosystem, a.release, a.name, _ranges_json(a),
-         msgspec.json.encode(list(a.versions)))
+         msgspec.json.encode(list(a.versions)).decode())
         for a in advisory.affected
     ]  # fmt: skip
     if affected:
