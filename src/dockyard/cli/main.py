@@ -25,6 +25,7 @@ from dockyard.cli import (
     sbom_cmd,
     serve,
     token_cmd,
+    vulns_cmd,
     worker_cmd,
 )
 from dockyard.config import ConfigError
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_webhooks.register(commands)
     worker_cmd.register(commands)
     sbom_cmd.register(commands)
+    vulns_cmd.register(commands)
     return parser
 
 

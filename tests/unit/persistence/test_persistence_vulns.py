@@ -48,8 +48,8 @@ def setup(run: Run, database: Database) -> None:
 
 def events(run: Run, database: Database) -> list[tuple[str, str, dict[str, Any]]]:
     rows = run(database.fetchall(
-        "SELECT kind, repository, target FROM outbox_events WHERE kind IN ('vulnerability.found', 'vulnerability.resolved') "
-        "ORDER BY sequence"
+        "SELECT kind, repository, target FROM outbox_events WHERE kind IN "
+        "('vulnerability.found', 'vulnerability.resolved') ORDER BY sequence"
     ))  # fmt: skip
     return [(str(r[0]), str(r[1]), msgspec.json.decode(r[2])["detail"]) for r in rows]
 
