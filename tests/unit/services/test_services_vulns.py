@@ -79,9 +79,10 @@ def write_zip(path: Path, *records: dict[str, Any]) -> Path:
 
 
 def debian_python_layer() -> bytes:
+    site = "usr/lib/python3/dist-packages"
     return tar_layer({
         "var/lib/dpkg/status": dpkg_status([("zlib1g", "1:1.2.13.dfsg-1"), ("bash", "5.2.15-2")]),
-        "usr/lib/python3/dist-packages/Jinja2-3.1.2.dist-info/METADATA": dist_info("Jinja2", "3.1.2"),
+        f"{site}/Jinja2-3.1.2.dist-info/METADATA": dist_info("Jinja2", "3.1.2"),
     })  # fmt: skip
 
 
