@@ -27,5 +27,6 @@ def mount_identity(
     api = ManagementApi(
         services, authenticator, admin, registry.system, registry.webhooks,
         access_log=access_log, ids=request_ids, supply_chain=registry.supply_chain,
+        vulns=registry.vulns,
     )  # fmt: skip
     return authenticator, api

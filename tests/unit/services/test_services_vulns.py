@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from dockyard.auth.grants import SYSTEM
@@ -121,7 +122,7 @@ def test_scan_import_reevaluate_search_and_summary(tmp_path: Path) -> None:
         multi = await vulns.report(ADMIN, "app/multi", "v1")
         hits = await vulns.search(ADMIN, "CVE-2025-26519")
         return {
-            "web": export.report_json(report, 0.0),
+            "web": msgspec.to_builtins(export.report_json(report, 0.0)),
             "csv": export.report_csv(report),
             "multi": {i.summary.platform: i.summary.counts for i in multi.images},
             "multi_digest": index,

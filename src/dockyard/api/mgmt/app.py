@@ -35,6 +35,7 @@ from dockyard.api.http import (
 from dockyard.api.identity_authn import IdentityAuthenticator
 from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, supplychain, webhooks
 from dockyard.api.mgmt import system as system_api
+from dockyard.api.mgmt import vulns as vuln_api
 from dockyard.api.mgmt.browsers import check_browser_request
 from dockyard.api.mgmt.refusals import record_refusal
 from dockyard.api.mgmt.router import PREFIX, Call, Reply, Router
@@ -46,6 +47,7 @@ from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.lifecycle_admin import LifecycleAdmin
 from dockyard.services.supplychain.sboms import SupplyChainService
 from dockyard.services.system_settings import SystemSettingsService
+from dockyard.services.vulns.service import VulnService
 from dockyard.services.webhooks.service import WebhookService
 
 log = logging.getLogger("dockyard.api")
@@ -60,6 +62,8 @@ def build_router(
     system: SystemSettingsService | None = None,
     hooks: WebhookService | None = None,
     supply_chain: SupplyChainService | None = None,
+    *,
+    vulns: VulnService | None = None,
 ) -> Router:
     return Router(
         [
@@ -71,6 +75,7 @@ def build_router(
             *system_api.endpoints(system),
             *(webhooks.endpoints(hooks) if hooks is not None else []),
             *supplychain.endpoints(supply_chain),
+            *vuln_api.endpoints(vulns),
         ]
     )
 
@@ -87,10 +92,11 @@ class ManagementApi:
         access_log: AccessLog | None = None,
         ids: RequestIds | None = None,
         supply_chain: SupplyChainService | None = None,  # inventories and SBOMs
+        vulns: VulnService | None = None,  # vulnerability findings
     ) -> None:
         self.services = services
         self.authenticator = authenticator
-        self.router = build_router(services, admin, system, hooks, supply_chain)
+        self.router = build_router(services, admin, system, hooks, supply_chain, vulns=vulns)
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
         self.access_log = access_log
         self.ids = ids or RequestIds()

@@ -87,6 +87,12 @@ class VulnService:
         """Which vulnerability database is loaded (None: none imported yet)."""
         return await self.vulndb.state()
 
+    async def status(self, principal: Principal) -> DbState | None:
+        """The loaded database, for any caller who logged in."""
+        if not principal.authenticated:
+            raise RegistryError(ErrorCode.DENIED, "log in to see the vulnerability database")
+        return await self.vulndb.state()
+
     async def import_path(self, principal: Principal, path: Path) -> ImportReport:
         """Import OSV records from a file, a directory or a zip archive, then re-evaluate."""
         self.policy.require_admin(principal)
