@@ -56,7 +56,7 @@ def build_runner(
     _maintenance_jobs(runner, settings, registry, database)
     _local_loops(runner, settings, registry, telemetry)
     _supply_chain_jobs(runner, settings, registry, database)
-    vuln_jobs(runner, settings, registry, database)
+    vuln_jobs(runner, settings, registry, database, telemetry)
     return runner
 
 

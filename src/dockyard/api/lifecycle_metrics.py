@@ -70,6 +70,17 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
         (),
     ),
     "event_dead_letters": ("Event deliveries that gave up (dead letters, all nodes)", ()),
+    "vulndb_advisories": ("Advisories in the loaded vulnerability database", ()),
+    "vulndb_age_seconds": ("Seconds since the vulnerability database was imported", ()),
+    "vulndb_info": (
+        "The loaded vulnerability database (1), labelled with its version",
+        ("version",),
+    ),
+    "vulnerability_images_scanned": ("Image manifests judged against the database", ()),
+    "vulnerability_findings": (
+        "Findings in the judged images by severity (an image counted once, however many tags)",
+        ("severity",),
+    ),
 }
 
 

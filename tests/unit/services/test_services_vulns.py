@@ -13,7 +13,9 @@ from typing import Any
 
 import msgspec
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
+from dockyard.api.lifecycle_metrics import LifecycleMetrics
 from dockyard.auth.grants import SYSTEM
 from dockyard.auth.principal import Principal
 from dockyard.cli.common import with_registry
@@ -21,6 +23,7 @@ from dockyard.cli.main import main
 from dockyard.config.loader import load_settings
 from dockyard.core.errors import RegistryError
 from dockyard.core.mediatypes import OCI_INDEX
+from dockyard.jobs.vuln_metrics import publish_vuln_metrics
 from dockyard.services.registry import Registry
 from dockyard.services.vulns import export
 from support.layers import apk_installed, dist_info, dpkg_status, tar_layer
@@ -70,6 +73,15 @@ async def vuln_events(registry: Registry) -> list[tuple[str, str, str]]:
         for e in await registry.events.after(0, 1000)
         if e.event.kind.value.startswith("vulnerability.")
     ]
+
+
+async def gauges(vulns: Any) -> str:
+    """The Prometheus text of the vulnerability gauges (real metric table: a name missing
+    from it raises)."""
+    collector = CollectorRegistry()
+    metrics = LifecycleMetrics(collector)
+    await publish_vuln_metrics(vulns, metrics, set())
+    return generate_latest(collector).decode()
 
 
 def write_zip(path: Path, *records: dict[str, Any]) -> Path:
@@ -129,6 +141,7 @@ def test_scan_import_reevaluate_search_and_summary(tmp_path: Path) -> None:
             "hits": [(h.repository, h.platform, h.image == amd.digest) for h in hits],
             "child": [s.counts for s in await vulns.findings_summary(arm.digest)],
             "events": await vuln_events(registry),
+            "metrics": await gauges(vulns),
         }
 
     found = run_with(tmp_path, work)
@@ -144,6 +157,12 @@ def test_scan_import_reevaluate_search_and_summary(tmp_path: Path) -> None:
     assert found["multi"] == {"linux/arch0": (0, 1, 0, 0, 0), "linux/arch1": (0, 0, 0, 0, 0)}
     assert found["hits"] == [("app/multi", "linux/arch0", True)]
     assert found["child"] == [(0, 0, 0, 0, 0)]  # a platform pulled alone: its own verdict
+    metrics = found["metrics"]
+    assert "registry_vulndb_advisories 3.0" in metrics
+    assert "registry_vulnerability_images_scanned 3.0" in metrics  # web, amd and arm
+    assert 'registry_vulnerability_findings{severity="critical"} 1.0' in metrics
+    assert 'registry_vulnerability_findings{severity="high"} 1.0' in metrics
+    assert f'registry_vulndb_info{{version="{found["web"]["database"]["version"]}"}} 1.0' in metrics
     assert found["events"] == [  # the import that found them; the second found nothing new
         ("vulnerability.found", "app/web", found["web"]["digest"]),
         ("vulnerability.found", "app/multi", found["multi_digest"]),

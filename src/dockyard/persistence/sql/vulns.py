@@ -312,6 +312,15 @@ class SqlVulnFindings:
         rows = await self.db.fetchall(_SEARCH, (advisory, advisory, limit))
         return [SearchHit(*(str(v) for v in r)) for r in rows]
 
+    async def totals(self) -> tuple[int, Counts]:
+        """(images judged, findings by severity over all of them)."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*), SUM(critical), SUM(high), SUM(medium), SUM(low), SUM(unknown) "
+            "FROM vuln_images"
+        )
+        values = [int(v or 0) for v in (row or (0,) * 6)]
+        return values[0], (values[1], values[2], values[3], values[4], values[5])
+
     async def image_count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM vuln_images")
         return int(row[0]) if row is not None else 0

@@ -179,6 +179,10 @@ class VulnService:
                 visible.append(hit)
         return visible[:limit]
 
+    async def totals(self) -> tuple[int, tuple[int, int, int, int, int]]:
+        """For the metrics: (images judged, findings by severity over all of them)."""
+        return await self.store.totals()
+
     async def findings_summary(self, digest: str) -> list[ImageSummary]:
         """How ``digest`` was judged, for other services (no access check: the caller has
         made it). An index: one entry per platform; an image: its own entry (also when it was
