@@ -164,3 +164,83 @@ def test_bad_requests_get_the_error_envelope(
     with Api(running, None) as anonymous:
         refused = anonymous.http.get("/vulnerabilities/database")
         assert refused.status_code == 401
+
+
+SCAN_REQUEST = "application/vnd.scanner.adapter.scan.request+json; version=1.1"
+HARBOR_REPORT = "application/vnd.security.vulnerability.report; version=1.1"
+
+
+def test_harbor_scanner_api_scans_and_reports(
+    server: tuple[RunningServer, Path], tmp_path: Path
+) -> None:
+    """Harbor's side of the Pluggable Scanner API v1.2, played by an HTTP client: metadata,
+    a scan request in the API's media type, polling until the report is there."""
+    running, data = server
+    image = make_image(layer_data=[tar_layer({
+        f"{SITE}/Jinja2-3.1.2.dist-info/METADATA": dist_info("Jinja2", "3.1.2"),
+    })])  # fmt: skip
+    with running.client(auth=DEV) as registry:
+        push(registry, "vz/harbor", image, tag="v1")
+    (tmp_path / "jinja.json").write_bytes(encode(JINJA))
+    cli(data, {}, "vulndb", "import", str(tmp_path / "jinja.json"))
+    with Api(running, DEV) as dev:
+        scanner = dev.http
+        meta = scanner.get("/scanner/api/v1/metadata")
+        assert meta.status_code == 200
+        assert meta.headers["content-type"].startswith(
+            "application/vnd.scanner.adapter.metadata+json"
+        )
+        [capability] = meta.json()["capabilities"]
+        assert "application/vnd.oci.image.manifest.v1+json" in capability["consumes_mime_types"]
+        assert HARBOR_REPORT in capability["produces_mime_types"]
+        request = {
+            "registry": {"url": running.url, "authorization": "Basic ignored"},
+            "artifact": {"repository": "vz/harbor", "digest": image.digest, "tag": "v1",
+                         "mime_type": "application/vnd.oci.image.manifest.v1+json"},
+        }  # fmt: skip
+        accepted = scanner.post("/scanner/api/v1/scan", content=json.dumps(request),
+                                headers={"Content-Type": SCAN_REQUEST})  # fmt: skip
+        assert accepted.status_code == 202, accepted.text
+        scan_id = accepted.json()["id"]
+        deadline, report = time.monotonic() + 90, scanner.get("/")
+        while time.monotonic() < deadline:
+            report = scanner.get(f"/scanner/api/v1/scan/{scan_id}/report",
+                                 headers={"Accept": HARBOR_REPORT})  # fmt: skip
+            if report.status_code != 302:
+                break
+            assert int(report.headers["refresh-after"]) > 0
+            time.sleep(0.5)
+        assert report.status_code == 200, report.text
+        assert report.headers["content-type"] == HARBOR_REPORT
+        body = report.json()
+        assert body["scanner"]["name"] == "dockyard" and body["severity"] == "Medium"
+        [item] = body["vulnerabilities"]
+        assert (item["id"], item["package"], item["version"], item["fix_version"]) == (
+            "CVE-2024-22195", "jinja2", "3.1.2", "3.1.3",
+        )  # fmt: skip
+
+        bad = dict(request, artifact=dict(request["artifact"], digest="sha256:" + "0" * 64))
+        unknown = scanner.post("/scanner/api/v1/scan", content=json.dumps(bad),
+                               headers={"Content-Type": SCAN_REQUEST})  # fmt: skip
+        assert unknown.status_code == 422 and "message" in unknown.json()["error"]
+        garbage = scanner.post("/scanner/api/v1/scan", content=b"{not json",
+                               headers={"Content-Type": SCAN_REQUEST})  # fmt: skip
+        assert garbage.status_code == 400 and unknown.json()["error"]["message"]
+        assert scanner.get("/scanner/api/v1/scan/bm9wZQ/report").status_code == 404
+        raw = scanner.get(
+            f"/scanner/api/v1/scan/{scan_id}/report",
+            headers={"Accept": "application/vnd.scanner.adapter.vuln.report.raw"},
+        )
+        assert raw.status_code == 501
+    with Api(running, OUTSIDER) as outsider:
+        refused = outsider.http.get(f"/scanner/api/v1/scan/{scan_id}/report")
+        assert refused.status_code == 403 and refused.json()["error"]["message"]
+    with Api(running, None) as anonymous:
+        assert (
+            anonymous.http.post(
+                "/scanner/api/v1/scan",
+                content=json.dumps(request),
+                headers={"Content-Type": SCAN_REQUEST},
+            ).status_code
+            == 401
+        )

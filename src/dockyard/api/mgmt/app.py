@@ -33,7 +33,16 @@ from dockyard.api.http import (
     send_start,
 )
 from dockyard.api.identity_authn import IdentityAuthenticator
-from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, supplychain, webhooks
+from dockyard.api.mgmt import (
+    accounts,
+    audit,
+    harbor_scanner,
+    lifecycle,
+    projects,
+    robots,
+    supplychain,
+    webhooks,
+)
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt import vulns as vuln_api
 from dockyard.api.mgmt.browsers import check_browser_request
@@ -47,6 +56,7 @@ from dockyard.services.identity.wiring import IdentityServices
 from dockyard.services.lifecycle_admin import LifecycleAdmin
 from dockyard.services.supplychain.sboms import SupplyChainService
 from dockyard.services.system_settings import SystemSettingsService
+from dockyard.services.vulns.harbor import HarborScanner
 from dockyard.services.vulns.service import VulnService
 from dockyard.services.webhooks.service import WebhookService
 
@@ -64,6 +74,7 @@ def build_router(
     supply_chain: SupplyChainService | None = None,
     *,
     vulns: VulnService | None = None,
+    scanner: HarborScanner | None = None,
 ) -> Router:
     return Router(
         [
@@ -76,6 +87,7 @@ def build_router(
             *(webhooks.endpoints(hooks) if hooks is not None else []),
             *supplychain.endpoints(supply_chain),
             *vuln_api.endpoints(vulns),
+            *harbor_scanner.endpoints(scanner),
         ]
     )
 
@@ -93,10 +105,13 @@ class ManagementApi:
         ids: RequestIds | None = None,
         supply_chain: SupplyChainService | None = None,  # inventories and SBOMs
         vulns: VulnService | None = None,  # vulnerability findings
+        scanner: HarborScanner | None = None,  # Harbor's scanner API over ``vulns``
     ) -> None:
         self.services = services
         self.authenticator = authenticator
-        self.router = build_router(services, admin, system, hooks, supply_chain, vulns=vulns)
+        self.router = build_router(
+            services, admin, system, hooks, supply_chain, vulns=vulns, scanner=scanner
+        )
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
         self.access_log = access_log
         self.ids = ids or RequestIds()
