@@ -34,8 +34,9 @@ ON CONFLICT (id) DO UPDATE SET version = excluded.version, updated = excluded.up
 """
 _CANDIDATES = """
 SELECT p.id, p.version, f.id, f.advisory_id, f.ecosystem, f.release, f.name, f.ranges,
-    f.versions
+    f.versions, a.severity
 FROM vuln_packages p JOIN vuln_affected f ON f.ecosystem = p.ecosystem AND f.name = p.name
+JOIN vuln_advisories a ON a.id = f.advisory_id
 """
 
 _Events = list[tuple[str, str]]
@@ -68,6 +69,7 @@ class Candidate:
     version: str
     advisory_id: str
     affected: Affected
+    severity: str
 
 
 def _ranges_json(affected: Affected) -> str:
@@ -170,5 +172,5 @@ class SqlVulnDb:
             affected = cache.get(affected_id)
             if affected is None:
                 affected = cache[affected_id] = _affected(row)
-            found.append(Candidate(int(row[0]), str(row[1]), str(row[3]), affected))
+            found.append(Candidate(int(row[0]), str(row[1]), str(row[3]), affected, str(row[9])))
         return found

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from dockyard.core.events import EventKind, EventOrigin, EventTarget
 from dockyard.core.vulns.severity import SEVERITIES
 from dockyard.persistence.sql.outbox import emit
-from dockyard.persistence.sql.session import Database, Session
+from dockyard.persistence.sql.session import IN_LIST_CHUNK, Database, Session, placeholders
 
 Counts = tuple[int, int, int, int, int]  # critical, high, medium, low, unknown
+Match = tuple[int, str, str, str]  # package id, advisory id, fixed version, severity
 _COUNTS = "i.critical, i.high, i.medium, i.low, i.unknown"
 _NO_FINDINGS: Counts = (0, 0, 0, 0, 0)
 _SAVE_PACKAGE = """
@@ -33,13 +34,26 @@ INSERT INTO vuln_subjects(subject_digest, image_digest, platform) VALUES (?, ?, 
 ON CONFLICT DO NOTHING
 """
 _ADD_MATCH = """
-INSERT INTO vuln_matches(package_id, advisory_id, fixed) VALUES (?, ?, ?) ON CONFLICT DO NOTHING
+INSERT INTO vuln_matches(package_id, advisory_id, fixed, severity) VALUES (?, ?, ?, ?)
+ON CONFLICT DO NOTHING
 """
-_TALLY = """
-SELECT ip.image_id, a.severity, COUNT(*) FROM vuln_matches m
-JOIN vuln_image_packages ip ON ip.package_id = m.package_id
-JOIN vuln_advisories a ON a.id = m.advisory_id
-{where} GROUP BY ip.image_id, a.severity
+# Every image: the matches counted per package first (few rows), then spread over the images
+# holding those packages through the package index (CROSS JOIN keeps SQLite in that order).
+_TALLY_ALL = """
+SELECT ip.image_id, pc.severity, SUM(pc.n) FROM
+(SELECT package_id, severity, COUNT(*) AS n FROM vuln_matches GROUP BY package_id, severity) pc
+CROSS JOIN vuln_image_packages ip WHERE ip.package_id = pc.package_id
+GROUP BY ip.image_id, pc.severity
+"""
+# A few images (a scan): from their packages to the matches.
+_TALLY_SOME = """
+SELECT ip.image_id, m.severity, COUNT(*) FROM vuln_images i
+JOIN vuln_image_packages ip ON ip.image_id = i.id
+JOIN vuln_matches m ON m.package_id = ip.package_id
+WHERE i.digest IN ({marks}) GROUP BY ip.image_id, m.severity
+"""
+_SET_COUNTS = """
+UPDATE vuln_images SET critical = ?, high = ?, medium = ?, low = ?, unknown = ? WHERE id = ?
 """
 _FINDINGS = """
 SELECT p.ecosystem, p.name, p.version, m.fixed, a.id, a.severity, a.cvss_score, a.cvss_vector,
@@ -56,10 +70,9 @@ SELECT s.subject_digest, s.image_digest, s.platform, i.scanned_at, i.db_version,
 FROM vuln_subjects s JOIN vuln_images i ON i.digest = s.image_digest
 """
 _HOLDERS = """
-SELECT DISTINCT r.name, m.digest FROM vuln_subjects s
+SELECT DISTINCT s.image_digest, r.name, m.digest FROM vuln_subjects s
 JOIN manifests m ON m.digest = s.subject_digest
 JOIN repositories r ON r.id = m.repository_id
-WHERE s.image_digest = ?
 """
 _SEARCH = """
 SELECT DISTINCT r.name, s.subject_digest, s.platform, s.image_digest, p.ecosystem, p.name,
@@ -141,6 +154,11 @@ def _summary(row: tuple[object, ...]) -> ImageSummary:
     )  # fmt: skip
 
 
+def _counts(values: Sequence[object]) -> Counts:
+    numbers = [int(str(v)) for v in values]
+    return numbers[0], numbers[1], numbers[2], numbers[3], numbers[4]
+
+
 def _tallies(rows: Sequence[tuple[object, ...]]) -> dict[int, Counts]:
     found: dict[int, list[int]] = {}
     for image_id, severity, count in rows:
@@ -154,15 +172,33 @@ def _kind(before: Counts, after: Counts) -> EventKind:
     return EventKind.VULNERABILITY_FOUND if grew else EventKind.VULNERABILITY_RESOLVED
 
 
+async def _holders(session: Session, images: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """Per image digest: the (repository, manifest digest) pairs that hold it."""
+    rows: list[tuple[object, ...]] = []
+    if len(images) <= IN_LIST_CHUNK:
+        where = f" WHERE s.image_digest IN ({placeholders(len(images))})"
+        rows = await session.fetchall(_HOLDERS + where, tuple(images))
+    else:  # after an import: every judged image, one query
+        rows = await session.fetchall(_HOLDERS)
+    found: dict[str, list[tuple[str, str]]] = {}
+    for image, repository, subject in rows:
+        found.setdefault(str(image), []).append((str(repository), str(subject)))
+    return found
+
+
 async def _announce(
-    session: Session, change: SummaryChange, db_version: str, origin: EventOrigin | None
+    session: Session, changes: Sequence[SummaryChange], db_version: str, origin: EventOrigin
 ) -> None:
-    detail: dict[str, str | int | float | bool] = dict(zip(SEVERITIES, change.after, strict=True))
-    detail["database"] = db_version
-    detail["image"] = change.image
-    for repository, subject in await session.fetchall(_HOLDERS, (change.image,)):
-        target = EventTarget(str(subject), detail=detail)
-        await emit(session, origin, _kind(change.before, change.after), str(repository), target)
+    holders = await _holders(session, [c.image for c in changes])
+    for change in changes:
+        detail: dict[str, str | int | float | bool] = dict(
+            zip(SEVERITIES, change.after, strict=True)
+        )
+        detail["database"] = db_version
+        detail["image"] = change.image
+        kind = _kind(change.before, change.after)
+        for repository, subject in holders.get(change.image, ()):
+            await emit(session, origin, kind, repository, EventTarget(subject, detail=detail))
 
 
 async def _save_image(session: Session, image: ScannedImage, now: float) -> list[int]:
@@ -207,12 +243,12 @@ class SqlVulnFindings:
 
         return await self.db.transaction(work)
 
-    async def add_matches(self, rows: Sequence[tuple[int, str, str]]) -> None:
+    async def add_matches(self, rows: Sequence[Match]) -> None:
         """Record (package id, advisory id, fixed version) matches; known ones stay."""
         if rows:
             await self.db.executemany(_ADD_MATCH, rows)
 
-    async def replace_matches(self, rows: Sequence[tuple[int, str, str]]) -> None:
+    async def replace_matches(self, rows: Sequence[Match]) -> None:
         """All matches at once (after an import), in one transaction."""
 
         async def work(session: Session) -> None:
@@ -233,30 +269,27 @@ class SqlVulnFindings:
         scan time and database version, and announce the images whose counts changed."""
 
         async def work(session: Session) -> list[SummaryChange]:
-            where, params = "", tuple[str, ...]()
-            if images is not None:
-                where = "WHERE ip.image_id IN (SELECT id FROM vuln_images WHERE digest IN ({}))"
-                params = tuple(images)
-                where = where.format(", ".join("?" * len(params)))
-            tallies = _tallies(await session.fetchall(_TALLY.format(where=where), params))
+            params = tuple(images) if images is not None else ()
+            marks = placeholders(len(params))
+            tally = _TALLY_ALL if images is None else _TALLY_SOME.format(marks=marks)
+            tallies = _tallies(await session.fetchall(tally, params))
             stored_sql = f"SELECT i.id, i.digest, {_COUNTS} FROM vuln_images i"  # noqa: S608
             if images is not None:
-                stored_sql += f" WHERE i.digest IN ({', '.join('?' * len(params))})"
-            changes = []
+                stored_sql += f" WHERE i.digest IN ({marks})"
+            changes, updates = [], []
             for row in await session.fetchall(stored_sql, params):
-                before = tuple(int(v) for v in row[2:7])
+                before = _counts(row[2:7])
                 after = tallies.get(int(row[0]), _NO_FINDINGS)
                 if before != after:
-                    await session.execute(
-                        "UPDATE vuln_images SET critical = ?, high = ?, medium = ?, low = ?, "
-                        "unknown = ? WHERE id = ?", (*after, int(row[0])),
-                    )  # fmt: skip
-                    change = SummaryChange(str(row[1]), before, after)  # type: ignore[arg-type]
-                    changes.append(change)
-                    await _announce(session, change, db_version, origin)
+                    updates.append((*after, int(row[0])))
+                    changes.append(SummaryChange(str(row[1]), before, after))
+            if updates:
+                await session.executemany(_SET_COUNTS, updates)
+            if changes and origin is not None:
+                await _announce(session, changes, db_version, origin)
             update = "UPDATE vuln_images SET scanned_at = ?, db_version = ?"
             if images is not None:
-                update += f" WHERE digest IN ({', '.join('?' * len(params))})"
+                update += f" WHERE digest IN ({marks})"
             await session.execute(update, (now, db_version, *params))
             return changes
 

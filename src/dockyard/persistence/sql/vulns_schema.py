@@ -11,8 +11,11 @@ and which package versions each advisory affects.
   summary counts, scan time and the database version it was judged with;
   ``vuln_image_packages``: which packages an image has; ``vuln_subjects``: which images a
   scanned manifest stands for (itself, or each platform of an index).
-- ``vuln_matches``: which package version an advisory affects (and the version fixing it):
+- ``vuln_matches``: which package version an advisory affects (and the version fixing it,
+  and the advisory's severity, copied so that counting findings needs no advisory lookup):
   the result of the version comparison, so findings are joins.
+- ``vuln_manifests_by_digest``: manifests by digest alone (which repositories hold a judged
+  image, search by CVE).
 
 No ``;`` inside literals (the SQLite runner splits scripts on it).
 """
@@ -89,9 +92,11 @@ CREATE TABLE vuln_matches (
     package_id BIGINT NOT NULL REFERENCES vuln_packages(id),
     advisory_id TEXT NOT NULL REFERENCES vuln_advisories(id) ON DELETE CASCADE,
     fixed TEXT NOT NULL DEFAULT '',
+    severity TEXT NOT NULL DEFAULT 'unknown',
     PRIMARY KEY (package_id, advisory_id)
 );
-CREATE INDEX vuln_matches_advisory ON vuln_matches(advisory_id)
+CREATE INDEX vuln_matches_advisory ON vuln_matches(advisory_id);
+CREATE INDEX vuln_manifests_by_digest ON manifests(digest)
 """
 
 _DIALECTS = {

@@ -9,16 +9,16 @@ from collections.abc import Sequence
 from dockyard.core.vulns.versions import fixed_after, is_affected
 from dockyard.persistence.sql.vulndb import Candidate
 
-Match = tuple[int, str, str]  # package id, advisory id, fixed version ("" when none known)
+Match = tuple[int, str, str, str]  # package id, advisory id, fixed version ("" if none), severity
 
 
 def evaluate(candidates: Sequence[Candidate]) -> list[Match]:
     """The matches among ``candidates``: one per (package, advisory), the first affected
     entry that includes the version giving the fixed version."""
-    found: dict[tuple[int, str], str] = {}
+    found: dict[tuple[int, str], tuple[str, str]] = {}
     for candidate in candidates:
         key = (candidate.package_id, candidate.advisory_id)
         if key in found or not is_affected(candidate.version, candidate.affected):
             continue
-        found[key] = fixed_after(candidate.version, candidate.affected)
-    return [(package_id, advisory, fixed) for (package_id, advisory), fixed in found.items()]
+        found[key] = (fixed_after(candidate.version, candidate.affected), candidate.severity)
+    return [(package, advisory, *rest) for (package, advisory), rest in found.items()]
