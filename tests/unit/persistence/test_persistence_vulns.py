@@ -69,7 +69,9 @@ def test_import_scan_findings_and_withdrawal(run: Run, database: Database) -> No
     ]
     package_ids = run(store.save_images(INDEX, images, 3000.0))
     assert len(package_ids) == 2
-    run(store.add_matches(evaluate(run(vulndb.candidates(package_ids)))))
+    matches = evaluate(run(vulndb.candidates(package_ids)))
+    run(store.add_matches(matches))
+    assert run(store.replace_matches(matches)) == []  # the same matches: nothing to write
     changes = run(store.refresh(first.state.version, 3000.0, ORIGIN, [AMD, ARM]))
     assert [(c.image, c.after) for c in changes] == [(AMD, (1, 0, 0, 0, 0))]
 

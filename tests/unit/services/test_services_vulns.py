@@ -75,6 +75,14 @@ async def vuln_events(registry: Registry) -> list[tuple[str, str, str]]:
     ]
 
 
+async def withdraw_jinja(vulns: Any, tmp_path: Path) -> tuple[int, int]:
+    """An import that only withdraws an advisory: the images it matched are counted again."""
+    gone = dict(JINJA, withdrawn="2026-03-01T00:00:00Z", modified="2026-03-01T00:00:00Z")
+    (tmp_path / "gone.json").write_bytes(encode(gone))
+    report = await vulns.import_path(ADMIN, tmp_path / "gone.json")
+    return report.counts.removed, report.changed
+
+
 async def gauges(vulns: Any) -> str:
     """The Prometheus text of the vulnerability gauges (real metric table: a name missing
     from it raises)."""
@@ -142,6 +150,8 @@ def test_scan_import_reevaluate_search_and_summary(tmp_path: Path) -> None:
             "child": [s.counts for s in await vulns.findings_summary(arm.digest)],
             "events": await vuln_events(registry),
             "metrics": await gauges(vulns),
+            "withdrawn": await withdraw_jinja(vulns, tmp_path),
+            "web_after": (await vulns.findings_summary(web.digest))[0].counts,
         }
 
     found = run_with(tmp_path, work)
@@ -167,6 +177,8 @@ def test_scan_import_reevaluate_search_and_summary(tmp_path: Path) -> None:
         ("vulnerability.found", "app/web", found["web"]["digest"]),
         ("vulnerability.found", "app/multi", found["multi_digest"]),
     ]
+    assert found["withdrawn"] == (1, 1)
+    assert found["web_after"] == (1, 0, 0, 0, 0)  # jinja2's medium finding is gone
 
 
 def test_bad_imports_are_refused_and_store_nothing(tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ class ImportCounts:
     unchanged: int
     state: DbState
     changed: bool  # the database version moved
+    touched: tuple[int, ...] = ()  # packages that matched an advisory replaced or removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,17 @@ async def _delete(session: Session, ids: Sequence[str]) -> None:
         await session.execute(f"DELETE FROM vuln_advisories WHERE id IN ({marks})", part)  # noqa: S608
 
 
+async def _matched_packages(session: Session, ids: Sequence[str]) -> tuple[int, ...]:
+    """Packages matched by these advisories (their matches go with them, by cascade)."""
+    found: set[int] = set()
+    for part in chunks(ids):
+        sql = (
+            f"SELECT package_id FROM vuln_matches WHERE advisory_id IN ({placeholders(len(part))})"  # noqa: S608
+        )
+        found.update(int(r[0]) for r in await session.fetchall(sql, part))
+    return tuple(sorted(found))
+
+
 async def _state(session: Session, now: float) -> DbState:
     rows = await session.fetchall("SELECT id, modified FROM vuln_advisories ORDER BY id")
     digest = hashlib.sha256()
@@ -140,6 +152,7 @@ class SqlVulnDb:
             gone = [a.id for a in advisories if a.withdrawn and a.id in stored]
             fresh = [a for a in advisories if not a.withdrawn and stored.get(a.id) != a.modified]
             replaced = [a.id for a in fresh if a.id in stored]
+            touched = await _matched_packages(session, gone + replaced)
             await _delete(session, gone + replaced)
             for advisory in fresh:
                 await _insert(session, advisory)
@@ -150,7 +163,13 @@ class SqlVulnDb:
             unchanged = len(advisories) - len(fresh) - len(gone)
             moved = previous is None or str(previous[0]) != state.version
             return ImportCounts(
-                len(fresh) - len(replaced), len(replaced), len(gone), unchanged, state, moved
+                len(fresh) - len(replaced),
+                len(replaced),
+                len(gone),
+                unchanged,
+                state,
+                moved,
+                touched,
             )
 
         return await self.db.transaction(work)

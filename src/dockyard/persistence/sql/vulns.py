@@ -16,8 +16,8 @@ from dockyard.core.events import EventKind, EventOrigin, EventTarget
 from dockyard.core.vulns.severity import SEVERITIES
 from dockyard.persistence.sql.outbox import emit
 from dockyard.persistence.sql.session import IN_LIST_CHUNK, Database, Session, placeholders
+from dockyard.persistence.sql.vuln_counts import STORED, Counts, counted, counts_of, tallies_of
 
-Counts = tuple[int, int, int, int, int]  # critical, high, medium, low, unknown
 Match = tuple[int, str, str, str]  # package id, advisory id, fixed version, severity
 _COUNTS = "i.critical, i.high, i.medium, i.low, i.unknown"
 _NO_FINDINGS: Counts = (0, 0, 0, 0, 0)
@@ -37,14 +37,6 @@ _ADD_MATCH = """
 INSERT INTO vuln_matches(package_id, advisory_id, fixed, severity) VALUES (?, ?, ?, ?)
 ON CONFLICT DO NOTHING
 """
-# Every image: the matches counted per package first (few rows), then spread over the images
-# holding those packages through the package index (CROSS JOIN keeps SQLite in that order).
-_TALLY_ALL = """
-SELECT ip.image_id, pc.severity, SUM(pc.n) FROM
-(SELECT package_id, severity, COUNT(*) AS n FROM vuln_matches GROUP BY package_id, severity) pc
-CROSS JOIN vuln_image_packages ip WHERE ip.package_id = pc.package_id
-GROUP BY ip.image_id, pc.severity
-"""
 # A few images (a scan): from their packages to the matches.
 _TALLY_SOME = """
 SELECT ip.image_id, m.severity, COUNT(*) FROM vuln_images i
@@ -52,6 +44,7 @@ JOIN vuln_image_packages ip ON ip.image_id = i.id
 JOIN vuln_matches m ON m.package_id = ip.package_id
 WHERE i.digest IN ({marks}) GROUP BY ip.image_id, m.severity
 """
+_DELETE_MATCH = "DELETE FROM vuln_matches WHERE package_id = ? AND advisory_id = ?"
 _SET_COUNTS = """
 UPDATE vuln_images SET critical = ?, high = ?, medium = ?, low = ?, unknown = ? WHERE id = ?
 """
@@ -154,19 +147,6 @@ def _summary(row: tuple[object, ...]) -> ImageSummary:
     )  # fmt: skip
 
 
-def _counts(values: Sequence[object]) -> Counts:
-    numbers = [int(str(v)) for v in values]
-    return numbers[0], numbers[1], numbers[2], numbers[3], numbers[4]
-
-
-def _tallies(rows: Sequence[tuple[object, ...]]) -> dict[int, Counts]:
-    found: dict[int, list[int]] = {}
-    for image_id, severity, count in rows:
-        slot = SEVERITIES.index(str(severity)) if str(severity) in SEVERITIES else 4
-        found.setdefault(int(str(image_id)), [0] * 5)[slot] += int(str(count))
-    return {k: (v[0], v[1], v[2], v[3], v[4]) for k, v in found.items()}
-
-
 def _kind(before: Counts, after: Counts) -> EventKind:
     grew = any(a > b for a, b in zip(after, before, strict=True))
     return EventKind.VULNERABILITY_FOUND if grew else EventKind.VULNERABILITY_RESOLVED
@@ -248,15 +228,25 @@ class SqlVulnFindings:
         if rows:
             await self.db.executemany(_ADD_MATCH, rows)
 
-    async def replace_matches(self, rows: Sequence[Match]) -> None:
-        """All matches at once (after an import), in one transaction."""
+    async def replace_matches(self, rows: Sequence[Match]) -> list[int]:
+        """All matches at once (after an import), in one transaction: only the difference
+        is written. Returns the ids of the packages whose matches changed."""
 
-        async def work(session: Session) -> None:
-            await session.execute("DELETE FROM vuln_matches")
-            if rows:
-                await session.executemany(_ADD_MATCH, rows)
+        async def work(session: Session) -> list[int]:
+            stored = await session.fetchall(
+                "SELECT package_id, advisory_id, fixed, severity FROM vuln_matches"
+            )
+            existing = {(int(r[0]), str(r[1])): (str(r[2]), str(r[3])) for r in stored}
+            wanted = {(r[0], r[1]): (r[2], r[3]) for r in rows}
+            gone = [key for key, value in existing.items() if wanted.get(key) != value]
+            added = [(*key, *value) for key, value in wanted.items() if existing.get(key) != value]
+            if gone:
+                await session.executemany(_DELETE_MATCH, gone)
+            if added:
+                await session.executemany(_ADD_MATCH, added)
+            return sorted({key[0] for key in gone} | {int(row[0]) for row in added})
 
-        await self.db.transaction(work)
+        return await self.db.transaction(work)
 
     async def refresh(
         self,
@@ -264,21 +254,26 @@ class SqlVulnFindings:
         now: float,
         origin: EventOrigin | None,
         images: Sequence[str] | None = None,
+        packages: Sequence[int] | None = None,
     ) -> list[SummaryChange]:
-        """Count each image's findings again (all images, or those digests), save the counts,
-        scan time and database version, and announce the images whose counts changed."""
+        """Count findings again and save the counts, and for every image (or those digests)
+        the scan time and database version; announce the images whose counts changed.
+        ``packages``: only images holding one of them can have changed (after an import:
+        the packages whose matches changed), the others are not counted again."""
 
         async def work(session: Session) -> list[SummaryChange]:
             params = tuple(images) if images is not None else ()
             marks = placeholders(len(params))
-            tally = _TALLY_ALL if images is None else _TALLY_SOME.format(marks=marks)
-            tallies = _tallies(await session.fetchall(tally, params))
-            stored_sql = f"SELECT i.id, i.digest, {_COUNTS} FROM vuln_images i"  # noqa: S608
             if images is not None:
-                stored_sql += f" WHERE i.digest IN ({marks})"
+                tallies = tallies_of(
+                    await session.fetchall(_TALLY_SOME.format(marks=marks), params)
+                )
+                stored = await session.fetchall(f"{STORED} WHERE i.digest IN ({marks})", params)
+            else:
+                tallies, stored = await counted(session, packages)
             changes, updates = [], []
-            for row in await session.fetchall(stored_sql, params):
-                before = _counts(row[2:7])
+            for row in stored:
+                before = counts_of(row[2:7])
                 after = tallies.get(int(row[0]), _NO_FINDINGS)
                 if before != after:
                     updates.append((*after, int(row[0])))

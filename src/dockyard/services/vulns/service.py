@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,19 +101,24 @@ class VulnService:
         except ImportRefusedError as exc:
             raise RegistryError(ErrorCode.BAD_REQUEST, f"import refused: {exc}") from None
         counts = await self.vulndb.apply(advisories, self.clock())
-        images, changed = await self.reevaluate(origin_of(principal))
+        images, changed = await self.reevaluate(origin_of(principal), counts.touched)
         return ImportReport(counts, images, changed)
 
-    async def reevaluate(self, origin: EventOrigin | None = SYSTEM_ORIGIN) -> tuple[int, int]:
-        """Match every stored image inventory against the database again, in SQL; returns
-        (images judged, images whose findings changed)."""
+    async def reevaluate(
+        self, origin: EventOrigin | None = SYSTEM_ORIGIN, touched: Sequence[int] = ()
+    ) -> tuple[int, int]:
+        """Match every stored package version against the database again; count again the
+        images holding a package whose matches changed (or that matched an advisory the import
+        replaced or removed: ``touched``). Returns (images judged, images whose findings
+        changed)."""
         state = await self.vulndb.state()
         await self.store.prune()
         candidates = await self.vulndb.candidates()
         matches = await asyncio.to_thread(evaluate, candidates)
-        await self.store.replace_matches(matches)
+        changed = await self.store.replace_matches(matches)
         version = state.version if state is not None else ""
-        changes = await self.store.refresh(version, self.clock(), origin)
+        packages = sorted(set(changed) | set(touched))
+        changes = await self.store.refresh(version, self.clock(), origin, packages=packages)
         images = await self.store.image_count()
         return images, len(changes)
 
