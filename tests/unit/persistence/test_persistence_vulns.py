@@ -88,11 +88,15 @@ def test_import_scan_findings_and_withdrawal(run: Run, database: Database) -> No
     assert (hit.repository, hit.subject, hit.platform) == ("app/web", INDEX, "linux/amd64")
     assert run(store.search("CVE-1999-0001", 10)) == []
 
+    other = ScannedImage("sha256:" + "f" * 64, "", frozenset())  # not holding zlib1g
+    run(store.save_images("sha256:" + "e" * 64, [other], 3000.0))
     withdrawn = dict(ZLIB, withdrawn="2026-03-01T00:00:00Z", modified="2026-03-01T00:00:00Z")
     removal = run(vulndb.apply(advisories(withdrawn), 4000.0))
     assert (removal.removed, removal.state.advisories, removal.changed) == (1, 1, True)
-    run(store.replace_matches(evaluate(run(vulndb.candidates()))))
-    changes = run(store.refresh(removal.state.version, 4000.0, ORIGIN))
+    assert len(removal.touched) == 1  # zlib1g's package row: its images are counted again
+    changed = run(store.replace_matches(evaluate(run(vulndb.candidates()))))
+    packages = sorted(set(changed) | set(removal.touched))
+    changes = run(store.refresh(removal.state.version, 4000.0, ORIGIN, packages=packages))
     assert [(c.image, c.after) for c in changes] == [(AMD, (0, 0, 0, 0, 0))]
     assert run(store.findings(AMD)) == []
     assert [(k, r, d["critical"]) for k, r, d in events(run, database)] == [
@@ -100,6 +104,7 @@ def test_import_scan_findings_and_withdrawal(run: Run, database: Database) -> No
         ("vulnerability.resolved", "app/web", 0),
     ]
     assert {s.db_version for s in run(store.summaries(INDEX))} == {removal.state.version}
+    assert [s.db_version for s in run(store.summaries(other.digest))] == [removal.state.version]
 
 
 def test_scans_of_manifests_gone_are_pruned(run: Run, database: Database) -> None:
