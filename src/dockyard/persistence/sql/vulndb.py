@@ -143,7 +143,9 @@ class SqlVulnDb:
         return DbState(str(row[0]), str(row[1]), float(row[2]), int(row[3]))
 
     async def apply(self, advisories: Sequence[Advisory], now: float) -> ImportCounts:
-        """Store ``advisories`` (newer ones replace, withdrawn ones go), in one transaction."""
+        """Store ``advisories`` (newer ones replace, withdrawn ones go), in one transaction;
+        when an id comes twice, the last one counts."""
+        advisories = list({a.id: a for a in advisories}.values())
 
         async def work(session: Session) -> ImportCounts:
             previous = await session.fetchone("SELECT version FROM vulndb_state WHERE id = 1")
