@@ -46,11 +46,14 @@ def tallies_of(rows: Sequence[Row]) -> dict[int, Counts]:
     return {key: counts_of(value) for key, value in found.items()}
 
 
-async def _holding(session: Session, packages: Sequence[int]) -> list[int]:
+async def _holding(session: Session, packages: Sequence[int], limit: int) -> list[int] | None:
+    """The images holding any of ``packages``; None as soon as there are more than ``limit``."""
     found: set[int] = set()
     for part in chunks([str(p) for p in packages]):
         sql = _HOLDING.format(marks=placeholders(len(part)))
         found.update(int(r[0]) for r in await session.fetchall(sql, [int(p) for p in part]))
+        if len(found) > limit:
+            return None
     return sorted(found)
 
 
@@ -59,9 +62,9 @@ async def counted(
 ) -> tuple[dict[int, Counts], list[Row]]:
     """(new counts per image id, stored rows of the images that may have changed)."""
     if packages is not None:
-        ids = await _holding(session, packages)
         total = await session.fetchone("SELECT COUNT(*) FROM vuln_images")
-        if len(ids) * 2 < int(total[0] if total else 0):
+        ids = await _holding(session, packages, int(total[0] if total else 0) // 2)
+        if ids is not None:
             tallies: dict[int, Counts] = {}
             stored: list[Row] = []
             for part in chunks([str(i) for i in ids]):
