@@ -64,8 +64,8 @@ def test_import_scan_findings_and_withdrawal(run: Run, database: Database) -> No
     assert again.state.version == first.state.version
 
     images = [
-        ScannedImage(AMD, "linux/amd64", frozenset({("deb", "zlib1g", "1:1.2.11.dfsg-2")})),
-        ScannedImage(ARM, "linux/arm64", frozenset({("apk", "musl", "1.2.4-r3")})),  # fixed
+        ScannedImage(AMD, "linux/amd64", frozenset({("deb", "zlib1g", "1:1.2.11.dfsg-2", "zlib")})),
+        ScannedImage(ARM, "linux/arm64", frozenset({("apk", "musl", "1.2.4-r3", "")})),  # fixed
     ]
     package_ids = run(store.save_images(INDEX, images, 3000.0))
     assert len(package_ids) == 2

@@ -228,3 +228,42 @@ def test_the_cli_imports_shows_and_searches(tmp_path: Path, capsys: Any) -> None
     assert json.loads(capsys.readouterr().out)["database"]["advisories"] == 1
     assert main(["vulndb", "import", str(tmp_path / "nothing-here"), *data]) == 1
     assert "import refused" in capsys.readouterr().err
+
+
+def test_binary_packages_match_advisories_of_their_source(tmp_path: Path) -> None:
+    """Debian and Alpine advisories name source packages: libssl3 (dpkg ``Source: openssl``)
+    and libcrypto3 (apk origin ``o:openssl``) are matched by advisories for openssl."""
+    status = (
+        "Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\n"
+        "Source: openssl (3.0.11-1~deb12u1)\nVersion: 3.0.11-1~deb12u1\n\n"
+        "Package: openssl\nStatus: install ok installed\nArchitecture: amd64\n"
+        "Version: 3.0.11-1~deb12u1\n"
+    ).encode()
+    apk = b"P:libcrypto3\nV:3.1.4-r1\nA:x86_64\no:openssl\n\n"
+    debian = record("DSA-5678-1", "Debian:12", "openssl", fixed="3.0.13-1~deb12u1",
+                    aliases=["CVE-2024-0727"], label="HIGH")  # fmt: skip
+    alpine = record("ALPINE-CVE-2024-0727", "Alpine:v3.19", "openssl", fixed="3.1.4-r5",
+                    aliases=["CVE-2024-0727"], label="MEDIUM")  # fmt: skip
+    feed = write_zip(tmp_path / "osv.zip", debian, alpine)
+
+    async def work(registry: Registry) -> dict[str, list[tuple[str, str, str]]]:
+        vulns = registry.vulns
+        assert vulns is not None
+        deb = await push(registry, "os/deb", [tar_layer({"var/lib/dpkg/status": status})], "v1")
+        alp = await push(registry, "os/alp", [tar_layer({"lib/apk/db/installed": apk})], "v1")
+        await vulns.scan("os/deb", deb.digest)
+        await vulns.scan("os/alp", alp.digest)
+        await vulns.import_path(ADMIN, feed)
+        found = {}
+        for repository in ("os/deb", "os/alp"):
+            [image] = (await vulns.report(ADMIN, repository, "v1")).images
+            found[repository] = sorted((f.package, f.advisory, f.fixed) for f in image.findings)
+        return found
+
+    assert run_with(tmp_path, work) == {
+        "os/deb": [
+            ("libssl3", "DSA-5678-1", "3.0.13-1~deb12u1"),
+            ("openssl", "DSA-5678-1", "3.0.13-1~deb12u1"),
+        ],
+        "os/alp": [("libcrypto3", "ALPINE-CVE-2024-0727", "3.1.4-r5")],
+    }

@@ -32,10 +32,17 @@ INSERT INTO vulndb_state(id, version, updated, imported_at, advisories) VALUES (
 ON CONFLICT (id) DO UPDATE SET version = excluded.version, updated = excluded.updated,
     imported_at = excluded.imported_at, advisories = excluded.advisories
 """
-_CANDIDATES = """
+_COLUMNS = """
 SELECT p.id, p.version, f.id, f.advisory_id, f.ecosystem, f.release, f.name, f.ranges,
     f.versions, a.severity
+"""
+# by the package's own name, and by its source package's name (never both for one row)
+_BY_NAME = """
 FROM vuln_packages p JOIN vuln_affected f ON f.ecosystem = p.ecosystem AND f.name = p.name
+JOIN vuln_advisories a ON a.id = f.advisory_id
+"""
+_BY_SOURCE = """
+FROM vuln_packages p JOIN vuln_affected f ON f.ecosystem = p.ecosystem AND f.name = p.source
 JOIN vuln_advisories a ON a.id = f.advisory_id
 """
 
@@ -179,13 +186,16 @@ class SqlVulnDb:
     async def candidates(self, package_ids: Sequence[int] | None = None) -> list[Candidate]:
         """Stored package versions with the advisory entries naming their package: all of
         them, or those of ``package_ids``."""
-        if package_ids is None:
-            rows = await self.db.fetchall(_CANDIDATES)
-        else:
-            rows = []
+        rows = []
+        for joined in (_BY_NAME, _BY_SOURCE + " WHERE p.source <> ''"):
+            query = _COLUMNS + joined
+            if package_ids is None:
+                rows += await self.db.fetchall(query)
+                continue
+            glue = " AND" if "WHERE" in joined else " WHERE"
             for part in chunks([str(i) for i in package_ids]):
-                where = f" WHERE p.id IN ({placeholders(len(part))})"
-                rows += await self.db.fetchall(_CANDIDATES + where, [int(i) for i in part])
+                where = f"{glue} p.id IN ({placeholders(len(part))})"
+                rows += await self.db.fetchall(query + where, [int(i) for i in part])
         cache: dict[int, Affected] = {}
         found = []
         for row in rows:

@@ -22,7 +22,8 @@ Match = tuple[int, str, str, str]  # package id, advisory id, fixed version, sev
 _COUNTS = "i.critical, i.high, i.medium, i.low, i.unknown"
 _NO_FINDINGS: Counts = (0, 0, 0, 0, 0)
 _SAVE_PACKAGE = """
-INSERT INTO vuln_packages(ecosystem, name, version) VALUES (?, ?, ?) ON CONFLICT DO NOTHING
+INSERT INTO vuln_packages(ecosystem, name, version, source) VALUES (?, ?, ?, ?)
+ON CONFLICT DO NOTHING
 """
 _PACKAGE_ID = "SELECT id FROM vuln_packages WHERE ecosystem = ? AND name = ? AND version = ?"
 _SAVE_IMAGE = """
@@ -89,7 +90,7 @@ class ScannedImage:
 
     digest: str
     platform: str
-    packages: frozenset[tuple[str, str, str]]  # (ecosystem, name, version)
+    packages: frozenset[tuple[str, str, str, str]]  # (ecosystem, name, version, source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +193,7 @@ async def _save_image(session: Session, image: ScannedImage, now: float) -> list
         await session.executemany(_SAVE_PACKAGE, packages)
     ids = []
     for package in packages:
-        found = await session.fetchone(_PACKAGE_ID, package)
+        found = await session.fetchone(_PACKAGE_ID, package[:3])
         assert found is not None  # just written
         ids.append(int(found[0]))
     if ids:

@@ -6,7 +6,9 @@ and which package versions each advisory affects.
   affected packages (ecosystem, name) with their ranges and listed versions as JSON.
 - ``vulndb_state``: the one row saying which database is loaded (its version, newest
   ``modified`` time, when it was imported, how many advisories).
-- ``vuln_packages``: each distinct (ecosystem, name, version) seen in a scanned image;
+- ``vuln_packages``: each distinct (ecosystem, name, version) seen in a scanned image, with
+  the source package it was built from when that differs (advisories of Debian, Alpine and
+  RPM distributions name source packages);
   ``vuln_images``: each scanned image manifest (by digest: content, not repository) with its
   summary counts, scan time and the database version it was judged with;
   ``vuln_image_packages``: which packages an image has; ``vuln_subjects``: which images a
@@ -62,8 +64,10 @@ CREATE TABLE vuln_packages (
     ecosystem TEXT NOT NULL,
     name TEXT NOT NULL,
     version TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
     UNIQUE (ecosystem, name, version)
 );
+CREATE INDEX vuln_packages_source ON vuln_packages(ecosystem, source) WHERE source <> '';
 CREATE TABLE vuln_images (
     id {id},
     digest TEXT NOT NULL UNIQUE,

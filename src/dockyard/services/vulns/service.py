@@ -64,7 +64,7 @@ class ArtifactReport:
 
 
 def scanned(image: ImageInventory) -> ScannedImage:
-    packages = frozenset((p.ecosystem, p.name, p.version) for p in image.packages)
+    packages = frozenset((p.ecosystem, p.name, p.version, p.source) for p in image.packages)
     return ScannedImage(image.digest, image.platform, packages)
 
 
