@@ -234,11 +234,11 @@ def test_binary_packages_match_advisories_of_their_source(tmp_path: Path) -> Non
     """Debian and Alpine advisories name source packages: libssl3 (dpkg ``Source: openssl``)
     and libcrypto3 (apk origin ``o:openssl``) are matched by advisories for openssl."""
     status = (
-        "Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\n"
-        "Source: openssl (3.0.11-1~deb12u1)\nVersion: 3.0.11-1~deb12u1\n\n"
-        "Package: openssl\nStatus: install ok installed\nArchitecture: amd64\n"
-        "Version: 3.0.11-1~deb12u1\n"
-    ).encode()
+        b"Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\n"
+        b"Source: openssl (3.0.11-1~deb12u1)\nVersion: 3.0.11-1~deb12u1\n\n"
+        b"Package: openssl\nStatus: install ok installed\nArchitecture: amd64\n"
+        b"Version: 3.0.11-1~deb12u1\n"
+    )
     apk = b"P:libcrypto3\nV:3.1.4-r1\nA:x86_64\no:openssl\n\n"
     debian = record("DSA-5678-1", "Debian:12", "openssl", fixed="3.0.13-1~deb12u1",
                     aliases=["CVE-2024-0727"], label="HIGH")  # fmt: skip
