@@ -91,23 +91,25 @@ def _affected(row: tuple[object, ...]) -> Affected:
     return Affected(str(row[4]), str(row[5]), str(row[6]), ranges, versions)
 
 
-async def _insert(session: Session, advisory: Advisory) -> None:
-    severity = advisory.severity
-    await session.execute(
-        _INSERT_ADVISORY,
-        (advisory.id, advisory.modified, advisory.published, advisory.summary,
-         severity.label, severity.score, severity.vector, " ".join(advisory.aliases)),
-    )  # fmt: skip
-    aliases = [(alias, advisory.id) for alias in advisory.aliases]
-    if aliases:
-        await session.executemany(_INSERT_ALIAS, aliases)
-    affected = [
-        (advisory.id, a.ecosystem, a.release, a.name, _ranges_json(a),
-         msgspec.json.encode(list(a.versions)).decode())
-        for a in advisory.affected
-    ]  # fmt: skip
-    if affected:
-        await session.executemany(_INSERT_AFFECTED, affected)
+async def _insert(session: Session, advisories: Sequence[Advisory]) -> None:
+    """All of them in three batched statements (a round trip each per batch, not per row)."""
+    rows, aliases, affected = [], [], []
+    for advisory in advisories:
+        severity = advisory.severity
+        rows.append(
+            (advisory.id, advisory.modified, advisory.published, advisory.summary,
+             severity.label, severity.score, severity.vector, " ".join(advisory.aliases))
+        )  # fmt: skip
+        aliases += [(alias, advisory.id) for alias in advisory.aliases]
+        affected += [
+            (advisory.id, a.ecosystem, a.release, a.name, _ranges_json(a),
+             msgspec.json.encode(list(a.versions)).decode())
+            for a in advisory.affected
+        ]  # fmt: skip
+    for sql, values in ((_INSERT_ADVISORY, rows), (_INSERT_ALIAS, aliases),
+                        (_INSERT_AFFECTED, affected)):  # fmt: skip
+        if values:
+            await session.executemany(sql, values)
 
 
 async def _delete(session: Session, ids: Sequence[str]) -> None:
@@ -163,8 +165,7 @@ class SqlVulnDb:
             replaced = [a.id for a in fresh if a.id in stored]
             touched = await _matched_packages(session, gone + replaced)
             await _delete(session, gone + replaced)
-            for advisory in fresh:
-                await _insert(session, advisory)
+            await _insert(session, fresh)
             state = await _state(session, now)
             await session.execute(
                 _SAVE_STATE, (state.version, state.updated, now, state.advisories)
