@@ -31,6 +31,7 @@ from dockyard.bootstrap_mirror import attach_mirrors, build_mirror, build_mirror
 from dockyard.bootstrap_replication import build_replication
 from dockyard.bootstrap_settings import build_system_settings
 from dockyard.bootstrap_trust import build_trust
+from dockyard.bootstrap_vulns import build_vulns
 from dockyard.bootstrap_webhooks import build_webhooks
 from dockyard.cache.base import (
     KeyValueCache,
@@ -345,6 +346,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     )  # fmt: skip
     registry.oidc_flow = build_oidc_flow(settings)
     registry.replication = build_replication(settings, registry, storage, database)
+    registry.vulns = build_vulns(registry, storage, database)
     registry.background = build_runner(settings, registry, database, metrics)  # built last
     return registry
 

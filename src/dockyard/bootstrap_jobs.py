@@ -12,6 +12,7 @@ from dockyard.bootstrap_events import database_is_sqlite
 from dockyard.bootstrap_identity import audit_pruner, htpasswd_watch
 from dockyard.bootstrap_lifecycle import cache_expiry_policies
 from dockyard.bootstrap_replication import register_replication_jobs
+from dockyard.bootstrap_vulns import vuln_jobs
 from dockyard.config import Settings
 from dockyard.jobs import gc, maintenance, mirror_warm, probe, retention
 from dockyard.jobs.metrics import publish_queue_metrics_forever
@@ -66,6 +67,7 @@ def build_runner(
     runner.handle(mirror_warm.KIND, mirror_warm.warm_handler(CacheWarmer(resolver(registry))),
                   max_attempts=jobs.maxattempts)  # fmt: skip
     register_replication_jobs(runner, settings, registry, database)
+    vuln_jobs(runner, settings, registry, database, telemetry)
     return runner
 
 

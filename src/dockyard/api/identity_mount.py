@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dockyard import __version__
 from dockyard.api.access_log import AccessLog
 from dockyard.api.identity_authn import IdentityAuthenticator
 from dockyard.api.mgmt.app import ManagementApi
@@ -9,8 +10,17 @@ from dockyard.api.mgmt.router import PREFIX as MGMT_PREFIX
 from dockyard.api.request_id import RequestIds
 from dockyard.services.lifecycle_admin import LifecycleAdmin
 from dockyard.services.registry import Registry
+from dockyard.services.vulns.harbor import HarborScanner
 
 __all__ = ["MGMT_PREFIX", "mount_identity"]
+
+
+def harbor_scanner(registry: Registry) -> HarborScanner | None:
+    """dockyard's scanner behind Harbor's scanner API; scans go to the job queue."""
+    if registry.vulns is None:
+        return None
+    enqueue = registry.jobs.enqueue if registry.jobs is not None else None
+    return HarborScanner(registry.vulns, enqueue, __version__)
 
 
 def mount_identity(
@@ -31,5 +41,6 @@ def mount_identity(
         mirror_admin=registry.mirror_admin,
         browse=registry.browse,
         replication=registry.replication,
+        vulns=registry.vulns, scanner=harbor_scanner(registry),
     )  # fmt: skip
     return authenticator, api
