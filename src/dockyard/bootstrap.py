@@ -42,6 +42,7 @@ from dockyard.bootstrap_parts import (
 from dockyard.bootstrap_replication import build_replication
 from dockyard.bootstrap_settings import build_system_settings
 from dockyard.bootstrap_trust import build_trust
+from dockyard.bootstrap_vulns import build_vulns
 from dockyard.bootstrap_webhooks import build_webhooks
 from dockyard.cache.base import (
     KeyValueCache,
@@ -281,9 +282,10 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
     health = health_monitor(settings, storage, metadata)
     local = LocalServices(policy, blobs, manifests, listing)
     replication = build_replication(settings, jobs, local, storage, database)
+    vulns = build_vulns(policy, storage, database)
     parts = BackgroundInputs(
         jobs, lifecycle, gc, purger, identity, htpasswd, health, delivery, supply_chain,
-        mirror=mirror, mirrors=caches, replication=replication,
+        mirror=mirror, mirrors=caches, replication=replication, vulns=vulns,
     )  # fmt: skip
     background = build_runner(settings, parts, database, metrics)
     shutdown = closing(caches.aclose, database.aclose)
@@ -322,6 +324,7 @@ def build_registry(settings: Settings, metrics: Metrics | None = None) -> Regist
         web_sessions=web_sessions(settings, database),
         oidc_flow=build_oidc_flow(settings),
         replication=replication,
+        vulns=vulns,
     )
 
 

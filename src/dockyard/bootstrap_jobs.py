@@ -17,6 +17,7 @@ from dockyard.bootstrap_events import database_is_sqlite
 from dockyard.bootstrap_identity import audit_pruner, htpasswd_watch
 from dockyard.bootstrap_lifecycle import cache_expiry_policies
 from dockyard.bootstrap_replication import register_replication_jobs
+from dockyard.bootstrap_vulns import vuln_jobs
 from dockyard.config import Settings
 from dockyard.jobs import gc, maintenance, mirror_warm, probe, retention
 from dockyard.jobs.metrics import publish_queue_metrics_forever
@@ -43,6 +44,7 @@ from dockyard.services.telemetry import NO_TELEMETRY, Telemetry
 from dockyard.services.upstream.mirror import Mirror
 from dockyard.services.upstream.routing import MirrorRouter
 from dockyard.services.upstream.warm import CacheWarmer, resolver
+from dockyard.services.vulns.service import VulnService
 
 CACHE_EXPIRY_INTERVAL = 3600.0  # proxy.ttl without dockyard.retention.interval: checked hourly
 
@@ -63,6 +65,7 @@ class BackgroundInputs:
     mirror: Mirror | None = None  # proxy.remoteurl's cache (mirror warming)
     mirrors: MirrorRouter | None = None  # the caches under prefixes (mirror warming)
     replication: ReplicationService | None = None  # its run jobs, schedules, on-push consumer
+    vulns: VulnService | None = None  # scans on push, the findings gauges
 
 
 def build_job_queue(settings: Settings, database: Database) -> JobQueue:
@@ -98,6 +101,8 @@ def build_runner(
     runner.handle(mirror_warm.KIND, mirror_warm.warm_handler(warmer),
                   max_attempts=jobs.maxattempts)  # fmt: skip
     register_replication_jobs(runner, settings, parts.replication, database)
+    vuln_jobs(runner, settings, parts.vulns, jobs=parts.jobs, identity=parts.identity,
+              database=database, telemetry=telemetry)  # fmt: skip
     return runner
 
 

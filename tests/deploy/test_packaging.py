@@ -5,6 +5,7 @@ names the extra a configuration needs; shell completion for bash and zsh."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dockyard.cli.main import build_parser
 from support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,5 +154,12 @@ def test_zsh_completion_is_valid_zsh_naming_every_command(tmp_path: Path) -> Non
     text = _run(_dockyard(), "completion", "zsh")
     script.write_text(text)
     _run(zsh, "-n", script)  # parses
-    for command in ("serve", "gc", "webhook", "worker", "completion"):
+    assert set(_top_level_commands()) >= {"serve", "gc", "webhook", "worker", "completion"}
+    for command in _top_level_commands():  # every command, including those registered last
         assert f"\n    {command}:'" in text, command
+
+
+def _top_level_commands() -> list[str]:
+    parser = build_parser()
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [name for action in actions for name in action.choices]

@@ -35,9 +35,7 @@ READERS = [
 ]
 
 
-def dockyard(
-    cwd: Path, *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def dockyard(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")} | identity_env()
     return subprocess.run(
         [DOCKYARD, *args], input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,

@@ -91,8 +91,10 @@ def test_an_htpasswd_file_that_cannot_be_created_refuses_to_start(tmp_path: Path
     ]
     served = dockyard("serve", "--config", str(config), "--addr", "127.0.0.1:0")
     assert served.returncode == 1
-    assert served.stderr.strip().splitlines()[-1].startswith(
-        f"config: auth.htpasswd.path: cannot create {path}"
+    assert (
+        served.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"config: auth.htpasswd.path: cannot create {path}")
     )
     assert "Traceback" not in served.stderr
 

@@ -299,8 +299,10 @@ def test_pushes_reach_project_webhooks_through_the_delivery_engine(
     assert body["type"] == "io.dockyard.manifest.pushed"
     assert body["data"]["target"]["digest"] == image.digest
     enveloped = _verify(envelope["secret"], got["/envelope"])
-    assert got["/envelope"].headers["content-type"].startswith(
-        "application/vnd.docker.distribution.events.v1+json"
+    assert (
+        got["/envelope"]
+        .headers["content-type"]
+        .startswith("application/vnd.docker.distribution.events.v1+json")
     )
     (event,) = enveloped["events"]
     assert event["action"] == "push" and event["target"]["repository"] == "team/engine"

@@ -10,6 +10,5 @@ from dockyard.storage.testing import StorageDriverSuite
 
 
 class TestMemoryDriver(StorageDriverSuite):
-
     def make_driver(self, tmp_path: Path) -> StorageDriver:
         return MemoryDriver()

@@ -28,7 +28,6 @@ SIZE = 24 * MIB + 12345  # not a multiple of a chunk or a page
 BLOB = "blobs/cold/data"
 
 
-
 def _evict(path: Path) -> None:
     """Drop ``path``'s clean pages from the page cache, or skip where that is impossible."""
     fd = os.open(path, os.O_RDONLY)

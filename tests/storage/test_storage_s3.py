@@ -84,7 +84,9 @@ async def keys_below(driver: S3Driver, path: str = "") -> list[str]:
 
 async def pending_uploads(driver: S3Driver) -> list[str]:
     response = await driver.control._call(
-        "uploads", "list_multipart_uploads", Bucket=driver.options.bucket,
+        "uploads",
+        "list_multipart_uploads",
+        Bucket=driver.options.bucket,
         Prefix=driver.options.root + "/",
     )
     return [upload["Key"] for upload in response.get("Uploads", [])]
@@ -148,8 +150,13 @@ def test_plan_copies_large_segments_and_merges_small_ones() -> None:
 
 def test_options_follow_registry2_keys() -> None:
     settings = S3Settings(
-        bucket="b", region="", regionendpoint="minio:9000", secure=False, chunksize=5 * MIB,
-        rootdirectory="/registry/", forcepathstyle=True,
+        bucket="b",
+        region="",
+        regionendpoint="minio:9000",
+        secure=False,
+        chunksize=5 * MIB,
+        rootdirectory="/registry/",
+        forcepathstyle=True,
     )
     options = options_from_settings(settings, redirect=False)
     assert options.endpoint_url == "http://minio:9000"
@@ -171,7 +178,8 @@ def test_appends_become_segments_and_publish_leaves_one_object(driver: S3Driver)
         chunks = [noise(1000), noise(TEST_PART + 1, seed=1), noise(10, seed=2)]
         await append_requests(driver, UPLOAD, chunks)
         assert await keys_below(driver, UPLOAD + ".segments") == [
-            segment_key(UPLOAD, 0), segment_key(UPLOAD, 1000),
+            segment_key(UPLOAD, 0),
+            segment_key(UPLOAD, 1000),
             segment_key(UPLOAD, TEST_PART + 1001),
         ]
         await driver.move(UPLOAD, BLOB)
@@ -278,8 +286,13 @@ def test_root_directories_do_not_see_each_other(weed: SeaweedFS) -> None:
 
 
 def test_unreachable_s3_raises_storage_unavailable(weed: SeaweedFS) -> None:
-    options = driver_options(weed, "gone", endpoint=f"http://127.0.0.1:{free_port()}",
-                             retry_seconds=2.0, connect_timeout_seconds=1.0)
+    options = driver_options(
+        weed,
+        "gone",
+        endpoint=f"http://127.0.0.1:{free_port()}",
+        retry_seconds=2.0,
+        connect_timeout_seconds=1.0,
+    )
     driver = S3Driver(options)
     operations: dict[str, Callable[[], Awaitable[object]]] = {
         "stat": lambda: driver.stat("a/b"),

@@ -54,8 +54,6 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-
-
 # the writer --------------------------------------------------------------------------------------
 
 

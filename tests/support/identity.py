@@ -24,6 +24,8 @@ def identity_env(**extra: str) -> dict[str, str]:
         # projects get SBOMs on push by default: tests of other features keep their
         # repositories to what they push (tests/integration/test_supply_chain_api.py turns it on)
         "REGISTRY_DOCKYARD_SUPPLYCHAIN_SBOMONPUSH": "false",
+        # nor vulnerability scans on push (tests/integration/test_vulns_api.py turns them on)
+        "REGISTRY_DOCKYARD_SUPPLYCHAIN_SCANONPUSH": "false",
         **extra,
     }
 

@@ -52,6 +52,7 @@ class Context:
         raw_send = self.raw_send
         await raw_send({"type": "http.response.start", "status": status, "headers": headers})
         await raw_send({"type": "http.response.body", "body": body, "more_body": False})
+
     def event_request(self) -> EventRequest:
         """This request as events (registry:2 notifications) report it."""
         headers = self.request.headers

@@ -85,6 +85,17 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
         "1 while a health.storagedriver check (storage, database) is failing, else 0",
         ("check",),
     ),
+    "vulndb_advisories": ("Advisories in the loaded vulnerability database", ()),
+    "vulndb_age_seconds": ("Seconds since the vulnerability database was imported", ()),
+    "vulndb_info": (
+        "The loaded vulnerability database (1), labelled with its version",
+        ("version",),
+    ),
+    "vulnerability_images_scanned": ("Image manifests judged against the database", ()),
+    "vulnerability_findings": (
+        "Findings in the judged images by severity (an image counted once, however many tags)",
+        ("severity",),
+    ),
 }
 
 

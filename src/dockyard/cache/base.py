@@ -22,9 +22,7 @@ class KeyValueCache(Protocol):
 
 
 class LockManager(Protocol):
-    def hold(
-        self, name: str, ttl_seconds: float = 60.0
-    ) -> AbstractAsyncContextManager[None]:
+    def hold(self, name: str, ttl_seconds: float = 60.0) -> AbstractAsyncContextManager[None]:
         """``async with locks.hold(name):`` — exclusive across every node sharing the manager."""
         ...
 

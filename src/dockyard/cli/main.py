@@ -31,6 +31,7 @@ from dockyard.cli import (
     serve,
     token_cmd,
     trust_cmd,
+    vulns_cmd,
     worker_cmd,
 )
 from dockyard.config import ConfigError
@@ -64,9 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     backup_cmd.register(commands)
     layout_cmd.register(commands)
     trust_cmd.register(commands)
-    completion_cmd.register(commands, parser)  # last: it completes every command
     mirror_cmd.register(commands)
     replication_cmd.register(commands)
+    vulns_cmd.register(commands)
+    completion_cmd.register(commands, parser)  # last: it completes every command
     return parser
 
 

@@ -57,9 +57,7 @@ def settings_for(config: str | None, data_dir: str | None) -> Settings:
     """
     settings = load_settings(config, os.environ)
     storage = settings.storage
-    no_root_given = (
-        config is None and "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY" not in os.environ
-    )
+    no_root_given = config is None and "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY" not in os.environ
     if data_dir is None and no_root_given and storage.driver_name == "filesystem":
         data_dir = DEFAULT_DATA_DIR
     if data_dir is not None and storage.filesystem is not None:

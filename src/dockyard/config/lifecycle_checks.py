@@ -15,8 +15,6 @@ def _fail(key: str, message: str) -> NoReturn:
     raise ConfigError(f"{key}: {message}", key=key)
 
 
-
-
 def check_lifecycle(settings: Settings) -> None:
     gc = settings.dockyard.gc
     _duration("dockyard.gc.interval", gc.interval, optional=True)

@@ -284,6 +284,7 @@ class SupplyChainSettings(Section, frozen=True, forbid_unknown_fields=True, kw_o
     """``dockyard.supplychain`` (docs/supply-chain.md)."""
 
     sbomonpush: bool = True  # False: no project gets SBOMs on push, whatever its own switch
+    scanonpush: bool = True  # False: pushed images are scanned for vulnerabilities on demand only
 
 
 class DockyardTokenSettings(Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

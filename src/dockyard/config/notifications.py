@@ -158,7 +158,5 @@ def _check_delivery(delivery: DeliverySettings) -> None:
         _fail("dockyard.events.concurrency", "must be at least 1")
 
 
-
-
 def _fail(key: str, message: str) -> NoReturn:
     raise ConfigError(f"{key}: {message}", key=key)

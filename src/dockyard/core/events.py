@@ -47,6 +47,10 @@ class EventKind(StrEnum):
     POLICY_CHANGED = "policy.changed"  # immutability rules, retention policies (target.name)
     GC_COMPLETED = "gc.completed"  # one per garbage collection run, with its summary
     RETENTION_COMPLETED = "retention.completed"  # one per retention run, with its summary
+    # an image's vulnerability findings changed (a scan, a database import): target.detail has
+    # the counts per severity and the database version (docs/vulnerabilities.md)
+    VULNERABILITY_FOUND = "vulnerability.found"  # findings appeared (a count went up)
+    VULNERABILITY_RESOLVED = "vulnerability.resolved"  # only fewer findings remain
     PING = "ping"  # a webhook's test event (``dockyard webhook test``); never in the outbox
 
 

@@ -13,9 +13,7 @@ def gc_handler(gc: GarbageCollector, *, delete_untagged: bool, dry_run: bool) ->
 
     async def run(job: Job) -> str:
         untagged = bool(job.payload.get("delete_untagged", delete_untagged))
-        report = await gc.run(
-            dry_run=dry_run, delete_untagged=untagged, actor="gc (scheduled)"
-        )
+        report = await gc.run(dry_run=dry_run, delete_untagged=untagged, actor="gc (scheduled)")
         if report.stopped_early:
             raise JobFailedError(report.summary())
         return report.summary()

@@ -154,9 +154,7 @@ class StorageDriverSuite(ScaleScenarios, DirectWriteScenarios, abc.ABC):
         assert await read_all(driver, "big/data") == data
 
     @scenario
-    async def test_writers_on_different_paths_are_independent(
-        self, driver: StorageDriver
-    ) -> None:
+    async def test_writers_on_different_paths_are_independent(self, driver: StorageDriver) -> None:
         first = await driver.writer("a/data", append=True)
         second = await driver.writer("b/data", append=True)
         try:
@@ -313,9 +311,7 @@ class StorageDriverSuite(ScaleScenarios, DirectWriteScenarios, abc.ABC):
         assert await driver.get_content("pub/a") == b"a"
 
     @scenario
-    async def test_upload_directory_can_be_deleted_after_move(
-        self, driver: StorageDriver
-    ) -> None:
+    async def test_upload_directory_can_be_deleted_after_move(self, driver: StorageDriver) -> None:
         await write_file(driver, "dockyard/uploads/u1/data", b"payload")
         await driver.move("dockyard/uploads/u1/data", "blobs/p/data")
         await driver.delete("dockyard/uploads/u1")
@@ -374,9 +370,7 @@ class StorageDriverSuite(ScaleScenarios, DirectWriteScenarios, abc.ABC):
         assert await driver.get_content("up/data") == b""
 
     @scenario
-    async def test_truncate_then_append_continues_at_new_end(
-        self, driver: StorageDriver
-    ) -> None:
+    async def test_truncate_then_append_continues_at_new_end(self, driver: StorageDriver) -> None:
         await write_file(driver, "up/data", b"committed+garbage")
         await driver.truncate("up/data", len(b"committed"))
         writer = await driver.writer("up/data", append=True)

@@ -34,4 +34,3 @@ def test_localhost_binds_ipv4_loopback_and_brackets_show_ipv6() -> None:
     with open_listener("::1", 0, "http.addr") as sock:
         assert sock.family == socket.AF_INET6
         assert show_address("::1", sock.getsockname()[1]).startswith("[::1]:")
-

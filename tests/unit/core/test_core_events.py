@@ -45,6 +45,8 @@ def test_kinds_keep_their_wire_names() -> None:
         "policy.changed",
         "gc.completed",
         "retention.completed",
+        "vulnerability.found",
+        "vulnerability.resolved",
         "ping",  # only ever sent as a webhook's test event, never stored
     ]
 

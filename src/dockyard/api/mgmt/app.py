@@ -27,12 +27,22 @@ from dockyard.api.http import (
     send_start,
 )
 from dockyard.api.identity_authn import ManagementLogin
-from dockyard.api.mgmt import accounts, audit, lifecycle, projects, robots, supplychain, webhooks
+from dockyard.api.mgmt import (
+    accounts,
+    audit,
+    harbor_scanner,
+    lifecycle,
+    projects,
+    robots,
+    supplychain,
+    webhooks,
+)
 from dockyard.api.mgmt import browse as browse_api
 from dockyard.api.mgmt import mirrors as mirrors_api
 from dockyard.api.mgmt import replication as replication_api
 from dockyard.api.mgmt import system as system_api
 from dockyard.api.mgmt import trust as trust_api
+from dockyard.api.mgmt import vulns as vuln_api
 from dockyard.api.mgmt.browsers import check_browser_request
 from dockyard.api.mgmt.refusals import record_refusal
 from dockyard.api.mgmt.router import PREFIX, Call, Reply, Router
@@ -46,6 +56,8 @@ from dockyard.services.supplychain.sboms import SupplyChainService
 from dockyard.services.system.settings import SystemSettingsService
 from dockyard.services.trust.policies import TrustPolicies
 from dockyard.services.upstream.admin import MirrorAdmin
+from dockyard.services.vulns.harbor import HarborScanner
+from dockyard.services.vulns.service import VulnService
 from dockyard.services.webhooks.service import WebhookService
 
 log = logging.getLogger("dockyard.api")
@@ -65,6 +77,8 @@ def build_router(
     mirror_admin: MirrorAdmin | None = None,
     browse: BrowseService | None = None,
     replication: ReplicationService | None = None,
+    vulns: VulnService | None = None,
+    scanner: HarborScanner | None = None,
 ) -> Router:
     return Router(
         [
@@ -80,6 +94,8 @@ def build_router(
             *mirrors_api.endpoints(mirror_admin),
             *browse_api.endpoints(browse),
             *replication_api.endpoints(replication),
+            *vuln_api.endpoints(vulns),
+            *harbor_scanner.endpoints(scanner),
         ]
     )
 
@@ -101,12 +117,15 @@ class ManagementApi:
         mirror_admin: MirrorAdmin | None = None,  # the cache's upstreams (/mirrors)
         browse: BrowseService | None = None,  # tags with sizes, artifact details (web UI)
         replication: ReplicationService | None = None,  # policies and runs
+        vulns: VulnService | None = None,  # vulnerability findings
+        scanner: HarborScanner | None = None,  # Harbor's scanner API over ``vulns``
     ) -> None:
         self.services = services
         self.authenticator = authenticator
         self.router = build_router(
             services, admin, system, hooks, supply_chain,
             trust=trust, mirror_admin=mirror_admin, browse=browse, replication=replication,
+            vulns=vulns, scanner=scanner,
         )  # fmt: skip
         self._openapi = msgspec.json.encode(self.router.openapi(__version__))
 

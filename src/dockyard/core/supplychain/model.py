@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import msgspec
 
 # Bump when the indexer finds more or other things: stored inventories of an older version
-# are indexed again on the next request.
-INDEXER_VERSION = 1
+# are indexed again on the next request. 2: the source package of dpkg and apk packages.
+INDEXER_VERSION = 2
 
 
 class Package(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,6 +21,9 @@ class Package(msgspec.Struct, frozen=True, kw_only=True):
     purl: str
     path: str
     layer: str = ""  # the layer digest, set when an image's inventory is assembled
+    # the source package an OS package was built from (dpkg ``Source:``, apk ``o:``) when it
+    # differs from ``name``: distributions' advisories name source packages
+    source: str = ""
 
 
 class LayerInventory(msgspec.Struct, frozen=True, kw_only=True):

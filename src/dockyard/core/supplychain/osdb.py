@@ -36,7 +36,8 @@ def dpkg_packages(text: str, path: str) -> list[Package]:
         if not name or not version or status[-1:] != ["installed"]:
             continue
         arch = fields.get("architecture", "")
-        found.append(package("deb", name, version, path, distro="debian", arch=arch))
+        source = fields.get("source", "").split(" ", 1)[0]  # "openssl (3.0.11-1)": the name
+        found.append(package("deb", name, version, path, distro="debian", arch=arch, source=source))
     return found
 
 
@@ -51,7 +52,8 @@ def apk_packages(text: str, path: str) -> list[Package]:
         if fields.get("P") and fields.get("V"):
             found.append(
                 package(
-                    "apk", fields["P"], fields["V"], path, distro="alpine", arch=fields.get("A", "")
+                    "apk", fields["P"], fields["V"], path, distro="alpine",
+                    arch=fields.get("A", ""), source=fields.get("o", ""),
                 )
-            )
+            )  # fmt: skip
     return found

@@ -24,7 +24,14 @@ def _purl(kind: str, name: str, version: str, **extra: object) -> str:
 
 
 def package(
-    ecosystem: str, name: str, version: str, path: str, *, distro: str = "", arch: str = ""
+    ecosystem: str,
+    name: str,
+    version: str,
+    path: str,
+    *,
+    distro: str = "",
+    arch: str = "",
+    source: str = "",
 ) -> Package:
     """A package with its purl; ``distro`` is the purl namespace of OS packages (debian...)."""
     if ecosystem in ("deb", "apk", "rpm"):
@@ -39,4 +46,7 @@ def package(
         )
     else:
         purl = _purl(ecosystem, name, version)
-    return Package(ecosystem=ecosystem, name=name, version=version, purl=purl, path=path)
+    source = "" if source == name else source
+    return Package(
+        ecosystem=ecosystem, name=name, version=version, purl=purl, path=path, source=source
+    )

@@ -56,8 +56,6 @@ def _filters(query: AuditQuery) -> tuple[list[str], list[object]]:
     return where, params
 
 
-
-
 class _OvertakenError(Exception):
     """Another writer moved the consumer's position first."""
 

@@ -32,6 +32,7 @@ from dockyard.persistence.sql.supplychain_schema import (
 )
 from dockyard.persistence.sql.trust_schema import TRUST_DOWNGRADE, trust_migration
 from dockyard.persistence.sql.ui_sessions_schema import UI_SESSIONS_DOWNGRADE, ui_sessions_migration
+from dockyard.persistence.sql.vulns_schema import VULNS_DOWNGRADE, vulns_migration
 from dockyard.persistence.sql.webhook_schema import webhooks_migration
 
 MIGRATIONS: tuple[Step, ...] = (
@@ -140,4 +141,6 @@ MIGRATIONS: tuple[Step, ...] = (
     Migration(ui_sessions_migration("sqlite"), UI_SESSIONS_DOWNGRADE),
     # replication: policies, runs and their per-image results, uploads to resume (replication.md)
     Migration(replication_migration("sqlite"), REPLICATION_DOWNGRADE),
+    # vulnerability advisories, scanned images' packages, matches (docs/vulnerabilities.md)
+    Migration(vulns_migration("sqlite"), VULNS_DOWNGRADE),
 )

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from dockyard.services.upstream.admin import MirrorAdmin
     from dockyard.services.upstream.mirror import Mirror
     from dockyard.services.upstream.routing import MirrorRouter
+    from dockyard.services.vulns.service import VulnService
     from dockyard.services.web_sessions import WebSessions
     from dockyard.services.webhooks.service import WebhookService
 
@@ -111,3 +112,4 @@ class Registry:
     web_sessions: WebSessions | None = None  # the web UI's sessions (docs/ui.md)
     oidc_flow: OidcCodeFlow | None = None  # the web UI's OIDC sign-in (code flow with PKCE)
     replication: ReplicationService | None = None  # policies and runs (docs/replication.md)
+    vulns: VulnService | None = None  # advisories, findings, scans (docs/vulnerabilities.md)

@@ -48,8 +48,10 @@ class Composer:
             await self.objects.put(destination, b"")
             return
         single = sources[0] if len(sources) == 1 and whole else None
-        if single is not None and single.size <= MAX_PART and (
-            single.size <= self.options.copy_threshold or single.size < MIN_PART
+        if (
+            single is not None
+            and single.size <= MAX_PART
+            and (single.size <= self.options.copy_threshold or single.size < MIN_PART)
         ):
             await self.control.copy_object(single.key, destination)
             return
