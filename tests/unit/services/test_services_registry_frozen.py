@@ -62,8 +62,8 @@ def test_every_part_is_built_before_the_registry(tmp_path: Path) -> None:
 
 def test_main_features_are_parts_not_late_assignments(tmp_path: Path) -> None:
     """Trust policies and the pull gate, the cache prefixes and their admin, the web UI's
-    services, replication and vulnerability scans (each once assigned after construction) are built first and
-    wired to the same services the registry holds."""
+    services, replication and vulnerability scans (each once assigned after construction)
+    are built first and wired to the same services the registry holds."""
     registry = _registry(tmp_path, REGISTRY_DOCKYARD_IDENTITY_ENABLED="true")
     try:
         assert registry.trust is not None
