@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -82,7 +84,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    if "obstore" in sys.modules:
+        _exit_without_finalizing(result)
     return result
+
+
+def _exit_without_finalizing(code: int) -> None:
+    """Leave once the command's work is done and flushed, skipping the interpreter's
+    finalization: with obstore's (S3) runtime loaded, that finalization sometimes aborts the
+    process (SIGABRT, seen after `dockyard restore` refused an S3 target), turning exit 1 into
+    -6. Everything the command owns was closed by then; only buffers remain to flush."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
