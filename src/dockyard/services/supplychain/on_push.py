@@ -33,7 +33,14 @@ def wanted(stored: StoredEvent) -> bool:
     return pushed and event.target.media_type in SUPPORTED_MANIFESTS
 
 
-class SbomOnPush(OutboxConsumer):
+class PushedManifestJobs(OutboxConsumer):
+    """Queues one job of :attr:`kind` per pushed image manifest or index, unique per
+    repository and digest, reading the outbox as consumer :attr:`consumer`."""
+
+    consumer = ""
+    kind = ""
+    key_prefix = ""
+
     def __init__(
         self, outbox: OutboxStore, cursors: EventCursorStore, enqueue: Enqueue, **options: Any
     ) -> None:
@@ -42,7 +49,7 @@ class SbomOnPush(OutboxConsumer):
         self.enqueue = enqueue
 
     async def position(self) -> OutboxPosition:
-        return await self.cursors.position(CONSUMER)
+        return await self.cursors.position(self.consumer)
 
     async def consume(
         self, events: Sequence[StoredEvent], read_from: OutboxPosition, to: OutboxPosition
@@ -51,9 +58,14 @@ class SbomOnPush(OutboxConsumer):
         for stored in filter(wanted, events):
             repository, digest = stored.event.repository, stored.event.target.digest
             payload = {"repository": repository, "digest": digest}
-            if await self.enqueue(KIND, payload, unique_key=f"sbom:{repository}@{digest}"):
+            key = f"{self.key_prefix}:{repository}@{digest}"
+            if await self.enqueue(self.kind, payload, unique_key=key):
                 queued += 1
-        return queued if await self.cursors.advance(CONSUMER, read_from, to) else -1
+        return queued if await self.cursors.advance(self.consumer, read_from, to) else -1
+
+
+class SbomOnPush(PushedManifestJobs):
+    consumer, kind, key_prefix = CONSUMER, KIND, "sbom"
 
 
 def sbom_handler(

@@ -12,40 +12,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from dockyard.core.delivery import OutboxPosition
 from dockyard.core.errors import RegistryError
-from dockyard.core.events import StoredEvent
-from dockyard.persistence.stores import EventCursorStore, OutboxStore
-from dockyard.services.events.consumer import OutboxConsumer
 from dockyard.services.jobs.model import Handler, Job, PermanentJobError
-from dockyard.services.supplychain.on_push import wanted
+from dockyard.services.supplychain.on_push import PushedManifestJobs
 
 KIND = "vulns.scan"
 CONSUMER = "vuln-scan-on-push"
-Enqueue = Callable[..., Awaitable[int | None]]
 
 
-class ScanOnPush(OutboxConsumer):
-    def __init__(
-        self, outbox: OutboxStore, cursors: EventCursorStore, enqueue: Enqueue, **options: Any
-    ) -> None:
-        super().__init__(outbox, **options)
-        self.cursors = cursors
-        self.enqueue = enqueue
-
-    async def position(self) -> OutboxPosition:
-        return await self.cursors.position(CONSUMER)
-
-    async def consume(
-        self, events: Sequence[StoredEvent], read_from: OutboxPosition, to: OutboxPosition
-    ) -> int:
-        queued = 0
-        for stored in filter(wanted, events):
-            repository, digest = stored.event.repository, stored.event.target.digest
-            payload = {"repository": repository, "digest": digest}
-            if await self.enqueue(KIND, payload, unique_key=f"scan:{repository}@{digest}"):
-                queued += 1
-        return queued if await self.cursors.advance(CONSUMER, read_from, to) else -1
+class ScanOnPush(PushedManifestJobs):
+    consumer, kind, key_prefix = CONSUMER, KIND, "scan"
 
 
 def scan_handler(scan: Callable[[str, str], Awaitable[Sequence[Any]]]) -> Handler:
