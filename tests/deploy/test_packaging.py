@@ -60,7 +60,7 @@ def test_the_wheel_and_sdist_hold_the_whole_package(dist: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert "dockyard = dockyard.cli.main:main" in archive.read(entry_points).decode()
+        assert "dockyard = dockyard.cli.main:entry" in archive.read(entry_points).decode()
     missing = _package_files() - names
     assert not missing, f"not in the wheel (package data?): {sorted(missing)[:10]}"
     sdist = next(dist.glob("dockyard-*.tar.gz"))

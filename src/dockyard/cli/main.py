@@ -84,21 +84,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    if "obstore" in sys.modules:
-        _exit_without_finalizing(result)
     return result
 
 
-def _exit_without_finalizing(code: int) -> None:
-    """Leave once the command's work is done and flushed, skipping the interpreter's
-    finalization: with obstore's (S3) runtime loaded, that finalization sometimes aborts the
+def entry() -> None:
+    """The ``dockyard`` program (pyproject's console script): :func:`main`, then exit.
+
+    With obstore's (S3) runtime loaded, the interpreter's finalization sometimes aborts the
     process (SIGABRT, seen after `dockyard restore` refused an S3 target), turning exit 1 into
-    -6. Everything the command owns was closed by then; only buffers remain to flush."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    -6; such a process leaves without it, once the command's work is done and flushed.
+    Callers of :func:`main` in a process of their own (tests) are not affected."""
+    code = main()
+    if "obstore" in sys.modules:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
