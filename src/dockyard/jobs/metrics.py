@@ -5,11 +5,10 @@ shared, so every node reports the same values."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from dockyard.services.jobs.queue import JobQueue
-from dockyard.services.telemetry import Telemetry
+from dockyard.services.telemetry import Telemetry, refresh_forever
 
 log = logging.getLogger("dockyard.jobs")
 INTERVAL_SECONDS = 15.0
@@ -42,9 +41,7 @@ async def publish_queue_metrics_forever(
     queue: JobQueue, telemetry: Telemetry, interval_seconds: float = INTERVAL_SECONDS
 ) -> None:
     seen: set[str] = set()
-    while True:
-        try:
-            await publish_queue_metrics(queue, telemetry, seen)
-        except Exception as exc:  # the database away: the gauges keep their last values
-            log.warning("could not refresh the job queue metrics: %s", exc)
-        await asyncio.sleep(interval_seconds)
+    await refresh_forever(
+        lambda: publish_queue_metrics(queue, telemetry, seen), "job queue metrics", log,
+        interval_seconds,
+    )  # fmt: skip

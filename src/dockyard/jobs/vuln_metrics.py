@@ -4,12 +4,11 @@ of the judged images by severity. The database is shared, so every node reports 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
 from dockyard.core.vulns.severity import SEVERITIES
-from dockyard.services.telemetry import Telemetry
+from dockyard.services.telemetry import Telemetry, refresh_forever
 from dockyard.services.vulns.service import VulnService
 
 log = logging.getLogger("dockyard.vulns")
@@ -36,9 +35,7 @@ async def publish_vuln_metrics_forever(
     service: VulnService, telemetry: Telemetry, interval_seconds: float = INTERVAL_SECONDS
 ) -> None:
     seen: set[str] = set()
-    while True:
-        try:
-            await publish_vuln_metrics(service, telemetry, seen)
-        except Exception as exc:  # the database away: the gauges keep their last values
-            log.warning("could not refresh the vulnerability metrics: %s", exc)
-        await asyncio.sleep(interval_seconds)
+    await refresh_forever(
+        lambda: publish_vuln_metrics(service, telemetry, seen), "vulnerability metrics", log,
+        interval_seconds,
+    )  # fmt: skip

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from dockyard.persistence.stores import UploadStore
 from dockyard.services.system.health import HealthMonitor
-from dockyard.services.telemetry import Telemetry
+from dockyard.services.telemetry import Telemetry, refresh_forever
 from dockyard.storage.driver import StorageDriver
 
 log = logging.getLogger("dockyard.metrics")
@@ -69,12 +69,7 @@ class SystemGauges:
             self.telemetry.gauge("storage_size_bytes", room[1])
 
     async def run_forever(self, interval_seconds: float = INTERVAL_SECONDS) -> None:
-        while True:
-            try:
-                await self.publish()
-            except Exception as exc:  # the database away: the gauges keep their last values
-                log.warning("could not refresh the system metrics: %s", exc)
-            await asyncio.sleep(interval_seconds)
+        await refresh_forever(self.publish, "system metrics", log, interval_seconds)
 
 
 def _statvfs(path: str) -> tuple[int, int] | None:

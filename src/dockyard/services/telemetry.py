@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 
@@ -29,3 +32,16 @@ class NullTelemetry:
 
 
 NO_TELEMETRY: Telemetry = NullTelemetry()
+
+
+async def refresh_forever(
+    publish: Callable[[], Awaitable[None]], what: str, log: logging.Logger, interval: float
+) -> None:
+    """Call ``publish`` every ``interval`` seconds; a failure (the database away) is logged
+    as "could not refresh the ``what``" and the gauges keep their last values."""
+    while True:
+        try:
+            await publish()
+        except Exception as exc:  # the database away: the gauges keep their last values
+            log.warning("could not refresh the %s: %s", what, exc)
+        await asyncio.sleep(interval)
