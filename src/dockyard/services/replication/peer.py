@@ -18,9 +18,7 @@ import httpx
 from dockyard.services.upstream.auth import pull_scope
 from dockyard.services.upstream.client import (
     UpstreamClient,
-    UpstreamThrottledError,
     UpstreamUnavailableError,
-    _raise_for_trouble,
     _reason,
 )
 
@@ -55,19 +53,8 @@ class PeerClient(UpstreamClient):
         when its status is in ``ok`` or is 404/400/409-ish (the caller decides); raises
         UpstreamError for 429, 5xx, refused credentials, the guard and network failures."""
         self._refuse_while_open()
-        try:
-            response = await self._call(method, self.url(path), scope, dict(headers or {}),
-                                        content)  # fmt: skip
-            if response.status_code not in ok:
-                _raise_for_trouble(response)
-        except UpstreamThrottledError as error:
-            self.breaker.rate_limited(error.retry_after)
-            raise
-        except UpstreamUnavailableError:
-            self.breaker.failed()
-            raise
-        self.breaker.succeeded()
-        return response
+        call = self._call(method, self.url(path), scope, dict(headers or {}), content)
+        return await self._counted(call, ok=ok)
 
     async def _call(
         self, method: str, url: str, scope: str, headers: dict[str, str], content: Body

@@ -17,7 +17,7 @@ import asyncio
 import base64
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -115,9 +115,19 @@ class UpstreamClient:
         one auth challenge; raises UpstreamError for 429, 5xx, refusals and network failures."""
         self._refuse_while_open()
         await self._current_credentials()
+        return await self._counted(
+            self._authorized(method, path, repository, dict(headers or {})), ok=()
+        )
+
+    async def _counted(
+        self, answer: Awaitable[httpx.Response], *, ok: tuple[int, ...]
+    ) -> httpx.Response:
+        """``answer``, told to the breaker: a 429 or unavailability counts against the
+        upstream, anything else for it. A status in ``ok`` is never trouble."""
         try:
-            response = await self._authorized(method, path, repository, dict(headers or {}))
-            _raise_for_trouble(response)
+            response = await answer
+            if response.status_code not in ok:
+                _raise_for_trouble(response)
         except UpstreamThrottledError as error:
             self.breaker.rate_limited(error.retry_after)
             raise
